@@ -1,0 +1,117 @@
+"""What the sans-I/O core is fed (inputs) and what it asks the edge to do (actions).
+
+A role never touches a socket, a device or the clock: the node daemon (or a
+simulation, or a benchmark) turns received datagrams and TUN packets into
+inputs, calls `Node.handle(input, now)`, and carries out the returned
+actions in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+from typing import TypeAlias
+
+IPAddress: TypeAlias = IPv4Address | IPv6Address
+
+CONTROL_PORT = 4342
+DATA_PORT = 4341
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    address: IPAddress
+    port: int
+
+    def __str__(self) -> str:
+        if isinstance(self.address, IPv6Address):
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class DatagramReceived:
+    """A UDP datagram that arrived on one of our sockets (4342 or 4341)."""
+
+    payload: bytes
+    source: Endpoint
+    local: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class PacketFromTun:
+    """An IP packet the kernel routed into our TUN device (an EID-sourced packet)."""
+
+    packet: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """The deadline from `next_deadline()` has passed."""
+
+
+Input: TypeAlias = DatagramReceived | PacketFromTun | TimerFired
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class SendDatagram:
+    """Send `payload` over UDP to `destination`.
+
+    `source_port` is the local port to send from (4342, 4341, or 0 for an
+    ephemeral one); `source_address` pins the local address when the
+    message must leave from a specific RLOC (None: let the kernel choose).
+    """
+
+    payload: bytes
+    destination: Endpoint
+    source_port: int = CONTROL_PORT
+    source_address: IPAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteToTun:
+    """Hand a decapsulated IP packet to the local kernel through the TUN device."""
+
+    packet: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardNatively:
+    """Send an IP packet unencapsulated, the way the kernel would route it."""
+
+    packet: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InstallNativeRoute:
+    """Stop steering EID-sourced packets towards `prefix` into the TUN device."""
+
+    iid: int
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveNativeRoute:
+    """Undo InstallNativeRoute (the negative map-cache entry expired)."""
+
+    iid: int
+    prefix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A protocol event worth a structured log line."""
+
+    event: str
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+Action: TypeAlias = (
+    SendDatagram | WriteToTun | ForwardNatively | InstallNativeRoute | RemoveNativeRoute | Trace
+)

@@ -1,0 +1,105 @@
+"""A node: the roles of one `lispstack run`, composed behind one sans-I/O interface.
+
+node.handle(input, now) -> [actions]      (datagram, TUN packet, timer)
+node.next_deadline() -> float | None      (one timer for the whole node)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.events import (
+    CONTROL_PORT,
+    DATA_PORT,
+    Action,
+    DatagramReceived,
+    Input,
+    PacketFromTun,
+    TimerFired,
+)
+from lispstack.core.role import Role
+from lispstack.wire.control import decode_control
+from lispstack.wire.errors import DecodeError
+from lispstack.wire.message_type import MessageType
+
+
+class Node:
+    def __init__(
+        self, name: str, roles: Sequence[Role], counters: Counters, drops: DropRecorder
+    ) -> None:
+        self.name = name
+        self.roles = tuple(roles)
+        self.counters = counters
+        self.drops = drops
+        self._data_roles = tuple(r for r in self.roles if r.handles_data)
+        self._tun_roles = tuple(r for r in self.roles if r.handles_tun)
+        self._control_routes: dict[int, Role] = {}
+        for role in self.roles:
+            for kind in role.control_types:
+                self._control_routes.setdefault(kind, role)
+
+    def handle(self, event: Input, now: float) -> list[Action]:
+        if isinstance(event, DatagramReceived):
+            if event.local.port == DATA_PORT:
+                return self._handle_data(event, now)
+            return self._handle_control(event, now)
+        if isinstance(event, PacketFromTun):
+            return self._handle_tun(event.packet, now)
+        if isinstance(event, TimerFired):
+            return self.on_timer(now)
+        raise TypeError(f"unknown input {event!r}")
+
+    def _handle_control(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        source = str(datagram.source.address)
+        try:
+            message = decode_control(datagram.payload)
+        except DecodeError as error:
+            self.counters.add("in.malformed")
+            return list(self.drops.drop("malformed", source, now, str(error)))
+        kind = MessageType(datagram.payload[0] >> 4)
+        self.counters.add(f"in.{kind.label}")
+        role = self._control_routes.get(kind)
+        if role is None:
+            return list(self.drops.drop(f"unexpected-{kind.label}", source, now))
+        return role.handle_control(message, datagram, now)
+
+    def _handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        if not self._data_roles:
+            return list(self.drops.drop("data-without-etr", str(datagram.source.address), now))
+        return self._data_roles[0].handle_data(datagram, now)
+
+    def _handle_tun(self, packet: bytes, now: float) -> list[Action]:
+        if not self._tun_roles:
+            self.counters.add("drop.tun-without-itr")
+            return []
+        return self._tun_roles[0].handle_tun(packet, now)
+
+    def on_timer(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for role in self.roles:
+            actions.extend(role.on_timer(now))
+        return actions
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for d in (role.next_deadline() for role in self.roles) if d is not None]
+        return min(deadlines, default=None)
+
+    def show(self, topic: str, arg: str | None) -> object | None:
+        if topic == "statistics":
+            return self.counters.snapshot()
+        for role in self.roles:
+            answer = role.show(topic, arg)
+            if answer is not None:
+                return answer
+        return None
+
+    def shutdown(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for role in self.roles:
+            actions.extend(role.shutdown(now))
+        return actions
+
+
+__all__ = ["CONTROL_PORT", "DATA_PORT", "Node"]
