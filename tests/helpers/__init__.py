@@ -1,0 +1,1 @@
+"""Test helpers shared by the suite (import as `from helpers.tshark import ...`)."""
