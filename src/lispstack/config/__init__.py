@@ -1,1 +1,48 @@
+"""Node configuration: TOML -> frozen, validated `NodeConfig` (every key: see `model`)."""
 
+from lispstack.config.errors import ConfigError
+from lispstack.config.loader import load_config, parse_config
+from lispstack.config.model import (
+    AuthAlgorithm,
+    DatabaseMapping,
+    ItrOptions,
+    LogLevel,
+    MapResolver,
+    MapServer,
+    NodeConfig,
+    NodeRole,
+    NodeSection,
+    Petr,
+    PetrOptions,
+    PitrOptions,
+    Rloc,
+    Site,
+    SiteKey,
+    TunOptions,
+)
+from lispstack.config.prefix import ConfigPrefix, IPAddress, IPNetwork
+
+__all__ = [
+    "AuthAlgorithm",
+    "ConfigError",
+    "ConfigPrefix",
+    "DatabaseMapping",
+    "IPAddress",
+    "IPNetwork",
+    "ItrOptions",
+    "LogLevel",
+    "MapResolver",
+    "MapServer",
+    "NodeConfig",
+    "NodeRole",
+    "NodeSection",
+    "Petr",
+    "PetrOptions",
+    "PitrOptions",
+    "Rloc",
+    "Site",
+    "SiteKey",
+    "TunOptions",
+    "load_config",
+    "parse_config",
+]

@@ -1,0 +1,258 @@
+"""The validated node configuration, and every key of the TOML file that builds it.
+
+A node reads one TOML file (`lispstack run CONFIG.toml`). Unknown keys and
+tables are errors, so a typo never passes silently; so is a table that no
+role of the node uses (e.g. `[[sites]]` on a node without `map-server`).
+Every error names the file, the key path and what is wrong::
+
+    lisp1.toml: map-servers[0].algorithm: unknown algorithm 'md5'
+      (expected hmac-sha-1 or hmac-sha-256)        [on one line]
+
+Addresses are plain IPv4/IPv6 addresses ("10.0.1.1", "2001:db8::1").
+EID prefixes are "192.168.1.0/24", "2001:db8::/32", or with an instance-id
+(0 to 16777215) "[100]10.1.0.0/16"; the prefix length is required and host
+bits must be clear.
+
+``[node]`` (required)
+    ``name``            required; ``[a-z0-9_-]``, 1 to 63 characters.
+    ``roles``           required, non-empty, no duplicates; any of ``itr``,
+                        ``etr``, ``map-server``, ``map-resolver``, ``pitr``, ``petr``.
+    ``control-socket``  path of the `lispstack show` socket;
+                        default ``/run/lispstack/<name>.sock``.
+    ``listen``          addresses to bind UDP 4342 (control) and 4341 (data)
+                        on; default ``[]`` = every address (0.0.0.0 and ::).
+    ``log-level``       ``debug``, ``info`` (default), ``warning`` or ``error``.
+
+``[[database-mappings]]`` (roles etr, itr; required by etr)
+    The EID prefixes this site owns. An ITR only encapsulates packets whose
+    source lies inside one of them.
+    ``eid-prefix``      required; unique across the table.
+    ``rlocs``           required, non-empty array of tables, addresses unique:
+        ``address``     required.
+        ``priority``    0-255, default 1 (255 = never use this RLOC).
+        ``weight``      0-255, default 100.
+        ``m-priority``  0-255, default 255.
+        ``m-weight``    0-255, default 0.
+
+``[[map-servers]]`` (role etr)
+    Where the ETR registers its database mappings; addresses unique.
+    ``address``         required.
+    ``auth-key``        required, non-empty shared secret.
+    ``key-id``          0-255, default 0.
+    ``algorithm``       ``hmac-sha-256`` (default) or ``hmac-sha-1``.
+    ``proxy-reply``     ask the Map-Server to answer for us; default false.
+    ``want-map-notify`` ask for a Map-Notify for each Map-Register; default true.
+    ``register-ttl``    record TTL sent in Map-Registers, minutes, 1 to
+                        4294967295; default 3.
+    ``register-interval`` seconds between Map-Registers, 1 to 3600; default 60.
+
+``[[map-resolvers]]`` (roles itr, pitr)
+    Where Map-Requests go (in an ECM); addresses unique.
+    ``address``         required.
+
+``[[petrs]]`` (role itr)
+    Proxy ETRs that take packets the ITR has no LISP mapping for; addresses
+    unique.
+    ``address``         required.
+    ``priority``        0-255, default 1.
+    ``weight``          0-255, default 100.
+
+``[itr]`` (role itr, optional)
+    ``map-cache-limit`` maximum map-cache entries, 1 to 100000000; default 100000.
+    ``use-petrs``       encapsulate to a PETR the packets that would otherwise
+                        be forwarded natively (negative map-cache entries,
+                        and misses when no Map-Request is sent); default
+                        true when ``[[petrs]]`` is present, else false; true
+                        without ``[[petrs]]`` is an error.
+    ``send-map-request-on-miss``  send a Map-Request on a map-cache miss;
+                        default true when ``[[map-resolvers]]`` is present,
+                        else false; true without ``[[map-resolvers]]`` is an error.
+    An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
+
+``[pitr]`` (role pitr, required by it)
+    ``eid-prefixes``    required, non-empty, unique: the EID prefixes the PITR
+                        attracts traffic for (advertises to the non-LISP side).
+    A PITR also needs ``[[map-resolvers]]``.
+
+``[petr]`` (role petr, optional)
+    ``check-source``    decapsulate only packets whose outer source is an
+                        RLOC of a known mapping; default false.
+
+``[[sites]]`` (role map-server, required by it)
+    Who may register what; names unique, an EID prefix in one site only.
+    ``name``            required; letters, digits, ``.``, ``_``, ``-``.
+    ``auth-key``        one key: key-id 0, either algorithm.
+    ``auth-keys``       several keys (instead of ``auth-key``; one of the two
+                        is required), key ids unique:
+        ``id``          required, 0-255.
+        ``key``         required, non-empty.
+        ``algorithm``   ``hmac-sha-1`` or ``hmac-sha-256``; default: either.
+    ``eid-prefixes``    required, non-empty, unique.
+    ``accept-more-specifics``  accept registrations of prefixes inside the
+                        site's; default false.
+
+``[tun]`` (roles itr, etr, pitr, petr, optional)
+    ``device``          TUN device name, 1-15 characters, no ``/`` or
+                        whitespace; default ``lisp-<name>`` cut to 15 characters.
+    ``mtu``             576 to 65535; default 1400.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from lispstack.config.prefix import ConfigPrefix, IPAddress
+
+
+class NodeRole(StrEnum):
+    """A role a node can play; the value is how the config file spells it."""
+
+    ITR = "itr"
+    ETR = "etr"
+    MAP_SERVER = "map-server"
+    MAP_RESOLVER = "map-resolver"
+    PITR = "pitr"
+    PETR = "petr"
+
+
+class AuthAlgorithm(StrEnum):
+    """Map-Register / Map-Notify authentication, as the config file spells it."""
+
+    HMAC_SHA_1 = "hmac-sha-1"
+    HMAC_SHA_256 = "hmac-sha-256"
+
+    @property
+    def algorithm_id(self) -> int:
+        """The RFC 9301 Algorithm ID: 1 = HMAC-SHA-1-96, 2 = HMAC-SHA-256-128."""
+        return 1 if self is AuthAlgorithm.HMAC_SHA_1 else 2
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSection:
+    name: str
+    roles: tuple[NodeRole, ...]
+    control_socket: PurePosixPath
+    listen: tuple[IPAddress, ...] = ()
+    log_level: LogLevel = LogLevel.INFO
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rloc:
+    address: IPAddress
+    priority: int = 1
+    weight: int = 100
+    m_priority: int = 255
+    m_weight: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseMapping:
+    eid_prefix: ConfigPrefix
+    rlocs: tuple[Rloc, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapServer:
+    address: IPAddress
+    auth_key: str
+    key_id: int = 0
+    algorithm: AuthAlgorithm = AuthAlgorithm.HMAC_SHA_256
+    proxy_reply: bool = False
+    want_map_notify: bool = True
+    register_ttl: int = 3
+    register_interval: int = 60
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapResolver:
+    address: IPAddress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Petr:
+    address: IPAddress
+    priority: int = 1
+    weight: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SiteKey:
+    """One site key; `algorithm` None means the Map-Server accepts either algorithm."""
+
+    key_id: int
+    key: str
+    algorithm: AuthAlgorithm | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    name: str
+    keys: tuple[SiteKey, ...]
+    eid_prefixes: tuple[ConfigPrefix, ...]
+    accept_more_specifics: bool = False
+
+    def key(self, key_id: int) -> SiteKey | None:
+        """The key with this key id, or None."""
+        return next((k for k in self.keys if k.key_id == key_id), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItrOptions:
+    map_cache_limit: int = 100_000
+    use_petrs: bool = False
+    send_map_request_on_miss: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PitrOptions:
+    eid_prefixes: tuple[ConfigPrefix, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PetrOptions:
+    check_source: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TunOptions:
+    device: str
+    mtu: int = 1400
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeConfig:
+    """One node's whole configuration. Sections a role does not use hold their defaults."""
+
+    node: NodeSection
+    tun: TunOptions
+    database_mappings: tuple[DatabaseMapping, ...] = ()
+    map_servers: tuple[MapServer, ...] = ()
+    map_resolvers: tuple[MapResolver, ...] = ()
+    petrs: tuple[Petr, ...] = ()
+    sites: tuple[Site, ...] = ()
+    itr: ItrOptions = ItrOptions()
+    pitr: PitrOptions = PitrOptions()
+    petr: PetrOptions = PetrOptions()
+    source: str = field(default="", compare=False)
+    """The file (or name) the configuration was read from; not part of equality."""
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def roles(self) -> tuple[NodeRole, ...]:
+        return self.node.roles
+
+    def has_role(self, role: NodeRole | str) -> bool:
+        """True if the node plays `role` (a NodeRole or its spelling, e.g. "map-server")."""
+        return role in self.node.roles

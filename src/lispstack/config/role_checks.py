@@ -1,0 +1,60 @@
+"""Checks across tables: what each role needs, and tables no role of the node uses."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from lispstack.config.errors import ConfigError
+from lispstack.config.model import NodeConfig, NodeRole
+
+DATA_PLANE = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
+
+USED_BY: dict[str, tuple[NodeRole, ...]] = {
+    "database-mappings": (NodeRole.ETR, NodeRole.ITR),
+    "map-servers": (NodeRole.ETR,),
+    "map-resolvers": (NodeRole.ITR, NodeRole.PITR),
+    "petrs": (NodeRole.ITR,),
+    "sites": (NodeRole.MAP_SERVER,),
+    "itr": (NodeRole.ITR,),
+    "pitr": (NodeRole.PITR,),
+    "petr": (NodeRole.PETR,),
+    "tun": DATA_PLANE,
+}
+"""Which roles use each top-level table; a table present on a node without them is an error."""
+
+
+def _roles_text(roles: tuple[NodeRole, ...]) -> str:
+    names = [role.value for role in roles]
+    return names[0] if len(names) == 1 else "roles " + ", ".join(names[:-1]) + f" or {names[-1]}"
+
+
+def check_unused(config: NodeConfig, present: Collection[str]) -> None:
+    """Reject a table (present in the file) that no role of the node uses."""
+    for key, roles in USED_BY.items():
+        if key in present and not any(config.has_role(role) for role in roles):
+            used = _roles_text(roles)
+            used = used if used.startswith("roles") else f"role {used}"
+            raise ConfigError(
+                config.source,
+                key,
+                f"only used by {used}, which node.roles does not include",
+            )
+
+
+def check_required(config: NodeConfig, present: Collection[str]) -> None:
+    """Reject a node whose roles need a table it does not have."""
+
+    def missing(key: str, role: NodeRole, what: str) -> ConfigError:
+        return ConfigError(config.source, key, f"role {role.value} needs {what}, but it is missing")
+
+    if config.has_role(NodeRole.ETR) and not config.database_mappings:
+        raise missing("database-mappings", NodeRole.ETR, "at least one [[database-mappings]]")
+    if config.has_role(NodeRole.ITR) and not (config.map_resolvers or config.petrs):
+        raise missing("map-resolvers", NodeRole.ITR, "[[map-resolvers]] (or [[petrs]])")
+    if config.has_role(NodeRole.MAP_SERVER) and not config.sites:
+        raise missing("sites", NodeRole.MAP_SERVER, "at least one [[sites]]")
+    if config.has_role(NodeRole.PITR):
+        if "pitr" not in present:
+            raise missing("pitr", NodeRole.PITR, "a [pitr] table with eid-prefixes")
+        if not config.map_resolvers:
+            raise missing("map-resolvers", NodeRole.PITR, "[[map-resolvers]]")
