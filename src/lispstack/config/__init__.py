@@ -20,7 +20,8 @@ from lispstack.config.model import (
     SiteKey,
     TunOptions,
 )
-from lispstack.config.prefix import ConfigPrefix, IPAddress, IPNetwork
+from lispstack.config.prefix import ConfigPrefix, IPAddress, IPNetwork, parse_prefix
+from lispstack.config.render import render_config
 
 __all__ = [
     "AuthAlgorithm",
@@ -45,4 +46,6 @@ __all__ = [
     "TunOptions",
     "load_config",
     "parse_config",
+    "parse_prefix",
+    "render_config",
 ]

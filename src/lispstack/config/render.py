@@ -1,0 +1,123 @@
+"""NodeConfig -> TOML text that `parse_config` reads back to an equal NodeConfig.
+
+For tools that write node configs (the lab writes one per node) and for the
+round-trip tests. Every value is written explicitly; tables a role does not
+use are left out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from lispstack.config.model import NodeConfig, NodeRole, Rloc, Site
+from lispstack.config.role_checks import DATA_PLANE
+
+Scalar = str | int | bool
+
+
+def toml_value(value: Scalar | Iterable[Scalar]) -> str:
+    """One TOML value: a string, integer, boolean or array of them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    return "[" + ", ".join(toml_value(item) for item in value) + "]"
+
+
+def inline_table(pairs: dict[str, Scalar]) -> str:
+    return "{ " + ", ".join(f"{key} = {toml_value(v)}" for key, v in pairs.items()) + " }"
+
+
+def _table(header: str, pairs: dict[str, Scalar | Iterable[Scalar]]) -> list[str]:
+    return ["", header, *(f"{key} = {toml_value(value)}" for key, value in pairs.items())]
+
+
+def _rloc(rloc: Rloc) -> str:
+    return inline_table(
+        {
+            "address": str(rloc.address),
+            "priority": rloc.priority,
+            "weight": rloc.weight,
+            "m-priority": rloc.m_priority,
+            "m-weight": rloc.m_weight,
+        }
+    )
+
+
+def _site(site: Site) -> list[str]:
+    lines = _table("[[sites]]", {"name": site.name})
+    only = site.keys[0]
+    if len(site.keys) == 1 and only.key_id == 0 and only.algorithm is None:
+        lines.append(f"auth-key = {toml_value(only.key)}")
+    else:
+        keys = []
+        for key in site.keys:
+            pairs: dict[str, Scalar] = {"id": key.key_id, "key": key.key}
+            if key.algorithm is not None:
+                pairs["algorithm"] = key.algorithm.value
+            keys.append(inline_table(pairs))
+        lines.append("auth-keys = [" + ", ".join(keys) + "]")
+    lines.append(f"eid-prefixes = {toml_value(str(p) for p in site.eid_prefixes)}")
+    lines.append(f"accept-more-specifics = {toml_value(site.accept_more_specifics)}")
+    return lines
+
+
+def render_config(config: NodeConfig) -> str:
+    """The TOML text of `config`."""
+    node = config.node
+    lines = _table(
+        "[node]",
+        {
+            "name": node.name,
+            "roles": [role.value for role in node.roles],
+            "control-socket": str(node.control_socket),
+            "listen": [str(address) for address in node.listen],
+            "log-level": node.log_level.value,
+        },
+    )
+    for mapping in config.database_mappings:
+        lines += _table("[[database-mappings]]", {"eid-prefix": str(mapping.eid_prefix)})
+        lines.append("rlocs = [" + ", ".join(_rloc(r) for r in mapping.rlocs) + "]")
+    for server in config.map_servers:
+        lines += _table(
+            "[[map-servers]]",
+            {
+                "address": str(server.address),
+                "auth-key": server.auth_key,
+                "key-id": server.key_id,
+                "algorithm": server.algorithm.value,
+                "proxy-reply": server.proxy_reply,
+                "want-map-notify": server.want_map_notify,
+                "register-ttl": server.register_ttl,
+                "register-interval": server.register_interval,
+            },
+        )
+    for resolver in config.map_resolvers:
+        lines += _table("[[map-resolvers]]", {"address": str(resolver.address)})
+    for petr in config.petrs:
+        lines += _table(
+            "[[petrs]]",
+            {"address": str(petr.address), "priority": petr.priority, "weight": petr.weight},
+        )
+    for site in config.sites:
+        lines += _site(site)
+    if config.has_role(NodeRole.ITR):
+        lines += _table(
+            "[itr]",
+            {
+                "map-cache-limit": config.itr.map_cache_limit,
+                "use-petrs": config.itr.use_petrs,
+                "send-map-request-on-miss": config.itr.send_map_request_on_miss,
+            },
+        )
+    if config.has_role(NodeRole.PITR):
+        prefixes = [str(prefix) for prefix in config.pitr.eid_prefixes]
+        lines += _table("[pitr]", {"eid-prefixes": prefixes})
+    if config.has_role(NodeRole.PETR):
+        lines += _table("[petr]", {"check-source": config.petr.check_source})
+    if any(config.has_role(role) for role in DATA_PLANE):
+        lines += _table("[tun]", {"device": config.tun.device, "mtu": config.tun.mtu})
+    return "\n".join(lines[1:]) + "\n"
