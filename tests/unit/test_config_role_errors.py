@@ -130,6 +130,11 @@ def error_of(text: str) -> str:
             id="tun-without-data-plane",
         ),
         pytest.param(
+            node("map-server") + site("a") + "[itr]\nuse-petrs = true\n",
+            "n1.toml: itr: only used by role itr, which node.roles does not include",
+            id="unused-table-reported-before-its-values",
+        ),
+        pytest.param(
             node("itr") + RESOLVER + "[itr]\nuse-petrs = true\n",
             "n1.toml: itr.use-petrs: true, but there are no [[petrs]]",
             id="use-petrs-without-petrs",

@@ -49,6 +49,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
     if node_table is None:
         raise root.error("node", "missing required table [node]")
     node = read_node(node_table)
+    check_unused(source, node.roles, data.keys())
 
     mappings = tuple(read_database_mapping(t) for t in root.tables("database-mappings"))
     unique(
@@ -86,7 +87,6 @@ def parse_config(text: str, source: str) -> NodeConfig:
         source=source,
     )
     root.done()
-    check_unused(config, data.keys())
     check_required(config, data.keys())
     return config
 

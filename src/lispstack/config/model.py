@@ -19,7 +19,7 @@ bits must be clear.
                         ``etr``, ``map-server``, ``map-resolver``, ``pitr``, ``petr``.
     ``control-socket``  path of the `lispstack show` socket;
                         default ``/run/lispstack/<name>.sock``.
-    ``listen``          addresses to bind UDP 4342 (control) and 4341 (data)
+    ``listen``          unique addresses to bind UDP 4342 (control) and 4341 (data)
                         on; default ``[]`` = every address (0.0.0.0 and ::).
     ``log-level``       ``debug``, ``info`` (default), ``warning`` or ``error``.
 

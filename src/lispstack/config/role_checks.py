@@ -28,14 +28,14 @@ def _roles_text(roles: tuple[NodeRole, ...]) -> str:
     return names[0] if len(names) == 1 else "roles " + ", ".join(names[:-1]) + f" or {names[-1]}"
 
 
-def check_unused(config: NodeConfig, present: Collection[str]) -> None:
+def check_unused(source: str, node_roles: tuple[NodeRole, ...], present: Collection[str]) -> None:
     """Reject a table (present in the file) that no role of the node uses."""
     for key, roles in USED_BY.items():
-        if key in present and not any(config.has_role(role) for role in roles):
+        if key in present and not any(role in node_roles for role in roles):
             used = _roles_text(roles)
             used = used if used.startswith("roles") else f"role {used}"
             raise ConfigError(
-                config.source,
+                source,
                 key,
                 f"only used by {used}, which node.roles does not include",
             )
