@@ -1,0 +1,253 @@
+"""The Egress Tunnel Router role (RFC 9300 / RFC 9301).
+
+- Registers the database mappings with every configured Map-Server
+  (registration.RegistrationSession decides when), signed with the
+  Map-Server's key; Map-Notifies must verify and answer an outstanding nonce.
+- Answers Map-Requests for its EID prefixes, direct or forwarded by a
+  Map-Server inside an ECM, with an authoritative Map-Reply sent straight to
+  the ITR-RLOC at the request's (inner) UDP source port.
+- Decapsulates UDP 4341 packets whose inner destination is in its EID space.
+- On shutdown, deregisters (Map-Register with TTL 0).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv6Address
+
+from lispstack.config.model import MapServer
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.encapsulation import decapsulate, inner_ints
+from lispstack.core.events import (
+    CONTROL_PORT,
+    Action,
+    DatagramReceived,
+    Endpoint,
+    SendDatagram,
+    Trace,
+    WriteToTun,
+)
+from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.registration import RegistrationSession
+from lispstack.core.role import Role
+from lispstack.core.xtr_messages import (
+    decode_auth_header,
+    decode_ecm,
+    encode_map_register,
+    verify,
+)
+from lispstack.wire.address import split_instance_id
+from lispstack.wire.control import ControlMessage, decode_control
+from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.message_type import MessageType, nonce_text
+from lispstack.wire.records import MappingRecord
+from lispstack.wire.xtr_id import XtrId
+
+
+class Etr(Role):
+    name = "etr"
+    control_types = frozenset({MessageType.MAP_REQUEST, MessageType.ECM, MessageType.MAP_NOTIFY})
+    handles_data = True
+
+    def __init__(
+        self,
+        *,
+        local: LocalEids,
+        map_servers: Sequence[MapServer],
+        counters: Counters,
+        drops: DropRecorder,
+        rng: random.Random,
+        site_id: int = 0,
+    ) -> None:
+        self.local = local
+        self.counters = counters
+        self.drops = drops
+        self.rng = rng
+        self.xtr_id = XtrId(rng.getrandbits(128), site_id)
+        self.sessions = [RegistrationSession(server) for server in map_servers]
+        self._started = False
+        self._show_now = 0.0
+
+    # ------------------------------------------------------------ registration
+
+    def _records(self, ttl: int) -> tuple[MappingRecord, ...]:
+        return tuple(prefix.record(ttl) for prefix in self.local.prefixes)
+
+    def _register(
+        self, session: RegistrationSession, now: float, ttl: int
+    ) -> tuple[list[Action], int]:
+        server = session.server
+        nonce = self.rng.getrandbits(64)
+        payload = encode_map_register(
+            nonce=nonce,
+            records=self._records(ttl),
+            key_id=server.key_id,
+            algorithm_id=server.algorithm.algorithm_id,
+            key=server.auth_key,
+            proxy_reply=server.proxy_reply,
+            want_map_notify=server.want_map_notify and ttl > 0,
+            xtr_id=self.xtr_id,
+        )
+        self.counters.add("out.map-register")
+        return [
+            SendDatagram(
+                payload,
+                Endpoint(server.address, CONTROL_PORT),
+                CONTROL_PORT,
+                self.local.rloc_for.get(server.address.version),
+            ),
+            Trace(
+                "map-register",
+                {"map_server": str(server.address), "nonce": nonce_text(nonce), "ttl": ttl},
+            ),
+        ], nonce
+
+    def on_timer(self, now: float) -> list[Action]:
+        self._show_now = now
+        actions: list[Action] = []
+        for session in self.sessions:
+            if not self._started:
+                session.trigger(now)
+            session.expire(now)
+            if session.due(now):
+                sent, nonce = self._register(session, now, session.server.register_ttl)
+                session.on_sent(nonce, now, self.rng)
+                actions.extend(sent)
+        self._started = True
+        return actions
+
+    def next_deadline(self) -> float | None:
+        if not self._started:
+            return 0.0
+        return min((s.next_register for s in self.sessions), default=None)
+
+    def trigger_register(self, now: float) -> None:
+        """The database changed: register with every Map-Server at the next timer."""
+        for session in self.sessions:
+            session.trigger(now)
+
+    def shutdown(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for session in self.sessions:
+            sent, _ = self._register(session, now, 0)
+            actions.extend(sent)
+        return actions
+
+    # ------------------------------------------------------------ control messages
+
+    def handle_control(
+        self, message: ControlMessage, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        self._show_now = now
+        kind = datagram.payload[0] >> 4
+        sender = str(datagram.source.address)
+        if kind == MessageType.MAP_NOTIFY:
+            return self._map_notify(datagram.payload, sender, now)
+        if kind == MessageType.ECM:
+            try:
+                inner = decode_ecm(datagram.payload)
+                request = decode_control(inner.message)
+            except DecodeError as error:
+                return list(self.drops.drop("malformed-ecm", sender, now, str(error)))
+            if not isinstance(request, MapRequest):
+                return list(self.drops.drop("ecm-not-map-request", sender, now))
+            return self._map_request(request, inner.sport, sender, now)
+        if isinstance(message, MapRequest):
+            return self._map_request(message, datagram.source.port, sender, now)
+        return list(self.drops.drop("unexpected-message", sender, now))
+
+    def _map_request(
+        self, request: MapRequest, reply_port: int, sender: str, now: float
+    ) -> list[Action]:
+        itr_rloc = next(
+            (
+                a
+                for a in request.itr_rlocs
+                if isinstance(a, IPv4Address | IPv6Address) and a.version in self.local.rloc_for
+            ),
+            None,
+        )
+        if itr_rloc is None:
+            return list(self.drops.drop("map-request-no-usable-itr-rloc", sender, now))
+        records: list[MappingRecord] = []
+        for eid_record in request.records:
+            iid, address = split_instance_id(eid_record.eid)
+            prefix = None
+            if isinstance(address, IPv4Address | IPv6Address):
+                prefix = self.local.lookup(iid, address.version, int(address))
+            if prefix is None:
+                return list(
+                    self.drops.drop("map-request-not-our-eid", sender, now, str(eid_record.eid))
+                )
+            records.append(prefix.record(AUTHORITATIVE_TTL, probed=request.probe))
+        reply = MapReply(nonce=request.nonce, records=tuple(records), probe=request.probe)
+        self.counters.add("out.map-reply")
+        return [
+            SendDatagram(
+                reply.encode(),
+                Endpoint(itr_rloc, reply_port),
+                CONTROL_PORT,
+                self.local.rloc_for[itr_rloc.version],
+            ),
+            Trace(
+                "map-reply",
+                {
+                    "itr_rloc": str(itr_rloc),
+                    "eid": records[0].eid_text,
+                    "nonce": nonce_text(request.nonce),
+                    "via": sender,
+                },
+            ),
+        ]
+
+    def _map_notify(self, payload: bytes, sender: str, now: float) -> list[Action]:
+        try:
+            header = decode_auth_header(payload)
+        except DecodeError as error:
+            return list(self.drops.drop("malformed-map-notify", sender, now, str(error)))
+        session = next((s for s in self.sessions if header.nonce in s.outstanding), None)
+        if session is None:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        server = session.server
+        if not verify(payload, server.auth_key, server.algorithm.algorithm_id):
+            return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        session.on_notify(header.nonce, now, self.rng)
+        self.counters.add("in.map-notify.accepted")
+        return [Trace("registered", {"map_server": str(server.address), "by": sender})]
+
+    # ------------------------------------------------------------ data plane
+
+    def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        try:
+            packet = decapsulate(datagram.payload)
+            version, _, dst = inner_ints(packet.inner)
+        except DecodeError as error:
+            return list(
+                self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
+            )
+        if self.local.lookup(packet.iid, version, dst) is None:
+            return list(self.drops.drop("decap-not-our-eid", str(datagram.source.address), now))
+        self.counters.add("decap.packets")
+        return [WriteToTun(packet.inner)]
+
+    # ------------------------------------------------------------ show
+
+    def show(self, topic: str, arg: str | None) -> object | None:
+        if topic != "database":
+            return None
+        now = self._show_now
+        return [
+            {
+                **prefix.record(AUTHORITATIVE_TTL).to_json(),
+                "registrations": [s.to_json(now) for s in self.sessions],
+            }
+            for prefix in self.local.prefixes
+        ]
+
+    def set_clock(self, now: float) -> None:
+        """The time `show` reports ages against (the daemon calls this before `show`)."""
+        self._show_now = now

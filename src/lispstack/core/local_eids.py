@@ -1,0 +1,105 @@
+"""This xTR's own EID space and RLOCs, from the configuration's database-mappings.
+
+The ETR answers for and decapsulates to these EID prefixes; the ITR only
+encapsulates packets sourced from them, and sends from these RLOCs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lispstack.config.model import DatabaseMapping
+from lispstack.core.events import IPAddress
+from lispstack.wire.address import with_instance_id
+from lispstack.wire.records import Locator, MappingRecord
+
+AUTHORITATIVE_TTL = 1440
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPrefix:
+    iid: int
+    version: int
+    network: int
+    length: int
+    mapping: DatabaseMapping
+
+    def holds(self, version: int, address: int) -> bool:
+        if version != self.version:
+            return False
+        shift = (32 if version == 4 else 128) - self.length
+        return address >> shift == self.network >> shift
+
+    def record(
+        self, ttl: int, *, authoritative: bool = True, probed: bool = False
+    ) -> MappingRecord:
+        """The mapping record for this prefix: our RLOCs, local and reachable."""
+        network = self.mapping.eid_prefix.network
+        return MappingRecord(
+            eid=with_instance_id(self.iid, network.network_address),
+            eid_mask_len=network.prefixlen,
+            ttl=ttl,
+            authoritative=authoritative,
+            locators=tuple(
+                Locator(
+                    address=r.address,
+                    priority=r.priority,
+                    weight=r.weight,
+                    m_priority=r.m_priority,
+                    m_weight=r.m_weight,
+                    local=True,
+                    probed=probed,
+                    reachable=True,
+                )
+                for r in self.mapping.rlocs
+            ),
+        )
+
+
+class LocalEids:
+    """Longest-prefix match over the (few) database mappings, and our RLOCs by family."""
+
+    __slots__ = ("prefixes", "rloc_for", "rlocs")
+
+    def __init__(self, mappings: Sequence[DatabaseMapping]) -> None:
+        prefixes = []
+        for mapping in mappings:
+            network = mapping.eid_prefix.network
+            prefixes.append(
+                LocalPrefix(
+                    mapping.eid_prefix.iid,
+                    network.version,
+                    int(network.network_address),
+                    network.prefixlen,
+                    mapping,
+                )
+            )
+        # Longest first, so the first hit is the longest match.
+        self.prefixes = tuple(sorted(prefixes, key=lambda p: -p.length))
+        rlocs: list[IPAddress] = []
+        for mapping in mappings:
+            for rloc in mapping.rlocs:
+                if rloc.address not in rlocs:
+                    rlocs.append(rloc.address)
+        self.rlocs = tuple(rlocs)
+        self.rloc_for: dict[int, IPAddress] = {}
+        for address in self.rlocs:
+            self.rloc_for.setdefault(address.version, address)
+
+    @property
+    def families(self) -> frozenset[int]:
+        return frozenset(self.rloc_for)
+
+    def lookup(self, iid: int, version: int, address: int) -> LocalPrefix | None:
+        for prefix in self.prefixes:
+            if prefix.iid == iid and prefix.holds(version, address):
+                return prefix
+        return None
+
+    def source_prefix(self, version: int, address: int) -> LocalPrefix | None:
+        """The local prefix (any instance-id) a packet source lies in: LISP-eligibility."""
+        for prefix in self.prefixes:
+            if prefix.holds(version, address):
+                return prefix
+        return None

@@ -1,0 +1,105 @@
+"""The ETR's Map-Register schedule, one `RegistrationSession` per configured Map-Server.
+
+- A Map-Register goes out at start, when the database changes (`trigger`),
+  and every `register-interval` seconds (60 by default) with +-10 % jitter.
+- With want-map-notify, a Map-Register not answered by a Map-Notify carrying
+  its nonce is sent again after 1, 2, 4, 8, 16, 30, 30 ... seconds, each time
+  with a fresh nonce (the older nonces stay acceptable until one answers).
+- Without want-map-notify nothing confirms the registration: the session
+  counts as registered once a Map-Register has been sent.
+
+Pure schedule: the ETR builds, signs and sends the messages.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from lispstack.config.model import MapServer
+
+JITTER = 0.1
+BACKOFF_FIRST = 1.0
+BACKOFF_CAP = 30.0
+_REMEMBERED_NONCES = 8
+
+
+@dataclass(slots=True)
+class RegistrationSession:
+    server: MapServer
+    next_register: float = 0.0
+    registered: bool = False
+    last_register: float | None = None
+    last_notify: float | None = None
+    registers_sent: int = 0
+    notifies_received: int = 0
+    unanswered: int = 0
+    """Map-Registers sent since the last Map-Notify (drives the backoff)."""
+    outstanding: list[int] = field(default_factory=list)
+    """Nonces of Map-Registers still waiting for their Map-Notify (newest last)."""
+
+    @property
+    def state(self) -> str:
+        return "registered" if self.registered else "pending"
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_register
+
+    def trigger(self, now: float) -> None:
+        """Register now (start, or the database changed)."""
+        self.next_register = now
+
+    def on_sent(self, nonce: int, now: float, rng: random.Random) -> None:
+        """A Map-Register with `nonce` has just been handed to the network."""
+        self.last_register = now
+        self.registers_sent += 1
+        if not self.server.want_map_notify:
+            self.registered = True
+            self.next_register = now + _jittered(self.server.register_interval, rng)
+            return
+        self.outstanding.append(nonce)
+        del self.outstanding[:-_REMEMBERED_NONCES]
+        wait = min(BACKOFF_FIRST * (2**self.unanswered), BACKOFF_CAP)
+        self.unanswered += 1
+        self.next_register = now + wait
+
+    def on_notify(self, nonce: int, now: float, rng: random.Random) -> bool:
+        """A verified Map-Notify arrived: True (and registered) if it answers one of ours."""
+        if nonce not in self.outstanding:
+            return False
+        self.outstanding.clear()
+        self.registered = True
+        self.unanswered = 0
+        self.last_notify = now
+        self.notifies_received += 1
+        base = self.last_register if self.last_register is not None else now
+        self.next_register = base + _jittered(self.server.register_interval, rng)
+        return True
+
+    def expire(self, now: float) -> None:
+        """Forget "registered" once the Map-Server has surely let the registration lapse."""
+        confirmed = self.last_notify if self.server.want_map_notify else self.last_register
+        if confirmed is not None and now - confirmed >= self.server.register_ttl * 60:
+            self.registered = False
+
+    def to_json(self, now: float) -> dict[str, object]:
+        return {
+            "map_server": str(self.server.address),
+            "state": self.state,
+            "proxy_reply": self.server.proxy_reply,
+            "want_map_notify": self.server.want_map_notify,
+            "algorithm": self.server.algorithm.value,
+            "registers_sent": self.registers_sent,
+            "notifies_received": self.notifies_received,
+            "last_register_s": _ago(self.last_register, now),
+            "last_map_notify_s": _ago(self.last_notify, now),
+            "next_register_in_s": round(max(0.0, self.next_register - now), 3),
+        }
+
+
+def _jittered(interval: float, rng: random.Random) -> float:
+    return interval * (1.0 + rng.uniform(-JITTER, JITTER))
+
+
+def _ago(when: float | None, now: float) -> float | None:
+    return None if when is None else round(now - when, 3)
