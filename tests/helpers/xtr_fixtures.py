@@ -1,0 +1,75 @@
+"""Configurations and packets for the ITR / ETR tests (seed-scenario addresses)."""
+
+from __future__ import annotations
+
+import random
+from ipaddress import ip_address
+
+from lispstack.capture.packets import build_ipv4, build_udp_packet
+from lispstack.config import parse_config
+from lispstack.config.model import NodeConfig
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.etr import Etr
+from lispstack.core.events import DatagramReceived, Endpoint
+from lispstack.core.itr import Itr
+from lispstack.core.xtr import build_xtr_roles
+
+LISP1 = """
+[node]
+name = "lisp1"
+roles = ["itr", "etr"]
+[[database-mappings]]
+eid-prefix = "192.168.1.0/24"
+rlocs = [{ address = "10.0.1.1", priority = 1, weight = 100 }]
+[[map-servers]]
+address = "10.0.1.254"
+auth-key = "site-a-secret"
+algorithm = "ALGO"
+proxy-reply = PROXY
+want-map-notify = true
+[[map-resolvers]]
+address = "10.0.1.254"
+"""
+
+
+def lisp1_config(
+    *, algorithm: str = "hmac-sha-256", proxy_reply: bool = False, extra: str = ""
+) -> NodeConfig:
+    text = LISP1.replace("ALGO", algorithm).replace("PROXY", str(proxy_reply).lower()) + extra
+    return parse_config(text, "lisp1.toml")
+
+
+def lisp2_config(*, proxy_reply: bool = False) -> NodeConfig:
+    text = (
+        LISP1.replace("lisp1", "lisp2")
+        .replace("192.168.1.0", "192.168.2.0")
+        .replace("10.0.1.1", "10.0.2.2")
+        .replace("10.0.1.254", "10.0.2.254")
+        .replace("site-a", "site-b")
+        .replace("ALGO", "hmac-sha-256")
+        .replace("PROXY", str(proxy_reply).lower())
+    )
+    return parse_config(text, "lisp2.toml")
+
+
+def build_xtr(config: NodeConfig, seed: int = 1) -> tuple[Etr, Itr, Counters]:
+    counters = Counters()
+    roles = build_xtr_roles(config, counters, DropRecorder(counters), random.Random(seed))
+    etr, itr = roles
+    assert isinstance(etr, Etr) and isinstance(itr, Itr)
+    return etr, itr, counters
+
+
+def icmp(src: str, dst: str, payload: bytes = b"\x08\x00ping") -> bytes:
+    return build_ipv4(ip_address(src), ip_address(dst), 1, payload)  # type: ignore[arg-type]
+
+
+def udp(src: str, dst: str, sport: int, dport: int) -> bytes:
+    return build_udp_packet(src, dst, sport, dport, b"data")
+
+
+def datagram(payload: bytes, src: str, sport: int, dst: str, dport: int) -> DatagramReceived:
+    return DatagramReceived(
+        payload, Endpoint(ip_address(src), sport), Endpoint(ip_address(dst), dport)
+    )

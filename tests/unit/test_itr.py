@@ -1,0 +1,199 @@
+"""ITR role: eligibility, map-cache hits and misses, Map-Requests, replies, queues, expiry."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, ip_address
+
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.core.encapsulation import FLAG_L, FLAG_N, decapsulate
+from lispstack.core.events import (
+    Action,
+    ForwardNatively,
+    InstallNativeRoute,
+    RemoveNativeRoute,
+    SendDatagram,
+)
+from lispstack.core.itr import Itr
+from lispstack.core.xtr_messages import decode_ecm
+from lispstack.wire.control import decode_control
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.records import Action as MapAction
+from lispstack.wire.records import Locator, MappingRecord
+
+A = "192.168.1.1"
+B = "192.168.2.1"
+
+
+def sends(actions: list[Action]) -> list[SendDatagram]:
+    return [a for a in actions if isinstance(a, SendDatagram)]
+
+
+def map_request_in(action: SendDatagram) -> MapRequest:
+    inner = decode_ecm(action.payload)
+    request = decode_control(inner.message)
+    assert isinstance(request, MapRequest)
+    return request
+
+
+def reply(
+    nonce: int,
+    eid: str,
+    mask: int,
+    *rlocs: str,
+    ttl: int = 1440,
+    action: MapAction = MapAction.NO_ACTION,
+) -> bytes:
+    record = MappingRecord(
+        eid=ip_address(eid),
+        eid_mask_len=mask,
+        ttl=ttl,
+        action=action,
+        authoritative=True,
+        locators=tuple(Locator(address=ip_address(r)) for r in rlocs),
+    )
+    return MapReply(nonce=nonce, records=(record,)).encode()
+
+
+def deliver(itr: Itr, payload: bytes, now: float) -> list[Action]:
+    message = decode_control(payload)
+    return itr.handle_control(message, datagram(payload, "10.0.2.2", 4342, "10.0.1.1", 4342), now)
+
+
+def test_packet_not_sourced_from_eid_space_is_forwarded_natively_without_map_request() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    packet = icmp("10.0.1.1", "4.2.2.2")
+    assert itr.handle_tun(packet, 0.0) == [ForwardNatively(packet)]
+    assert counters.get("native.not-eid-source") == 1
+    assert counters.get("out.map-request") == 0
+
+
+def test_miss_sends_one_ecm_map_request_and_queues_packets() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    first = sends(itr.handle_tun(icmp(A, B), 0.0))
+    assert len(first) == 1
+    ecm = first[0]
+    assert (str(ecm.destination), str(ecm.source_address)) == ("10.0.1.254:4342", "10.0.1.1")
+    inner = decode_ecm(ecm.payload)
+    assert (str(inner.src), str(inner.dst), inner.sport, inner.dport) == ("10.0.1.1", B, 4342, 4342)
+    request = map_request_in(ecm)
+    assert [str(r) for r in request.itr_rlocs] == ["10.0.1.1"]
+    assert str(request.source_eid) == A
+    assert request.records[0].eid_text == f"{B}/32"
+    assert sends(itr.handle_tun(icmp(A, B, b"second"), 0.5)) == []
+    assert counters.get("out.map-request") == 1
+    assert itr.client.queued_packets == 2
+
+
+def test_positive_reply_releases_queued_packets_encapsulated() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    packet = icmp(A, B)
+    nonce = map_request_in(sends(itr.handle_tun(packet, 0.0))[0]).nonce
+    out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.1))
+    assert len(out) == 1
+    encap = out[0]
+    assert str(encap.destination) == "10.0.2.2:4341"
+    assert encap.source_address == IPv4Address("10.0.1.1")
+    assert 49152 <= encap.source_port <= 65535
+    assert encap.payload[0] & (FLAG_N | FLAG_L) == FLAG_N | FLAG_L
+    assert decapsulate(encap.payload).inner == packet
+    assert decapsulate(encap.payload).lsb == 1
+    assert counters.get("reply.positive") == 1
+    # the next packet hits the cache directly
+    assert len(sends(itr.handle_tun(icmp(A, "192.168.2.7"), 1.0))) == 1
+    assert counters.get("encap.packets") == 2
+    assert itr.explain(B, 1.0).reason == "map-cache hit 192.168.2.0/24: encapsulate to 10.0.2.2"
+
+
+def test_reply_with_unknown_nonce_is_dropped() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    itr.handle_tun(icmp(A, B), 0.0)
+    assert sends(deliver(itr, reply(12345, "192.168.2.0", 24, "10.0.2.2"), 0.1)) == []
+    assert counters.get("drop.map-reply-unknown-nonce") == 1
+    assert len(itr.cache) == 0
+
+
+def test_negative_natively_forward_installs_route_once_and_removes_it_on_expiry() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    packet = icmp(A, "4.2.2.2")
+    nonce = map_request_in(sends(itr.handle_tun(packet, 0.0))[0]).nonce
+    actions = deliver(
+        itr, reply(nonce, "0.0.0.0", 1, ttl=15, action=MapAction.NATIVELY_FORWARD), 0.1
+    )
+    assert InstallNativeRoute(0, "0.0.0.0/1") in actions
+    assert ForwardNatively(packet) in actions
+    assert counters.get("reply.negative") == 1
+    again = itr.handle_tun(icmp(A, "8.8.8.8"), 1.0)
+    assert again == [ForwardNatively(icmp(A, "8.8.8.8"))]
+    assert counters.get("out.map-request") == 1
+    assert itr.explain("4.2.2.2", 1.0).reason == "map-cache hit 0.0.0.0/1: natively-forward"
+    deadline = itr.next_deadline()
+    assert deadline is not None and deadline <= 0.1 + 15 * 60
+    assert itr.on_timer(0.1 + 15 * 60) == [RemoveNativeRoute(0, "0.0.0.0/1")]
+    assert len(itr.cache) == 0
+
+
+def test_drop_action_is_a_counted_drop() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = map_request_in(sends(itr.handle_tun(icmp(A, "4.2.2.2"), 0.0))[0]).nonce
+    deliver(itr, reply(nonce, "4.0.0.0", 8, ttl=1, action=MapAction.DROP), 0.1)
+    assert counters.get("drop.map-cache-drop") == 1
+
+
+def test_retransmits_after_1_2_4_seconds_then_gives_up() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    first = map_request_in(sends(itr.handle_tun(icmp(A, B), 0.0))[0])
+    times: list[float] = []
+    now = 0.0
+    for _ in range(5):
+        deadline = itr.next_deadline()
+        assert deadline is not None
+        now = deadline
+        out = sends(itr.on_timer(now))
+        if not out:
+            break
+        assert map_request_in(out[0]).nonce == first.nonce
+        times.append(now)
+    assert times == [1.0, 3.0]
+    assert counters.get("drop.map-request-timeout") == 1
+    assert itr.client.queued_packets == 0
+
+
+def test_entry_is_refreshed_before_expiry_when_used() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = map_request_in(sends(itr.handle_tun(icmp(A, B), 0.0))[0]).nonce
+    deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2", ttl=10), 0.0)
+    assert len(sends(itr.handle_tun(icmp(A, B), 100.0))) == 1  # no refresh yet
+    out = sends(itr.handle_tun(icmp(A, B), 590.0))
+    assert [str(a.destination) for a in out] == ["10.0.1.254:4342", "10.0.2.2:4341"]
+    assert counters.get("out.map-request") == 2
+
+
+def test_map_cache_is_bounded_lru() -> None:
+    config = lisp1_config(extra="[itr]\nmap-cache-limit = 2\n")
+    _, itr, _ = build_xtr(config)
+    for i, eid in enumerate(["192.168.2.0", "192.168.3.0", "192.168.4.0"]):
+        host = eid[:-1] + "1"
+        nonce = map_request_in(sends(itr.handle_tun(icmp(A, host), float(i * 2)))[0]).nonce
+        deliver(itr, reply(nonce, eid, 24, "10.0.2.2"), float(i * 2))
+    assert [e.prefix_text for e in itr.cache.entries()] == ["192.168.3.0/24", "192.168.4.0/24"]
+
+
+def test_show_map_cache_and_forwarding() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    assert itr.explain("4.2.2.2 10.0.1.1", 0.0).reason == "source not in EID space: native"
+    assert itr.explain("4.2.2.2", 0.0).reason == "miss: Map-Request to 10.0.1.254"
+    nonce = map_request_in(sends(itr.handle_tun(icmp(A, B), 0.0))[0]).nonce
+    deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 10.0)
+    itr.set_clock(70.0)
+    shown = itr.show("map-cache", B)
+    assert isinstance(shown, list) and len(shown) == 1
+    entry = shown[0]
+    assert entry["eid"] == "192.168.2.0/24" and entry["rlocs"][0]["address"] == "10.0.2.2"
+    assert (entry["uptime_s"], entry["expires_in_s"], entry["source"]) == (
+        60.0,
+        1440 * 60 - 60.0,
+        "10.0.2.2",
+    )
+    forwarding = itr.show("forwarding", B)
+    assert isinstance(forwarding, dict) and forwarding["verdict"] == "encapsulate"
