@@ -1,0 +1,183 @@
+"""ETR role: Map-Register schedule and authentication, Map-Notify, Map-Replies, decapsulation."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+import pytest
+
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.core.encapsulation import data_header
+from lispstack.core.etr import Etr
+from lispstack.core.events import Action, SendDatagram, WriteToTun
+from lispstack.core.xtr_messages import (
+    decode_auth_header,
+    encode_ecm,
+    sign,
+    verify,
+)
+from lispstack.wire.control import decode_control
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.records import EidRecord
+
+KEY = "site-a-secret"
+
+
+def sends(actions: list[Action]) -> list[SendDatagram]:
+    return [a for a in actions if isinstance(a, SendDatagram)]
+
+
+def map_notify(register: bytes, key: str = KEY) -> bytes:
+    """What a Map-Server answers: the Map-Register's body as type 4, re-signed."""
+    header = decode_auth_header(register)
+    length = len(header.auth)
+    body = bytearray(register)
+    body[0] = (4 << 4) | (register[0] & 0x02) << 2  # I bit moves to 0x08
+    body[1] = body[2] = 0
+    body[16 : 16 + length] = bytes(length)
+    sign(body, 16, header.algorithm_id, key)
+    return bytes(body)
+
+
+def notify_to(etr: Etr, payload: bytes, now: float) -> list[Action]:
+    return etr.handle_control(
+        None,  # type: ignore[arg-type]  # wire/ cannot decode Map-Notify yet
+        datagram(payload, "10.0.1.254", 4342, "10.0.1.1", 4342),
+        now,
+    )
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "algorithm_id", "length"), [("hmac-sha-256", 2, 32), ("hmac-sha-1", 1, 20)]
+)
+def test_map_register_at_start_is_signed_with_flags(
+    algorithm: str, algorithm_id: int, length: int
+) -> None:
+    etr, _, counters = build_xtr(lisp1_config(algorithm=algorithm, proxy_reply=True))
+    assert etr.next_deadline() == 0.0
+    out = sends(etr.on_timer(0.0))
+    assert len(out) == 1 and str(out[0].destination) == "10.0.1.254:4342"
+    payload = out[0].payload
+    assert payload[0] >> 4 == 3
+    assert payload[0] & 0x08  # P: proxy-reply
+    assert payload[0] & 0x02  # I: xTR-ID and site-ID present
+    assert payload[2] & 0x01  # M: want-map-notify
+    header = decode_auth_header(payload)
+    assert (header.algorithm_id, len(header.auth)) == (algorithm_id, length)
+    assert verify(payload, KEY, algorithm_id)
+    assert not verify(payload, "wrong", algorithm_id)
+    assert counters.get("out.map-register") == 1
+
+
+def test_unanswered_map_register_is_retransmitted_with_backoff() -> None:
+    etr, _, _ = build_xtr(lisp1_config())
+    now, times = 0.0, []
+    for _ in range(7):
+        assert sends(etr.on_timer(now))
+        times.append(now)
+        deadline = etr.next_deadline()
+        assert deadline is not None
+        now = deadline
+    assert times == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 61.0]
+    assert etr.sessions[0].state == "pending"
+
+
+def test_map_notify_registers_and_schedules_the_next_register_with_jitter() -> None:
+    etr, _, counters = build_xtr(lisp1_config())
+    register = sends(etr.on_timer(0.0))[0].payload
+    notify_to(etr, map_notify(register), 0.2)
+    session = etr.sessions[0]
+    assert session.state == "registered" and session.last_notify == 0.2
+    assert 54.0 <= session.next_register <= 66.0 and session.next_register != 60.0
+    assert counters.get("in.map-notify.accepted") == 1
+    database = etr.show("database", None)
+    assert isinstance(database, list)
+    assert database[0]["eid"] == "192.168.1.0/24"
+    assert database[0]["registrations"][0]["state"] == "registered"
+
+
+def test_map_notify_with_bad_auth_or_unknown_nonce_is_dropped() -> None:
+    etr, _, counters = build_xtr(lisp1_config())
+    register = sends(etr.on_timer(0.0))[0].payload
+    notify_to(etr, map_notify(register, key="not-the-key"), 0.1)
+    assert counters.get("drop.map-notify-bad-auth") == 1
+    forged = bytearray(map_notify(register))
+    forged[4] ^= 0xFF  # another nonce
+    notify_to(etr, bytes(forged), 0.1)
+    assert counters.get("drop.map-notify-unknown-nonce") == 1
+    assert etr.sessions[0].state == "pending"
+
+
+def test_shutdown_deregisters_with_ttl_0() -> None:
+    etr, _, _ = build_xtr(lisp1_config())
+    out = sends(etr.shutdown(5.0))
+    assert len(out) == 1
+    payload = out[0].payload
+    records_at = 16 + len(decode_auth_header(payload).auth)
+    assert payload[records_at : records_at + 4] == bytes(4)  # record TTL 0
+    assert not payload[2] & 0x01
+
+
+def request(eid: str, mask: int = 32, itr_rloc: str = "10.0.2.2") -> MapRequest:
+    return MapRequest(
+        nonce=0x1234,
+        itr_rlocs=(ip_address(itr_rloc),),
+        records=(EidRecord(eid=ip_address(eid), eid_mask_len=mask),),
+        source_eid=ip_address("192.168.2.1"),
+    )
+
+
+def test_map_request_forwarded_in_ecm_gets_authoritative_reply_to_itr_rloc() -> None:
+    etr, _, counters = build_xtr(lisp1_config())
+    ecm = encode_ecm(
+        ip_address("10.0.2.2"),
+        ip_address("192.168.1.1"),
+        61000,
+        4342,
+        request("192.168.1.1").encode(),
+    )
+    out = sends(etr.handle_control(None, datagram(ecm, "10.0.1.254", 4342, "10.0.1.1", 4342), 0.0))  # type: ignore[arg-type]
+    assert len(out) == 1
+    assert str(out[0].destination) == "10.0.2.2:61000"
+    assert out[0].source_port == 4342
+    answer = decode_control(out[0].payload)
+    assert isinstance(answer, MapReply) and answer.nonce == 0x1234
+    record = answer.records[0]
+    assert (record.eid_text, record.ttl, record.authoritative) == ("192.168.1.0/24", 1440, True)
+    locator = record.locators[0]
+    assert (str(locator.address), locator.local, locator.reachable) == ("10.0.1.1", True, True)
+    assert counters.get("out.map-reply") == 1
+
+
+def test_direct_map_request_answered_to_its_source_port_and_foreign_eid_dropped() -> None:
+    etr, _, counters = build_xtr(lisp1_config())
+    mine = request("192.168.1.9")
+    out = sends(
+        etr.handle_control(mine, datagram(mine.encode(), "10.0.2.2", 4342, "10.0.1.1", 4342), 0.0)
+    )
+    assert str(out[0].destination) == "10.0.2.2:4342"
+    foreign = request("192.168.2.1")
+    assert (
+        etr.handle_control(
+            foreign, datagram(foreign.encode(), "10.0.2.2", 4342, "10.0.1.1", 4342), 0.0
+        )
+        != []
+    )
+    assert counters.get("drop.map-request-not-our-eid") == 1
+
+
+def test_decapsulation_delivers_only_our_eids() -> None:
+    etr, _, counters = build_xtr(lisp1_config())
+    inner = icmp("192.168.2.1", "192.168.1.1")
+    ok = datagram(data_header(1, 1) + inner, "10.0.2.2", 50000, "10.0.1.1", 4341)
+    assert etr.handle_data(ok, 0.0) == [WriteToTun(inner)]
+    assert counters.get("decap.packets") == 1
+    other = data_header(1, 1) + icmp("192.168.2.1", "4.2.2.2")
+    etr.handle_data(datagram(other, "10.0.2.2", 50000, "10.0.1.1", 4341), 0.0)
+    assert counters.get("drop.decap-not-our-eid") == 1
+    etr.handle_data(datagram(b"\x00" * 5, "10.0.2.2", 50000, "10.0.1.1", 4341), 0.0)
+    assert counters.get("drop.decap-malformed") == 1
+    iid7 = data_header(1, 1, iid=7) + inner
+    etr.handle_data(datagram(iid7, "10.0.2.2", 50000, "10.0.1.1", 4341), 0.0)
+    assert counters.get("drop.decap-not-our-eid") == 2
