@@ -6,6 +6,7 @@ from ipaddress import IPv4Address, ip_address
 
 import pytest
 
+from helpers.xtr_fixtures import icmp, udp
 from lispstack.capture.ip_udp import parse_ip_udp
 from lispstack.core.encapsulation import (
     FLAG_I,
@@ -24,7 +25,6 @@ from lispstack.core.encapsulation import (
 )
 from lispstack.core.events import Endpoint, SendDatagram
 from lispstack.wire.errors import DecodeError
-from helpers.xtr_fixtures import icmp, udp
 
 
 def rloc(index: int, address: str, priority: int = 1, weight: int = 100, **kw: bool) -> RlocChoice:
