@@ -1,0 +1,80 @@
+"""Data-plane speed through the ITR / ETR roles, and map-cache lookup at a million entries.
+
+.venv/bin/python benchmarks/bench_dataplane_core.py [--entries N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from ipaddress import IPv4Address
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.core.encapsulation import data_header
+from lispstack.core.xtr_cache import XtrCache
+from lispstack.wire.records import Locator, MappingRecord
+
+
+def rate(label: str, count: int, seconds: float) -> None:
+    print(f"{label:<42} {count / seconds:>14,.0f} ops/s {seconds / count * 1e9:>10,.0f} ns/op")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--packets", type=int, default=200_000)
+    args = parser.parse_args()
+    etr, itr, _ = build_xtr(lisp1_config())
+    record = MappingRecord(
+        eid=IPv4Address("192.168.2.0"),
+        eid_mask_len=24,
+        locators=(Locator(address=IPv4Address("10.0.2.2")),),
+    )
+    itr.cache.insert(record, 0.0, "bench")
+    packets = [icmp("192.168.1.1", f"192.168.2.{i % 250 + 1}") for i in range(256)]
+    n = args.packets
+    start = time.perf_counter()
+    for i in range(n):
+        itr.handle_tun(packets[i & 255], 1.0)
+    rate("encapsulate (Itr.handle_tun)", n, time.perf_counter() - start)
+    grams = [
+        datagram(
+            data_header(1, 1) + icmp("192.168.2.1", f"192.168.1.{i % 250 + 1}"),
+            "10.0.2.2",
+            50000,
+            "10.0.1.1",
+            4341,
+        )
+        for i in range(256)
+    ]
+    start = time.perf_counter()
+    for i in range(n):
+        etr.handle_data(grams[i & 255], 1.0)
+    rate("decapsulate (Etr.handle_data)", n, time.perf_counter() - start)
+
+    rng = random.Random(1)
+    cache = XtrCache(limit=args.entries + 1)
+    build = time.perf_counter()
+    for _ in range(args.entries):
+        length = rng.randint(8, 32)
+        network = (rng.getrandbits(32) >> (32 - length)) << (32 - length)
+        cache.insert(
+            MappingRecord(eid=IPv4Address(network), eid_mask_len=length, locators=record.locators),
+            0.0,
+            "bench",
+        )
+    print(f"map-cache: {len(cache):,} entries inserted in {time.perf_counter() - build:.1f} s")
+    probes = [rng.getrandbits(32) for _ in range(100_000)]
+    start = time.perf_counter()
+    for address in probes:
+        cache.lookup(0, 4, address, 1.0)
+    rate(f"map-cache lookup at {len(cache):,} entries", len(probes), time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
