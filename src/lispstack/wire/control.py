@@ -6,16 +6,23 @@ from collections.abc import Callable
 from typing import TypeAlias
 
 from lispstack.wire.buffer import Reader
+from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import TruncatedError, UnknownAfiError
+from lispstack.wire.map_notify import MapNotify, MapNotifyAck
+from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 
-ControlMessage: TypeAlias = MapRequest | MapReply
+ControlMessage: TypeAlias = MapRequest | MapReply | MapRegister | MapNotify | MapNotifyAck | Ecm
 
 _DECODERS: dict[int, Callable[[Reader], ControlMessage]] = {
     MessageType.MAP_REQUEST: MapRequest.decode_from,
     MessageType.MAP_REPLY: MapReply.decode_from,
+    MessageType.MAP_REGISTER: MapRegister.decode_from,
+    MessageType.MAP_NOTIFY: MapNotify.decode_from,
+    MessageType.MAP_NOTIFY_ACK: MapNotifyAck.decode_from,
+    MessageType.ECM: Ecm.decode_from,
 }
 
 
