@@ -371,6 +371,9 @@ def _decode_nat_traversal(r: Reader, length: int, field: str, start: int) -> Nat
     while r.pos < declared_end:
         addresses.append(decode_address(r, f"{field}.nat"))
     if r.pos > declared_end:
+        # The declared length cannot be trusted: the body runs to the end of the message.
+        while r.remaining >= 2:
+            addresses.append(decode_address(r, f"{field}.nat"))
         r.note(
             f"NAT-traversal LCAF length {length} is shorter than its body "
             f"({r.pos - body_start} bytes)"

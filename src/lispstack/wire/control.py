@@ -8,13 +8,25 @@ from typing import TypeAlias
 from lispstack.wire.buffer import Reader
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import TruncatedError, UnknownAfiError
+from lispstack.wire.info import InfoReply, InfoRequest, decode_info_from
 from lispstack.wire.map_notify import MapNotify, MapNotifyAck
+from lispstack.wire.map_referral import MapReferral
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 
-ControlMessage: TypeAlias = MapRequest | MapReply | MapRegister | MapNotify | MapNotifyAck | Ecm
+ControlMessage: TypeAlias = (
+    MapRequest
+    | MapReply
+    | MapRegister
+    | MapNotify
+    | MapNotifyAck
+    | MapReferral
+    | InfoRequest
+    | InfoReply
+    | Ecm
+)
 
 _DECODERS: dict[int, Callable[[Reader], ControlMessage]] = {
     MessageType.MAP_REQUEST: MapRequest.decode_from,
@@ -22,6 +34,8 @@ _DECODERS: dict[int, Callable[[Reader], ControlMessage]] = {
     MessageType.MAP_REGISTER: MapRegister.decode_from,
     MessageType.MAP_NOTIFY: MapNotify.decode_from,
     MessageType.MAP_NOTIFY_ACK: MapNotifyAck.decode_from,
+    MessageType.MAP_REFERRAL: MapReferral.decode_from,
+    MessageType.INFO: decode_info_from,
     MessageType.ECM: Ecm.decode_from,
 }
 
