@@ -78,6 +78,15 @@ class Ecm:
                 raise EncodeError(f"inner UDP port {port} out of range")
         if not 0 <= self.reserved <= 0xFFFFFF:
             raise EncodeError("ECM reserved bits must fit in 24 bits")
+        if not (0 <= self.ttl <= 0xFF and 0 <= self.tos <= 0xFF):
+            raise EncodeError("inner TTL and TOS are 8-bit values")
+        if isinstance(self.source, IPv4Address):
+            if self.flow_label or not (0 <= self.ip_id <= 0xFFFF and 0 <= self.ip_flags <= 0xFFFF):
+                raise EncodeError("inner IPv4 header: 16-bit id and flags, no flow label")
+        elif self.ip_id or self.ip_flags or not 0 <= self.flow_label <= 0xFFFFF:
+            raise EncodeError("inner IPv6 header: 20-bit flow label, no IPv4 id or flags")
+        if self.udp_checksum is not None and not 0 <= self.udp_checksum <= 0xFFFF:
+            raise EncodeError("inner UDP checksum is a 16-bit value")
 
     def encode(self) -> bytes:
         return self.encode_around(self.message.encode())

@@ -1,0 +1,61 @@
+"""decode(encode(m)) == m, and malformed bytes raise only DecodeError."""
+
+from __future__ import annotations
+
+import contextlib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import control_messages, data_headers
+
+from lispstack.wire import ControlMessage, DataHeader, DecodeError, decode_control
+from lispstack.wire.buffer import Reader
+
+SETTINGS = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+
+
+@SETTINGS
+@given(control_messages)
+def test_control_round_trip(message: ControlMessage) -> None:
+    encoded = message.encode()
+    decoded = decode_control(encoded)
+    assert decoded == message
+    assert decoded.encode() == encoded
+
+
+@SETTINGS
+@given(control_messages, st.data())
+def test_every_truncation_raises(message: ControlMessage, data: st.DataObject) -> None:
+    encoded = message.encode()
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    try:
+        decode_control(encoded[:cut])
+    except DecodeError:
+        return
+    raise AssertionError(f"truncation to {cut} of {len(encoded)} bytes decoded")
+
+
+@SETTINGS
+@given(control_messages, st.data())
+def test_mutations_raise_only_decode_error(message: ControlMessage, data: st.DataObject) -> None:
+    encoded = bytearray(message.encode())
+    for _ in range(data.draw(st.integers(1, 4))):
+        position = data.draw(st.integers(0, len(encoded) - 1))
+        encoded[position] = data.draw(st.integers(0, 255))
+    with contextlib.suppress(DecodeError):
+        decode_control(bytes(encoded))
+
+
+@SETTINGS
+@given(st.binary(max_size=200))
+def test_random_bytes_raise_only_decode_error(payload: bytes) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_control(payload)
+
+
+@SETTINGS
+@given(data_headers())
+def test_data_header_round_trip(header: DataHeader) -> None:
+    encoded = header.encode()
+    assert len(encoded) == 8
+    assert DataHeader.decode_from(Reader(encoded)) == header
