@@ -1,0 +1,134 @@
+"""Decoding LISP frames for `lispstack decode`: selection, authentication, text layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv6Address
+from typing import Any
+
+from lispstack.capture import IPAddress, UdpDatagram
+from lispstack.wire import DataPacket, DecodeError, decode_control, verify_raw
+from lispstack.wire.message_type import MessageType
+
+CONTROL_PORT = 4342
+DATA_PORT = 4341
+_AUTHENTICATED = {MessageType.MAP_REGISTER, MessageType.MAP_NOTIFY, MessageType.MAP_NOTIFY_ACK}
+
+
+@dataclass(slots=True)
+class DecodedFrame:
+    """One LISP frame: its message as JSON, or what is wrong with it."""
+
+    frame: int
+    src: str
+    dst: str
+    message: dict[str, Any] | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or (
+            self.message is not None and self.message.get("auth") == "invalid"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"frame": self.frame, "src": self.src, "dst": self.dst}
+        if self.message is not None:
+            out["message"] = self.message
+        if self.error is not None:
+            out["error"] = self.error
+        if self.notes:
+            out["notes"] = self.notes
+        return out
+
+
+def endpoint(address: IPAddress, port: int) -> str:
+    return f"[{address}]:{port}" if isinstance(address, IPv6Address) else f"{address}:{port}"
+
+
+def lisp_port(datagram: UdpDatagram) -> int | None:
+    """4342 for control, 4341 for data, None for a frame that is not LISP."""
+    ports = (datagram.sport, datagram.dport)
+    if CONTROL_PORT in ports:
+        return CONTROL_PORT
+    if DATA_PORT in ports:
+        return DATA_PORT
+    return None
+
+
+def decode_payload(
+    frame: int, src: str, dst: str, payload: bytes, port: int, keys: list[bytes]
+) -> DecodedFrame:
+    decoded = DecodedFrame(frame, src, dst)
+    try:
+        if port == DATA_PORT:
+            decoded.message = DataPacket.decode(payload).to_json()
+        else:
+            decoded.message = decode_control(payload, decoded.notes).to_json()
+    except DecodeError as error:
+        decoded.error = str(error)
+        return decoded
+    if keys and port == CONTROL_PORT and payload[0] >> 4 in _AUTHENTICATED:
+        valid = any(verify_raw(payload, key) for key in keys)
+        decoded.message["auth"] = "valid" if valid else "invalid"
+    return decoded
+
+
+def decode_datagram(datagram: UdpDatagram, port: int, keys: list[bytes]) -> DecodedFrame:
+    src = endpoint(datagram.src, datagram.sport)
+    dst = endpoint(datagram.dst, datagram.dport)
+    if not datagram.complete:
+        return DecodedFrame(datagram.frame, src, dst, error="frame cut short by the capture")
+    return decode_payload(datagram.frame, src, dst, datagram.payload, port, keys)
+
+
+# ---------------------------------------------------------------- text
+
+
+def _summary(message: dict[str, Any]) -> str:
+    kind = str(message["type"])
+    inner = message.get("inner", {})
+    if kind == "ecm" and isinstance(inner.get("message"), dict):
+        kind = f"ecm {inner['message']['type']}"
+        message = inner["message"]
+    nonce = message.get("nonce")
+    return f"{kind} nonce {nonce}" if nonce else kind
+
+
+def _lines(value: Any, indent: int) -> list[str]:
+    pad = "  " * indent
+    out: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                out.append(f"{pad}{key}:")
+                out.extend(_lines(item, indent + 1))
+            else:
+                out.append(f"{pad}{key}: {_scalar(item)}")
+    elif isinstance(value, list):
+        for number, item in enumerate(value, 1):
+            if isinstance(item, dict):
+                out.append(f"{pad}[{number}]")
+                out.extend(_lines(item, indent + 1))
+            else:
+                out.append(f"{pad}- {_scalar(item)}")
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value == []:
+        return "(none)"
+    return str(value)
+
+
+def render_text(decoded: DecodedFrame) -> str:
+    head = f"frame {decoded.frame}  {decoded.src} -> {decoded.dst}  "
+    if decoded.message is None:
+        return head + f"MALFORMED: {decoded.error}"
+    lines = [head + _summary(decoded.message)]
+    lines.extend(_lines(decoded.message, 1))
+    lines.extend(f"  note: {note}" for note in decoded.notes)
+    return "\n".join(lines)
