@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
+from lispstack.capture.packets import internet_checksum
 from lispstack.wire.buffer import Reader
 from lispstack.wire.errors import BadLengthError, BadValueError, EncodeError
 from lispstack.wire.message_type import MessageType
@@ -37,15 +38,6 @@ _IPV6 = struct.Struct("!IHBB16s16s")
 _UDP = struct.Struct("!HHHH")
 _S, _D, _E, _M = 1 << 27, 1 << 26, 1 << 25, 1 << 24
 _PROTO_UDP = 17
-
-
-def internet_checksum(data: bytes) -> int:
-    """RFC 1071 one's complement checksum."""
-    if len(data) % 2:
-        data += b"\0"
-    number = int.from_bytes(data, "big")
-    total = 0 if number == 0 else (number % 0xFFFF or 0xFFFF)
-    return 0xFFFF - total
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
