@@ -1,0 +1,34 @@
+"""Building a node's roles from its configuration."""
+
+from __future__ import annotations
+
+import random
+
+from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.map_resolver import MapResolver
+from lispstack.core.map_server import MapServer
+from lispstack.core.node import Node
+from lispstack.core.role import Role
+from lispstack.core.sites import SiteTable
+from lispstack.core.xtr import build_xtr_roles
+
+
+def build_node(config: NodeConfig, rng: random.Random) -> Node:
+    """A Node with every role the configuration names.
+
+    The mapping-system roles come first, so that a node that is both a
+    Map-Resolver and an ETR answers Map-Requests as a resolver.
+    """
+    counters = Counters()
+    drops = DropRecorder(counters)
+    roles: list[Role] = []
+    if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
+        map_server = MapServer(SiteTable(config.sites), counters, drops)
+        if config.has_role(NodeRole.MAP_SERVER):
+            roles.append(map_server)
+        if config.has_role(NodeRole.MAP_RESOLVER):
+            roles.append(MapResolver(map_server, counters, drops))
+    roles.extend(build_xtr_roles(config, counters, drops, rng))
+    return Node(config.name, roles, counters, drops)
