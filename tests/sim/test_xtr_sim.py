@@ -147,7 +147,7 @@ def _tun(packet: bytes) -> PacketFromTun:
 def test_registration_step_1() -> None:
     lab = Lab()
     for node in lab.nodes.values():
-        database = node.show("database", None)
+        database = node.show("database", None, lab.now)
         assert isinstance(database, list)
         assert database[0]["registrations"][0]["state"] == "registered"
 
@@ -172,7 +172,7 @@ def test_step_4_positive_mapping_via_forwarded_request_first_ping_delivered() ->
     assert lab.delivered["10.0.2.2"] == [icmp("192.168.1.1", "192.168.2.1")]
     lab.ping("10.0.2.2", "192.168.2.1", "192.168.1.1")  # the echo reply
     assert lab.delivered["10.0.1.1"] == [icmp("192.168.2.1", "192.168.1.1")]
-    cache = lab.nodes["10.0.1.1"].show("map-cache", None)
+    cache = lab.nodes["10.0.1.1"].show("map-cache", None, lab.now)
     assert isinstance(cache, list) and cache[0]["eid"] == "192.168.2.0/24"
     assert cache[0]["authoritative"] is True and cache[0]["source"] == "10.0.2.2"
 
@@ -182,5 +182,5 @@ def test_step_5_proxy_reply_answered_by_map_server() -> None:
     lab.ping("10.0.1.1", "192.168.1.1", "192.168.2.1")
     assert lab.ms.forwarded == 0
     assert lab.delivered["10.0.2.2"] == [icmp("192.168.1.1", "192.168.2.1")]
-    cache = lab.nodes["10.0.1.1"].show("map-cache", None)
+    cache = lab.nodes["10.0.1.1"].show("map-cache", None, lab.now)
     assert isinstance(cache, list) and cache[0]["authoritative"] is False

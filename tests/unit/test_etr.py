@@ -91,7 +91,7 @@ def test_map_notify_registers_and_schedules_the_next_register_with_jitter() -> N
     assert session.state == "registered" and session.last_notify == 0.2
     assert 54.0 <= session.next_register <= 66.0 and session.next_register != 60.0
     assert counters.get("in.map-notify.accepted") == 1
-    database = etr.show("database", None)
+    database = etr.show("database", None, 0.0)
     assert isinstance(database, list)
     assert database[0]["eid"] == "192.168.1.0/24"
     assert database[0]["registrations"][0]["state"] == "registered"

@@ -185,8 +185,7 @@ def test_show_map_cache_and_forwarding() -> None:
     assert itr.explain("4.2.2.2", 0.0).reason == "miss: Map-Request to 10.0.1.254"
     nonce = map_request_in(sends(itr.handle_tun(icmp(A, B), 0.0))[0]).nonce
     deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 10.0)
-    itr.set_clock(70.0)
-    shown = itr.show("map-cache", B)
+    shown = itr.show("map-cache", B, 70.0)
     assert isinstance(shown, list) and len(shown) == 1
     entry = shown[0]
     assert entry["eid"] == "192.168.2.0/24" and entry["rlocs"][0]["address"] == "10.0.2.2"
@@ -195,5 +194,5 @@ def test_show_map_cache_and_forwarding() -> None:
         1440 * 60 - 60.0,
         "10.0.2.2",
     )
-    forwarding = itr.show("forwarding", B)
+    forwarding = itr.show("forwarding", B, 70.0)
     assert isinstance(forwarding, dict) and forwarding["verdict"] == "encapsulate"

@@ -128,7 +128,7 @@ def test_registration_is_authenticated_and_notified(node: Node) -> None:
     notify = decode_control(send.payload)
     assert isinstance(notify, MapNotify)
     assert notify.nonce == 1 and notify.records == records
-    (entry,) = node.show("registrations", None)  # type: ignore[misc]
+    (entry,) = node.show("registrations", None, 0.0)  # type: ignore[misc]
     assert entry["eid"] == "192.168.2.0/24" and entry["site"] == "site-b"
     assert entry["registered_by"] == "10.0.2.2" and entry["proxy_reply"] is False
     assert node.counters.get("registrations.accepted") == 1
@@ -150,7 +150,7 @@ def test_bad_authentication_is_dropped(
     )
     assert not [a for a in actions if isinstance(a, SendDatagram)]
     assert node.counters.get(f"drop.{reason}") == 1
-    assert node.show("registrations", None) == []
+    assert node.show("registrations", None, 0.0) == []
 
 
 def test_second_key_with_sha1(node: Node) -> None:
@@ -177,9 +177,9 @@ def test_expiry_and_ttl_zero(node: Node) -> None:
     _register(node, (_record("192.168.2.0", 24, LISP2),), b"site-b-secret", now=0.0)
     assert node.next_deadline() == 180.0
     node.handle(TimerFired(), 179.0)
-    assert len(node.show("registrations", None)) == 1  # type: ignore[arg-type]
+    assert len(node.show("registrations", None, 0.0)) == 1  # type: ignore[arg-type]
     node.handle(TimerFired(), 180.0)
-    assert node.show("registrations", None) == []
+    assert node.show("registrations", None, 0.0) == []
     _register(
         node,
         (_record("192.168.2.0", 24, LISP2, ttl=10),),
@@ -192,7 +192,7 @@ def test_expiry_and_ttl_zero(node: Node) -> None:
     _register(
         node, (_record("192.168.2.0", 24, LISP2, ttl=0),), b"site-b-secret", now=210.0, nonce=3
     )
-    assert node.show("registrations", None) == []
+    assert node.show("registrations", None, 0.0) == []
 
 
 def test_negative_reply_for_eid_outside_every_site(node: Node) -> None:

@@ -70,7 +70,6 @@ class Etr(Role):
         self.xtr_id = XtrId(rng.getrandbits(128), site_id)
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
-        self._show_now = 0.0
 
     # ------------------------------------------------------------ registration
 
@@ -107,7 +106,6 @@ class Etr(Role):
         ], nonce
 
     def on_timer(self, now: float) -> list[Action]:
-        self._show_now = now
         actions: list[Action] = []
         for session in self.sessions:
             if not self._started:
@@ -142,7 +140,6 @@ class Etr(Role):
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        self._show_now = now
         kind = datagram.payload[0] >> 4
         sender = str(datagram.source.address)
         if kind == MessageType.MAP_NOTIFY:
@@ -236,10 +233,9 @@ class Etr(Role):
 
     # ------------------------------------------------------------ show
 
-    def show(self, topic: str, arg: str | None) -> object | None:
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic != "database":
             return None
-        now = self._show_now
         return [
             {
                 **prefix.record(AUTHORITATIVE_TTL).to_json(),
@@ -247,7 +243,3 @@ class Etr(Role):
             }
             for prefix in self.local.prefixes
         ]
-
-    def set_clock(self, now: float) -> None:
-        """The time `show` reports ages against (the daemon calls this before `show`)."""
-        self._show_now = now

@@ -267,8 +267,7 @@ class Itr(Role):
 
     # ------------------------------------------------------------ show
 
-    def show(self, topic: str, arg: str | None) -> object | None:
-        now = self._show_now
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "map-cache":
             if arg is None:
                 return [e.to_json(now) for e in self.cache.entries()]
@@ -278,12 +277,6 @@ class Itr(Role):
         if topic == "forwarding" and arg is not None:
             return self.explain(arg, now).to_json()
         return None
-
-    _show_now = 0.0
-
-    def set_clock(self, now: float) -> None:
-        """The time `show` reports ages against (the daemon calls this before `show`)."""
-        self._show_now = now
 
     def explain(self, arg: str, now: float) -> ForwardingDecision:
         """The decision `handle_tun` would take for "EID [SOURCE]" (source: our first EID)."""

@@ -191,11 +191,11 @@ class MapServer(Role):
     def next_deadline(self) -> float | None:
         return self.registrations.next_deadline()
 
-    def show(self, topic: str, arg: str | None) -> object | None:
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "sites":
             return self._show_sites()
         if topic == "registrations":
-            return self._show_registrations(arg)
+            return self._show_registrations(arg, now)
         return None
 
     def _show_sites(self) -> list[dict[str, object]]:
@@ -211,7 +211,7 @@ class MapServer(Role):
             for site in self.sites.sites
         ]
 
-    def _show_registrations(self, eid: str | None) -> list[dict[str, object]]:
+    def _show_registrations(self, eid: str | None, now: float) -> list[dict[str, object]]:
         entries = self.registrations.items()
         if eid:
             wanted = EidPrefix.parse(eid if "/" in eid else _host(eid))
@@ -222,8 +222,8 @@ class MapServer(Role):
                 "site": reg.site,
                 "registered_by": reg.registered_by,
                 "proxy_reply": reg.proxy_reply,
-                "last_registered_s": round(self._now - reg.last_registered, 1),
-                "expires_in_s": round(reg.expires_at - self._now, 1),
+                "last_registered_s": round(now - reg.last_registered, 1),
+                "expires_in_s": round(reg.expires_at - now, 1),
             }
             for _, reg in entries
         ]

@@ -86,11 +86,11 @@ class Node:
         deadlines = [d for d in (role.next_deadline() for role in self.roles) if d is not None]
         return min(deadlines, default=None)
 
-    def show(self, topic: str, arg: str | None) -> object | None:
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "statistics":
             return self.counters.snapshot()
         for role in self.roles:
-            answer = role.show(topic, arg)
+            answer = role.show(topic, arg, now)
             if answer is not None:
                 return answer
         return None

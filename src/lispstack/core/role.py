@@ -37,7 +37,7 @@ class Role:
     def next_deadline(self) -> float | None:
         return None
 
-    def show(self, topic: str, arg: str | None) -> object | None:
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
         """The JSON-able answer to `lispstack show TOPIC [ARG]`, or None if not ours."""
         return None
 
