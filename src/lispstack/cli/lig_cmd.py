@@ -1,0 +1,89 @@
+"""`lispstack lig EID --map-resolver ADDR`: ask the mapping system like an ITR would."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from ipaddress import ip_address
+from typing import Any
+
+from lispstack.io.lig import LigAnswer, lig
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "lig",
+        help="LISP Internet Groper: send a Map-Request, print the Map-Reply",
+        description="Send an ECM Map-Request for EID to a Map-Resolver and print the answer. "
+        "Exit 0 when a reply came.",
+    )
+    parser.add_argument("eid")
+    parser.add_argument("--map-resolver", required=True)
+    parser.add_argument("--source", help="ITR-RLOC to send from (default: towards the resolver)")
+    parser.add_argument("--iid", type=int, default=0)
+    parser.add_argument("--count", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def _text(eid: str, answer: LigAnswer) -> str:
+    lines = [
+        f"Send map-request for {eid} ... received reply from {answer.replier} "
+        f"in {answer.rtt_ms:.1f} ms (attempt {answer.attempts})"
+    ]
+    for record in answer.reply.records:
+        r = record.to_json()
+        prefix = f"[{r['iid']}]{r['eid']}" if r["iid"] else r["eid"]
+        lines.append(
+            f"Mapping entry for EID {eid}: {prefix}, record ttl {r['ttl']}, "
+            f"auth bit {'set' if r['authoritative'] else 'not set'}, action {r['action']}"
+        )
+        for loc in r["rlocs"]:
+            lines.append(
+                f"  locator {loc['address']}  priority/weight {loc['priority']}/"
+                f"{loc['weight']}  {'up' if loc['reachable'] else 'down'}"
+                f"{'  local' if loc['local'] else ''}"
+            )
+        if not r["rlocs"]:
+            lines.append("  no locators (negative reply)")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        eid = ip_address(args.eid)
+        resolver = ip_address(args.map_resolver)
+        source = ip_address(args.source) if args.source else None
+    except ValueError as error:
+        print(f"lispstack lig: {error}", file=sys.stderr)
+        return 2
+    try:
+        answer = lig(
+            eid, resolver, source=source, iid=args.iid, count=args.count, timeout=args.timeout
+        )
+    except OSError as error:
+        print(f"lispstack lig: {error.strerror or error}", file=sys.stderr)
+        return 2
+    if answer is None:
+        print(
+            f"lispstack lig: no Map-Reply for {eid} from {resolver} after {args.count} tries",
+            file=sys.stderr,
+        )
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "eid": str(eid),
+                    "map_resolver": str(resolver),
+                    "rtt_ms": round(answer.rtt_ms, 3),
+                    "replier": answer.replier,
+                    "message": answer.reply.to_json(),
+                }
+            )
+        )
+    else:
+        print(_text(str(eid), answer))
+    return 0

@@ -1,0 +1,41 @@
+"""`lispstack run CONFIG.toml`: run one node in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from lispstack.config import ConfigError, load_config
+from lispstack.io.daemon import run_daemon
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "run",
+        help="run one node (any mix of roles) in the foreground",
+        description="Run the node CONFIG describes until SIGINT or SIGTERM.",
+    )
+    parser.add_argument("config", help="the node's TOML configuration")
+    parser.add_argument("--log-level", help="override the configured log level")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"lispstack: {error}", file=sys.stderr)
+        return 2
+    level = (args.log_level or str(config.node.log_level)).upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        run_daemon(config)
+    except OSError as error:
+        print(f"lispstack: {config.name}: cannot start: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,51 @@
+"""`lispstack show`: ask a running node through its control socket."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from lispstack.cli.tables import render
+from lispstack.io.control_socket import ControlError, ask, socket_path
+
+TOPICS = ("map-cache", "database", "registrations", "sites", "forwarding", "statistics")
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "show",
+        help="ask a running node",
+        description="Ask a running node through its "
+        "control socket (default /run/lispstack/NAME.sock).",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--node", help="node name")
+    where.add_argument("--socket", help="control socket path")
+    parser.add_argument("topic", choices=TOPICS)
+    parser.add_argument("arg", nargs="?", help="EID for map-cache, registrations, forwarding")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.socket:
+        path = Path(args.socket)
+    elif args.node:
+        path = socket_path(args.node)
+    else:
+        print("lispstack show: name the node with --node NAME or --socket PATH", file=sys.stderr)
+        return 2
+    if args.topic == "forwarding" and not args.arg:
+        print("lispstack show: forwarding needs an EID", file=sys.stderr)
+        return 2
+    try:
+        result = ask(path, args.topic, args.arg)
+    except ControlError as error:
+        message = str(error)
+        print(f"lispstack show: {message}", file=sys.stderr)
+        return 2 if message.startswith("no node") or str(path) in message else 1
+    print(json.dumps(result, indent=2) if args.json else render(args.topic, result))
+    return 0

@@ -1,0 +1,102 @@
+"""Text tables for `lispstack show`, laid out like a router's show output."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    )
+
+
+def _rlocs(record: dict[str, Any]) -> str:
+    return (
+        ", ".join(
+            f"{r['address']} {r['priority']}/{r['weight']}"
+            + (" local" if r.get("local") else "")
+            + ("" if r.get("reachable", True) else " down")
+            for r in record.get("rlocs", [])
+        )
+        or "-"
+    )
+
+
+def _eid(record: dict[str, Any]) -> str:
+    return f"[{record['iid']}]{record['eid']}" if record.get("iid") else str(record["eid"])
+
+
+def render(topic: str, result: Any) -> str:
+    if topic == "statistics" and isinstance(result, dict):
+        return table(("counter", "value"), sorted(result.items())) if result else "no counters"
+    if not isinstance(result, list):
+        return str(result)
+    if not result:
+        return f"no {topic} entries"
+    if topic == "registrations":
+        return table(
+            ("EID prefix", "site", "registered by", "proxy", "last reg", "expires", "RLOCs"),
+            [
+                (
+                    _eid(r),
+                    r["site"],
+                    r["registered_by"],
+                    "yes" if r["proxy_reply"] else "no",
+                    f"{r['last_registered_s']:.0f}s",
+                    f"{r['expires_in_s']:.0f}s",
+                    _rlocs(r),
+                )
+                for r in result
+            ],
+        )
+    if topic == "sites":
+        return table(
+            ("site", "EID prefixes", "keys", "more-specifics", "registered"),
+            [
+                (
+                    s["site"],
+                    ", ".join(s["eid_prefixes"]),
+                    s["keys"],
+                    "yes" if s["accept_more_specifics"] else "no",
+                    "yes" if s["registered"] else "no",
+                )
+                for s in result
+            ],
+        )
+    if topic == "map-cache":
+        return table(
+            ("EID prefix", "uptime", "expires", "source", "action", "RLOCs"),
+            [
+                (
+                    _eid(r),
+                    f"{r.get('uptime_s', 0):.0f}s",
+                    f"{r.get('expires_in_s', 0):.0f}s",
+                    r.get("source", "-"),
+                    r["action"],
+                    _rlocs(r),
+                )
+                for r in result
+            ],
+        )
+    if topic == "database":
+        return table(
+            ("EID prefix", "RLOCs", "registration"),
+            [
+                (
+                    _eid(r),
+                    _rlocs(r),
+                    ", ".join(
+                        f"{s.get('map_server')}: {s.get('state')}"
+                        for s in r.get("registrations", [])
+                    )
+                    or "-",
+                )
+                for r in result
+            ],
+        )
+    return "\n".join(str(entry) for entry in result)

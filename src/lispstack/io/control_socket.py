@@ -1,0 +1,104 @@
+"""The per-node control socket: newline-delimited JSON over a unix stream socket.
+
+request:  {"topic": "map-cache", "arg": "192.168.2.1"}
+answer:   {"ok": true, "result": [...]}   or   {"ok": false, "error": "..."}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MAX_REQUEST_BYTES = 4096
+DEFAULT_DIRECTORY = Path("/run/lispstack")
+
+Answer = Callable[[str, str | None], object | None]
+
+
+def socket_path(node_name: str) -> Path:
+    return DEFAULT_DIRECTORY / f"{node_name}.sock"
+
+
+class ControlServer:
+    """Serves `show` requests; a bad request gets an error answer, never hurts the node."""
+
+    def __init__(self, path: Path, answer: Answer) -> None:
+        self.path = path
+        self._answer = answer
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._server = await asyncio.start_unix_server(
+            self._serve, path=str(self.path), limit=MAX_REQUEST_BYTES
+        )
+        os.chmod(self.path, 0o660)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), timeout=5)
+            writer.write(json.dumps(self._reply(line)).encode() + b"\n")
+            await writer.drain()
+        except (TimeoutError, ValueError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _reply(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+            topic = request["topic"]
+            arg = request.get("arg")
+            if not isinstance(topic, str) or not (arg is None or isinstance(arg, str)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "error": 'expected {"topic": TOPIC, "arg": ARG-or-null}'}
+        result = self._answer(topic, arg)
+        if result is None:
+            return {"ok": False, "error": f"this node does not serve '{topic}'"}
+        return {"ok": True, "result": result}
+
+
+class ControlError(Exception):
+    """The node could not be asked (not running, or it answered with an error)."""
+
+
+def ask(path: Path, topic: str, arg: str | None, timeout: float = 5.0) -> object:
+    """Ask a running node; raises ControlError with a one-line reason."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(timeout)
+        try:
+            client.connect(str(path))
+            client.sendall(json.dumps({"topic": topic, "arg": arg}).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = client.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise ControlError(f"no node is listening on {path}") from None
+        except OSError as error:
+            raise ControlError(f"{path}: {error.strerror or error}") from None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise ControlError(f"{path}: garbled answer") from None
+    if not answer.get("ok"):
+        raise ControlError(str(answer.get("error", "unknown error")))
+    return answer["result"]

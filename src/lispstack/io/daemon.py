@@ -1,0 +1,176 @@
+"""The node daemon: asyncio sockets around the sans-I/O Node.
+
+Datagrams from the UDP sockets (4342 control, 4341 data) become
+DatagramReceived inputs; the node's actions are carried out in order; one
+timer (`loop.call_at`) tracks `node.next_deadline()`. Nothing a handler
+raises stops the loop: it is logged, counted as "internal-error", and the
+node keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+import signal
+import socket
+import time
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from pathlib import Path
+from typing import Any
+
+from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.core.build import build_node
+from lispstack.core.events import (
+    CONTROL_PORT,
+    DATA_PORT,
+    Action,
+    DatagramReceived,
+    Endpoint,
+    Input,
+    IPAddress,
+    SendDatagram,
+    TimerFired,
+    Trace,
+)
+from lispstack.core.node import Node
+from lispstack.io.control_socket import ControlServer
+
+log = logging.getLogger("lispstack.daemon")
+_DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
+
+
+class _Endpoint(asyncio.DatagramProtocol):
+    def __init__(self, daemon: NodeDaemon, local: Endpoint) -> None:
+        self.daemon = daemon
+        self.local = local
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        host = str(addr[0]).split("%", 1)[0]
+        source = Endpoint(ip_address(host), int(addr[1]))
+        self.daemon.feed(DatagramReceived(data, source, self.local))
+
+    def error_received(self, exc: Exception) -> None:
+        self.daemon.node.counters.add("socket-errors")
+
+
+class NodeDaemon:
+    def __init__(self, config: NodeConfig, node: Node | None = None) -> None:
+        self.config = config
+        self.node = node or build_node(config, random.Random())
+        self._transports: dict[tuple[int, int], asyncio.DatagramTransport] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._control = ControlServer(Path(config.node.control_socket), self.answer)
+        self._stopped = asyncio.Event()
+
+    # ------------------------------------------------------------ life cycle
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self._open_sockets()
+        await self._control.start()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self._stopped.set)
+        log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
+        self.feed(TimerFired())
+        await self._stopped.wait()
+        self._carry_out(self.node.shutdown(time.monotonic()))
+        await asyncio.sleep(0.05)  # let the last datagrams (deregistrations) leave
+        for transport in self._transports.values():
+            transport.close()
+        await self._control.close()
+        log.info("node %s stopped", self.config.name)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    async def _open_sockets(self) -> None:
+        loop = asyncio.get_running_loop()
+        ports = [CONTROL_PORT]
+        if any(self.config.has_role(role) for role in _DATA_ROLES):
+            ports.append(DATA_PORT)
+        listen: list[IPAddress] = list(self.config.node.listen) or [
+            IPv4Address("0.0.0.0"),
+            IPv6Address("::"),
+        ]
+        for address in listen:
+            for port in ports:
+                family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+                sock = socket.socket(family, socket.SOCK_DGRAM)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((str(address), port))
+                except OSError as error:
+                    sock.close()
+                    if address.version == 6 and not self.config.node.listen:
+                        log.warning("no IPv6 on this host: %s", error)
+                        continue
+                    raise
+                transport, _ = await loop.create_datagram_endpoint(
+                    functools.partial(_Endpoint, self, Endpoint(address, port)), sock=sock
+                )
+                self._transports.setdefault((address.version, port), transport)
+
+    # ------------------------------------------------------------ the node
+
+    def feed(self, event: Input) -> None:
+        try:
+            actions = self.node.handle(event, time.monotonic())
+            self._carry_out(actions)
+        except Exception:
+            self.node.counters.add("internal-error")
+            log.exception("internal error handling %s", type(event).__name__)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        deadline = self.node.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and self._timer.when() == deadline:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            # The loop's clock is time.monotonic(), the node's clock.
+            self._timer = loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.feed(TimerFired())
+
+    def _carry_out(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendDatagram):
+                self._send(action)
+            elif isinstance(action, Trace):
+                log.info(
+                    "%s %s", action.event, " ".join(f"{k}={v}" for k, v in action.fields.items())
+                )
+            else:
+                # TUN and netlink actions need the data-plane edge, which this daemon lacks.
+                self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
+
+    def _send(self, action: SendDatagram) -> None:
+        destination = action.destination
+        port = DATA_PORT if action.source_port == DATA_PORT else CONTROL_PORT
+        transport = self._transports.get((destination.address.version, port))
+        if transport is None:
+            transport = self._transports.get((destination.address.version, CONTROL_PORT))
+        if transport is None:
+            self.node.counters.add("drop.no-socket-for-family")
+            return
+        self.node.counters.add("out.datagrams")
+        transport.sendto(action.payload, (str(destination.address), destination.port))
+
+    def answer(self, topic: str, arg: str | None) -> object | None:
+        return self.node.show(topic, arg, time.monotonic())
+
+
+def run_daemon(config: NodeConfig) -> None:
+    daemon = NodeDaemon(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(daemon.run())

@@ -1,0 +1,87 @@
+"""The LISP Internet Groper: one ECM Map-Request, the matching Map-Reply, the round trip."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+from lispstack.core.events import CONTROL_PORT, IPAddress
+from lispstack.wire.address import with_instance_id
+from lispstack.wire.control import decode_control
+from lispstack.wire.ecm import Ecm
+from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.records import EidRecord
+
+
+@dataclass(frozen=True, slots=True)
+class LigAnswer:
+    reply: MapReply
+    replier: str
+    rtt_ms: float
+    attempts: int
+    ignored: int
+
+
+def local_address_towards(destination: IPAddress) -> IPAddress:
+    """The source address the kernel would use to reach `destination`."""
+    family = socket.AF_INET if destination.version == 4 else socket.AF_INET6
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        probe.connect((str(destination), CONTROL_PORT))
+        return ip_address(probe.getsockname()[0])
+
+
+def lig(
+    eid: IPv4Address | IPv6Address,
+    map_resolver: IPAddress,
+    *,
+    source: IPAddress | None = None,
+    iid: int = 0,
+    count: int = 3,
+    timeout: float = 2.0,
+) -> LigAnswer | None:
+    """Send up to `count` Map-Requests, each waiting `timeout` s; None when nothing answered."""
+    itr_rloc = source or local_address_towards(map_resolver)
+    family = socket.AF_INET if itr_rloc.version == 4 else socket.AF_INET6
+    ignored = 0
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind((str(itr_rloc), 0))
+        port = sock.getsockname()[1]
+        for attempt in range(1, count + 1):
+            nonce = secrets.randbits(64)
+            request = MapRequest(
+                nonce=nonce,
+                itr_rlocs=(itr_rloc,),
+                source_eid=itr_rloc,
+                records=(
+                    EidRecord(eid=with_instance_id(iid, eid), eid_mask_len=eid.max_prefixlen),
+                ),
+            )
+            inner_destination = eid if eid.version == itr_rloc.version else itr_rloc
+            ecm = Ecm(
+                source=itr_rloc, destination=inner_destination, source_port=port, message=request
+            )
+            sent = time.monotonic()
+            sock.sendto(ecm.encode(), (str(map_resolver), CONTROL_PORT))
+            deadline = sent + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                try:
+                    data, sender = sock.recvfrom(65535)
+                except TimeoutError:
+                    break
+                try:
+                    reply = decode_control(data)
+                except DecodeError:
+                    ignored += 1
+                    continue
+                if not isinstance(reply, MapReply) or reply.nonce != nonce:
+                    ignored += 1
+                    continue
+                rtt = (time.monotonic() - sent) * 1000
+                return LigAnswer(reply, str(sender[0]), rtt, attempt, ignored)
+    return None
