@@ -39,6 +39,7 @@ from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
 
 log = logging.getLogger("lispstack.daemon")
+RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
 _DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 
 
@@ -102,6 +103,7 @@ class NodeDaemon:
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
                 try:
                     sock.bind((str(address), port))
                 except OSError as error:

@@ -1,0 +1,70 @@
+"""Real `lispstack run` processes on loopback addresses, for integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LISPSTACK = str(Path(sys.executable).parent / "lispstack")
+
+
+@dataclass
+class RunningNode:
+    name: str
+    config: Path
+    socket: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def show(self, topic: str, arg: str | None = None) -> Any:
+        command = [LISPSTACK, "show", "--socket", str(self.socket), topic, "--json"]
+        if arg:
+            command.insert(-1, arg)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+        return json.loads(result.stdout)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+def start_node(directory: Path, name: str, body: str) -> RunningNode:
+    """Write a config (with a control socket in `directory`) and start the node."""
+    socket_path = directory / f"{name}.sock"
+    config = directory / f"{name}.toml"
+    header = f'[node]\nname = "{name}"\ncontrol-socket = "{socket_path}"\n'
+    config.write_text(header + body)
+    log = directory / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([LISPSTACK, "run", str(config)], stdout=out, stderr=out)
+    node = RunningNode(name, config, socket_path, log, process)
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            node.stop()
+            raise RuntimeError(f"{name} did not start: {log.read_text()}")
+        time.sleep(0.05)
+    return node
+
+
+def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def free_loopback(index: int) -> str:
+    """A loopback address unlikely to be used by another test run: 127.x.y.z by pid."""
+    pid = os.getpid()
+    return f"127.{100 + pid % 100}.{(pid // 100) % 250}.{index}"

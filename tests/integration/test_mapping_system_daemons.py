@@ -1,0 +1,197 @@
+"""A Map-Server/Map-Resolver and an ETR as real processes over loopback."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from nodes import LISPSTACK, RunningNode, free_loopback, start_node, wait_for
+
+from lispstack.wire import Ecm, EidRecord, MapRequest
+
+MS = free_loopback(2)
+ETR = free_loopback(3)
+SITES = """
+[[sites]]
+name = "site-a"
+auth-key = "site-a-secret"
+eid-prefixes = ["192.168.1.0/24"]
+
+[[sites]]
+name = "site-b"
+auth-key = "site-b-secret"
+eid-prefixes = ["192.168.2.0/24"]
+"""
+
+
+def _etr_config(proxy: bool = False, key: str = "site-b-secret") -> str:
+    return f"""roles = ["etr"]
+listen = ["{ETR}"]
+
+[[database-mappings]]
+eid-prefix = "192.168.2.0/24"
+rlocs = [{{ address = "{ETR}", priority = 1, weight = 100 }}]
+
+[[map-servers]]
+address = "{MS}"
+auth-key = "{key}"
+proxy-reply = {"true" if proxy else "false"}
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+def map_server(workdir: Path) -> Iterator[RunningNode]:
+    node = start_node(
+        workdir, "ms", f'roles = ["map-server", "map-resolver"]\nlisten = ["{MS}"]\n{SITES}'
+    )
+    yield node
+    node.stop()
+
+
+def lig(eid: str) -> dict[str, object]:
+    result = subprocess.run(
+        [LISPSTACK, "lig", eid, "--map-resolver", MS, "--json", "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+def _record(answer: dict[str, object]) -> dict[str, object]:
+    message = answer["message"]
+    assert isinstance(message, dict)
+    record: dict[str, object] = message["records"][0]
+    return record
+
+
+def test_negative_replies_and_statistics(map_server: RunningNode) -> None:
+    record = _record(lig("4.2.2.2"))
+    assert (record["eid"], record["ttl"], record["action"]) == ("0.0.0.0/1", 15, "natively-forward")
+    assert record["authoritative"] is True
+    record = _record(lig("192.168.1.77"))
+    assert (record["eid"], record["ttl"]) == ("192.168.1.0/24", 1)
+    statistics = map_server.show("statistics")
+    assert statistics["reply.negative-no-site"] == 1
+    assert statistics["reply.negative-not-registered"] == 1
+    assert [s["site"] for s in map_server.show("sites")] == ["site-a", "site-b"]
+
+
+def test_etr_registers_and_answers_forwarded_requests(
+    map_server: RunningNode, workdir: Path
+) -> None:
+    etr = start_node(workdir, "etr", _etr_config())
+    try:
+        assert wait_for(lambda: map_server.show("registrations") != [])
+        (registration,) = map_server.show("registrations", "192.168.2.1")
+        assert registration["site"] == "site-b" and registration["registered_by"] == ETR
+        assert registration["rlocs"][0]["address"] == ETR
+        assert wait_for(
+            lambda: etr.show("database")[0]["registrations"][0]["state"] == "registered"
+        )
+        answer = lig("192.168.2.1")
+        assert answer["replier"] == ETR  # forwarded by the Map-Server, answered by the ETR
+        record = _record(answer)
+        assert record["authoritative"] is True and record["ttl"] == 1440
+        assert map_server.show("statistics")["forward.to-etr"] == 1
+    finally:
+        assert etr.stop() == 0
+    assert not etr.socket.exists()
+    assert wait_for(lambda: map_server.show("registrations") == [])  # deregistered at exit
+
+
+def test_proxy_reply(map_server: RunningNode, workdir: Path) -> None:
+    etr = start_node(workdir, "etr", _etr_config(proxy=True))
+    try:
+        assert wait_for(lambda: map_server.show("registrations") != [])
+        answer = lig("192.168.2.1")
+        assert answer["replier"] == MS
+        record = _record(answer)
+        assert record["authoritative"] is False
+        assert record["rlocs"][0]["address"] == ETR  # type: ignore[index]
+    finally:
+        etr.stop()
+
+
+def test_wrong_key_is_refused(map_server: RunningNode, workdir: Path) -> None:
+    etr = start_node(workdir, "etr", _etr_config(key="not-the-key"))
+    try:
+        assert wait_for(lambda: map_server.show("statistics").get("drop.auth-failure", 0) > 0)
+        assert map_server.show("registrations") == []
+        assert etr.show("database")[0]["registrations"][0]["state"] != "registered"
+    finally:
+        etr.stop()
+
+
+def test_garbage_does_not_hurt_the_node(map_server: RunningNode) -> None:
+    rng = random.Random(4342)
+    request = MapRequest(
+        nonce=1,
+        itr_rlocs=(IPv4Address("127.0.0.1"),),
+        records=(EidRecord(eid=IPv4Address("4.2.2.2"), eid_mask_len=32),),
+    )
+    valid = Ecm(
+        source=IPv4Address("127.0.0.1"),
+        destination=IPv4Address("4.2.2.2"),
+        source_port=9,
+        message=request,
+    ).encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for sent in range(2000):
+            if sent % 50 == 0:
+                time.sleep(0.02)  # a flood, but one the socket buffer can hold: count it all
+            if rng.random() < 0.5:
+                payload = rng.randbytes(rng.randint(0, 120))
+            else:
+                payload = bytearray(valid)
+                payload[rng.randrange(len(payload))] = rng.randrange(256)
+            sock.sendto(bytes(payload), (MS, 4342))
+    record = _record(lig("4.2.2.2"))
+    assert record["eid"] == "0.0.0.0/1"
+    statistics = map_server.show("statistics")
+    received = sum(v for k, v in statistics.items() if k.startswith("in."))
+    assert received >= 1990
+    assert statistics["in.malformed"] > 900
+    assert statistics.get("internal-error", 0) == 0
+
+
+def test_bad_config_exits_2_naming_file_and_key(workdir: Path) -> None:
+    config = workdir / "broken.toml"
+    config.write_text(
+        '[node]\nname = "x"\nroles = ["map-server"]\n\n[[sites]]\nname = "a"\n'
+        'auth-key = "k"\neid-prefixes = ["10.0.0.1/8"]\n'
+    )
+    result = subprocess.run(
+        [LISPSTACK, "run", str(config)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert "broken.toml" in result.stderr and "eid-prefixes" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_show_without_a_node(workdir: Path) -> None:
+    result = subprocess.run(
+        [LISPSTACK, "show", "--socket", str(workdir / "none.sock"), "statistics"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "no node is listening" in result.stderr
