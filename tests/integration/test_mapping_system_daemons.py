@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from nodes import LISPSTACK, RunningNode, free_loopback, start_node, wait_for
 
+from helpers.tshark import check_pcap
 from lispstack.wire import Ecm, EidRecord, MapRequest
 
 MS = free_loopback(2)
@@ -195,3 +196,36 @@ def test_show_without_a_node(workdir: Path) -> None:
         check=False,
     )
     assert result.returncode == 2 and "no node is listening" in result.stderr
+
+
+@pytest.mark.root
+@pytest.mark.tshark
+def test_control_plane_on_the_wire_is_wireshark_clean(
+    map_server: RunningNode, workdir: Path
+) -> None:
+    capture = workdir / "control.pcap"
+    tcpdump = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-U", "-w", str(capture), f"udp port 4342 and host {MS}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert wait_for(lambda: capture.exists() and capture.stat().st_size > 0, timeout=10)
+        etr = start_node(workdir, "etr", _etr_config())
+        try:
+            assert wait_for(lambda: map_server.show("registrations") != [])
+            lig("192.168.2.1")
+            lig("4.2.2.2")
+        finally:
+            etr.stop()
+        time.sleep(0.3)
+    finally:
+        tcpdump.terminate()
+        tcpdump.wait(timeout=10)
+    frames = check_pcap(capture)
+    kinds = [frame.fields["lisp.type"][0] for frame in frames if frame.is_lisp]
+    # Map-Register, Map-Notify, ECM to the resolver, ECM forwarded to the ETR, negative reply,
+    # and the deregistration at the end.
+    assert {"3", "4", "8", "2"} <= set(kinds), kinds
+    for frame in frames:
+        assert frame.clean, frame.problems()
