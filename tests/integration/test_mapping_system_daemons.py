@@ -229,3 +229,30 @@ def test_control_plane_on_the_wire_is_wireshark_clean(
     assert {"3", "4", "8", "2"} <= set(kinds), kinds
     for frame in frames:
         assert frame.clean, frame.problems()
+
+
+def test_perf_load_generator_counts_replies(map_server: RunningNode) -> None:
+    result = subprocess.run(
+        [
+            LISPSTACK,
+            "perf",
+            "map-resolver",
+            MS,
+            "--eids",
+            "4.0.0.0/8",
+            "--duration",
+            "1",
+            "--window",
+            "8",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["received"] > 0
+    assert summary["received"] + summary["lost"] == summary["sent"]
+    assert map_server.show("statistics")["reply.negative-no-site"] >= summary["received"]

@@ -1,0 +1,64 @@
+"""`lispstack perf map-resolver ADDR`: measure Map-Replies per second and latency."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from ipaddress import IPv4Address
+from typing import Any
+
+from lispstack.io.perf import eids_from, run_perf
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "perf",
+        help="load generator: ECM Map-Requests against a Map-Resolver",
+        description="Send ECM Map-Requests with a bounded window; report replies/s and "
+        "latency percentiles.",
+    )
+    parser.add_argument("target", choices=["map-resolver"])
+    parser.add_argument("address", help="the Map-Resolver's IPv4 address")
+    parser.add_argument(
+        "--eids",
+        default="4.0.0.0/8",
+        help="a file of EIDs (one a line) or a prefix to draw them from",
+    )
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        resolver = IPv4Address(args.address)
+        eids = eids_from(args.eids)
+    except (ValueError, OSError) as error:
+        print(f"lispstack perf: {error}", file=sys.stderr)
+        return 2
+    result = run_perf(resolver, eids, duration=args.duration, window=args.window)
+    latency = {f"p{int(q * 100)}": round(result.percentile(q), 3) for q in (0.5, 0.9, 0.99)}
+    summary: dict[str, object] = {
+        "sent": result.sent,
+        "received": result.received,
+        "lost": result.lost,
+        "elapsed_s": round(result.elapsed, 3),
+        "replies_per_s": round(result.replies_per_second),
+        "latency_ms": {
+            f"p{int(q * 100)}": round(result.percentile(q), 3) for q in (0.5, 0.9, 0.99)
+        },
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"sent {result.sent}  received {result.received}  lost {result.lost}  "
+            f"in {result.elapsed:.1f} s"
+        )
+        print(
+            f"replies/s {round(result.replies_per_second):,}  latency ms "
+            + "  ".join(f"{k} {v}" for k, v in latency.items())
+        )
+    return 0 if result.received else 1
