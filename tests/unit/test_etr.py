@@ -10,13 +10,11 @@ from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import data_header
 from lispstack.core.etr import Etr
 from lispstack.core.events import Action, SendDatagram, WriteToTun
-from lispstack.core.xtr_messages import (
-    decode_auth_header,
-    encode_ecm,
-    sign,
-    verify,
-)
+from lispstack.wire.auth import verify_raw
 from lispstack.wire.control import decode_control
+from lispstack.wire.ecm import Ecm
+from lispstack.wire.map_notify import MapNotify
+from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import EidRecord
@@ -29,22 +27,22 @@ def sends(actions: list[Action]) -> list[SendDatagram]:
 
 
 def map_notify(register: bytes, key: str = KEY) -> bytes:
-    """What a Map-Server answers: the Map-Register's body as type 4, re-signed."""
-    header = decode_auth_header(register)
-    length = len(header.auth)
-    body = bytearray(register)
-    body[0] = (4 << 4) | (register[0] & 0x02) << 2  # I bit moves to 0x08
-    body[1] = body[2] = 0
-    body[16 : 16 + length] = bytes(length)
-    sign(body, 16, header.algorithm_id, key)
-    return bytes(body)
+    """What a Map-Server answers: the Map-Register's nonce and records, signed with `key`."""
+    message = decode_control(register)
+    assert isinstance(message, MapRegister)
+    return MapNotify(
+        nonce=message.nonce,
+        records=message.records,
+        key_id=message.key_id,
+        algorithm=message.algorithm,
+        i_bit=message.xtr_id is not None,
+        xtr_id=message.xtr_id,
+    ).signed(key.encode())[1]
 
 
 def notify_to(etr: Etr, payload: bytes, now: float) -> list[Action]:
     return etr.handle_control(
-        None,  # type: ignore[arg-type]  # wire/ cannot decode Map-Notify yet
-        datagram(payload, "10.0.1.254", 4342, "10.0.1.1", 4342),
-        now,
+        decode_control(payload), datagram(payload, "10.0.1.254", 4342, "10.0.1.1", 4342), now
     )
 
 
@@ -59,14 +57,13 @@ def test_map_register_at_start_is_signed_with_flags(
     out = sends(etr.on_timer(0.0))
     assert len(out) == 1 and str(out[0].destination) == "10.0.1.254:4342"
     payload = out[0].payload
-    assert payload[0] >> 4 == 3
-    assert payload[0] & 0x08  # P: proxy-reply
-    assert payload[0] & 0x02  # I: xTR-ID and site-ID present
-    assert payload[2] & 0x01  # M: want-map-notify
-    header = decode_auth_header(payload)
-    assert (header.algorithm_id, len(header.auth)) == (algorithm_id, length)
-    assert verify(payload, KEY, algorithm_id)
-    assert not verify(payload, "wrong", algorithm_id)
+    register = decode_control(payload)
+    assert isinstance(register, MapRegister)
+    assert register.proxy_reply and register.want_map_notify
+    assert register.xtr_id is not None
+    assert (register.algorithm, len(register.auth_data)) == (algorithm_id, length)
+    assert verify_raw(payload, KEY.encode())
+    assert not verify_raw(payload, b"wrong")
     assert counters.get("out.map-register") == 1
 
 
@@ -113,10 +110,10 @@ def test_shutdown_deregisters_with_ttl_0() -> None:
     etr, _, _ = build_xtr(lisp1_config())
     out = sends(etr.shutdown(5.0))
     assert len(out) == 1
-    payload = out[0].payload
-    records_at = 16 + len(decode_auth_header(payload).auth)
-    assert payload[records_at : records_at + 4] == bytes(4)  # record TTL 0
-    assert not payload[2] & 0x01
+    register = decode_control(out[0].payload)
+    assert isinstance(register, MapRegister)
+    assert [record.ttl for record in register.records] == [0]
+    assert not register.want_map_notify
 
 
 def request(eid: str, mask: int = 32, itr_rloc: str = "10.0.2.2") -> MapRequest:
@@ -130,14 +127,14 @@ def request(eid: str, mask: int = 32, itr_rloc: str = "10.0.2.2") -> MapRequest:
 
 def test_map_request_forwarded_in_ecm_gets_authoritative_reply_to_itr_rloc() -> None:
     etr, _, counters = build_xtr(lisp1_config())
-    ecm = encode_ecm(
-        ip_address("10.0.2.2"),
-        ip_address("192.168.1.1"),
-        61000,
-        4342,
-        request("192.168.1.1").encode(),
+    ecm = Ecm(
+        source=ip_address("10.0.2.2"),
+        destination=ip_address("192.168.1.1"),
+        source_port=61000,
+        message=request("192.168.1.1"),
     )
-    out = sends(etr.handle_control(None, datagram(ecm, "10.0.1.254", 4342, "10.0.1.1", 4342), 0.0))  # type: ignore[arg-type]
+    received = datagram(ecm.encode(), "10.0.1.254", 4342, "10.0.1.1", 4342)
+    out = sends(etr.handle_control(ecm, received, 0.0))
     assert len(out) == 1
     assert str(out[0].destination) == "10.0.2.2:61000"
     assert out[0].source_port == 4342

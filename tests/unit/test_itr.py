@@ -14,8 +14,8 @@ from lispstack.core.events import (
     SendDatagram,
 )
 from lispstack.core.itr import Itr
-from lispstack.core.xtr_messages import decode_ecm
 from lispstack.wire.control import decode_control
+from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import Action as MapAction
@@ -29,9 +29,14 @@ def sends(actions: list[Action]) -> list[SendDatagram]:
     return [a for a in actions if isinstance(a, SendDatagram)]
 
 
+def ecm_in(action: SendDatagram) -> Ecm:
+    ecm = decode_control(action.payload)
+    assert isinstance(ecm, Ecm)
+    return ecm
+
+
 def map_request_in(action: SendDatagram) -> MapRequest:
-    inner = decode_ecm(action.payload)
-    request = decode_control(inner.message)
+    request = ecm_in(action).message
     assert isinstance(request, MapRequest)
     return request
 
@@ -74,8 +79,9 @@ def test_miss_sends_one_ecm_map_request_and_queues_packets() -> None:
     assert len(first) == 1
     ecm = first[0]
     assert (str(ecm.destination), str(ecm.source_address)) == ("10.0.1.254:4342", "10.0.1.1")
-    inner = decode_ecm(ecm.payload)
-    assert (str(inner.src), str(inner.dst), inner.sport, inner.dport) == ("10.0.1.1", B, 4342, 4342)
+    inner = ecm_in(ecm)
+    assert (str(inner.source), str(inner.destination)) == ("10.0.1.1", B)
+    assert (inner.source_port, inner.destination_port) == (4342, 4342)
     request = map_request_in(ecm)
     assert [str(r) for r in request.itr_rlocs] == ["10.0.1.1"]
     assert str(request.source_eid) == A

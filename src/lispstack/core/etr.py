@@ -32,15 +32,13 @@ from lispstack.core.events import (
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
 from lispstack.core.registration import RegistrationSession
 from lispstack.core.role import Role
-from lispstack.core.xtr_messages import (
-    decode_auth_header,
-    decode_ecm,
-    encode_map_register,
-    verify,
-)
 from lispstack.wire.address import split_instance_id
-from lispstack.wire.control import ControlMessage, decode_control
+from lispstack.wire.auth import AlgorithmId, key_bytes, verify_raw
+from lispstack.wire.control import ControlMessage
+from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_notify import MapNotify
+from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
@@ -81,16 +79,15 @@ class Etr(Role):
     ) -> tuple[list[Action], int]:
         server = session.server
         nonce = self.rng.getrandbits(64)
-        payload = encode_map_register(
+        _, payload = MapRegister(
             nonce=nonce,
             records=self._records(ttl),
             key_id=server.key_id,
-            algorithm_id=server.algorithm.algorithm_id,
-            key=server.auth_key,
+            algorithm=AlgorithmId(server.algorithm.algorithm_id),
             proxy_reply=server.proxy_reply,
             want_map_notify=server.want_map_notify and ttl > 0,
             xtr_id=self.xtr_id,
-        )
+        ).signed(key_bytes(server.auth_key))
         self.counters.add("out.map-register")
         return [
             SendDatagram(
@@ -140,19 +137,13 @@ class Etr(Role):
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        kind = datagram.payload[0] >> 4
         sender = str(datagram.source.address)
-        if kind == MessageType.MAP_NOTIFY:
-            return self._map_notify(datagram.payload, sender, now)
-        if kind == MessageType.ECM:
-            try:
-                inner = decode_ecm(datagram.payload)
-                request = decode_control(inner.message)
-            except DecodeError as error:
-                return list(self.drops.drop("malformed-ecm", sender, now, str(error)))
-            if not isinstance(request, MapRequest):
+        if isinstance(message, MapNotify):
+            return self._map_notify(message, datagram.payload, sender, now)
+        if isinstance(message, Ecm):
+            if not isinstance(message.message, MapRequest):
                 return list(self.drops.drop("ecm-not-map-request", sender, now))
-            return self._map_request(request, inner.sport, sender, now)
+            return self._map_request(message.message, message.source_port, sender, now)
         if isinstance(message, MapRequest):
             return self._map_request(message, datagram.source.port, sender, now)
         return list(self.drops.drop("unexpected-message", sender, now))
@@ -201,18 +192,18 @@ class Etr(Role):
             ),
         ]
 
-    def _map_notify(self, payload: bytes, sender: str, now: float) -> list[Action]:
-        try:
-            header = decode_auth_header(payload)
-        except DecodeError as error:
-            return list(self.drops.drop("malformed-map-notify", sender, now, str(error)))
-        session = next((s for s in self.sessions if header.nonce in s.outstanding), None)
+    def _map_notify(
+        self, notify: MapNotify, payload: bytes, sender: str, now: float
+    ) -> list[Action]:
+        session = next((s for s in self.sessions if notify.nonce in s.outstanding), None)
         if session is None:
             return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
         server = session.server
-        if not verify(payload, server.auth_key, server.algorithm.algorithm_id):
+        if notify.algorithm != server.algorithm.algorithm_id or not verify_raw(
+            payload, key_bytes(server.auth_key)
+        ):
             return list(self.drops.drop("map-notify-bad-auth", sender, now))
-        session.on_notify(header.nonce, now, self.rng)
+        session.on_notify(notify.nonce, now, self.rng)
         self.counters.add("in.map-notify.accepted")
         return [Trace("registered", {"map_server": str(server.address), "by": sender})]
 

@@ -44,9 +44,9 @@ from lispstack.core.local_eids import LocalEids
 from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
 from lispstack.core.role import Role
 from lispstack.core.xtr_cache import CacheEntry, XtrCache, parse_eid
-from lispstack.core.xtr_messages import encode_ecm
 from lispstack.wire.address import NO_ADDRESS, Address, with_instance_id
 from lispstack.wire.control import ControlMessage
+from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
@@ -192,7 +192,9 @@ class Itr(Role):
         inner_src: IPAddress = own
         if eid.version != own.version:
             inner_src = pending.source_eid if pending.source_eid is not None else eid
-        ecm = encode_ecm(inner_src, eid, CONTROL_PORT, CONTROL_PORT, map_request.encode())
+        ecm = Ecm(
+            source=inner_src, destination=eid, source_port=CONTROL_PORT, message=map_request
+        ).encode()
         self.counters.add("out.map-request")
         return [
             SendDatagram(ecm, Endpoint(resolver, CONTROL_PORT), CONTROL_PORT, own),
