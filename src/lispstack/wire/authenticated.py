@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
-from lispstack.wire.auth import AlgorithmId
+from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, sign_encoded
 from lispstack.wire.buffer import Reader
 from lispstack.wire.errors import BadLengthError, BadValueError, EncodeError
+from lispstack.wire.message_type import check_nonce
 from lispstack.wire.records import MappingRecord
 from lispstack.wire.xtr_id import XTR_ID_LENGTH, XtrId, decode_xtr_id
 
@@ -38,6 +40,40 @@ class AuthenticatedBody:
     auth_data: bytes
     records: tuple[MappingRecord, ...]
     xtr_id: XtrId | None
+
+
+class Signable(Protocol):
+    """What Map-Register, Map-Notify and Map-Notify-Ack have in common for signing."""
+
+    @property
+    def algorithm(self) -> AlgorithmId: ...
+
+    def encode(self) -> bytes: ...
+
+
+S = TypeVar("S", bound=Signable)
+
+
+def signed(message: S, key: bytes) -> tuple[S, bytes]:
+    """`message` authenticated with `key`: the signed object and its bytes."""
+    unsigned = replace(message, auth_data=b"")  # type: ignore[type-var]
+    encoded = sign_encoded(unsigned.encode(), message.algorithm, key)
+    digest = encoded[AUTH_OFFSET : AUTH_OFFSET + message.algorithm.digest_length]
+    return replace(message, auth_data=digest), encoded  # type: ignore[type-var]
+
+
+def check_authenticated(
+    nonce: int,
+    key_id: int,
+    algorithm: AlgorithmId,
+    auth_data: bytes,
+    records: tuple[MappingRecord, ...],
+) -> None:
+    """The checks every authenticated message makes on construction."""
+    check_nonce(nonce)
+    check_auth_fields(key_id, algorithm, auth_data)
+    if len(records) > 255:
+        raise EncodeError(f"{len(records)} records, at most 255")
 
 
 def check_auth_fields(key_id: int, algorithm: AlgorithmId, auth_data: bytes) -> None:

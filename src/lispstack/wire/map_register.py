@@ -15,18 +15,19 @@ R built for an RTR, M want-map-notify.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from lispstack.wire.auth import AlgorithmId, sign_encoded
+from lispstack.wire.auth import AlgorithmId
 from lispstack.wire.authenticated import (
-    check_auth_fields,
+    check_authenticated,
     decode_authenticated,
     encode_authenticated,
+    signed,
 )
 from lispstack.wire.buffer import Reader
 from lispstack.wire.errors import EncodeError
-from lispstack.wire.message_type import MessageType, check_nonce, nonce_text
+from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import MappingRecord
 from lispstack.wire.xtr_id import XtrId
 
@@ -53,10 +54,7 @@ class MapRegister:
     reserved: int = 0
 
     def __post_init__(self) -> None:
-        check_nonce(self.nonce)
-        check_auth_fields(self.key_id, self.algorithm, self.auth_data)
-        if len(self.records) > 255:
-            raise EncodeError(f"{len(self.records)} records, at most 255")
+        check_authenticated(self.nonce, self.key_id, self.algorithm, self.auth_data, self.records)
         if self.reserved & ~_RESERVED:
             raise EncodeError("Map-Register reserved bits outside the reserved field")
 
@@ -85,10 +83,7 @@ class MapRegister:
 
     def signed(self, key: bytes) -> tuple[MapRegister, bytes]:
         """This message authenticated with `key`: the signed object and its bytes."""
-        unsigned = replace(self, auth_data=b"")
-        encoded = sign_encoded(unsigned.encode(), self.algorithm, key)
-        end = 16 + self.algorithm.digest_length
-        return replace(self, auth_data=encoded[16:end]), encoded
+        return signed(self, key)
 
     @classmethod
     def decode_from(cls, r: Reader) -> MapRegister:
