@@ -16,6 +16,7 @@ import pytest
 from nodes import LISPSTACK, RunningNode, free_loopback, start_node, wait_for
 
 from helpers.tshark import check_pcap
+from lispstack.capture import CaptureError, read_capture
 from lispstack.wire import Ecm, EidRecord, MapRequest
 
 MS = free_loopback(2)
@@ -198,6 +199,13 @@ def test_show_without_a_node(workdir: Path) -> None:
     assert result.returncode == 2 and "no node is listening" in result.stderr
 
 
+def _frames_in(capture: Path) -> int:
+    try:
+        return len(read_capture(capture).datagrams)
+    except CaptureError:
+        return 0  # tcpdump has not written a whole frame yet
+
+
 @pytest.mark.root
 @pytest.mark.tshark
 def test_control_plane_on_the_wire_is_wireshark_clean(
@@ -218,7 +226,8 @@ def test_control_plane_on_the_wire_is_wireshark_clean(
             lig("4.2.2.2")
         finally:
             etr.stop()
-        time.sleep(0.3)
+        # Register, Notify, 2 ECMs (lig and its forwarding), ECM and reply, deregistration.
+        assert wait_for(lambda: _frames_in(capture) >= 7, timeout=10)
     finally:
         tcpdump.terminate()
         tcpdump.wait(timeout=10)

@@ -29,14 +29,20 @@ from lispstack.core.events import (
     Action,
     DatagramReceived,
     Endpoint,
+    ForwardNatively,
     Input,
+    InstallNativeRoute,
     IPAddress,
+    PacketFromTun,
+    RemoveNativeRoute,
     SendDatagram,
     TimerFired,
     Trace,
+    WriteToTun,
 )
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
+from lispstack.io.dataplane import DataPlane
 
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
@@ -58,19 +64,24 @@ class _Endpoint(asyncio.DatagramProtocol):
 
 
 class NodeDaemon:
-    def __init__(self, config: NodeConfig, node: Node | None = None) -> None:
+    def __init__(
+        self, config: NodeConfig, node: Node | None = None, data_plane: DataPlane | None = None
+    ) -> None:
         self.config = config
         self.node = node or build_node(config, random.Random())
         self._transports: dict[tuple[int, int], asyncio.DatagramTransport] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._control = ControlServer(Path(config.node.control_socket), self.answer)
         self._stopped = asyncio.Event()
+        self._data_plane = data_plane
 
     # ------------------------------------------------------------ life cycle
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._open_sockets()
+        if self._data_plane is not None:
+            loop.add_reader(self._data_plane.tun.fileno(), self._read_tun)
         await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
@@ -81,6 +92,8 @@ class NodeDaemon:
         await asyncio.sleep(0.05)  # let the last datagrams (deregistrations) leave
         for transport in self._transports.values():
             transport.close()
+        if self._data_plane is not None:
+            loop.remove_reader(self._data_plane.tun.fileno())
         await self._control.close()
         log.info("node %s stopped", self.config.name)
 
@@ -128,6 +141,14 @@ class NodeDaemon:
             log.exception("internal error handling %s", type(event).__name__)
         self._schedule()
 
+    def _read_tun(self) -> None:
+        assert self._data_plane is not None
+        for _ in range(64):  # a batch, then let the sockets have their turn
+            packet = self._data_plane.tun.read()
+            if packet is None:
+                return
+            self.feed(PacketFromTun(packet))
+
     def _schedule(self) -> None:
         deadline = self.node.next_deadline()
         if self._timer is not None:
@@ -152,13 +173,22 @@ class NodeDaemon:
                 log.info(
                     "%s %s", action.event, " ".join(f"{k}={v}" for k, v in action.fields.items())
                 )
-            else:
-                # TUN and netlink actions need the data-plane edge, which this daemon lacks.
+            elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
+            elif isinstance(action, WriteToTun):
+                self._data_plane.write_to_tun(action.packet)
+            elif isinstance(action, ForwardNatively):
+                self._data_plane.forward_natively(action.packet)
+            elif isinstance(action, InstallNativeRoute):
+                self._data_plane.install_native_route(action.iid, action.prefix)
+            elif isinstance(action, RemoveNativeRoute):
+                self._data_plane.remove_native_route(action.iid, action.prefix)
 
     def _send(self, action: SendDatagram) -> None:
         destination = action.destination
-        port = DATA_PORT if action.source_port == DATA_PORT else CONTROL_PORT
+        # Encapsulated data leaves from the 4341 socket (the flow-hash source port the ITR
+        # chose is not kept: the socket has one port).
+        port = CONTROL_PORT if action.source_port == CONTROL_PORT else DATA_PORT
         transport = self._transports.get((destination.address.version, port))
         if transport is None:
             transport = self._transports.get((destination.address.version, CONTROL_PORT))
@@ -173,6 +203,13 @@ class NodeDaemon:
 
 
 def run_daemon(config: NodeConfig) -> None:
-    daemon = NodeDaemon(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(daemon.run())
+    node = build_node(config, random.Random())
+    data_plane = None
+    if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR):
+        data_plane = DataPlane(config, node.counters.add)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(NodeDaemon(config, node, data_plane).run())
+    finally:
+        if data_plane is not None:
+            data_plane.close()

@@ -1,0 +1,87 @@
+"""The data-plane edge of an xTR: its TUN device, policy routing and native forwarding.
+
+Created and closed outside the asyncio loop; while the loop runs, routing
+changes go to one worker thread (in order), since pyroute2's synchronous
+API refuses to run inside a loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from ipaddress import ip_address
+
+from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.io.netlink import PolicyRouting
+from lispstack.io.tun import TunDevice
+
+log = logging.getLogger("lispstack.dataplane")
+
+
+class DataPlane:
+    """Opened at start, closed at stop; `count` records what could not be carried out."""
+
+    def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
+        self._count = count
+        self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
+        self.routing: PolicyRouting | None = None
+        self._raw: dict[int, socket.socket] = {}
+        self._netlink = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
+        try:
+            if config.has_role(NodeRole.ITR):
+                self.routing = PolicyRouting()
+                self.routing.install(
+                    [
+                        m.eid_prefix.network
+                        for m in config.database_mappings
+                        if m.eid_prefix.iid == 0
+                    ],
+                    self.tun.index,
+                )
+            self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            self._raw[6] = raw6
+        except OSError:
+            self.close()
+            raise
+        log.info("data plane up: TUN %s", self.tun.name)
+
+    def write_to_tun(self, packet: bytes) -> None:
+        try:
+            self.tun.write(packet)
+        except OSError:
+            self._count("drop.tun-write-failed")
+
+    def forward_natively(self, packet: bytes) -> None:
+        """Re-inject an EID-sourced IP packet; the main table routes it (or refuses it)."""
+        version = packet[0] >> 4
+        raw = self._raw.get(version)
+        if raw is None or len(packet) < (20 if version == 4 else 40):
+            self._count("drop.native-malformed")
+            return
+        destination = packet[16:20] if version == 4 else packet[24:40]
+        try:
+            raw.sendto(packet, (str(ip_address(destination)), 0))
+            self._count("native.forwarded")
+        except OSError:
+            self._count("native.unreachable")
+
+    def install_native_route(self, iid: int, prefix: str) -> None:
+        if self.routing is not None and iid == 0:
+            self._netlink.submit(self.routing.add_native, prefix)
+
+    def remove_native_route(self, iid: int, prefix: str) -> None:
+        if self.routing is not None and iid == 0:
+            self._netlink.submit(self.routing.remove_native, prefix)
+
+    def close(self) -> None:
+        self._netlink.shutdown(wait=True)
+        if self.routing is not None:
+            with contextlib.suppress(OSError):
+                self.routing.close()
+        for raw in self._raw.values():
+            raw.close()
+        self.tun.close()
