@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from lispstack import __version__
 
-COMMANDS = ("run", "show", "lig", "decode", "perf")
+COMMANDS = ("run", "show", "lig", "decode", "perf", "lab")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from lispstack.config import ConfigError, load_config
@@ -19,6 +21,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("config", help="the node's TOML configuration")
     parser.add_argument("--log-level", help="override the configured log level")
+    parser.add_argument("--control-socket", help="override the configured control socket")
     parser.set_defaults(handler=run)
 
 
@@ -28,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
+    if args.control_socket:
+        config = replace(
+            config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))
+        )
     level = (args.log_level or str(config.node.log_level)).upper()
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),

@@ -71,5 +71,9 @@ def popen_in(namespace: str, argv: Sequence[str], log_path: str) -> subprocess.P
     """Start a long-running process inside `namespace`, its output appended to `log_path`."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
-            ["ip", "netns", "exec", namespace, *argv], stdout=log, stderr=subprocess.STDOUT
+            ["ip", "netns", "exec", namespace, *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
