@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from lispstack import __version__
 
-COMMANDS = ("run", "show", "lig", "decode", "perf", "lab")
+COMMANDS = ("run", "show", "lig", "decode", "perf", "lab", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

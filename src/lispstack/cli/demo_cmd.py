@@ -1,0 +1,45 @@
+"""`lispstack demo`: the seed scenario told step by step, every step checked."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from lispstack.lab.demo import run_demo
+from lispstack.lab.netns import NetnsError
+from lispstack.lab.runner import LabError
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="the seed scenario, step by step, in a real lab",
+        description="Build the seed lab, replay the scenario, check every step, tear down. "
+        "Exit 0 only if every check held.",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    parser.add_argument(
+        "--capture",
+        default="/tmp/lispstack-demo.pcapng",
+        help="where to write the capture of the RLOC links",
+    )
+    parser.add_argument("--json", action="store_true", help="the steps and checks as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        print(
+            "lispstack demo: the demo builds network namespaces, veth links and TUN "
+            "devices, which needs root: run it with sudo",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        return run_demo(Path(args.capture).resolve(), args.keep, args.json)
+    except (LabError, NetnsError) as error:
+        print(f"lispstack demo: {error}", file=sys.stderr)
+        return 1
