@@ -39,7 +39,7 @@ def test_demo_every_step_holds(tmp_path: Path) -> None:
     assert [s["step"] for s in report["steps"]] == [1, 2, 3, 4, 5, 6]
     checks = {c["check"] for s in report["steps"] for c in s["checks"]}
     assert "lisp1 caches 0.0.0.0/1 natively-forward" in checks
-    assert "Wireshark decodes every control frame cleanly" in checks
+    assert "Wireshark decodes every control and data frame cleanly" in checks
     assert capture.stat().st_size > 0
     assert not any(ns.startswith("seed-") for ns in _namespaces())
     assert not (LAB_ROOT / "seed").exists()

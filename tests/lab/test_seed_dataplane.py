@@ -1,6 +1,6 @@
 """The seed scenario's data plane in real namespaces: lisp1, mapserver, lisp2, real ping.
 
-    192.168.1.1 [lisp1] 10.0.1.1 - 10.0.1.254 [mapserver] 10.0.2.254 - 10.0.2.2 [lisp2] 192.168.2.1
+192.168.1.1 [lisp1] 10.0.1.1 - 10.0.1.254 [mapserver] 10.0.2.254 - 10.0.2.2 [lisp2] 192.168.2.1
 """
 
 from __future__ import annotations

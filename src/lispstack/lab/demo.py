@@ -248,7 +248,7 @@ class Demo:
         step = self._begin(
             "the control plane on the wire",
             "The RLOC-side links were recorded; every control message, decoded from the "
-            "capture, and Wireshark's verdict on it.",
+            "capture, and Wireshark's verdict on every LISP frame, control and data.",
         )
         merged = self.lab.stop_captures()
         lines = []
@@ -265,7 +265,7 @@ class Demo:
         verdict = _tshark_problems(merged) if merged else ["no capture"]
         step.commands.append(f"tshark -r {merged} (malformed frames, warnings)")
         step.output.append("\n".join(verdict) or "no malformed frame, no warning")
-        self._check(step, "Wireshark decodes every control frame cleanly", not verdict)
+        self._check(step, "Wireshark decodes every control and data frame cleanly", not verdict)
 
     def _wait(self, predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -297,7 +297,7 @@ def _tshark_problems(capture: Path) -> list[str]:
             "-r",
             str(capture),
             "-Y",
-            f"lisp and (_ws.malformed or _ws.expert.severity >= {WARNING_SEVERITY})",
+            f"(lisp or lisp-data) and (_ws.malformed or _ws.expert.severity >= {WARNING_SEVERITY})",
             "-T",
             "fields",
             "-e",
