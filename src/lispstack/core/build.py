@@ -10,6 +10,7 @@ from lispstack.core.drops import DropRecorder
 from lispstack.core.map_resolver import MapResolver
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
+from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.core.role import Role
 from lispstack.core.sites import SiteTable
 from lispstack.core.xtr import build_xtr_roles
@@ -24,6 +25,7 @@ def build_node(config: NodeConfig, rng: random.Random) -> Node:
     counters = Counters()
     drops = DropRecorder(counters)
     roles: list[Role] = []
+    map_server = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
         map_server = MapServer(SiteTable(config.sites), counters, drops)
         if config.has_role(NodeRole.MAP_SERVER):
@@ -31,4 +33,8 @@ def build_node(config: NodeConfig, rng: random.Random) -> Node:
         if config.has_role(NodeRole.MAP_RESOLVER):
             roles.append(MapResolver(map_server, counters, drops))
     roles.extend(build_xtr_roles(config, counters, drops, rng))
-    return Node(config.name, roles, counters, drops)
+    node = Node(config.name, roles, counters, drops)
+    if map_server is not None and config.has_role(NodeRole.MAP_RESOLVER):
+        fast_path = ResolverFastPath(node.handle_control, map_server.registrations, counters)
+        node.use_control_fast_path(fast_path.handle)
+    return node

@@ -6,7 +6,7 @@ node.next_deadline() -> float | None      (one timer for the whole node)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
@@ -36,6 +36,7 @@ class Node:
         self._data_roles = tuple(r for r in self.roles if r.handles_data)
         self._tun_roles = tuple(r for r in self.roles if r.handles_tun)
         self._control_routes: dict[int, Role] = {}
+        self._control: Callable[[DatagramReceived, float], list[Action]] = self.handle_control
         for role in self.roles:
             for kind in role.control_types:
                 self._control_routes.setdefault(kind, role)
@@ -44,14 +45,21 @@ class Node:
         if isinstance(event, DatagramReceived):
             if event.local.port == DATA_PORT:
                 return self._handle_data(event, now)
-            return self._handle_control(event, now)
+            return self._control(event, now)
         if isinstance(event, PacketFromTun):
             return self._handle_tun(event.packet, now)
         if isinstance(event, TimerFired):
             return self.on_timer(now)
         raise TypeError(f"unknown input {event!r}")
 
-    def _handle_control(self, datagram: DatagramReceived, now: float) -> list[Action]:
+    def use_control_fast_path(
+        self, fast_path: Callable[[DatagramReceived, float], list[Action]]
+    ) -> None:
+        """Route control datagrams through `fast_path`, which falls back on handle_control."""
+        self._control = fast_path
+
+    def handle_control(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        """The general path for a control datagram: decode, count, hand to its role."""
         source = str(datagram.source.address)
         try:
             message = decode_control(datagram.payload)

@@ -28,17 +28,26 @@ class Registration:
 class RegistrationStore:
     """Registrations keyed by (EID prefix, ETR id); longest-prefix match over live ones."""
 
-    __slots__ = ("_expiry", "_table")
+    __slots__ = ("_expiry", "_table", "generation")
 
     def __init__(self) -> None:
         self._table: PrefixTable[dict[str, Registration]] = PrefixTable()
         self._expiry: list[tuple[float, EidPrefix, str]] = []
+        self.generation = 0
+        """Bumped on every change, so that answers derived from the store can be cached."""
 
     def put(self, prefix: EidPrefix, etr: str, registration: Registration) -> None:
         by_etr = self._table.get(prefix)
         if by_etr is None:
             by_etr = {}
             self._table[prefix] = by_etr
+        previous = by_etr.get(etr)
+        if (
+            previous is None
+            or previous.record != registration.record
+            or (previous.proxy_reply != registration.proxy_reply)
+        ):
+            self.generation += 1
         by_etr[etr] = registration
         heapq.heappush(self._expiry, (registration.expires_at, prefix, etr))
 
@@ -51,6 +60,8 @@ class RegistrationStore:
         if by_etr is None:
             return None
         removed = by_etr.pop(etr, None)
+        if removed is not None:
+            self.generation += 1
         if not by_etr:
             self._table.pop(prefix)
         return removed
