@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 import signal
@@ -19,7 +18,6 @@ import socket
 import time
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from pathlib import Path
-from typing import Any
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.build import build_node
@@ -46,21 +44,8 @@ from lispstack.io.dataplane import DataPlane
 
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
+DRAIN_BATCH = 256
 _DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
-
-
-class _Endpoint(asyncio.DatagramProtocol):
-    def __init__(self, daemon: NodeDaemon, local: Endpoint) -> None:
-        self.daemon = daemon
-        self.local = local
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        host = str(addr[0]).split("%", 1)[0]
-        source = Endpoint(ip_address(host), int(addr[1]))
-        self.daemon.feed(DatagramReceived(data, source, self.local))
-
-    def error_received(self, exc: Exception) -> None:
-        self.daemon.node.counters.add("socket-errors")
 
 
 class NodeDaemon:
@@ -69,7 +54,8 @@ class NodeDaemon:
     ) -> None:
         self.config = config
         self.node = node or build_node(config, random.Random())
-        self._transports: dict[tuple[int, int], asyncio.DatagramTransport] = {}
+        self._sockets: dict[tuple[int, int], socket.socket] = {}
+        self._bound: list[tuple[socket.socket, Endpoint]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._control = ControlServer(Path(config.node.control_socket), self.answer)
         self._stopped = asyncio.Event()
@@ -90,8 +76,9 @@ class NodeDaemon:
         await self._stopped.wait()
         self._carry_out(self.node.shutdown(time.monotonic()))
         await asyncio.sleep(0.05)  # let the last datagrams (deregistrations) leave
-        for transport in self._transports.values():
-            transport.close()
+        for sock, _ in self._bound:
+            loop.remove_reader(sock.fileno())
+            sock.close()
         if self._data_plane is not None:
             loop.remove_reader(self._data_plane.tun.fileno())
         await self._control.close()
@@ -125,20 +112,37 @@ class NodeDaemon:
                         log.warning("no IPv6 on this host: %s", error)
                         continue
                     raise
-                transport, _ = await loop.create_datagram_endpoint(
-                    functools.partial(_Endpoint, self, Endpoint(address, port)), sock=sock
-                )
-                self._transports.setdefault((address.version, port), transport)
+                sock.setblocking(False)
+                local = Endpoint(address, port)
+                loop.add_reader(sock.fileno(), self._drain, sock, local)
+                self._bound.append((sock, local))
+                self._sockets.setdefault((address.version, port), sock)
 
     # ------------------------------------------------------------ the node
 
     def feed(self, event: Input) -> None:
+        self._handle(event)
+        self._schedule()
+
+    def _handle(self, event: Input) -> None:
         try:
-            actions = self.node.handle(event, time.monotonic())
-            self._carry_out(actions)
-        except Exception:
+            self._carry_out(self.node.handle(event, time.monotonic()))
+        except Exception:  # a bug must not take the node down
             self.node.counters.add("internal-error")
             log.exception("internal error handling %s", type(event).__name__)
+
+    def _drain(self, sock: socket.socket, local: Endpoint) -> None:
+        """Read what the socket holds (a bounded batch), then reschedule the timer once."""
+        for _ in range(DRAIN_BATCH):
+            try:
+                data, address = sock.recvfrom(65535)
+            except BlockingIOError:
+                break
+            except OSError:  # e.g. an ICMP port unreachable for an earlier reply
+                self.node.counters.add("socket-errors")
+                continue
+            source = Endpoint(ip_address(address[0].split("%", 1)[0]), address[1])
+            self._handle(DatagramReceived(data, source, local))
         self._schedule()
 
     def _read_tun(self) -> None:
@@ -189,14 +193,17 @@ class NodeDaemon:
         # Encapsulated data leaves from the 4341 socket (the flow-hash source port the ITR
         # chose is not kept: the socket has one port).
         port = CONTROL_PORT if action.source_port == CONTROL_PORT else DATA_PORT
-        transport = self._transports.get((destination.address.version, port))
-        if transport is None:
-            transport = self._transports.get((destination.address.version, CONTROL_PORT))
-        if transport is None:
+        version = destination.address.version
+        sock = self._sockets.get((version, port)) or self._sockets.get((version, CONTROL_PORT))
+        if sock is None:
             self.node.counters.add("drop.no-socket-for-family")
             return
+        try:
+            sock.sendto(action.payload, (str(destination.address), destination.port))
+        except OSError:
+            self.node.counters.add("drop.send-failed")
+            return
         self.node.counters.add("out.datagrams")
-        transport.sendto(action.payload, (str(destination.address), destination.port))
 
     def answer(self, topic: str, arg: str | None) -> object | None:
         return self.node.show(topic, arg, time.monotonic())
