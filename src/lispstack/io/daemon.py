@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.build import build_node
+from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import (
     CONTROL_PORT,
     DATA_PORT,
@@ -189,9 +190,17 @@ class NodeDaemon:
                 self._data_plane.remove_native_route(action.iid, action.prefix)
 
     def _send(self, action: SendDatagram) -> None:
+        if (
+            self._data_plane is not None
+            and action.source_port not in (CONTROL_PORT, DATA_PORT)
+            and action.source_address is not None
+        ):
+            # Encapsulated data: a raw packet keeps the ITR's per-flow outer source port.
+            self._data_plane.send_encapsulated(outer_packet(action))
+            self.node.counters.add("out.datagrams")
+            return
         destination = action.destination
-        # Encapsulated data leaves from the 4341 socket (the flow-hash source port the ITR
-        # chose is not kept: the socket has one port).
+        # Without a data plane (or a pinned source) data leaves from the 4341 socket.
         port = CONTROL_PORT if action.source_port == CONTROL_PORT else DATA_PORT
         version = destination.address.version
         sock = self._sockets.get((version, port)) or self._sockets.get((version, CONTROL_PORT))

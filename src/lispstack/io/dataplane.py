@@ -55,19 +55,28 @@ class DataPlane:
         except OSError:
             self._count("drop.tun-write-failed")
 
+    def send_encapsulated(self, packet: bytes) -> None:
+        """Send a whole outer IP/UDP/LISP packet (built with its per-flow source port)."""
+        self._send_raw(packet, "drop.encap-send-failed")
+
     def forward_natively(self, packet: bytes) -> None:
         """Re-inject an EID-sourced IP packet; the main table routes it (or refuses it)."""
+        if self._send_raw(packet, "native.unreachable"):
+            self._count("native.forwarded")
+
+    def _send_raw(self, packet: bytes, failure: str) -> bool:
         version = packet[0] >> 4
         raw = self._raw.get(version)
         if raw is None or len(packet) < (20 if version == 4 else 40):
-            self._count("drop.native-malformed")
-            return
+            self._count("drop.raw-malformed")
+            return False
         destination = packet[16:20] if version == 4 else packet[24:40]
         try:
             raw.sendto(packet, (str(ip_address(destination)), 0))
-            self._count("native.forwarded")
         except OSError:
-            self._count("native.unreachable")
+            self._count(failure)
+            return False
+        return True
 
     def install_native_route(self, iid: int, prefix: str) -> None:
         if self.routing is not None and iid == 0:
