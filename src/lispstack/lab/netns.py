@@ -36,12 +36,14 @@ def veth(ns_a: str, if_a: str, cidr_a: str, ns_b: str, if_b: str, cidr_b: str) -
     """A veth pair from namespace a to namespace b, addressed and up."""
     ip("link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
     for namespace, interface, cidr in ((ns_a, if_a, cidr_a), (ns_b, if_b, cidr_b)):
-        ip("addr", "add", cidr, "dev", interface, namespace=namespace)
+        add_address(namespace, interface, cidr)
         ip("link", "set", interface, "up", namespace=namespace)
 
 
 def add_address(namespace: str, interface: str, cidr: str) -> None:
-    ip("addr", "add", cidr, "dev", interface, namespace=namespace)
+    """An address; IPv6 ones skip duplicate address detection, so they work at once."""
+    extra = ("nodad",) if ":" in cidr else ()
+    ip("addr", "add", cidr, "dev", interface, *extra, namespace=namespace)
 
 
 def add_route(namespace: str, prefix: str, via: str) -> None:

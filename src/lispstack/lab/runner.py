@@ -114,6 +114,7 @@ class Lab:
                 netns.add_route(namespace, prefix, hop)
             if node.forwarding:
                 netns.sysctl(namespace, "net.ipv4.ip_forward", "1")
+                netns.sysctl(namespace, "net.ipv6.conf.all.forwarding", "1")
 
     def _start_captures(self, topology: Topology) -> list[dict[str, Any]]:
         by_namespace: dict[str, list[str]] = {}
