@@ -99,3 +99,16 @@ def test_bad_topology_is_reported(tmp_path: Path) -> None:
     result = _run("lab", "up", str(topology))
     assert result.returncode == 1
     assert "bad.toml" in result.stderr and "nodes[0]" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["demo"], ["lab", "up"]])
+def test_non_root_is_told_what_is_needed(command: list[str]) -> None:
+    result = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", LISPSTACK, *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "root" in result.stderr and "Traceback" not in result.stderr
