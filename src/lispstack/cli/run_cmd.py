@@ -31,6 +31,14 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
+    unsupported = sorted({"pitr", "petr"} & set(config.roles))
+    if unsupported:
+        print(
+            f"lispstack: {args.config}: node.roles: {', '.join(unsupported)} not implemented "
+            "yet (proxy xTRs are the next milestone)",
+            file=sys.stderr,
+        )
+        return 2
     if args.control_socket:
         config = replace(
             config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))
