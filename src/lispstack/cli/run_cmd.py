@@ -31,11 +31,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
-    unsupported = sorted({"pitr", "petr"} & set(config.roles))
-    if unsupported:
+    if "pitr" in config.roles:
         print(
-            f"lispstack: {args.config}: node.roles: {', '.join(unsupported)} not implemented "
-            "yet (proxy xTRs are the next milestone)",
+            f"lispstack: {args.config}: node.roles: pitr is not implemented yet "
+            "(the Proxy-ITR is the next milestone)",
             file=sys.stderr,
         )
         return 2

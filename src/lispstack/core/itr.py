@@ -20,6 +20,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import (
+    RlocChoice,
     choose_rloc,
     data_header,
     flow_hash,
@@ -78,6 +79,7 @@ class Itr(Role):
         rng: random.Random,
         map_cache_limit: int = 100_000,
         send_map_request_on_miss: bool = True,
+        petrs: Sequence[RlocChoice] = (),
     ) -> None:
         self.local = local
         self.counters = counters
@@ -87,6 +89,8 @@ class Itr(Role):
         self.client = ResolverClient(map_resolvers, rng)
         self.send_map_request_on_miss = send_map_request_on_miss
         self._families = local.families
+        self.petrs = tuple(petrs)
+        """Where natively-forward traffic goes, encapsulated, when the provider filters EIDs."""
 
     # ------------------------------------------------------------ data path
 
@@ -109,22 +113,15 @@ class Itr(Role):
             return self._miss(packet, iid, version, src, dst, now)
         actions = self._maybe_refresh(entry, version, src, dst, now)
         if entry.rlocs:
-            hash_value = flow_hash(packet)
-            rloc = choose_rloc(entry.rlocs, hash_value, self._families)
-            if rloc is None:
-                actions.extend(self.drops.drop("no-usable-rloc", entry.prefix_text, now))
-                return actions
-            self.counters.add("encap.packets")
-            actions.append(
-                SendDatagram(
-                    data_header(self.rng.getrandbits(24), entry.lsb, iid) + packet,
-                    Endpoint(rloc.address, DATA_PORT),
-                    source_port(hash_value),
-                    self.local.rloc_for[rloc.address.version],
-                )
+            actions.extend(
+                self._encapsulate(packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now)
             )
             return actions
         action = entry.action
+        if action in _NATIVE_ACTIONS and self.petrs:
+            self.counters.add("encap.to-petr")
+            actions.extend(self._encapsulate(packet, iid, self.petrs, 1, entry.prefix_text, now))
+            return actions
         if action in _NATIVE_ACTIONS:
             if not entry.native_route:
                 entry.native_route = True
@@ -137,12 +134,38 @@ class Itr(Role):
         actions.extend(self.drops.drop(f"map-cache-{action.label}", entry.prefix_text, now))
         return actions
 
+    def _encapsulate(
+        self,
+        packet: bytes,
+        iid: int,
+        rlocs: Sequence[RlocChoice],
+        lsb: int,
+        label: str,
+        now: float,
+    ) -> list[Action]:
+        hash_value = flow_hash(packet)
+        rloc = choose_rloc(rlocs, hash_value, self._families)
+        if rloc is None:
+            return list(self.drops.drop("no-usable-rloc", label, now))
+        self.counters.add("encap.packets")
+        return [
+            SendDatagram(
+                data_header(self.rng.getrandbits(24), lsb, iid) + packet,
+                Endpoint(rloc.address, DATA_PORT),
+                source_port(hash_value),
+                self.local.rloc_for[rloc.address.version],
+            )
+        ]
+
     def _miss(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
     ) -> list[Action]:
         self.counters.add("map-cache.miss")
         destination = _address(version, dst)
         if not self.send_map_request_on_miss:
+            if self.petrs:
+                self.counters.add("encap.to-petr")
+                return self._encapsulate(packet, iid, self.petrs, 1, str(destination), now)
             return list(self.drops.drop("map-cache-miss", str(destination), now))
         outcome = self.client.on_miss((iid, destination), _address(version, src), packet, now)
         actions: list[Action] = []

@@ -7,9 +7,11 @@ import random
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
+from lispstack.core.encapsulation import RlocChoice
 from lispstack.core.etr import Etr
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
+from lispstack.core.petr import Petr
 from lispstack.core.role import Role
 
 
@@ -39,6 +41,14 @@ def build_xtr_roles(
                 rng=rng,
                 map_cache_limit=config.itr.map_cache_limit,
                 send_map_request_on_miss=config.itr.send_map_request_on_miss,
+                petrs=[
+                    RlocChoice(index, petr.address, petr.priority, petr.weight)
+                    for index, petr in enumerate(config.petrs)
+                ]
+                if config.itr.use_petrs
+                else (),
             )
         )
+    if config.has_role(NodeRole.PETR):
+        roles.append(Petr(counters, drops))
     return roles

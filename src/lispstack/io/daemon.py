@@ -67,8 +67,9 @@ class NodeDaemon:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self._open_sockets()
-        if self._data_plane is not None:
-            loop.add_reader(self._data_plane.tun.fileno(), self._read_tun)
+        tun = self._data_plane.tun if self._data_plane is not None else None
+        if tun is not None:
+            loop.add_reader(tun.fileno(), self._read_tun)
         await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
@@ -80,8 +81,8 @@ class NodeDaemon:
         for sock, _ in self._bound:
             loop.remove_reader(sock.fileno())
             sock.close()
-        if self._data_plane is not None:
-            loop.remove_reader(self._data_plane.tun.fileno())
+        if tun is not None:
+            loop.remove_reader(tun.fileno())
         await self._control.close()
         log.info("node %s stopped", self.config.name)
 
@@ -147,7 +148,7 @@ class NodeDaemon:
         self._schedule()
 
     def _read_tun(self) -> None:
-        assert self._data_plane is not None
+        assert self._data_plane is not None and self._data_plane.tun is not None
         for _ in range(64):  # a batch, then let the sockets have their turn
             packet = self._data_plane.tun.read()
             if packet is None:
@@ -221,7 +222,7 @@ class NodeDaemon:
 def run_daemon(config: NodeConfig) -> None:
     node = build_node(config, random.Random())
     data_plane = None
-    if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR):
+    if any(config.has_role(role) for role in (NodeRole.ITR, NodeRole.ETR, NodeRole.PETR)):
         data_plane = DataPlane(config, node.counters.add)
     try:
         with contextlib.suppress(KeyboardInterrupt):

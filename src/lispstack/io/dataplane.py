@@ -26,12 +26,14 @@ class DataPlane:
 
     def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
         self._count = count
-        self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
+        self.tun: TunDevice | None = None
+        if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR):
+            self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
         self._raw: dict[int, socket.socket] = {}
         self._netlink = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
         try:
-            if config.has_role(NodeRole.ITR):
+            if config.has_role(NodeRole.ITR) and self.tun is not None:
                 self.routing = PolicyRouting()
                 self.routing.install(
                     [
@@ -47,9 +49,12 @@ class DataPlane:
         except OSError:
             self.close()
             raise
-        log.info("data plane up: TUN %s", self.tun.name)
+        log.info("data plane up: TUN %s", self.tun.name if self.tun else "none (PETR only)")
 
     def write_to_tun(self, packet: bytes) -> None:
+        if self.tun is None:
+            self._count("drop.no-tun")
+            return
         try:
             self.tun.write(packet)
         except OSError:
@@ -93,4 +98,5 @@ class DataPlane:
                 self.routing.close()
         for raw in self._raw.values():
             raw.close()
-        self.tun.close()
+        if self.tun is not None:
+            self.tun.close()

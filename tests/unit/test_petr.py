@@ -1,0 +1,61 @@
+"""Proxy-ETR role, and an ITR that sends natively-forward traffic to PETRs."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.encapsulation import data_header, decapsulate
+from lispstack.core.events import ForwardNatively, InstallNativeRoute, SendDatagram
+from lispstack.core.petr import Petr
+from lispstack.wire import Action, MappingRecord, MapReply
+from lispstack.wire.control import decode_control
+from lispstack.wire.ecm import Ecm
+
+PETRS = """
+[[petrs]]
+address = "10.0.3.3"
+priority = 1
+weight = 100
+"""
+
+
+def test_petr_decapsulates_and_forwards_natively() -> None:
+    counters = Counters()
+    petr = Petr(counters, DropRecorder(counters))
+    inner = icmp("192.168.1.1", "4.2.2.2")
+    payload = data_header(0x123456, 1, 0) + inner
+    assert petr.handle_data(datagram(payload, "10.0.1.1", 61000, "10.0.3.3", 4341), 0.0) == [
+        ForwardNatively(inner)
+    ]
+    dropped = petr.handle_data(datagram(b"\x80", "10.0.1.1", 61000, "10.0.3.3", 4341), 0.0)
+    assert not any(isinstance(a, ForwardNatively) for a in dropped)
+    assert counters.get("petr.forwarded") == 1 and counters.get("drop.petr-malformed") == 1
+
+
+def test_itr_sends_natively_forward_traffic_to_the_petr() -> None:
+    _, itr, counters = build_xtr(lisp1_config(extra=PETRS))
+    packet = icmp("192.168.1.1", "4.2.2.2")
+    (request,) = [a for a in itr.handle_tun(packet, 0.0) if isinstance(a, SendDatagram)]
+    ecm = decode_control(request.payload)
+    assert isinstance(ecm, Ecm)
+    negative = MappingRecord(
+        eid=IPv4Address("0.0.0.0"),
+        eid_mask_len=1,
+        ttl=15,
+        action=Action.NATIVELY_FORWARD,
+        authoritative=True,
+    )
+    reply = MapReply(nonce=ecm.message.nonce, records=(negative,))
+    released = itr.handle_control(
+        reply, datagram(reply.encode(), "10.0.1.254", 4342, "10.0.1.1", 4342), 0.1
+    )
+    later = itr.handle_tun(packet, 0.2)
+    for actions in (released, later):
+        assert not any(isinstance(a, ForwardNatively | InstallNativeRoute) for a in actions)
+        (sent,) = [a for a in actions if isinstance(a, SendDatagram)]
+        assert str(sent.destination) == "10.0.3.3:4341"
+        assert decapsulate(sent.payload).inner == packet
+    assert counters.get("encap.to-petr") == 2
