@@ -12,22 +12,12 @@ import struct
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.capture.frames import IPAddress
+from lispstack.wire.ip_udp import internet_checksum as internet_checksum
 
 PROTO_UDP = 17
 _IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
 _IPV6_HEADER = struct.Struct("!IHBB16s16s")
 _UDP_HEADER = struct.Struct("!HHHH")
-
-
-def internet_checksum(data: bytes) -> int:
-    """The 16-bit one's complement of the one's complement sum of `data` (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    # 2**16 == 1 (mod 0xFFFF), so the sum of the 16-bit words is the number mod 0xFFFF;
-    # a non-zero sum that is a multiple of 0xFFFF is 0xFFFF in one's complement.
-    number = int.from_bytes(data, "big")
-    total = 0 if number == 0 else (number % 0xFFFF or 0xFFFF)
-    return 0xFFFF - total
 
 
 def _address(value: IPAddress | str) -> IPAddress:
