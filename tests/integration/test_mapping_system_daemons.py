@@ -265,11 +265,3 @@ def test_perf_load_generator_counts_replies(map_server: RunningNode) -> None:
     assert summary["received"] > 0
     assert summary["received"] + summary["lost"] == summary["sent"]
     assert map_server.show("statistics")["reply.negative-no-site"] >= summary["received"]
-
-
-def test_pitr_role_is_refused_until_it_exists() -> None:
-    example = Path(__file__).parents[2] / "examples" / "pxtr.toml"
-    result = subprocess.run(
-        [LISPSTACK, "run", str(example)], capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 2 and "not implemented yet" in result.stderr

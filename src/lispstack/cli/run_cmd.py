@@ -31,13 +31,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
-    if "pitr" in config.roles:
-        print(
-            f"lispstack: {args.config}: node.roles: pitr is not implemented yet "
-            "(the Proxy-ITR is the next milestone)",
-            file=sys.stderr,
-        )
-        return 2
     if args.control_socket:
         config = replace(
             config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
+from lispstack.core.events import IPAddress
 from lispstack.core.map_resolver import MapResolver
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
@@ -16,7 +18,9 @@ from lispstack.core.sites import SiteTable
 from lispstack.core.xtr import build_xtr_roles
 
 
-def build_node(config: NodeConfig, rng: random.Random) -> Node:
+def build_node(
+    config: NodeConfig, rng: random.Random, proxy_rlocs: Sequence[IPAddress] = ()
+) -> Node:
     """A Node with every role the configuration names.
 
     The mapping-system roles come first, so that a node that is both a
@@ -32,7 +36,7 @@ def build_node(config: NodeConfig, rng: random.Random) -> Node:
             roles.append(map_server)
         if config.has_role(NodeRole.MAP_RESOLVER):
             roles.append(MapResolver(map_server, counters, drops))
-    roles.extend(build_xtr_roles(config, counters, drops, rng))
+    roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops)
     if map_server is not None and config.has_role(NodeRole.MAP_RESOLVER):
         fast_path = ResolverFastPath(node.handle_control, map_server.registrations, counters)

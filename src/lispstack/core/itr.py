@@ -45,6 +45,8 @@ from lispstack.core.local_eids import LocalEids
 from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
 from lispstack.core.role import Role
 from lispstack.core.xtr_cache import CacheEntry, XtrCache, parse_eid
+from lispstack.mapping.prefix import EidPrefix
+from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, with_instance_id
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
@@ -80,6 +82,7 @@ class Itr(Role):
         map_cache_limit: int = 100_000,
         send_map_request_on_miss: bool = True,
         petrs: Sequence[RlocChoice] = (),
+        attracted: Sequence[EidPrefix] = (),
     ) -> None:
         self.local = local
         self.counters = counters
@@ -90,6 +93,11 @@ class Itr(Role):
         self.send_map_request_on_miss = send_map_request_on_miss
         self._families = local.families
         self.petrs = tuple(petrs)
+        # A Proxy-ITR (RFC 6832) encapsulates non-LISP traffic towards these EID prefixes.
+        self.attracted: PrefixTable[bool] = PrefixTable()
+        for prefix in attracted:
+            self.attracted[prefix] = True
+        self.proxy = bool(attracted)
         """Where natively-forward traffic goes, encapsulated, when the provider filters EIDs."""
 
     # ------------------------------------------------------------ data path
@@ -100,10 +108,13 @@ class Itr(Role):
         except DecodeError as error:
             return list(self.drops.drop("tun-malformed", "tun", now, str(error)))
         source = self.local.source_prefix(version, src)
-        if source is None:
-            self.counters.add("native.not-eid-source")
-            return [ForwardNatively(packet)]
-        return self._forward(packet, source.iid, version, src, dst, now)
+        if source is not None:
+            return self._forward(packet, source.iid, version, src, dst, now)
+        if self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
+            self.counters.add("pitr.packets")
+            return self._forward(packet, 0, version, src, dst, now)
+        self.counters.add("native.not-eid-source")
+        return [ForwardNatively(packet)]
 
     def _forward(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
@@ -210,7 +221,8 @@ class Itr(Role):
             records=(
                 EidRecord(eid=with_instance_id(pending.iid, eid), eid_mask_len=eid.max_prefixlen),
             ),
-            source_eid=source_eid,
+            source_eid=NO_ADDRESS if self.proxy else source_eid,
+            pitr=self.proxy,
         )
         inner_src: IPAddress = own
         if eid.version != own.version:

@@ -62,7 +62,9 @@ class LocalEids:
 
     __slots__ = ("prefixes", "rloc_for", "rlocs")
 
-    def __init__(self, mappings: Sequence[DatabaseMapping]) -> None:
+    def __init__(
+        self, mappings: Sequence[DatabaseMapping], extra_rlocs: Sequence[IPAddress] = ()
+    ) -> None:
         prefixes = []
         for mapping in mappings:
             network = mapping.eid_prefix.network
@@ -77,7 +79,7 @@ class LocalEids:
             )
         # Longest first, so the first hit is the longest match.
         self.prefixes = tuple(sorted(prefixes, key=lambda p: -p.length))
-        rlocs: list[IPAddress] = []
+        rlocs: list[IPAddress] = list(extra_rlocs)
         for mapping in mappings:
             for rloc in mapping.rlocs:
                 if rloc.address not in rlocs:

@@ -3,49 +3,59 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import RlocChoice
 from lispstack.core.etr import Etr
+from lispstack.core.events import IPAddress
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.petr import Petr
 from lispstack.core.role import Role
+from lispstack.mapping.prefix import EidPrefix
 
 
 def build_xtr_roles(
-    config: NodeConfig, counters: Counters, drops: DropRecorder, rng: random.Random
+    config: NodeConfig,
+    counters: Counters,
+    drops: DropRecorder,
+    rng: random.Random,
+    proxy_rlocs: Sequence[IPAddress] = (),
 ) -> list[Role]:
-    """The ETR (first: it owns Map-Request/ECM/Map-Notify) and ITR roles the config asks for."""
+    """The ETR (first: it owns Map-Request/ECM/Map-Notify), ITR or PITR, and PETR roles.
+
+    `proxy_rlocs` are the RLOCs a PITR sends from; it has no database mappings to
+    take them from, so the edge finds them (the address towards the Map-Resolver).
+    """
     local = LocalEids(config.database_mappings)
     roles: list[Role] = []
     if config.has_role(NodeRole.ETR):
         roles.append(
             Etr(
-                local=local,
-                map_servers=config.map_servers,
-                counters=counters,
-                drops=drops,
-                rng=rng,
+                local=local, map_servers=config.map_servers, counters=counters, drops=drops, rng=rng
             )
         )
-    if config.has_role(NodeRole.ITR):
+    petrs = [
+        RlocChoice(index, petr.address, petr.priority, petr.weight)
+        for index, petr in enumerate(config.petrs)
+    ]
+    if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.PITR):
+        proxy = config.has_role(NodeRole.PITR)
         roles.append(
             Itr(
-                local=local,
+                local=LocalEids(config.database_mappings, proxy_rlocs) if proxy else local,
                 map_resolvers=[r.address for r in config.map_resolvers],
                 counters=counters,
                 drops=drops,
                 rng=rng,
                 map_cache_limit=config.itr.map_cache_limit,
                 send_map_request_on_miss=config.itr.send_map_request_on_miss,
-                petrs=[
-                    RlocChoice(index, petr.address, petr.priority, petr.weight)
-                    for index, petr in enumerate(config.petrs)
-                ]
-                if config.itr.use_petrs
+                petrs=petrs if config.itr.use_petrs else (),
+                attracted=[EidPrefix(p.iid, p.network) for p in config.pitr.eid_prefixes]
+                if proxy
                 else (),
             )
         )

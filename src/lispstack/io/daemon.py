@@ -42,6 +42,7 @@ from lispstack.core.events import (
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
+from lispstack.io.lig import local_address_towards
 
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
@@ -220,9 +221,12 @@ class NodeDaemon:
 
 
 def run_daemon(config: NodeConfig) -> None:
-    node = build_node(config, random.Random())
+    proxy_rlocs = []
+    if config.has_role(NodeRole.PITR) and config.map_resolvers:
+        proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
+    node = build_node(config, random.Random(), proxy_rlocs)
     data_plane = None
-    if any(config.has_role(role) for role in (NodeRole.ITR, NodeRole.ETR, NodeRole.PETR)):
+    if any(config.has_role(role) for role in _DATA_ROLES):
         data_plane = DataPlane(config, node.counters.add)
     try:
         with contextlib.suppress(KeyboardInterrupt):

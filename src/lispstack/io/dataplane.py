@@ -27,7 +27,7 @@ class DataPlane:
     def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
         self._count = count
         self.tun: TunDevice | None = None
-        if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR):
+        if any(config.has_role(r) for r in (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR)):
             self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
         self._raw: dict[int, socket.socket] = {}
@@ -43,6 +43,12 @@ class DataPlane:
                     ],
                     self.tun.index,
                 )
+            if config.has_role(NodeRole.PITR) and self.tun is not None:
+                if self.routing is None:
+                    self.routing = PolicyRouting()
+                    self.routing.cleanup_stale()
+                attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == 0]
+                self.routing.attract(attracted, self.tun.index)
             self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self._raw[6] = raw6

@@ -31,6 +31,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
 PROTO = 250
+MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
 
@@ -79,6 +80,18 @@ class PolicyRouting:
                 family=_FAMILY[version],
             )
 
+    def attract(self, eid_prefixes: Iterable[IPv4Network | IPv6Network], tun_index: int) -> None:
+        """Proxy-ITR: route traffic towards these EID prefixes into the TUN (main table)."""
+        with IPRoute() as ipr:
+            for prefix in eid_prefixes:
+                ipr.route(
+                    "replace",
+                    dst=str(prefix),
+                    oif=tun_index,
+                    proto=PROTO,
+                    family=_FAMILY[prefix.version],
+                )
+
     def add_native(self, prefix: str) -> None:
         network = ip_network(prefix)
         with IPRoute() as ipr:
@@ -123,6 +136,10 @@ class PolicyRouting:
             for route in ipr.get_routes(family=family, table=self.table):
                 with contextlib.suppress(NetlinkError):
                     ipr.route("del", **_route_key(route, self.table, family))
+            for route in ipr.get_routes(family=family, table=MAIN_TABLE):
+                if route.get_attr("RTA_TABLE") == MAIN_TABLE and route["proto"] == PROTO:
+                    with contextlib.suppress(NetlinkError):
+                        ipr.route("del", **_route_key(route, MAIN_TABLE, family))
 
     def close(self) -> None:
         self.cleanup_stale()

@@ -27,7 +27,7 @@ from lispstack.lab.topology import Topology
 
 LAB_ROOT = Path("/run/lispstack/lab")
 LISPSTACK = str(Path(sys.executable).parent / "lispstack")
-CAPTURE_FILTER = "udp port 4341 or udp port 4342"
+CAPTURE_FILTER = "udp port 4341 or udp port 4342 or icmp or icmp6"
 
 
 class LabError(RuntimeError):

@@ -1,0 +1,102 @@
+"""The built-in seed-pxtr lab: LISP sites and the non-LISP host 4.2.2.2 reach each other."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+LISPSTACK = str(Path(sys.executable).parent / "lispstack")
+WARNING = 0x00600000
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LISPSTACK, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _statistics(node: str) -> dict[str, int]:
+    shown = _run("lab", "show", "--name", "pxtr", node, "statistics", "--json")
+    statistics: dict[str, int] = json.loads(shown.stdout)
+    return statistics
+
+
+@pytest.fixture
+def capture(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "pxtr.pcapng"
+    up = _run("lab", "up", "seed-pxtr", "--capture", str(path))
+    assert up.returncode == 0, up.stderr
+    try:
+        yield path
+    finally:
+        _run("lab", "down", "--name", "pxtr")
+
+
+def _ping(node: str, source: str, destination: str) -> subprocess.CompletedProcess[str]:
+    return _run(
+        "lab",
+        "exec",
+        "--name",
+        "pxtr",
+        node,
+        "--",
+        "ping",
+        "-c",
+        "2",
+        "-W",
+        "2",
+        "-I",
+        source,
+        destination,
+    )
+
+
+def test_both_directions_through_the_proxy_xtr(capture: Path) -> None:
+    from_site = _ping("lisp1", "192.168.1.1", "4.2.2.2")
+    assert from_site.returncode == 0 and "2 received" in from_site.stdout, from_site.stdout
+    from_internet = _ping("internet", "4.2.2.2", "192.168.2.1")
+    assert from_internet.returncode == 0 and "2 received" in from_internet.stdout
+    pxtr = _statistics("pxtr")
+    assert pxtr["petr.forwarded"] >= 4  # echo requests from lisp1, echo replies from lisp2
+    assert pxtr["pitr.packets"] >= 4  # echo replies to lisp1, echo requests to lisp2
+    assert _statistics("lisp1")["encap.to-petr"] >= 2
+    cache = json.loads(_run("lab", "show", "--name", "pxtr", "pxtr", "map-cache", "--json").stdout)
+    assert {e["eid"] for e in cache} == {"192.168.1.0/24", "192.168.2.0/24"}
+    assert _run("lab", "down", "--name", "pxtr").returncode == 0
+    problems = subprocess.run(
+        [
+            "tshark",
+            "-r",
+            str(capture),
+            "-Y",
+            f"(lisp or lisp-data) and (_ws.malformed or _ws.expert.severity >= {WARNING})",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert problems == ""
+    frames = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", "lisp-data", "-T", "fields", "-e", "ip.dst"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    # ip.dst lists the outer then the inner destination of each encapsulated frame.
+    assert "10.0.3.3,4.2.2.2" in frames  # encapsulated to the proxy xTR ...
+    plain = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", "icmp and not lisp-data and ip.addr == 4.2.2.2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert plain.strip()  # ... and plain packets on the non-LISP side
