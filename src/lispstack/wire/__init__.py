@@ -15,17 +15,32 @@ from lispstack.wire.address import (
     OpaqueLcaf,
     SourceDestKey,
 )
-from lispstack.wire.auth import AlgorithmId, verify_raw
-from lispstack.wire.control import ControlMessage, decode_control
+from lispstack.wire.auth import AlgorithmId, compute_digest, key_bytes, verify_raw
+from lispstack.wire.authenticated import with_authentication
+from lispstack.wire.buffer import Reader
+from lispstack.wire.control import ControlMessage, decode_control, decode_control_from
 from lispstack.wire.data_header import DataHeader, DataPacket, encapsulation_header
 from lispstack.wire.ecm import Ecm
-from lispstack.wire.errors import DecodeError, EncodeError
+from lispstack.wire.errors import (
+    BadCountError,
+    BadLengthError,
+    BadMaskLengthError,
+    BadValueError,
+    DecodeError,
+    EncodeError,
+    TrailingBytesError,
+    TruncatedError,
+    UnknownAfiError,
+    WireError,
+)
 from lispstack.wire.info import InfoReply, InfoRequest
+from lispstack.wire.ip_udp import IpUdpHeader, internet_checksum, udp_checksum
 from lispstack.wire.map_notify import MapNotify, MapNotifyAck
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
+from lispstack.wire.message_type import MessageType
 from lispstack.wire.records import Action, EidRecord, Locator, MappingRecord
 from lispstack.wire.xtr_id import XtrId
 
@@ -36,6 +51,10 @@ __all__ = [
     "AfiList",
     "AlgorithmId",
     "AsNumber",
+    "BadCountError",
+    "BadLengthError",
+    "BadMaskLengthError",
+    "BadValueError",
     "ControlMessage",
     "DataHeader",
     "DataPacket",
@@ -49,6 +68,7 @@ __all__ = [
     "InfoReply",
     "InfoRequest",
     "InstanceId",
+    "IpUdpHeader",
     "Locator",
     "MacAddress",
     "MapNotify",
@@ -58,14 +78,26 @@ __all__ = [
     "MapReply",
     "MapRequest",
     "MappingRecord",
+    "MessageType",
     "NatTraversal",
     "NoAddress",
     "OpaqueLcaf",
+    "Reader",
     "ReferralAction",
     "ReferralRecord",
     "SourceDestKey",
+    "TrailingBytesError",
+    "TruncatedError",
+    "UnknownAfiError",
+    "WireError",
     "XtrId",
+    "compute_digest",
     "decode_control",
+    "decode_control_from",
     "encapsulation_header",
+    "internet_checksum",
+    "key_bytes",
+    "udp_checksum",
     "verify_raw",
+    "with_authentication",
 ]

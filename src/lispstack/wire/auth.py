@@ -16,7 +16,6 @@ ID as one 16-bit key id; with key id 0 both readings agree.
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 
 from lispstack.wire.errors import EncodeError
@@ -49,7 +48,7 @@ _DIGEST_LENGTHS = {
     AlgorithmId.HMAC_SHA_1_96: 20,
     AlgorithmId.HMAC_SHA_256_128: 32,
 }
-_HASHES = {AlgorithmId.HMAC_SHA_1_96: hashlib.sha1, AlgorithmId.HMAC_SHA_256_128: hashlib.sha256}
+_HASHES = {AlgorithmId.HMAC_SHA_1_96: "sha1", AlgorithmId.HMAC_SHA_256_128: "sha256"}
 
 
 def compute_digest(algorithm: AlgorithmId, key: bytes, message_with_zeroed_auth: bytes) -> bytes:
@@ -57,7 +56,8 @@ def compute_digest(algorithm: AlgorithmId, key: bytes, message_with_zeroed_auth:
     digest = _HASHES.get(algorithm)
     if digest is None:
         raise EncodeError(f"algorithm {algorithm.label} computes no digest")
-    return hmac.new(key, message_with_zeroed_auth, digest).digest()
+    # hmac.digest is OpenSSL's one-shot HMAC: no Python-level HMAC object per message.
+    return hmac.digest(key, message_with_zeroed_auth, digest)
 
 
 def sign_encoded(encoded: bytes, algorithm: AlgorithmId, key: bytes) -> bytes:

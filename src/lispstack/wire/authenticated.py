@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from dataclasses import Field, dataclass, replace
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, sign_encoded
 from lispstack.wire.buffer import Reader
@@ -45,6 +45,8 @@ class AuthenticatedBody:
 class Signable(Protocol):
     """What Map-Register, Map-Notify and Map-Notify-Ack have in common for signing."""
 
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
     @property
     def algorithm(self) -> AlgorithmId: ...
 
@@ -56,10 +58,21 @@ S = TypeVar("S", bound=Signable)
 
 def signed(message: S, key: bytes) -> tuple[S, bytes]:
     """`message` authenticated with `key`: the signed object and its bytes."""
-    unsigned = replace(message, auth_data=b"")  # type: ignore[type-var]
+    unsigned = replace(message, auth_data=b"")
     encoded = sign_encoded(unsigned.encode(), message.algorithm, key)
     digest = encoded[AUTH_OFFSET : AUTH_OFFSET + message.algorithm.digest_length]
-    return replace(message, auth_data=digest), encoded  # type: ignore[type-var]
+    return replace(message, auth_data=digest), encoded
+
+
+def with_authentication(message: S, key_id: int, algorithm: AlgorithmId, key: bytes) -> S:
+    """`message` with this key id and algorithm, its authentication data computed with `key`.
+
+    Algorithm `none` gives the message without authentication data.
+    """
+    unsigned = replace(message, key_id=key_id, algorithm=algorithm, auth_data=b"")
+    if algorithm is AlgorithmId.NONE:
+        return unsigned
+    return signed(unsigned, key)[0]
 
 
 def check_authenticated(
@@ -86,6 +99,14 @@ def check_auth_fields(key_id: int, algorithm: AlgorithmId, auth_data: bytes) -> 
         )
 
 
+def encode_auth_header(
+    first_word: int, nonce: int, key_id: int, algorithm: AlgorithmId, auth_data: bytes
+) -> bytes:
+    """The first 16 bytes and the authentication data (zeros when `auth_data` is empty)."""
+    length = algorithm.digest_length
+    return _HEAD.pack(first_word, nonce, key_id, algorithm, length) + (auth_data or bytes(length))
+
+
 def encode_authenticated(
     first_word: int,
     nonce: int,
@@ -96,10 +117,8 @@ def encode_authenticated(
     xtr_id: XtrId | None,
 ) -> bytes:
     """The encoded message; empty `auth_data` encodes zeros of the algorithm's length."""
-    length = algorithm.digest_length
     parts = [
-        _HEAD.pack(first_word | len(records), nonce, key_id, algorithm, length),
-        auth_data or bytes(length),
+        encode_auth_header(first_word | len(records), nonce, key_id, algorithm, auth_data),
         *(record.encode() for record in records),
     ]
     if xtr_id is not None:
@@ -107,10 +126,22 @@ def encode_authenticated(
     return b"".join(parts)
 
 
-def decode_authenticated(
-    r: Reader, expected_type: int, i_bit: int, *, xtr_id_without_i_bit: bool = False
-) -> AuthenticatedBody:
-    """Decode the shared layout; `i_bit` is the mask of the xTR-ID-present flag."""
+@dataclass(frozen=True, slots=True)
+class AuthHeader:
+    """The first 16 bytes and the authentication data, as Info messages share them too."""
+
+    first: int
+    nonce: int
+    key_id: int
+    algorithm: AlgorithmId
+    auth_data: bytes
+
+
+def decode_auth_header(r: Reader, expected_type: int) -> AuthHeader:
+    """Type word, nonce, key id, algorithm id, length and authentication data.
+
+    A length that does not match the algorithm's full digest is an error.
+    """
     start = r.pos
     r.take(_HEAD.size, "header")
     first, nonce, key_id, algorithm_value, length = _HEAD.unpack_from(r.data, start)
@@ -129,7 +160,15 @@ def decode_authenticated(
             field="auth_data_length",
             offset=start + 14,
         )
-    auth_data = r.take(length, "auth_data")
+    return AuthHeader(first, nonce, key_id, algorithm, r.take(length, "auth_data"))
+
+
+def decode_authenticated(
+    r: Reader, expected_type: int, i_bit: int, *, xtr_id_without_i_bit: bool = False
+) -> AuthenticatedBody:
+    """Decode the shared layout; `i_bit` is the mask of the xTR-ID-present flag."""
+    head = decode_auth_header(r, expected_type)
+    first = head.first
     records = tuple(MappingRecord.decode(r, f"record[{i}]") for i in range(first & 0xFF))
     xtr_id = None
     if first & i_bit:
@@ -138,5 +177,5 @@ def decode_authenticated(
         r.note("xTR-ID and site-ID present without the I bit (lispers.net)")
         xtr_id = decode_xtr_id(r)
     return AuthenticatedBody(
-        first & 0x0FFFFF00, nonce, key_id, algorithm, auth_data, records, xtr_id
+        first & 0x0FFFFF00, head.nonce, head.key_id, head.algorithm, head.auth_data, records, xtr_id
     )

@@ -21,18 +21,33 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from lispstack.wire.buffer import Reader
-from lispstack.wire.errors import BadValueError, EncodeError, TruncatedError
+from lispstack.wire.errors import (
+    BadLengthError,
+    BadValueError,
+    DecodeError,
+    EncodeError,
+    TruncatedError,
+)
 
 HEADER_LENGTH = 8
 _HEADER = struct.Struct("!II")
 _N, _L, _E, _V, _I = 0x80, 0x40, 0x20, 0x10, 0x08
 
 
+_PACK = _HEADER.pack
+_NL = (_N | _L) << 24
+_NLI = (_N | _L | _I) << 24
+
+
 def encapsulation_header(nonce: int, lsb: int, iid: int | None = None) -> bytes:
-    """The 8 bytes an ITR puts before an inner packet: N and L set (and I with an iid)."""
+    """The 8 bytes an ITR puts before an inner packet: N and L set (and I with an iid).
+
+    The data-plane hot path: no validation; `nonce` is 24 bits, `lsb` 32 bits
+    (8 with an instance-id, which is 24 bits). `DataHeader` is the checked form.
+    """
     if iid is None:
-        return _HEADER.pack(((_N | _L) << 24) | nonce, lsb)
-    return _HEADER.pack(((_N | _L | _I) << 24) | nonce, (iid << 8) | (lsb & 0xFF))
+        return _PACK(_NL | nonce, lsb)
+    return _PACK(_NLI | nonce, (iid << 8) | (lsb & 0xFF))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,19 +128,30 @@ class DataPacket:
     header: DataHeader
     inner: bytes
 
+    def __post_init__(self) -> None:
+        try:
+            inner_summary(self.inner)
+        except DecodeError as error:
+            raise EncodeError(f"not an inner IP packet: {error}") from None
+
     def encode(self) -> bytes:
         return self.header.encode() + self.inner
 
     @classmethod
-    def decode(cls, payload: bytes) -> DataPacket:
-        r = Reader(payload)
+    def decode_from(cls, r: Reader) -> DataPacket:
+        """The header and the inner packet, which runs to the end of `r`."""
         header = DataHeader.decode_from(r)
+        start = r.pos
         inner = r.rest()
-        inner_summary(inner, HEADER_LENGTH)
+        inner_summary(inner, start)
         return cls(header=header, inner=inner)
 
+    @classmethod
+    def decode(cls, payload: bytes) -> DataPacket:
+        return cls.decode_from(Reader(payload))
+
     def to_json(self) -> dict[str, Any]:
-        src, dst, protocol = inner_summary(self.inner, HEADER_LENGTH)
+        src, dst, protocol = inner_summary(self.inner)
         out: dict[str, Any] = {
             "type": "data",
             "nonce_present": self.header.nonce_present,
@@ -143,22 +169,50 @@ class DataPacket:
         }
         if self.header.nonce_present:
             out["nonce"] = f"0x{self.header.nonce:06x}"
+        if self.header.map_version_present:
+            out["source_map_version"] = self.header.source_map_version
+            out["dest_map_version"] = self.header.dest_map_version
         return out
 
 
 def inner_summary(
     packet: bytes, offset: int = 0
 ) -> tuple[IPv4Address | IPv6Address, IPv4Address | IPv6Address, int]:
-    """(source, destination, protocol) of an inner IP packet, checked for a whole header."""
+    """(source, destination, protocol) of an inner IP packet.
+
+    The packet must be whole: its IPv4 total length or IPv6 payload length
+    must match the bytes present (`offset` is where it starts in the datagram,
+    for error messages).
+    """
     if not packet:
         raise TruncatedError("no inner packet", field="data.inner", offset=offset)
     version = packet[0] >> 4
     if version == 4:
         if len(packet) < 20:
             raise TruncatedError("inner IPv4 header cut short", field="data.inner", offset=offset)
+        if packet[0] & 0x0F < 5:
+            raise BadValueError("inner IPv4 IHL below 5", field="data.inner.ihl", offset=offset)
+        _check_length(int.from_bytes(packet[2:4], "big"), len(packet), "total_length", offset)
         return IPv4Address(packet[12:16]), IPv4Address(packet[16:20]), packet[9]
     if version == 6:
         if len(packet) < 40:
             raise TruncatedError("inner IPv6 header cut short", field="data.inner", offset=offset)
+        declared = 40 + int.from_bytes(packet[4:6], "big")
+        _check_length(declared, len(packet), "payload_length", offset)
         return IPv6Address(packet[8:24]), IPv6Address(packet[24:40]), packet[6]
     raise BadValueError(f"inner IP version {version}", field="data.inner.version", offset=offset)
+
+
+def _check_length(declared: int, present: int, name: str, offset: int) -> None:
+    if declared > present:
+        raise TruncatedError(
+            f"inner packet of {declared} bytes cut to {present}",
+            field=f"data.inner.{name}",
+            offset=offset,
+        )
+    if declared < present:
+        raise BadLengthError(
+            f"inner packet of {declared} bytes followed by {present - declared} more",
+            field=f"data.inner.{name}",
+            offset=offset,
+        )

@@ -36,12 +36,15 @@ from lispstack.wire.address import (
     encode_address,
 )
 from lispstack.wire.auth import AlgorithmId
-from lispstack.wire.authenticated import check_auth_fields
+from lispstack.wire.authenticated import (
+    check_auth_fields,
+    decode_auth_header,
+    encode_auth_header,
+)
 from lispstack.wire.buffer import Reader
-from lispstack.wire.errors import BadLengthError, BadValueError, EncodeError
+from lispstack.wire.errors import BadValueError, EncodeError
 from lispstack.wire.message_type import MessageType, check_nonce, nonce_text
 
-_HEAD = struct.Struct("!IQBBH")
 _BODY = struct.Struct("!IBB")
 _R = 1 << 27
 
@@ -56,6 +59,8 @@ class _InfoBase:
     algorithm: AlgorithmId = AlgorithmId.NONE
     auth_data: bytes = b""
     reserved: int = 0
+    eid_reserved: int = 0
+    """The reserved byte in front of the EID mask-len."""
 
     is_reply = False
 
@@ -67,18 +72,18 @@ class _InfoBase:
             raise EncodeError("Info TTL does not fit in 32 bits")
         if not 0 <= self.reserved <= 0x07FFFFFF:
             raise EncodeError("Info reserved bits must fit in 27 bits")
+        if not 0 <= self.eid_reserved <= 0xFF:
+            raise EncodeError("Info EID reserved byte must fit in 8 bits")
 
     def _tail(self) -> Address:
         return NO_ADDRESS
 
     def encode(self) -> bytes:
         first = (MessageType.INFO << 28) | (_R if self.is_reply else 0) | self.reserved
-        length = self.algorithm.digest_length
         return b"".join(
             (
-                _HEAD.pack(first, self.nonce, self.key_id, self.algorithm, length),
-                self.auth_data or bytes(length),
-                _BODY.pack(self.ttl, 0, self.eid_mask_len),
+                encode_auth_header(first, self.nonce, self.key_id, self.algorithm, self.auth_data),
+                _BODY.pack(self.ttl, self.eid_reserved, self.eid_mask_len),
                 encode_address(self.eid),
                 encode_address(self._tail()),
             )
@@ -136,38 +141,23 @@ class InfoReply(_InfoBase):
 
 
 def decode_info_from(r: Reader) -> InfoRequest | InfoReply:
-    start = r.pos
-    r.take(_HEAD.size, "info.header")
-    first, nonce, key_id, algorithm_value, length = _HEAD.unpack_from(r.data, start)
-    if first >> 28 != MessageType.INFO:
-        raise BadValueError("not an Info message", field="type", offset=start)
-    try:
-        algorithm = AlgorithmId(algorithm_value)
-    except ValueError:
-        raise BadValueError(
-            f"unknown algorithm id {algorithm_value}", field="algorithm_id", offset=start + 13
-        ) from None
-    if length != algorithm.digest_length:
-        raise BadLengthError(
-            f"authentication data length {length} does not match {algorithm.label}",
-            field="auth_data_length",
-            offset=start + 14,
-        )
-    auth_data = r.take(length, "auth_data")
+    head = decode_auth_header(r, MessageType.INFO)
+    first = head.first
     body = r.pos
     r.take(_BODY.size, "info.ttl")
-    ttl, _reserved, mask_len = _BODY.unpack_from(r.data, body)
+    ttl, eid_reserved, mask_len = _BODY.unpack_from(r.data, body)
     eid = decode_address(r, "info.eid")
     check_decoded_mask(eid, mask_len, "info.eid_mask_len", body + 5)
     fields: dict[str, Any] = {
-        "nonce": nonce,
+        "nonce": head.nonce,
         "eid": eid,
         "eid_mask_len": mask_len,
         "ttl": ttl,
-        "key_id": key_id,
-        "algorithm": algorithm,
-        "auth_data": auth_data,
+        "key_id": head.key_id,
+        "algorithm": head.algorithm,
+        "auth_data": head.auth_data,
         "reserved": first & 0x07FFFFFF,
+        "eid_reserved": eid_reserved,
     }
     tail_at = r.pos
     tail = decode_address(r, "info.nat")

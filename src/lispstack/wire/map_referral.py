@@ -1,19 +1,31 @@
-"""Map-Referral (LISP-DDT, RFC 8111 section 6.4).
+r"""Map-Referral (LISP-DDT, RFC 8111 section 6.4).
 
-     0                   1                   2                   3
-     0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-    +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-    |Type=6 |                Reserved               | Record Count  |
-    |                         Nonce (64)                            |
+         0                   1                   2                   3
+         0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+        +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+        |Type=6 |                Reserved               | Record Count  |
+        +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+        |                         Nonce . . .                           |
+        |                         . . . Nonce                           |
     +-> +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |   |                          Record TTL                           |
+    |   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     R   | Referral Count| EID mask-len  | ACT |A|I|     Reserved        |
-    e   | SigCnt |   Map Version Number  |          EID-AFI            |
-    c   |                          EID-Prefix ...                       |
+    e   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    c   |SigCnt |   Map Version Number  |            EID-AFI            |
+    o   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    r   |                          EID-Prefix ...                       |
+    d   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |  /|    Priority   |    Weight     |  M Priority   |   M Weight    |
-    | R |        Unused Flags         |L|p|R|           Loc-AFI         |
-    | e |                             Locator ...                       |
+    | R +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    | e |        Unused Flags         |L|p|R|           Loc-AFI         |
+    | f +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+    |  \|                             Locator ...                       |
+    +-> +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 
+ACT: 0 node-referral, 1 ms-referral, 2 ms-ack, 3 ms-not-registered,
+4 delegation-hole, 5 not-authoritative. A authoritative, I incomplete.
+The ref-locators use the mapping-record locator format (records.Locator).
 Signature sections (SigCnt > 0) are not supported and rejected.
 """
 
@@ -64,18 +76,26 @@ class ReferralRecord:
     incomplete: bool = False
     map_version: int = 0
     referrals: tuple[Locator, ...] = ()
+    reserved: int = 0
 
     def __post_init__(self) -> None:
         check_mask_len(self.eid, self.eid_mask_len)
         if not 0 <= self.ttl <= 0xFFFFFFFF:
             raise EncodeError("referral TTL does not fit in 32 bits")
+        if not 0 <= self.reserved <= 0x7FF:
+            raise EncodeError("referral record reserved bits must fit in 11 bits")
         if not 0 <= self.map_version <= 0xFFF:
             raise EncodeError("map-version does not fit in 12 bits")
         if len(self.referrals) > 255:
             raise EncodeError("at most 255 referrals")
 
     def encode(self) -> bytes:
-        flags = (self.action << 13) | (self.authoritative << 12) | (self.incomplete << 11)
+        flags = (
+            (self.action << 13)
+            | (self.authoritative << 12)
+            | (self.incomplete << 11)
+            | self.reserved
+        )
         return b"".join(
             (
                 _RECORD.pack(
@@ -110,6 +130,7 @@ class ReferralRecord:
             incomplete=bool(flags & 0x800),
             map_version=version,
             referrals=referrals,
+            reserved=flags & 0x7FF,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -130,14 +151,17 @@ class ReferralRecord:
 class MapReferral:
     nonce: int
     records: tuple[ReferralRecord, ...]
+    reserved: int = 0
 
     def __post_init__(self) -> None:
         check_nonce(self.nonce)
         if len(self.records) > 255:
             raise EncodeError("at most 255 referral records")
+        if not 0 <= self.reserved <= 0xFFFFF:
+            raise EncodeError("Map-Referral reserved bits must fit in 20 bits")
 
     def encode(self) -> bytes:
-        first = (MessageType.MAP_REFERRAL << 28) | len(self.records)
+        first = (MessageType.MAP_REFERRAL << 28) | (self.reserved << 8) | len(self.records)
         return _HEAD.pack(first, self.nonce) + b"".join(r.encode() for r in self.records)
 
     @classmethod
@@ -148,7 +172,7 @@ class MapReferral:
         if first >> 28 != MessageType.MAP_REFERRAL:
             raise BadValueError("not a Map-Referral", field="type", offset=start)
         records = tuple(ReferralRecord.decode(r, f"record[{i}]") for i in range(first & 0xFF))
-        return cls(nonce=nonce, records=records)
+        return cls(nonce=nonce, records=records, reserved=(first >> 8) & 0xFFFFF)
 
     def to_json(self) -> dict[str, Any]:
         return {
