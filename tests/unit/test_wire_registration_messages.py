@@ -1,0 +1,121 @@
+"""Map-Register, Map-Notify and Map-Notify-Ack: flag positions, the xTR-ID quirk, refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+
+from lispstack.wire import (
+    AlgorithmId,
+    EncodeError,
+    Locator,
+    MapNotify,
+    MapNotifyAck,
+    MappingRecord,
+    MapRegister,
+    TrailingBytesError,
+    XtrId,
+    decode_control,
+)
+
+RECORD = MappingRecord(
+    eid=IPv4Address("192.168.1.0"),
+    eid_mask_len=24,
+    locators=(Locator(address=IPv4Address("10.0.1.1")),),
+)
+BASE = MapRegister(nonce=1, records=(RECORD,), algorithm=AlgorithmId.NONE)
+
+
+@pytest.mark.parametrize(
+    ("flag", "bit"),
+    [
+        ("proxy_reply", 4),
+        ("security", 5),
+        ("eid_notify", 19),
+        ("use_ttl_for_timeout", 20),
+        ("merge_request", 21),
+        ("rtr", 22),
+        ("want_map_notify", 23),
+    ],
+)
+def test_map_register_flag_positions(flag: str, bit: int) -> None:
+    changes: dict[str, Any] = {flag: True}
+    message = replace(BASE, **changes)
+    first = int.from_bytes(message.encode()[:4], "big")
+    assert first == (3 << 28) | (1 << (31 - bit)) | 1
+    decoded = decode_control(message.encode())
+    assert decoded == message and decoded.to_json()[flag] is True
+
+
+def test_map_register_i_bit_follows_the_xtr_id() -> None:
+    message = replace(BASE, xtr_id=XtrId(0x0102, 0x0304))
+    encoded = message.encode()
+    assert int.from_bytes(encoded[:4], "big") & (1 << 25)
+    assert encoded[-24:] == bytes(14) + b"\x01\x02" + bytes(6) + b"\x03\x04"
+    assert decode_control(encoded) == message
+
+
+def test_map_register_without_i_bit_rejects_a_trailing_xtr_id() -> None:
+    # The lispers.net quirk is accepted for Map-Notify(-Ack) only, where it was seen.
+    encoded = BASE.encode() + XtrId(1, 2).encode()
+    with pytest.raises(TrailingBytesError):
+        decode_control(encoded)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"nonce": 1 << 64},
+        {"nonce": -1},
+        {"key_id": -1},
+        {"records": (RECORD,) * 256},
+        {"reserved": 1},  # outside the reserved bits 7-18
+        {"reserved": 1 << 25},  # the I bit is not reserved
+        {"algorithm": AlgorithmId.HMAC_SHA_1_96, "auth_data": bytes(12)},
+    ],
+)
+def test_map_register_refuses_invalid_fields(changes: dict[str, Any]) -> None:
+    with pytest.raises(EncodeError):
+        replace(BASE, **changes)
+
+
+@pytest.mark.parametrize("cls", [MapNotify, MapNotifyAck])
+def test_notify_types_share_the_layout_but_not_the_type(
+    cls: type[MapNotify] | type[MapNotifyAck],
+) -> None:
+    message = cls(nonce=7, records=(RECORD,), algorithm=AlgorithmId.NONE, rtr=True)
+    encoded = message.encode()
+    assert encoded[0] >> 4 == (4 if cls is MapNotify else 5)
+    assert encoded[0] & 0x04  # R is bit 5
+    decoded = decode_control(encoded)
+    assert type(decoded) is cls and decoded == message
+    assert decoded.to_json()["type"] == ("map-notify" if cls is MapNotify else "map-notify-ack")
+
+
+def test_notify_keeps_the_i_bit_apart_from_the_xtr_id() -> None:
+    xtr = XtrId(0xDC3030BE5D3CC9C3, 8)
+    quirk = MapNotify(nonce=7, records=(), algorithm=AlgorithmId.NONE, xtr_id=xtr)
+    proper = replace(quirk, i_bit=True)
+    assert quirk.encode()[:-24] == replace(quirk, xtr_id=None).encode()  # no I bit on the wire
+    assert proper.encode()[0] & 0x08 and not quirk.encode()[0] & 0x08
+    notes: list[str] = []
+    assert decode_control(quirk.encode(), notes) == quirk
+    assert notes and "without the I bit" in notes[0]
+    assert decode_control(proper.encode()) == proper
+
+
+def test_notify_without_i_bit_and_other_trailing_lengths_is_an_error() -> None:
+    message = MapNotify(nonce=7, records=(), algorithm=AlgorithmId.NONE)
+    for extra in (1, 23, 25):
+        with pytest.raises(TrailingBytesError):
+            decode_control(message.encode() + bytes(extra))
+
+
+def test_notify_refuses_an_i_bit_without_xtr_id() -> None:
+    with pytest.raises(EncodeError):
+        MapNotify(nonce=1, records=(), i_bit=True)
+    with pytest.raises(EncodeError):
+        MapNotifyAck(nonce=1, records=(), reserved=1 << 27)
