@@ -25,7 +25,7 @@ def register(subparsers: Any) -> None:
         description="Decode every LISP control (UDP 4342) and data (UDP 4341) packet. "
         "Exit 1 if any LISP frame is malformed or fails authentication.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+    source = parser.add_mutually_exclusive_group()
     source.add_argument("file", nargs="?", help="a .pcap or .pcapng capture")
     source.add_argument("--hex", help="one UDP payload as hex")
     parser.add_argument(
@@ -43,9 +43,17 @@ def _fail(reason: str) -> int:
     return 2
 
 
+def parse_hex(text: str) -> bytes:
+    """Hex digits, optionally `0x`-prefixed and split by spaces, colons or dashes."""
+    cleaned = "".join(text.split()).replace(":", "").replace("-", "")
+    if cleaned[:2].lower() == "0x":
+        cleaned = cleaned[2:]
+    return bytes.fromhex(cleaned)
+
+
 def _frames(args: argparse.Namespace, keys: list[bytes]) -> list[DecodedFrame]:
     if args.hex is not None:
-        payload = bytes.fromhex(args.hex)
+        payload = parse_hex(args.hex)
         return [decode_payload(1, "-", f"-:{args.port}", payload, args.port, keys)]
     capture = read_capture(args.file)
     frames = []
@@ -57,6 +65,8 @@ def _frames(args: argparse.Namespace, keys: list[bytes]) -> list[DecodedFrame]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.hex is None and args.file is None:
+        return _fail("give a capture file (.pcap or .pcapng) or --hex HEX")
     if args.hex is not None and args.port not in (4341, 4342):
         return _fail(f"--port {args.port}: expected 4342 (control) or 4341 (data)")
     keys = [key.encode() for key in args.key]
@@ -66,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(error))
     except ValueError:
         return _fail("--hex: not a hexadecimal string")
+    except OSError as error:
+        return _fail(f"{args.file}: {error.strerror or error}")
     for frame in frames:
         print(json.dumps(frame.to_json()) if args.json else render_text(frame))
     if not frames and not args.json:

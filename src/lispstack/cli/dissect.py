@@ -87,30 +87,44 @@ def decode_datagram(datagram: UdpDatagram, port: int, keys: list[bytes]) -> Deco
 
 
 def _summary(message: dict[str, Any]) -> str:
+    """`map-register nonce 0x... auth valid`, `ecm map-request nonce 0x...`, `data`."""
+    top = message
     kind = str(message["type"])
     inner = message.get("inner", {})
-    if kind == "ecm" and isinstance(inner.get("message"), dict):
-        kind = f"ecm {inner['message']['type']}"
+    if kind == "ecm" and isinstance(inner, dict) and isinstance(inner.get("message"), dict):
         message = inner["message"]
-    nonce = message.get("nonce")
-    return f"{kind} nonce {nonce}" if nonce else kind
+        kind = f"ecm {message['type']}"
+    head = f"{kind} nonce {message['nonce']}" if message.get("nonce") else kind
+    extras = []
+    records = message.get("records")
+    if isinstance(records, list) and records:
+        extras.append(f"{len(records)} record{'' if len(records) == 1 else 's'}")
+    if top.get("auth") in ("valid", "invalid"):
+        extras.append(f"auth {top['auth']}")
+    return ", ".join([head, *extras])
 
 
-def _lines(value: Any, indent: int) -> list[str]:
+def _item_label(key: str, number: int) -> str:
+    """`records` -> `record 1`, `rlocs` -> `rloc 1`, `rtr_rlocs` -> `rtr_rloc 1`."""
+    singular = key[:-1] if key.endswith("s") else key
+    return f"{singular} {number}:"
+
+
+def _lines(value: Any, indent: int, key: str = "") -> list[str]:
     pad = "  " * indent
     out: list[str] = []
     if isinstance(value, dict):
-        for key, item in value.items():
+        for name, item in value.items():
             if isinstance(item, dict | list) and item:
-                out.append(f"{pad}{key}:")
-                out.extend(_lines(item, indent + 1))
+                out.append(f"{pad}{name}:")
+                out.extend(_lines(item, indent + 1, name))
             else:
-                out.append(f"{pad}{key}: {_scalar(item)}")
+                out.append(f"{pad}{name}: {_scalar(item)}")
     elif isinstance(value, list):
         for number, item in enumerate(value, 1):
-            if isinstance(item, dict):
-                out.append(f"{pad}[{number}]")
-                out.extend(_lines(item, indent + 1))
+            if isinstance(item, dict | list):
+                out.append(f"{pad}{_item_label(key, number)}")
+                out.extend(_lines(item, indent + 1, key))
             else:
                 out.append(f"{pad}- {_scalar(item)}")
     return out
