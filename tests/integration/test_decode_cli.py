@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 import subprocess
 import sys
@@ -374,3 +375,32 @@ def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("lispstack decode: ") and len(err.splitlines()) == 1
+
+
+def test_pcapng_with_data_and_control_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inner = bytes.fromhex("4500001c0000400040010000c0a80101c0a802010800f7ff00000000")
+    data = bytes.fromhex("c8abcdef0000c801") + inner  # N, L, I: nonce 0xabcdef, iid 200
+    packets = [
+        build_udp_packet("10.0.1.1", "10.0.2.2", 50123, 4341, data),
+        build_udp_packet("10.0.1.1", "10.0.1.254", 4342, 4342, bytes.fromhex(MAP_REQUEST_HEX)),
+    ]
+    pcap = _write_pcap(tmp_path / "mixed.pcap", packets)
+    editcap = shutil.which("editcap")
+    if editcap is None:
+        pytest.skip("editcap (Wireshark) is not installed")
+    pcapng = tmp_path / "mixed.pcapng"
+    subprocess.run([editcap, "-F", "pcapng", pcap, str(pcapng)], check=True, timeout=60)
+    assert main(["decode", str(pcapng)]) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("frame")]
+    assert heads == [
+        "frame 1  10.0.1.1:50123 -> 10.0.2.2:4341  "
+        "data nonce 0xabcdef, iid 200, inner 192.168.1.1 -> 192.168.2.1 protocol 1",
+        "frame 2  10.0.1.1:4342 -> 10.0.1.254:4342  map-request nonce 0x0102030405060708, 1 record",
+    ]
+    assert main(["decode", str(pcapng), "--json"]) == 0
+    data_frame, _ = _json_lines(capsys)
+    message = data_frame["message"]
+    assert (message["type"], message["instance_id"], message["nonce"]) == ("data", 200, "0xabcdef")
+    assert message["inner"]["dst"] == "192.168.2.1"

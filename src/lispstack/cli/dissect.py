@@ -96,6 +96,15 @@ def _summary(message: dict[str, Any]) -> str:
         kind = f"ecm {message['type']}"
     head = f"{kind} nonce {message['nonce']}" if message.get("nonce") else kind
     extras = []
+    if kind == "data":
+        if message.get("instance_id"):
+            extras.append(f"iid {message['instance_id']}")
+        inner_packet = message.get("inner")
+        if isinstance(inner_packet, dict) and "src" in inner_packet:
+            extras.append(
+                f"inner {inner_packet['src']} -> {inner_packet['dst']}"
+                f" protocol {inner_packet.get('protocol')}"
+            )
     records = message.get("records")
     if isinstance(records, list) and records:
         extras.append(f"{len(records)} record{'' if len(records) == 1 else 's'}")
