@@ -6,10 +6,10 @@ import contextlib
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import control_messages, data_headers
 
 from lispstack.wire import ControlMessage, DataHeader, DecodeError, decode_control
 from lispstack.wire.buffer import Reader
+from property.strategies import control_messages, data_headers
 
 SETTINGS = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
