@@ -7,9 +7,8 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lispstack.wire import ControlMessage, DataHeader, DecodeError, decode_control
-from lispstack.wire.buffer import Reader
-from property.strategies import control_messages, data_headers
+from lispstack.wire import ControlMessage, DecodeError, decode_control
+from property.strategies import control_messages
 
 SETTINGS = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 
@@ -23,16 +22,16 @@ def test_control_round_trip(message: ControlMessage) -> None:
     assert decoded.encode() == encoded
 
 
-@SETTINGS
-@given(control_messages, st.data())
-def test_every_truncation_raises(message: ControlMessage, data: st.DataObject) -> None:
+@settings(SETTINGS, max_examples=100)
+@given(control_messages)
+def test_every_truncation_raises(message: ControlMessage) -> None:
     encoded = message.encode()
-    cut = data.draw(st.integers(0, len(encoded) - 1))
-    try:
-        decode_control(encoded[:cut])
-    except DecodeError:
-        return
-    raise AssertionError(f"truncation to {cut} of {len(encoded)} bytes decoded")
+    for cut in range(len(encoded)):
+        try:
+            decode_control(encoded[:cut])
+        except DecodeError:
+            continue
+        raise AssertionError(f"truncation to {cut} of {len(encoded)} bytes decoded")
 
 
 @SETTINGS
@@ -51,11 +50,3 @@ def test_mutations_raise_only_decode_error(message: ControlMessage, data: st.Dat
 def test_random_bytes_raise_only_decode_error(payload: bytes) -> None:
     with contextlib.suppress(DecodeError):
         decode_control(payload)
-
-
-@SETTINGS
-@given(data_headers())
-def test_data_header_round_trip(header: DataHeader) -> None:
-    encoded = header.encode()
-    assert len(encoded) == 8
-    assert DataHeader.decode_from(Reader(encoded)) == header
