@@ -79,7 +79,7 @@ def test_both_directions_through_the_proxy_xtr(capture: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     ).stdout
     assert problems == ""
@@ -87,7 +87,7 @@ def test_both_directions_through_the_proxy_xtr(capture: Path) -> None:
         ["tshark", "-r", str(capture), "-Y", "lisp-data", "-T", "fields", "-e", "ip.dst"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     ).stdout.split()
     # ip.dst lists the outer then the inner destination of each encapsulated frame.
@@ -96,7 +96,19 @@ def test_both_directions_through_the_proxy_xtr(capture: Path) -> None:
         ["tshark", "-r", str(capture), "-Y", "icmp and not lisp-data and ip.addr == 4.2.2.2"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=True,
     ).stdout
     assert plain.strip()  # ... and plain packets on the non-LISP side
+
+
+def test_pxtr_demo_every_step_holds(tmp_path: Path) -> None:
+    result = _run("demo", "--pxtr", "--json", "--capture", str(tmp_path / "demo.pcapng"))
+    report = json.loads(result.stdout)
+    failed = [
+        (s["title"], c["check"]) for s in report["steps"] for c in s["checks"] if not c["passed"]
+    ]
+    assert result.returncode == 0 and report["passed"], failed
+    checks = {c["check"] for s in report["steps"] for c in s["checks"]}
+    assert "lisp1 encapsulates natively-forward traffic to the PETR 10.0.3.3" in checks
+    assert "plain packets between pxtr and 4.2.2.2" in checks

@@ -27,6 +27,11 @@ def register(subparsers: Any) -> None:
         help="where to write the capture of the RLOC links",
     )
     parser.add_argument("--json", action="store_true", help="the steps and checks as JSON")
+    parser.add_argument(
+        "--pxtr",
+        action="store_true",
+        help="the proxy xTR story (seed-pxtr lab) instead of the seed scenario",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        return run_demo(Path(args.capture).resolve(), args.keep, args.json)
+        return run_demo(Path(args.capture).resolve(), args.keep, args.json, args.pxtr)
     except (LabError, NetnsError) as error:
         print(f"lispstack demo: {error}", file=sys.stderr)
         return 1

@@ -356,6 +356,11 @@ class Itr(Role):
             if rloc is None:
                 return Verdict.DROP, "no usable RLOC: drop", None
             return Verdict.ENCAPSULATE, f"encapsulate to {rloc.address}", str(rloc.address)
+        if entry.action in _NATIVE_ACTIONS and self.petrs:
+            petr = choose_rloc(self.petrs, 0, self._families)
+            if petr is not None:
+                what = f"natively-forward, encapsulate to PETR {petr.address}"
+                return Verdict.ENCAPSULATE, what, str(petr.address)
         if entry.action in _NATIVE_ACTIONS:
             return Verdict.NATIVE, MapAction.NATIVELY_FORWARD.label, None
         if entry.action is MapAction.SEND_MAP_REQUEST:

@@ -53,8 +53,10 @@ class Step:
 
 
 class Demo:
-    def __init__(self, capture: Path, emit: Callable[[str], None]) -> None:
-        self.lab = Lab("seed")
+    def __init__(self, capture: Path, emit: Callable[[str], None], pxtr: bool = False) -> None:
+        self.topology = load_topology("seed-pxtr" if pxtr else "seed")
+        self.lab = Lab(self.topology.name)
+        self.pxtr = pxtr
         self.capture = capture
         self.emit = emit
         self.steps: list[Step] = []
@@ -67,17 +69,19 @@ class Demo:
         step.output.append((result.stdout + result.stderr).rstrip())
         return result
 
-    def _lab(self, step: Step, *args: str) -> subprocess.CompletedProcess[str]:
-        return self._run(step, [LISPSTACK, "lab", *args])
+    def _lab(self, step: Step, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return self._run(step, [LISPSTACK, "lab", command, "--name", self.lab.name, *args])
 
     def _ask(self, node: str, topic: str, arg: str | None = None) -> Any:
         return ask(self.lab.socket(node), topic, arg)
 
-    def _ping(self, step: Step, source: str, destination: str, count: int = 1) -> bool:
+    def _ping(
+        self, step: Step, source: str, destination: str, count: int = 1, node: str = "lisp1"
+    ) -> bool:
         result = self._lab(
             step,
             "exec",
-            "lisp1",
+            node,
             "--",
             "ping",
             "-n",
@@ -112,14 +116,19 @@ class Demo:
     # ------------------------------------------------------------ the story
 
     def run(self) -> bool:
-        self.lab.up(load_topology("seed"), self.capture)
-        for story in (
-            self.registrations,
-            self.not_eligible,
-            self.negative,
-            self.positive,
-            self.proxy_reply,
-        ):
+        self.lab.up(self.topology, self.capture)
+        stories = (
+            (self.registrations, self.site_to_internet, self.internet_to_site)
+            if self.pxtr
+            else (
+                self.registrations,
+                self.not_eligible,
+                self.negative,
+                self.positive,
+                self.proxy_reply,
+            )
+        )
+        for story in stories:
             story()
             self._show(self.steps[-1])
         self.timeline()
@@ -244,6 +253,58 @@ class Demo:
             entry.get("authoritative") is False,
         )
 
+    def site_to_internet(self) -> None:
+        step = self._begin(
+            "a LISP site reaches the non-LISP host 4.2.2.2 through the PETR",
+            "lisp1 gets 0.0.0.0/1 natively-forward from the Map-Resolver, but instead of "
+            "sending natively it encapsulates to its PETR (pxtr), which decapsulates and "
+            "forwards natively; the reply comes back through pxtr acting as PITR.",
+        )
+        self._check(
+            step,
+            "ping 192.168.1.1 -> 4.2.2.2 succeeds",
+            self._ping(step, "192.168.1.1", "4.2.2.2", count=2),
+        )
+        self._lab(step, "show", "lisp1", "forwarding", "4.2.2.2")
+        decision = self._ask("lisp1", "forwarding", "4.2.2.2")
+        self._check(
+            step,
+            "lisp1 encapsulates natively-forward traffic to the PETR 10.0.3.3",
+            decision.get("rloc") == "10.0.3.3",
+        )
+        self._check(
+            step,
+            "lisp1 sent packets to the PETR",
+            self._ask("lisp1", "statistics").get("encap.to-petr", 0) >= 2,
+        )
+        self._check(
+            step,
+            "pxtr decapsulated them and forwarded them natively",
+            self._ask("pxtr", "statistics").get("petr.forwarded", 0) >= 2,
+        )
+
+    def internet_to_site(self) -> None:
+        step = self._begin(
+            "the non-LISP host reaches a LISP site through the PITR",
+            "4.2.2.2's route to 192.168.0.0/16 points at pxtr, which attracts that traffic "
+            "as a Proxy-ITR: it resolves 192.168.2.1 (Map-Request with the PITR bit) and "
+            "encapsulates to lisp2; lisp2's reply goes back through the PETR.",
+        )
+        self._check(
+            step,
+            "ping 4.2.2.2 -> 192.168.2.1 succeeds",
+            self._ping(step, "4.2.2.2", "192.168.2.1", count=2, node="internet"),
+        )
+        self._lab(step, "show", "pxtr", "map-cache")
+        cache = {e["eid"]: e for e in self._ask("pxtr", "map-cache")}
+        rlocs = [r["address"] for r in cache.get("192.168.2.0/24", {}).get("rlocs", [])]
+        self._check(step, "pxtr's map-cache maps 192.168.2.0/24 to 10.0.2.2", rlocs == ["10.0.2.2"])
+        self._check(
+            step,
+            "pxtr encapsulated as a PITR",
+            self._ask("pxtr", "statistics").get("pitr.packets", 0) >= 2,
+        )
+
     def timeline(self) -> None:
         step = self._begin(
             "the control plane on the wire",
@@ -261,6 +322,10 @@ class Demo:
                 lines.append(_timeline_line(datagram.interface, frame.to_json()))
         step.commands.append(f"lispstack decode {merged}")
         step.output.append("\n".join(lines))
+        if self.pxtr and merged is not None:
+            encapsulated, plain = _pxtr_sides(merged)
+            self._check(step, "encapsulated packets between the sites and pxtr", encapsulated)
+            self._check(step, "plain packets between pxtr and 4.2.2.2", plain)
         self._check(step, f"capture written to {merged}", merged is not None and bool(lines))
         verdict = _tshark_problems(merged) if merged else ["no capture"]
         step.commands.append(f"tshark -r {merged} (malformed frames, warnings)")
@@ -290,6 +355,25 @@ def _timeline_line(interface: str | None, frame: dict[str, Any]) -> str:
     )
 
 
+def _pxtr_sides(capture: Path) -> tuple[bool, bool]:
+    """(LISP data frames to or from pxtr, plain ICMP with 4.2.2.2 outside any LISP header)."""
+
+    def found(display_filter: str) -> bool:
+        result = subprocess.run(
+            ["tshark", "-r", str(capture), "-Y", display_filter],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        return bool(result.stdout.strip())
+
+    return (
+        found("lisp-data and ip.addr == 10.0.3.3"),
+        found("icmp and not lisp-data and ip.addr == 4.2.2.2"),
+    )
+
+
 def _tshark_problems(capture: Path) -> list[str]:
     result = subprocess.run(
         [
@@ -315,9 +399,9 @@ def _tshark_problems(capture: Path) -> list[str]:
     return [f"frame {line}" for line in result.stdout.splitlines() if line.strip()]
 
 
-def run_demo(capture: Path, keep: bool, as_json: bool) -> int:
+def run_demo(capture: Path, keep: bool, as_json: bool, pxtr: bool = False) -> int:
     emit: Callable[[str], None] = (lambda _: None) if as_json else print
-    demo = Demo(capture, emit)
+    demo = Demo(capture, emit, pxtr)
     try:
         passed = demo.run()
     finally:
@@ -335,8 +419,7 @@ def run_demo(capture: Path, keep: bool, as_json: bool) -> int:
             )
         )
     else:
-        print(
-            f"\n{'Every step held.' if passed else 'Some checks FAILED.'} "
-            f"Capture: {capture}" + ("" if not keep else " (lab left up: lispstack lab down)")
-        )
+        kept = f" (lab left up: lispstack lab down --name {demo.lab.name})" if keep else ""
+        verdict = "Every step held." if passed else "Some checks FAILED."
+        print(f"\n{verdict} Capture: {capture}{kept}")
     return 0 if passed else 1
