@@ -1,4 +1,10 @@
-"""Longest-prefix match per (instance-id, address family), on pytricia's C patricia trie."""
+"""Longest-prefix match per (instance-id, address family), on pytricia's C patricia trie.
+
+One trie per (iid, family); each trie maps the network to (EidPrefix, value), so
+a lookup hands back the key object the caller inserted without re-parsing the
+string pytricia returns. benchmarks/bench_mapping.py compares this with a pure
+Python dict per mask length.
+"""
 
 from __future__ import annotations
 
@@ -11,41 +17,78 @@ from lispstack.mapping.prefix import EidPrefix, IPAddress
 
 V = TypeVar("V")
 
+_Key = tuple[int, int]
+
 
 class PrefixTable(Generic[V]):
-    """EidPrefix -> V with exact and longest-prefix lookups."""
+    """EidPrefix -> V with exact, longest-prefix, covering and more-specific lookups."""
 
-    __slots__ = ("_tries",)
+    __slots__ = ("_count", "_tries")
 
     def __init__(self) -> None:
-        self._tries: dict[tuple[int, int], pytricia.PyTricia] = {}
+        self._tries: dict[_Key, pytricia.PyTricia] = {}
+        self._count = 0
 
-    def _trie(self, iid: int, family: int, create: bool) -> pytricia.PyTricia | None:
-        trie = self._tries.get((iid, family))
-        if trie is None and create:
-            trie = pytricia.PyTricia(32 if family == 4 else 128)
-            self._tries[(iid, family)] = trie
+    def _trie_for(self, prefix: EidPrefix) -> pytricia.PyTricia:
+        key = (prefix.iid, prefix.family)
+        trie = self._tries.get(key)
+        if trie is None:
+            trie = self._tries[key] = pytricia.PyTricia(prefix.network.max_prefixlen)
         return trie
 
+    # ------------------------------------------------------------ exact
+
     def __setitem__(self, prefix: EidPrefix, value: V) -> None:
-        trie = self._trie(prefix.iid, prefix.family, True)
-        assert trie is not None
+        """Insert, or replace the value of an existing prefix."""
+        trie = self._trie_for(prefix)
+        if not trie.has_key(prefix.network):
+            self._count += 1
         trie[prefix.network] = (prefix, value)
 
+    def __getitem__(self, prefix: EidPrefix) -> V:
+        trie = self._tries.get((prefix.iid, prefix.family))
+        if trie is None or not trie.has_key(prefix.network):
+            raise KeyError(prefix)
+        entry: tuple[EidPrefix, V] = trie[prefix.network]
+        return entry[1]
+
+    def __contains__(self, prefix: object) -> bool:
+        if not isinstance(prefix, EidPrefix):
+            return False
+        trie = self._tries.get((prefix.iid, prefix.family))
+        return trie is not None and bool(trie.has_key(prefix.network))
+
     def get(self, prefix: EidPrefix) -> V | None:
-        trie = self._trie(prefix.iid, prefix.family, False)
+        """The value stored for exactly `prefix`, or None."""
+        trie = self._tries.get((prefix.iid, prefix.family))
         if trie is None or not trie.has_key(prefix.network):
             return None
         entry: tuple[EidPrefix, V] = trie[prefix.network]
         return entry[1]
 
     def pop(self, prefix: EidPrefix) -> V | None:
-        trie = self._trie(prefix.iid, prefix.family, False)
+        """Remove `prefix`; its value, or None when it was not there."""
+        key = (prefix.iid, prefix.family)
+        trie = self._tries.get(key)
         if trie is None or not trie.has_key(prefix.network):
             return None
         entry: tuple[EidPrefix, V] = trie[prefix.network]
         trie.delete(prefix.network)
+        self._count -= 1
+        if len(trie) == 0:
+            del self._tries[key]
         return entry[1]
+
+    def __delitem__(self, prefix: EidPrefix) -> None:
+        if prefix not in self:
+            raise KeyError(prefix)
+        self.pop(prefix)
+
+    def clear(self) -> None:
+        self._tries.clear()
+        self._count = 0
+
+    # ------------------------------------------------------------ longest-prefix match
 
     def lookup(self, iid: int, address: IPAddress) -> tuple[EidPrefix, V] | None:
         """The longest prefix holding `address` in instance `iid`, with its value."""
@@ -63,12 +106,57 @@ class PrefixTable(Generic[V]):
         entry: tuple[EidPrefix, V] | None = trie.get(prefix.network)
         return entry
 
+    def covering_all(self, prefix: EidPrefix) -> list[tuple[EidPrefix, V]]:
+        """Every entry that contains `prefix` (itself included), most specific first."""
+        trie = self._tries.get((prefix.iid, prefix.family))
+        if trie is None:
+            return []
+        found: list[tuple[EidPrefix, V]] = []
+        key = trie.get_key(prefix.network)
+        while key is not None:
+            found.append(trie[key])
+            key = trie.parent(key)
+        return found
+
+    def more_specifics(self, prefix: EidPrefix) -> list[tuple[EidPrefix, V]]:
+        """Every entry strictly inside `prefix`, in prefix order."""
+        trie = self._tries.get((prefix.iid, prefix.family))
+        if trie is None:
+            return []
+        network = prefix.network
+        if trie.has_key(network):
+            children = trie.children(network)
+        else:
+            # pytricia only walks below an existing node: add a placeholder for the walk.
+            trie[network] = None
+            try:
+                children = trie.children(network)
+            finally:
+                trie.delete(network)
+        found: list[tuple[EidPrefix, V]] = [trie[child] for child in children]
+        found.sort(key=lambda entry: entry[0].sort_key)
+        return found
+
+    # ------------------------------------------------------------ whole table
+
     def __len__(self) -> int:
-        return sum(len(trie) for trie in self._tries.values())
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __iter__(self) -> Iterator[EidPrefix]:
+        for prefix, _ in self.items():
+            yield prefix
 
     def items(self) -> Iterator[tuple[EidPrefix, V]]:
-        """Every entry, by instance-id, family and prefix."""
-        for key in sorted(self._tries):
-            trie = self._tries[key]
-            for network in trie:
-                yield trie[network]
+        """Every entry, by instance-id, family, network address and length."""
+        # Snapshots, so that callers may remove entries while iterating.
+        for _, trie in sorted(self._tries.items(), key=lambda item: item[0]):
+            # pytricia walks its trie in order: address, then shorter before longer.
+            entries: list[tuple[EidPrefix, V]] = [trie[network] for network in trie]
+            yield from entries
+
+    def values(self) -> Iterator[V]:
+        for _, value in self.items():
+            yield value

@@ -1,13 +1,21 @@
-"""Map-Server registration state: per EID prefix, per registering ETR, with expiry."""
+"""The Map-Server's registration store: RegistrationTable bound to mapping records.
+
+Keeps the interface the Map-Server role uses (keyed by EID prefix and ETR id,
+the site travelling inside each Registration) on top of the generic
+RegistrationTable. MappingRecord is only named for type checking: this layer
+does not import the wire codecs at run time.
+"""
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lispstack.mapping.prefix import EidPrefix, IPAddress
-from lispstack.mapping.prefix_table import PrefixTable
-from lispstack.wire.records import MappingRecord
+from lispstack.mapping.registration_table import RegistrationTable
+
+if TYPE_CHECKING:
+    from lispstack.wire.records import MappingRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,70 +33,66 @@ class Registration:
     expires_at: float
 
 
-class RegistrationStore:
-    """Registrations keyed by (EID prefix, ETR id); longest-prefix match over live ones."""
+def _same_answer(old: Registration, new: Registration) -> bool:
+    """Refreshes that change neither the record nor proxy-reply keep cached answers valid."""
+    return old.record == new.record and old.proxy_reply == new.proxy_reply
 
-    __slots__ = ("_expiry", "_table", "generation")
+
+class RegistrationStore:
+    """Registrations keyed by (EID prefix, ETR id); longest-prefix match over them."""
+
+    __slots__ = ("_table",)
 
     def __init__(self) -> None:
-        self._table: PrefixTable[dict[str, Registration]] = PrefixTable()
-        self._expiry: list[tuple[float, EidPrefix, str]] = []
-        self.generation = 0
+        self._table: RegistrationTable[Registration] = RegistrationTable(_same_answer)
+
+    @property
+    def generation(self) -> int:
         """Bumped on every change, so that answers derived from the store can be cached."""
+        return self._table.generation
 
     def put(self, prefix: EidPrefix, etr: str, registration: Registration) -> None:
-        by_etr = self._table.get(prefix)
-        if by_etr is None:
-            by_etr = {}
-            self._table[prefix] = by_etr
-        previous = by_etr.get(etr)
-        if (
-            previous is None
-            or previous.record != registration.record
-            or (previous.proxy_reply != registration.proxy_reply)
-        ):
-            self.generation += 1
-        by_etr[etr] = registration
-        heapq.heappush(self._expiry, (registration.expires_at, prefix, etr))
+        previous = self.get(prefix, etr)
+        if previous is not None and previous.site != registration.site:
+            self._table.remove(previous.site, prefix, etr)
+        self._table.register(
+            registration.site,
+            prefix,
+            etr,
+            registration,
+            now=registration.last_registered,
+            expires_at=registration.expires_at,
+        )
 
     def get(self, prefix: EidPrefix, etr: str) -> Registration | None:
-        by_etr = self._table.get(prefix)
-        return None if by_etr is None else by_etr.get(etr)
+        for entry in self._table.registrations(prefix):
+            if entry.etr == etr:
+                return entry.data
+        return None
 
     def remove(self, prefix: EidPrefix, etr: str) -> Registration | None:
-        by_etr = self._table.get(prefix)
-        if by_etr is None:
+        previous = self.get(prefix, etr)
+        if previous is None:
             return None
-        removed = by_etr.pop(etr, None)
-        if removed is not None:
-            self.generation += 1
-        if not by_etr:
-            self._table.pop(prefix)
-        return removed
+        self._table.remove(previous.site, prefix, etr)
+        return previous
 
     def lookup(self, iid: int, eid: IPAddress) -> tuple[EidPrefix, list[Registration]] | None:
         """The most specific registered prefix holding `eid`, with every ETR's registration."""
         found = self._table.lookup(iid, eid)
         if found is None:
             return None
-        prefix, by_etr = found
-        return prefix, list(by_etr.values())
+        prefix, entries = found
+        return prefix, [entry.data for entry in entries]
 
     def expire(self, now: float) -> list[Registration]:
-        expired = []
-        while self._expiry and self._expiry[0][0] <= now:
-            expires_at, prefix, etr = heapq.heappop(self._expiry)
-            current = self.get(prefix, etr)
-            if current is not None and current.expires_at == expires_at:
-                self.remove(prefix, etr)
-                expired.append(current)
-        return expired
+        return [entry.data for entry in self._table.expire(now)]
 
     def next_deadline(self) -> float | None:
-        return self._expiry[0][0] if self._expiry else None
+        return self._table.next_deadline()
 
     def items(self) -> list[tuple[EidPrefix, Registration]]:
-        return [(prefix, reg) for prefix, by_etr in self._table.items() for reg in by_etr.values()]
+        return [(entry.prefix, entry.data) for entry in self._table]
 
     def __len__(self) -> int:
-        return sum(len(by_etr) for _, by_etr in self._table.items())
+        return len(self._table)
