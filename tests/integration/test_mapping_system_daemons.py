@@ -265,3 +265,12 @@ def test_perf_load_generator_counts_replies(map_server: RunningNode) -> None:
     assert summary["received"] > 0
     assert summary["received"] + summary["lost"] == summary["sent"]
     assert map_server.show("statistics")["reply.negative-no-site"] >= summary["received"]
+
+
+def test_unimplemented_petr_source_check_is_refused(workdir: Path) -> None:
+    config = workdir / "petr.toml"
+    config.write_text('[node]\nname = "p"\nroles = ["petr"]\n\n[petr]\ncheck-source = true\n')
+    result = subprocess.run(
+        [LISPSTACK, "run", str(config)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2 and "petr.check-source" in result.stderr

@@ -31,6 +31,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
+    if config.petr.check_source:
+        print(
+            f"lispstack: {args.config}: petr.check-source: source checks are not implemented "
+            "yet; leave it false",
+            file=sys.stderr,
+        )
+        return 2
     if args.control_socket:
         config = replace(
             config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))
