@@ -1,7 +1,29 @@
 """The Map-Server role (RFC 9301 section 8.2): authenticated registrations and Map-Notify.
 
-Map-Requests reach the registrations through the Map-Resolver role
-(map_resolver.py), which asks `resolve()` here.
+A Map-Register is accepted or dropped as a whole (all or nothing), after
+these checks, in this order; a failed check is a counted drop
+("drop.<reason>", logged once per source and reason per minute):
+
+    no-records          no mapping record at all
+    unsupported-eid     a record whose EID is not an IPv4/IPv6 prefix
+    no-site             a record no configured site prefix covers
+    mixed-sites         records of different sites in one message
+    unknown-key-id      the site has no key with the message's key id
+    wrong-algorithm     the key is pinned to the other HMAC algorithm
+    auth-failure        the HMAC over the raw bytes does not verify
+    prefix-not-allowed  a record more specific than its site prefix, in a
+                        site that does not accept more-specifics
+    replayed            a record's nonce is the last one accepted from that
+                        ETR for that prefix, and that registration is live
+
+(An authentication data length that does not match the algorithm never gets
+here: the node drops the datagram as "malformed".)
+
+Registration state is per (EID prefix, ETR) in a RegistrationStore, the ETR
+being its xTR-ID when the Map-Register carries one, else its source RLOC.
+A registration lives 3 minutes after its last refresh, or the record TTL
+when the T bit asks; a record TTL of 0 deregisters. Map-Requests reach the
+registrations through the Map-Resolver role, which calls `resolve()`.
 """
 
 from __future__ import annotations
@@ -12,8 +34,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_network
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, SendDatagram, Trace
+from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.role import Role
-from lispstack.core.sites import SitePrefix, SiteTable
+from lispstack.core.sites import SitePrefix, SiteTable, key_accepts
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
 from lispstack.wire.address import split_instance_id
@@ -21,7 +44,7 @@ from lispstack.wire.auth import key_bytes, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.map_notify import MapNotify
 from lispstack.wire.map_register import MapRegister
-from lispstack.wire.message_type import MessageType
+from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import MappingRecord
 
 REGISTRATION_LIFETIME_S = 180.0
@@ -29,11 +52,25 @@ REGISTRATION_LIFETIME_S = 180.0
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
-    """What the registrations say about an EID."""
+    """What the registrations say about an EID.
+
+    `site` None: no configured prefix holds the EID. `registrations` empty:
+    the site exists but nothing live is registered for the EID.
+    """
 
     site: SitePrefix | None
     prefix: EidPrefix | None = None
     registrations: tuple[Registration, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    """A Map-Register that passed every check: its site, key and record prefixes."""
+
+    site_prefixes: tuple[SitePrefix, ...]
+    prefixes: tuple[EidPrefix, ...]
+    key: str
+    etr: str
 
 
 def record_prefix(record: MappingRecord) -> EidPrefix | None:
@@ -53,75 +90,112 @@ class MapServer(Role):
         self.counters = counters
         self.drops = drops
         self.registrations = RegistrationStore()
-        self._now = 0.0
+        self._deregistered: dict[tuple[EidPrefix, str], tuple[int, float]] = {}
+        """Nonce of the last deregistration per (prefix, ETR), until its window ends."""
+        self._last_registered: dict[EidPrefix, float] = {}
+        """Per configured site prefix: when a registration under it was last accepted."""
 
     # ------------------------------------------------------------ registration
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        self._now = now
         if isinstance(message, MapRegister):
             return self._register(message, datagram, now)
-        self.counters.add("map-notify-ack.accepted")
-        return []
+        # A Map-Notify-Ack only answers a Map-Notify we sent unsolicited; we send none.
+        return list(
+            self.drops.drop("unsolicited-map-notify-ack", str(datagram.source.address), now)
+        )
 
     def _register(
         self, message: MapRegister, datagram: DatagramReceived, now: float
     ) -> list[Action]:
+        checked = self._check(message, datagram, now)
+        if not isinstance(checked, _Accepted):
+            return checked
         source = str(datagram.source.address)
-        prefixes = [record_prefix(record) for record in message.records]
-        if not message.records or any(p is None for p in prefixes):
-            return list(self.drops.drop("unsupported-eid", source, now))
-        covering = [self.sites.site_for(p) for p in prefixes if p is not None]
-        if any(site is None for site in covering):
-            return list(self.drops.drop("no-site", source, now))
-        site_prefixes = [s for s in covering if s is not None]
+        actions: list[Action] = []
+        for record, prefix, site_prefix in zip(
+            message.records, checked.prefixes, checked.site_prefixes, strict=True
+        ):
+            actions.extend(
+                self._store(message, record, prefix, site_prefix, checked.etr, source, now)
+            )
+        self.counters.add("map-register.accepted")
+        if message.want_map_notify:
+            actions.append(self._notify(message, checked.key, datagram))
+        return actions
+
+    def _check(
+        self, message: MapRegister, datagram: DatagramReceived, now: float
+    ) -> _Accepted | list[Action]:
+        """The accepted message, or the drop (every record must pass: all or nothing)."""
+        source = str(datagram.source.address)
+
+        def drop(reason: str, detail: str = "") -> list[Action]:
+            return list(self.drops.drop(reason, source, now, detail))
+
+        if not message.records:
+            return drop("no-records")
+        prefixes: list[EidPrefix] = []
+        for record in message.records:
+            prefix = record_prefix(record)
+            if prefix is None:
+                return drop("unsupported-eid", str(record.eid))
+            prefixes.append(prefix)
+        site_prefixes: list[SitePrefix] = []
+        for prefix in prefixes:
+            site_prefix = self.sites.site_for(prefix)
+            if site_prefix is None:
+                return drop("no-site", str(prefix))
+            site_prefixes.append(site_prefix)
         site = site_prefixes[0].site
         if any(s.site is not site for s in site_prefixes):
-            return list(self.drops.drop("mixed-sites", source, now))
+            return drop("mixed-sites", ", ".join(sorted({s.site.name for s in site_prefixes})))
         key = self.sites.key(site, message.key_id)
         if key is None:
-            return list(self.drops.drop("unknown-key-id", source, now, f"key id {message.key_id}"))
-        if key.algorithm is not None and key.algorithm.algorithm_id != message.algorithm:
-            return list(self.drops.drop("wrong-algorithm", source, now))
+            return drop("unknown-key-id", f"site {site.name}, key id {message.key_id}")
+        if not key_accepts(key, message.algorithm):
+            return drop("wrong-algorithm", f"site {site.name}, {message.algorithm.label}")
         if not verify_raw(datagram.payload, key_bytes(key.key)):
-            self.counters.add("auth-failures")
-            return list(self.drops.drop("auth-failure", source, now, f"site {site.name}"))
+            return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
-            assert prefix is not None
             if not site_prefix.allows(prefix):
-                return list(self.drops.drop("prefix-not-allowed", source, now, str(prefix)))
-
+                return drop("prefix-not-allowed", f"{prefix} in site {site.name}")
         etr = f"{message.xtr_id.xtr_id:032x}" if message.xtr_id else source
-        actions: list[Action] = []
-        for record, prefix in zip(message.records, prefixes, strict=True):
-            assert prefix is not None
-            actions.extend(self._store(message, record, prefix, etr, site.name, source, now))
-        if message.want_map_notify:
-            actions.append(self._notify(message, key.key, datagram))
-        return actions
+        for prefix in prefixes:
+            if self._is_replay(prefix, etr, message.nonce, now):
+                return drop("replayed", f"{prefix} nonce {nonce_text(message.nonce)}")
+        return _Accepted(tuple(site_prefixes), tuple(prefixes), key.key, etr)
+
+    def _is_replay(self, prefix: EidPrefix, etr: str, nonce: int, now: float) -> bool:
+        current = self.registrations.get(prefix, etr)
+        if current is not None and current.expires_at > now:
+            return current.nonce == nonce
+        remembered = self._deregistered.get((prefix, etr))
+        return remembered is not None and remembered[0] == nonce and remembered[1] > now
 
     def _store(
         self,
         message: MapRegister,
         record: MappingRecord,
         prefix: EidPrefix,
+        site_prefix: SitePrefix,
         etr: str,
-        site: str,
         source: str,
         now: float,
     ) -> list[Action]:
+        site = site_prefix.site.name
         previous = self.registrations.get(prefix, etr)
+        fields: dict[str, object] = {"site": site, "eid": str(prefix), "etr": source}
         if record.ttl == 0:
-            if previous is not None:
-                self.registrations.remove(prefix, etr)
-                self.counters.add("registrations.deregistered")
-                return [Trace("deregistered", {"site": site, "eid": str(prefix), "etr": source})]
-            return []
-        if previous is not None and previous.nonce == message.nonce:
-            self.counters.add("registrations.duplicate")
-            return []
+            self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)
+            if previous is None:
+                return []
+            self.registrations.remove(prefix, etr)
+            self.counters.add("registrations.deregistered")
+            return [Trace("deregistered", fields)]
+        self._deregistered.pop((prefix, etr), None)
         lifetime = record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
         self.registrations.put(
             prefix,
@@ -138,12 +212,15 @@ class MapServer(Role):
                 expires_at=now + lifetime,
             ),
         )
+        self._last_registered[site_prefix.prefix] = now
         self.counters.add("registrations.accepted")
-        if previous is None:
-            return [Trace("registered", {"site": site, "eid": str(prefix), "etr": source})]
-        return []
+        if previous is not None:
+            self.counters.add("registrations.refreshed")
+            return []
+        return [Trace("registered", fields)]
 
     def _notify(self, message: MapRegister, key: str, datagram: DatagramReceived) -> SendDatagram:
+        """The Map-Notify: same nonce, records, key id and algorithm, signed with the same key."""
         _, encoded = MapNotify(
             nonce=message.nonce,
             records=message.records,
@@ -157,23 +234,22 @@ class MapServer(Role):
 
     # ------------------------------------------------------------ lookups
 
-    def resolve(self, iid: int, eid: IPAddress) -> Resolution:
+    def resolve(self, iid: int, eid: IPAddress, now: float) -> Resolution:
+        """The site holding `eid` and the live registrations of its most specific prefix."""
         site = self.sites.site_for_eid(iid, eid)
         if site is None:
             return Resolution(None)
         found = self.registrations.lookup(iid, eid)
-        if found is None or (
-            not site.prefix.contains(found[0]) and not found[0].contains(site.prefix)
-        ):
+        if found is None or not site.prefix.contains(found[0]):
+            # Nothing registered, or only a less specific prefix of another site.
             return Resolution(site)
         prefix, registrations = found
-        live = tuple(r for r in registrations if r.expires_at > self._now)
+        live = tuple(r for r in registrations if r.expires_at > now)
         return Resolution(site, prefix, live)
 
     # ------------------------------------------------------------ timers and show
 
     def on_timer(self, now: float) -> list[Action]:
-        self._now = now
         actions: list[Action] = []
         for expired in self.registrations.expire(now):
             self.counters.add("registrations.expired")
@@ -182,10 +258,14 @@ class MapServer(Role):
                     "registration-expired",
                     {
                         "site": expired.site,
+                        "eid": expired.record.eid_text,
+                        "iid": expired.record.iid,
                         "etr": expired.registered_by,
                     },
                 )
             )
+        if self._deregistered:
+            self._deregistered = {k: v for k, v in self._deregistered.items() if v[1] > now}
         return actions
 
     def next_deadline(self) -> float | None:
@@ -193,42 +273,7 @@ class MapServer(Role):
 
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "sites":
-            return self._show_sites()
+            return site_entries(self.sites, self.registrations, self._last_registered, now)
         if topic == "registrations":
-            return self._show_registrations(arg, now)
+            return registration_entries(self.registrations, arg, now)
         return None
-
-    def _show_sites(self) -> list[dict[str, object]]:
-        registered = {reg.site for _, reg in self.registrations.items()}
-        return [
-            {
-                "site": site.name,
-                "eid_prefixes": [str(p) for p in site.eid_prefixes],
-                "keys": len(site.keys),
-                "accept_more_specifics": site.accept_more_specifics,
-                "registered": site.name in registered,
-            }
-            for site in self.sites.sites
-        ]
-
-    def _show_registrations(self, eid: str | None, now: float) -> list[dict[str, object]]:
-        entries = self.registrations.items()
-        if eid:
-            wanted = EidPrefix.parse(eid if "/" in eid else _host(eid))
-            entries = [(p, r) for p, r in entries if p.overlaps(wanted)]
-        return [
-            {
-                **reg.record.to_json(),
-                "site": reg.site,
-                "registered_by": reg.registered_by,
-                "proxy_reply": reg.proxy_reply,
-                "last_registered_s": round(now - reg.last_registered, 1),
-                "expires_in_s": round(reg.expires_at - now, 1),
-            }
-            for _, reg in entries
-        ]
-
-
-def _host(eid: str) -> str:
-    bare = eid.split("]", 1)[-1]
-    return f"{eid}/{128 if ':' in bare else 32}"

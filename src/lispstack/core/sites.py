@@ -1,4 +1,13 @@
-"""The Map-Server's configured sites: who may register which EID prefixes, with which keys."""
+"""The Map-Server's runtime site table, built from the configured `[[sites]]`.
+
+Who may register which EID prefixes, with which keys:
+- every configured EID prefix (any instance-id, IPv4 or IPv6) in one
+  PrefixTable, so that the site of a registered prefix or of a requested EID
+  is one longest-prefix match;
+- the keys of each site by key id;
+- the negative-reply finder over every configured prefix (the least-specific
+  prefix holding an EID that overlaps none of them, in O(log n)).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ from lispstack.config.model import Site, SiteKey
 from lispstack.mapping.negative_prefix import NegativePrefixFinder
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.prefix_table import PrefixTable
+from lispstack.wire.auth import AlgorithmId
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +34,29 @@ class SitePrefix:
             return True
         return self.site.accept_more_specifics and self.prefix.contains(registered)
 
+    def not_registered_prefix(self, iid: int, eid: IPAddress) -> EidPrefix:
+        """The prefix of a negative reply while nothing live covers `eid` in this site.
+
+        The configured prefix; the host prefix when the site accepts
+        more-specifics (a registered more-specific elsewhere in the
+        configured prefix must not be shadowed).
+        """
+        if self.site.accept_more_specifics:
+            return EidPrefix.host(iid, eid)
+        return self.prefix
+
 
 class SiteTable:
+    """Configured sites, their prefixes (longest-prefix match) and keys (by key id)."""
+
     __slots__ = ("_keys", "_negative", "_prefixes", "sites")
 
     def __init__(self, sites: Sequence[Site]) -> None:
         self.sites = tuple(sites)
         self._prefixes: PrefixTable[SitePrefix] = PrefixTable()
         self._keys: dict[str, dict[int, SiteKey]] = {}
-        configured = []
-        for site in sites:
+        configured: list[EidPrefix] = []
+        for site in self.sites:
             self._keys[site.name] = {key.key_id: key for key in site.keys}
             for config_prefix in site.eid_prefixes:
                 prefix = EidPrefix(config_prefix.iid, config_prefix.network)
@@ -42,17 +65,32 @@ class SiteTable:
         self._negative = NegativePrefixFinder(configured)
 
     def site_for(self, prefix: EidPrefix) -> SitePrefix | None:
-        """The most specific configured prefix covering `prefix`."""
+        """The most specific configured prefix covering `prefix` (itself included)."""
         found = self._prefixes.covering(prefix)
         return None if found is None else found[1]
 
     def site_for_eid(self, iid: int, eid: IPAddress) -> SitePrefix | None:
+        """The most specific configured prefix holding `eid`."""
         found = self._prefixes.lookup(iid, eid)
         return None if found is None else found[1]
 
     def key(self, site: Site, key_id: int) -> SiteKey | None:
+        """The site's key with this key id, or None."""
         return self._keys[site.name].get(key_id)
 
     def negative_prefix(self, iid: int, eid: IPAddress) -> EidPrefix:
         """The least-specific prefix holding `eid` that overlaps no configured prefix."""
         return self._negative.find(iid, eid)
+
+    def prefixes_of(self, site: Site) -> tuple[EidPrefix, ...]:
+        return tuple(EidPrefix(p.iid, p.network) for p in site.eid_prefixes)
+
+
+def key_accepts(key: SiteKey, algorithm: AlgorithmId) -> bool:
+    """Does `key` allow this algorithm? A key without one takes either HMAC.
+
+    (Algorithm "none" then fails verification, as an authentication failure.)
+    """
+    if key.algorithm is None:
+        return True
+    return key.algorithm.algorithm_id == algorithm
