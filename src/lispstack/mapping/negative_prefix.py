@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from ipaddress import ip_network
+from ipaddress import IPv4Network, IPv6Network
 
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 
@@ -96,4 +96,6 @@ class NegativePrefixFinder:
         width = eid.max_prefixlen
         length = self.find_length(iid, eid.version, value)
         host_bits = width - length
-        return EidPrefix(iid, ip_network((value >> host_bits << host_bits, length)))
+        # The family's own class: ip_network((0, 0)) would be IPv4 even for an IPv6 EID.
+        network_class = IPv4Network if eid.version == 4 else IPv6Network
+        return EidPrefix(iid, network_class((value >> host_bits << host_bits, length)))
