@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import socket
@@ -46,6 +47,9 @@ rlocs = [{{ address = "{ETR}", priority = 1, weight = 100 }}]
 address = "{MS}"
 auth-key = "{key}"
 proxy-reply = {"true" if proxy else "false"}
+
+[tun]
+device = "ls-etr-{os.getpid() % 100000}"
 """
 
 
