@@ -109,3 +109,20 @@ def test_remove_while_iterating(table: PrefixTable[str]) -> None:
     for prefix, _ in table.items():
         table.pop(prefix)
     assert len(table) == 0
+
+
+def test_lookup_v4_takes_integers(table: PrefixTable[str]) -> None:
+    value = int(IPv4Address("10.1.2.3"))
+    assert table.lookup_v4(0, value) == table.lookup(0, IPv4Address(value))
+    assert table.lookup_v4(100, value) == (P("[100]10.0.0.0/8"), "[100]10.0.0.0/8")
+    assert table.lookup_v4(9, value) is None
+
+
+def test_emptied_trie_comes_back() -> None:
+    table: PrefixTable[int] = PrefixTable()
+    table[P("[3]10.0.0.0/8")] = 1
+    table.pop(P("[3]10.0.0.0/8"))
+    assert table.lookup_v4(3, int(IPv4Address("10.0.0.1"))) is None
+    table[P("[3]10.0.0.0/8")] = 2
+    assert table.lookup(3, IPv4Address("10.0.0.1")) == (P("[3]10.0.0.0/8"), 2)
+    assert len(table) == 1

@@ -5,8 +5,9 @@ chooses the payload `V` (for the ITR, a locator set; a negative entry is just
 an entry whose payload has no RLOCs and whose `action` says what to do).
 
 - Longest-prefix match goes through a PrefixTable (pytricia); everything else
-  is O(1): the LRU order is an insertion-ordered dict keyed by the entry object
-  (identity hash, no prefix hashing on the hot path).
+  is O(1): the LRU order is an OrderedDict keyed by the entry object (identity
+  hash, no prefix hashing on the hot path; a plain dict would slow down when
+  evicting from its front, which it leaves full of deleted slots).
 - The size is bounded: inserting past `max_entries` evicts the least recently
   used entries, so a scan of the EID space cannot grow memory without bound.
 - Expired entries are never returned: a lookup that meets one evicts it and
@@ -16,6 +17,7 @@ an entry whose payload has no RLOCs and whose `action` says what to do).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -64,7 +66,7 @@ class MapCache(Generic[V]):
             raise ValueError(f"max_entries must be at least 1, not {max_entries}")
         self._max_entries = max_entries
         self._table: PrefixTable[CacheEntry[V]] = PrefixTable()
-        self._lru: dict[CacheEntry[V], None] = {}
+        self._lru: OrderedDict[CacheEntry[V], None] = OrderedDict()
         self._expiry: ExpiryHeap[CacheEntry[V]] = ExpiryHeap(self._is_current)
 
     def _is_current(self, entry: CacheEntry[V], deadline: float) -> bool:
@@ -122,8 +124,8 @@ class MapCache(Generic[V]):
         self._expiry.push(entry, entry.expires_at, len(self._lru))
         evicted: list[CacheEntry[V]] = []
         while len(self._lru) > self._max_entries:
-            oldest = next(iter(self._lru))
-            self._drop(oldest)
+            oldest, _ = self._lru.popitem(last=False)
+            self._table.pop(oldest.prefix)
             evicted.append(oldest)
         return evicted
 
@@ -169,9 +171,7 @@ class MapCache(Generic[V]):
         entry.last_used = now
         entry.used_since_refresh = True
         entry.hits += 1
-        lru = self._lru
-        del lru[entry]
-        lru[entry] = None
+        self._lru.move_to_end(entry)
         return entry
 
     def get(self, prefix: EidPrefix) -> CacheEntry[V] | None:

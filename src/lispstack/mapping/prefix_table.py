@@ -9,6 +9,7 @@ Python dict per mask length.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 from typing import Generic, TypeVar
 
 import pytricia
@@ -23,10 +24,14 @@ _Key = tuple[int, int]
 class PrefixTable(Generic[V]):
     """EidPrefix -> V with exact, longest-prefix, covering and more-specific lookups."""
 
-    __slots__ = ("_count", "_tries")
+    __slots__ = ("_count", "_sizes", "_tries", "_tries_v4")
 
     def __init__(self) -> None:
         self._tries: dict[_Key, pytricia.PyTricia] = {}
+        self._tries_v4: dict[int, pytricia.PyTricia] = {}
+        """The IPv4 tries again, by instance-id alone: the lookup fast path."""
+        self._sizes: dict[_Key, int] = {}
+        """Entries per trie (pytricia's len() walks the whole trie)."""
         self._count = 0
 
     def _trie_for(self, prefix: EidPrefix) -> pytricia.PyTricia:
@@ -34,6 +39,9 @@ class PrefixTable(Generic[V]):
         trie = self._tries.get(key)
         if trie is None:
             trie = self._tries[key] = pytricia.PyTricia(prefix.network.max_prefixlen)
+            self._sizes[key] = 0
+            if prefix.family == 4:
+                self._tries_v4[prefix.iid] = trie
         return trie
 
     # ------------------------------------------------------------ exact
@@ -43,6 +51,7 @@ class PrefixTable(Generic[V]):
         trie = self._trie_for(prefix)
         if not trie.has_key(prefix.network):
             self._count += 1
+            self._sizes[(prefix.iid, prefix.family)] += 1
         trie[prefix.network] = (prefix, value)
 
     def __getitem__(self, prefix: EidPrefix) -> V:
@@ -75,8 +84,11 @@ class PrefixTable(Generic[V]):
         entry: tuple[EidPrefix, V] = trie[prefix.network]
         trie.delete(prefix.network)
         self._count -= 1
-        if len(trie) == 0:
-            del self._tries[key]
+        self._sizes[key] -= 1
+        if self._sizes[key] == 0:
+            del self._tries[key], self._sizes[key]
+            if key[1] == 4:
+                del self._tries_v4[key[0]]
         return entry[1]
 
     def __delitem__(self, prefix: EidPrefix) -> None:
@@ -86,13 +98,31 @@ class PrefixTable(Generic[V]):
 
     def clear(self) -> None:
         self._tries.clear()
+        self._tries_v4.clear()
+        self._sizes.clear()
         self._count = 0
 
     # ------------------------------------------------------------ longest-prefix match
 
     def lookup(self, iid: int, address: IPAddress) -> tuple[EidPrefix, V] | None:
         """The longest prefix holding `address` in instance `iid`, with its value."""
+        entry: tuple[EidPrefix, V] | None
+        # pytricia converts integers and bytes much faster than ipaddress objects.
+        if address.__class__ is IPv4Address:
+            trie = self._tries_v4.get(iid)
+            if trie is None:
+                return None
+            entry = trie.get(int(address))
+            return entry
         trie = self._tries.get((iid, address.version))
+        if trie is None:
+            return None
+        entry = trie.get(int(address) if address.version == 4 else address.packed)
+        return entry
+
+    def lookup_v4(self, iid: int, address: int) -> tuple[EidPrefix, V] | None:
+        """`lookup` for an IPv4 address given as an integer (data-path callers)."""
+        trie = self._tries_v4.get(iid)
         if trie is None:
             return None
         entry: tuple[EidPrefix, V] | None = trie.get(address)
