@@ -20,11 +20,21 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 
 _Key = tuple[int, int]
+
+
+@lru_cache(maxsize=4096)
+def _prefix(iid: int, family: int, base: int, length: int) -> EidPrefix:
+    """Building the network object costs more than finding it; answers repeat a lot
+    (every EID far from all sites gets the same /1), so recent ones are kept."""
+    # The family's own class: ip_network((0, 0)) would be IPv4 even for an IPv6 EID.
+    network_class = IPv4Network if family == 4 else IPv6Network
+    return EidPrefix(iid, network_class((base, length)))
 
 
 class NegativePrefixFinder:
@@ -96,6 +106,4 @@ class NegativePrefixFinder:
         width = eid.max_prefixlen
         length = self.find_length(iid, eid.version, value)
         host_bits = width - length
-        # The family's own class: ip_network((0, 0)) would be IPv4 even for an IPv6 EID.
-        network_class = IPv4Network if eid.version == 4 else IPv6Network
-        return EidPrefix(iid, network_class((value >> host_bits << host_bits, length)))
+        return _prefix(iid, eid.version, value >> host_bits << host_bits, length)
