@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from lispstack.lab.demo import run_demo
 from lispstack.lab.netns import NetnsError
+from lispstack.lab.prerequisites import missing
 from lispstack.lab.runner import LabError
+from lispstack.lab.topology import TopologyError, check_lab_name
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "demo",
         help="the seed scenario, step by step, in a real lab",
-        description="Build the seed lab, replay the scenario, check every step, tear down. "
-        "Exit 0 only if every check held.",
+        description="Build the seed lab with a capture, replay the scenario, check every "
+        "step, tear the lab down. Exit 0 only if every check held.",
     )
     parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     parser.add_argument(
         "--capture",
         default="/tmp/lispstack-demo.pcapng",
-        help="where to write the capture of the RLOC links",
+        help="where to write the capture of the RLOC links (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="the steps and checks as JSON")
+    parser.add_argument("--name", help="the lab's name (default: the topology's, seed)")
     parser.add_argument(
         "--pxtr",
         action="store_true",
@@ -36,15 +38,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if os.geteuid() != 0:
-        print(
-            "lispstack demo: the demo builds network namespaces, veth links and TUN "
-            "devices, which needs root: run it with sudo",
-            file=sys.stderr,
-        )
+    problem = missing("demo", ("ip", "ping", "dumpcap", "mergecap", "tshark"))
+    if problem is not None:
+        print(f"lispstack demo: {problem}", file=sys.stderr)
         return 2
     try:
-        return run_demo(Path(args.capture).resolve(), args.keep, args.json, args.pxtr)
+        name = check_lab_name(args.name) if args.name else None
+        return run_demo(Path(args.capture).resolve(), args.keep, args.json, args.pxtr, name)
+    except TopologyError as error:
+        print(f"lispstack demo: {error}", file=sys.stderr)
+        return 2
     except (LabError, NetnsError) as error:
         print(f"lispstack demo: {error}", file=sys.stderr)
         return 1

@@ -1,10 +1,13 @@
-"""`lispstack lab up|exec|show|status|down`: topologies of real nodes in network namespaces."""
+"""`lispstack lab up|exec|show|status|down`: topologies of real nodes in network namespaces.
+
+Exit codes: 0 done, 1 the lab failed (message names the node and its log),
+2 usage or missing prerequisites (root, tools); `exec` passes CMD's code.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,23 +16,27 @@ from typing import Any
 from lispstack.cli.show_cmd import TOPICS
 from lispstack.cli.show_cmd import run as run_show
 from lispstack.lab.netns import NetnsError
+from lispstack.lab.prerequisites import missing
 from lispstack.lab.runner import Lab, LabError
 from lispstack.lab.topology import TopologyError, load_topology
 
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "lab", help="build and run a topology of lispstack nodes in network namespaces"
+        "lab",
+        help="build and run a topology of lispstack nodes in network namespaces",
+        description="State, logs and sockets of lab NAME live in /run/lispstack/lab/NAME/.",
     )
     commands = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
-    up = commands.add_parser("up", help="build the topology and start every node")
+    up = commands.add_parser("up", help="build the topology, start every node, wait for ETRs")
     up.add_argument("topology", nargs="?", default="seed", help="a TOML file, or 'seed'")
+    up.add_argument("--name", help="the lab's name (default: the topology's)")
     up.add_argument("--capture", help="record the RLOC-side links into this pcapng")
     for name, help_text in (
-        ("exec", "run a command in a node's namespace"),
+        ("exec", "run a command in a node's namespace (its exit code passes through)"),
         ("show", "lispstack show for a lab node"),
-        ("status", "what runs"),
-        ("down", "stop and remove everything"),
+        ("status", "what runs (a stopped node shows with the end of its log)"),
+        ("down", "stop and remove everything the lab made (idempotent)"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--name", default="seed", help="the lab (default: seed)")
@@ -43,7 +50,6 @@ def register(subparsers: Any) -> None:
             command.add_argument("--json", action="store_true")
         if name == "status":
             command.add_argument("--json", action="store_true")
-    up.add_argument("--name", help="the lab's name (default: the topology's)")
     parser.set_defaults(handler=run)
 
 
@@ -53,53 +59,91 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    if os.geteuid() != 0:
-        return _fail(
-            "labs need root: network namespaces, veth links and TUN devices (run it with sudo)"
-        )
+    tools = ("ip", "dumpcap", "mergecap") if getattr(args, "capture", None) else ("ip",)
+    problem = missing("lab", tools)
+    if problem is not None:
+        return _fail(problem)
     try:
         return _dispatch(args)
-    except (LabError, TopologyError, NetnsError) as error:
+    except TopologyError as error:
+        return _fail(str(error))
+    except (LabError, NetnsError) as error:
         return _fail(str(error), 1)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.lab_command
     if command == "up":
-        topology = load_topology(args.topology)
-        lab = Lab(args.name or topology.name)
-        capture = Path(args.capture).resolve() if args.capture else None
-        lab.up(topology, capture)
-        print(f"lab {lab.name} is up: {len(topology.nodes)} nodes; logs in {lab.directory}")
-        return 0
+        return _up(args)
     lab = Lab(args.name)
     if command == "down":
         merged = lab.down()
         print(f"lab {lab.name} is down" + (f"; capture: {merged}" if merged else ""))
         return 0
-    if lab.state() is None:
-        return _fail(f"lab '{lab.name}' is not up", 1)
+    state = lab.state()
+    if state is None:
+        logs = sorted(str(p) for p in lab.directory.glob("*.log"))
+        hint = f" (logs of its last failed start: {', '.join(logs)})" if logs else ""
+        return _fail(f"lab '{lab.name}' is not up{hint}", 1)
     if command == "status":
-        status = lab.status()
-        if args.json:
-            print(json.dumps(status, indent=2))
-        for entry in [] if args.json else status:
-            state = "running" if entry["running"] else "STOPPED"
-            print(f"{entry['node']:12} {state:8} pid {entry['pid']:<8} log {entry['log']}")
-            if not entry["running"]:
-                print("  " + entry["log_tail"].replace("\n", "\n  "))
-        return 0 if all(entry["running"] for entry in status) else 1
+        return _status(lab, args.json)
+    known = [*state["nodes"], *state["hosts"]]
+    if args.node not in known:
+        return _fail(f"lab '{lab.name}' has no node '{args.node}' (nodes: {', '.join(known)})")
     if command == "show":
-        return run_show(
-            argparse.Namespace(
-                socket=str(lab.socket(args.node)),
-                node=None,
-                topic=args.topic,
-                arg=args.arg,
-                json=args.json,
-            )
+        if args.node not in state["nodes"]:
+            return _fail(f"{args.node} is a plain host: it runs no lispstack node to ask")
+        show = argparse.Namespace(
+            socket=str(lab.socket(args.node)),
+            node=None,
+            topic=args.topic,
+            arg=args.arg,
+            json=args.json,
         )
+        return run_show(show)
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
-        return _fail("lab exec NODE -- CMD ...")
-    return subprocess.call(["ip", "netns", "exec", lab.namespace(args.node), *argv])
+        return _fail("usage: lispstack lab exec [--name NAME] NODE -- CMD ...")
+    code = subprocess.call(["ip", "netns", "exec", lab.namespace(args.node), *argv])
+    return 128 - code if code < 0 else code
+
+
+def _up(args: argparse.Namespace) -> int:
+    topology = load_topology(args.topology)
+    lab = Lab(args.name or topology.name)
+    capture = Path(args.capture).resolve() if args.capture else None
+    lab.up(topology, capture)
+    print(f"lab {lab.name} is up ({topology.source}); every ETR is registered")
+    for entry in lab.status():
+        what = f"pid {entry['pid']}, log {entry['log']}" if "pid" in entry else "plain host"
+        print(f"  {entry['node']:12} namespace {entry['namespace']:20} {what}")
+    if capture is not None:
+        print(f"  capture: recording the RLOC links; written to {capture} at lab down")
+    print(
+        f"  try: lispstack lab show --name {lab.name} NODE statistics; lab down --name {lab.name}"
+    )
+    return 0
+
+
+def _status(lab: Lab, as_json: bool) -> int:
+    status = lab.status()
+    capture = lab.capture_status()
+    healthy = all(entry.get("running", True) for entry in status)
+    if as_json:
+        print(json.dumps({"lab": lab.name, "nodes": status, "capture": capture}, indent=2))
+        return 0 if healthy else 1
+    print(f"lab {lab.name}: {lab.directory}")
+    for entry in status:
+        if entry["kind"] == "host":
+            print(f"  {entry['node']:12} host     namespace {entry['namespace']}")
+            continue
+        state = "running" if entry["running"] else "STOPPED"
+        if "registered" in entry:
+            state += ", registered" if entry["registered"] else ", NOT registered"
+        print(f"  {entry['node']:12} {state:22} pid {entry['pid']:<8} log {entry['log']}")
+        if not entry["running"]:
+            print("    " + (entry["log_tail"] or "(empty log)").replace("\n", "\n    "))
+    if capture["file"]:
+        recording = "recording" if capture["recording"] else "NOT recording"
+        print(f"  capture: {recording}, written to {capture['file']} at lab down")
+    return 0 if healthy else 1

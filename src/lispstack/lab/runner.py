@@ -1,145 +1,108 @@
-"""Building, running and tearing down a lab: namespaces, links, nodes, captures.
+"""A lab's life: up (network, capture, nodes, registrations), status, restart a node, down.
 
-Everything a lab makes lives under /run/lispstack/lab/NAME/: state.json,
-every node's log (NODE.log) and control socket (NODE.sock), and the partial
-captures. `down` removes all of it (the merged capture is written where the
-user asked).
+Files and names: see `lispstack.lab.state`. A node is `lispstack run CONFIG
+--control-socket DIR/NODE.sock` inside the namespace NAME-NODE, its output
+in DIR/NODE.log.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lispstack.config import load_config
+from lispstack.config import render_config
 from lispstack.io.control_socket import ControlError, ask
-from lispstack.lab import netns
-from lispstack.lab.topology import Topology
+from lispstack.lab import capture, netns
+from lispstack.lab.builder import build, namespaces_of
+from lispstack.lab.processes import alive, in_namespace, terminate, terminate_in
+from lispstack.lab.state import LAB_ROOT, LabError, LabFiles
+from lispstack.lab.topology import Node, Topology
 
-LAB_ROOT = Path("/run/lispstack/lab")
-LISPSTACK = str(Path(sys.executable).parent / "lispstack")
-CAPTURE_FILTER = "udp port 4341 or udp port 4342 or icmp or icmp6"
-
-
-class LabError(RuntimeError):
-    """What went wrong, for the user: which node, and where its log is."""
+__all__ = ["LAB_ROOT", "Lab", "LabError", "lispstack_argv"]
+REGISTRATION_TIMEOUT = 30.0
 
 
-@dataclass
-class Lab:
-    name: str
+def lispstack_argv() -> list[str]:
+    """How to run this very lispstack (the venv's script, else the module)."""
+    script = Path(sys.executable).parent / "lispstack"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "lispstack.cli.main"]
 
-    @property
-    def directory(self) -> Path:
-        return LAB_ROOT / self.name
 
-    @property
-    def state_file(self) -> Path:
-        return self.directory / "state.json"
-
-    def namespace(self, node: str) -> str:
-        return f"{self.name}-{node}"
-
-    def socket(self, node: str) -> Path:
-        return self.directory / f"{node}.sock"
-
-    def log(self, node: str) -> Path:
-        return self.directory / f"{node}.log"
-
-    def state(self) -> dict[str, Any] | None:
-        try:
-            state: dict[str, Any] = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return None
-        return state
-
-    def _save(self, state: dict[str, Any]) -> None:
-        self.state_file.write_text(json.dumps(state, indent=2))
+class Lab(LabFiles):
+    """The lab called `name`; every method works from its state file, in any process."""
 
     # ------------------------------------------------------------ up
 
-    def up(self, topology: Topology, capture: Path | None) -> None:
-        if self.state() is not None:
+    def up(self, topology: Topology, capture_file: Path | None) -> None:
+        """Build, start, and return once every ETR is registered; on failure remove all
+        but the node logs and raise a LabError naming the node and its log."""
+        self.claim({"topology": topology.source, "nodes": {}, "hosts": [], "captures": []})
+        leftovers = namespaces_of(self.name)
+        if leftovers:
+            self.state_file.unlink()
             raise LabError(
-                f"lab '{self.name}' is already up (lispstack lab down --name {self.name} first)"
+                f"namespaces of an earlier lab '{self.name}' are still there "
+                f"({', '.join(leftovers)}): lispstack lab down --name {self.name}"
             )
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.clear_old_logs()
         state: dict[str, Any] = {
             "topology": topology.source,
-            "nodes": {},
+            "started": time.time(),
+            "capture": str(capture_file) if capture_file else None,
             "captures": [],
-            "capture": str(capture) if capture else None,
+            "hosts": [n.name for n in topology.nodes if n.config is None],
+            "nodes": {},
         }
-        self._save(state)
+        self.save(state)
         try:
-            self._build(topology)
-            if capture is not None:
-                state["captures"] = self._start_captures(topology)
-                self._save(state)
+            build(self, topology)
+            if capture_file is not None:
+                state["captures"] = capture.start(self, topology)
+                self.save(state)
             for node in topology.nodes:
                 if node.config is not None:
-                    state["nodes"][node.name] = self._start_node(node.name, node.config)
-                    self._save(state)
-            self._wait_for_registrations(topology)
-        except Exception:
-            self.down()
+                    state["nodes"][node.name] = self._node_entry(topology, node)
+                    self.save(state)
+                    config = Path(state["nodes"][node.name]["config"])
+                    state["nodes"][node.name]["pid"] = self._start(node.name, config)
+                    self.save(state)
+            self._wait_for_registrations(list(state["nodes"]))
+        except BaseException:
+            self._teardown(keep_logs=True)
             raise
 
-    def _build(self, topology: Topology) -> None:
-        for node in topology.nodes:
-            netns.create(self.namespace(node.name))
-        for link in topology.links:
-            netns.veth(
-                self.namespace(link.a.node),
-                link.a.interface,
-                link.a.cidr,
-                self.namespace(link.b.node),
-                link.b.interface,
-                link.b.cidr,
-            )
-        for node in topology.nodes:
-            namespace = self.namespace(node.name)
-            for interface, cidr in node.addresses:
-                netns.add_address(namespace, interface, cidr)
-            for prefix, hop in node.routes:
-                netns.add_route(namespace, prefix, hop)
-            if node.forwarding:
-                netns.sysctl(namespace, "net.ipv4.ip_forward", "1")
-                netns.sysctl(namespace, "net.ipv6.conf.all.forwarding", "1")
+    def _node_entry(self, topology: Topology, node: Node) -> dict[str, Any]:
+        assert node.config is not None
+        config = node.config_file
+        if config is None:
+            config = self.config(node.name)
+            config.write_text(render_config(node.config))
+        map_server_nodes = sorted(
+            {
+                owner
+                for server in node.config.map_servers
+                if (owner := topology.owner_of(str(server.address))) is not None
+                and (peer := topology.node(owner).config) is not None
+                and "map-server" in peer.roles
+            }
+        )
+        return {
+            "config": str(config),
+            "pid": None,
+            "etr": node.is_etr,
+            "map_server_nodes": map_server_nodes,
+        }
 
-    def _start_captures(self, topology: Topology) -> list[dict[str, Any]]:
-        by_namespace: dict[str, list[str]] = {}
-        for link in topology.links:
-            if link.capture:
-                by_namespace.setdefault(self.namespace(link.b.node), []).append(link.b.interface)
-        captures: list[dict[str, Any]] = []
-        for namespace, interfaces in by_namespace.items():
-            part = self.directory / f"capture-{namespace}.pcapng"
-            argv = ["dumpcap", "-q", "-w", str(part)]
-            for interface in interfaces:
-                argv += ["-i", interface, "-f", CAPTURE_FILTER]
-            process = netns.popen_in(namespace, argv, str(self.directory / "dumpcap.log"))
-            captures.append({"pid": process.pid, "file": str(part)})
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not all(Path(c["file"]).exists() for c in captures):
-            time.sleep(0.1)
-        time.sleep(0.5)  # dumpcap opens the file before its capture is live
-        return captures
-
-    def _start_node(self, node: str, config: Path) -> int:
-        load_config(config)  # a bad config fails here, before anything runs
+    def _start(self, node: str, config: Path) -> int:
+        self.socket(node).unlink(missing_ok=True)
         process = netns.popen_in(
             self.namespace(node),
-            [LISPSTACK, "run", str(config), "--control-socket", str(self.socket(node))],
+            [*lispstack_argv(), "run", str(config), "--control-socket", str(self.socket(node))],
             str(self.log(node)),
         )
         deadline = time.monotonic() + 15
@@ -151,133 +114,127 @@ class Lab:
             time.sleep(0.05)
         return process.pid
 
-    def _wait_for_registrations(self, topology: Topology, timeout: float = 30.0) -> None:
-        waiting = [
-            n.name
-            for n in topology.nodes
-            if n.config is not None and "etr" in load_config(n.config).roles
-        ]
-        deadline = time.monotonic() + timeout
-        while waiting and time.monotonic() < deadline:
+    def _wait_for_registrations(self, nodes: list[str]) -> None:
+        state = self.state() or {"nodes": {}}
+        waiting = [n for n in nodes if state["nodes"][n]["etr"]]
+        deadline = time.monotonic() + REGISTRATION_TIMEOUT
+        while waiting:
+            for node in nodes:
+                if not alive(state["nodes"][node]["pid"]):
+                    raise LabError(
+                        f"node {node} stopped; its log: {self.log(node)}\n" + self.tail(node)
+                    )
             waiting = [n for n in waiting if not self.registered(n)]
-            time.sleep(0.2)
-        if waiting:
-            node = waiting[0]
-            raise LabError(
-                f"node {node} is not registered with its Map-Servers after {timeout:.0f} s; "
-                f"its log: {self.log(node)}\n" + self.tail(node)
-            )
+            if waiting and time.monotonic() > deadline:
+                node = waiting[0]
+                raise LabError(
+                    f"node {node} is not registered with its Map-Servers after "
+                    f"{REGISTRATION_TIMEOUT:.0f} s; its log: {self.log(node)}\n" + self.tail(node)
+                )
+            time.sleep(0.1)
 
     def registered(self, node: str) -> bool:
-        try:
-            database = ask(self.socket(node), "database", None)
-        except ControlError:
+        """Every Map-Server session of the ETR `node` is registered, and each lab node that
+        is one of its Map-Servers lists the ETR's EID prefixes."""
+        state = self.state()
+        if state is None or node not in state["nodes"]:
             return False
-        return isinstance(database, list) and all(
-            session.get("state") == "registered"
-            for entry in database
-            for session in entry.get("registrations", [])
-        )
+        try:
+            database: Any = ask(self.socket(node), "database", None)
+            sessions = [s for entry in database for s in entry.get("registrations", [])]
+            if not sessions or any(s.get("state") != "registered" for s in sessions):
+                return False
+            prefixes = {entry["eid"] for entry in database}
+            for server in state["nodes"][node]["map_server_nodes"]:
+                registrations: Any = ask(self.socket(server), "registrations", None)
+                listed = {r["eid"] for r in registrations}
+                if not prefixes <= listed:
+                    return False
+        except (ControlError, TypeError, KeyError, AttributeError):
+            return False
+        return True
+
+    def wait_registered(self, node: str, timeout: float = REGISTRATION_TIMEOUT) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.registered(node):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
+    # ------------------------------------------------------------ while up
 
     def restart_node(self, node: str, config: Path) -> None:
         """Stop one node and start it again, possibly with another configuration."""
         state = self.state()
         if state is None or node not in state["nodes"]:
-            raise LabError(f"lab '{self.name}' has no running node {node}")
-        _terminate(state["nodes"][node])
-        state["nodes"][node] = self._start_node(node, config)
-        self._save(state)
+            raise LabError(f"lab '{self.name}' has no lispstack node {node}")
+        terminate_in(self.namespace(node), state["nodes"][node]["pid"])
+        state["nodes"][node]["config"] = str(config)
+        state["nodes"][node]["pid"] = self._start(node, config)
+        self.save(state)
 
     def stop_captures(self) -> Path | None:
-        """Stop recording and merge the parts into the capture file the lab was asked for."""
+        """Stop recording; merge the parts into the capture file the lab was asked for."""
         state = self.state()
         if state is None or not state["captures"]:
             return None
-        for capture in state["captures"]:
-            _terminate(capture["pid"])
-        parts = [c["file"] for c in state["captures"] if Path(c["file"]).exists()]
-        state["captures"] = []
-        self._save(state)
-        if not state.get("capture") or not parts:
-            return None
-        merged = Path(state["capture"])
-        merged.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["mergecap", "-F", "pcapng", "-w", str(merged), *parts],
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-        return merged if merged.exists() else None
-
-    # ------------------------------------------------------------ status and down
+        captures, state["captures"] = state["captures"], []
+        self.save(state)
+        merged = Path(state["capture"]) if state.get("capture") else None
+        return capture.stop(captures, merged)
 
     def status(self) -> list[dict[str, Any]]:
         state = self.state()
         if state is None:
             return []
-        out = []
-        for node, pid in state["nodes"].items():
-            running = _alive(pid)
-            entry: dict[str, Any] = {
+        out: list[dict[str, Any]] = []
+        for node, entry in state["nodes"].items():
+            running = entry["pid"] is not None and alive(entry["pid"])
+            item: dict[str, Any] = {
                 "node": node,
-                "pid": pid,
-                "running": running,
+                "kind": "lispstack",
                 "namespace": self.namespace(node),
+                "pid": entry["pid"],
+                "running": running,
+                "config": entry["config"],
+                "socket": str(self.socket(node)),
                 "log": str(self.log(node)),
             }
+            if entry["etr"]:
+                item["registered"] = running and self.registered(node)
             if not running:
-                entry["log_tail"] = self.tail(node)
-            out.append(entry)
+                item["log_tail"] = self.tail(node)
+            out.append(item)
+        for host in state["hosts"]:
+            out.append({"node": host, "kind": "host", "namespace": self.namespace(host)})
         return out
 
+    def capture_status(self) -> dict[str, Any]:
+        state = self.state() or {}
+        captures = state.get("captures", [])
+        return {
+            "file": state.get("capture"),
+            "recording": bool(captures) and all(alive(c["pid"]) for c in captures),
+        }
+
+    # ------------------------------------------------------------ down
+
     def down(self) -> Path | None:
-        """Stop and remove everything; returns the merged capture's path, if one was asked."""
-        merged = self.stop_captures()
-        state = self.state() or {"nodes": {}}
-        for pid in state["nodes"].values():
-            _terminate(pid)
-        for namespace in _lab_namespaces(self.name):
-            netns.delete(namespace)
-        shutil.rmtree(self.directory, ignore_errors=True)
-        return merged
+        """Stop and remove everything (idempotent); the merged capture's path, if one."""
+        return self._teardown(keep_logs=False)
 
-    def tail(self, node: str, lines: int = 15) -> str:
+    def _teardown(self, keep_logs: bool) -> Path | None:
+        merged: Path | None = None
         try:
-            return "\n".join(self.log(node).read_text().splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _terminate(pid: int, timeout: float = 15.0) -> None:
-    with contextlib.suppress(OSError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.05)
-    if _alive(pid):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _lab_namespaces(name: str) -> list[str]:
-    listing = subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=False, timeout=30
-    ).stdout
-    return [
-        line.split()[0]
-        for line in listing.splitlines()
-        if line and line.split()[0].startswith(f"{name}-")
-    ]
+            merged = self.stop_captures()
+        finally:
+            namespaces = namespaces_of(self.name)
+            terminate([pid for namespace in namespaces for pid in in_namespace(namespace)])
+            for namespace in namespaces:
+                netns.delete(namespace)
+            if keep_logs:
+                self.remove_all_but_logs()
+            else:
+                shutil.rmtree(self.directory, ignore_errors=True)
+        return merged

@@ -1,29 +1,52 @@
 """Lab topologies: nodes in network namespaces, veth links, addresses and routes (TOML).
 
-name = "seed"                              # the lab's default name
+The format (docs/lab.md has the whole story)::
 
-[[nodes]]
-name = "lisp1"
-config = "seed/lisp1.toml"                 # a lispstack node config (relative to this
-                                           # file); leave it out for a plain host/router
-addresses = ["lo 192.168.1.1/32"]          # "INTERFACE CIDR", on lo or a link end
-routes = ["10.0.2.0/24 via 10.0.1.254"]    # "PREFIX via NEXT-HOP"
-forwarding = false                         # route between interfaces (ip_forward)
+    name = "seed"                            # the lab's default name: letters, digits, _
 
-[[links]]                                  # a veth pair: "NODE INTERFACE CIDR" per end
-a = "lisp1 eth0 10.0.1.1/24"
-b = "mapserver to-lisp1 10.0.1.254/24"
-capture = true                             # record end b into the lab's capture
+    [[nodes]]
+    name = "lisp1"
+    config = "seed/lisp1.toml"               # a lispstack node config file (relative to
+                                             # this file) ...
+    addresses = ["lo 192.168.1.1/32"]        # "INTERFACE CIDR": lo, a link end, or any
+                                             # other name (a dummy interface is made)
+    routes = ["10.0.2.0/24 via 10.0.1.254"]  # "PREFIX via NEXT-HOP"
+    forwarding = false                       # route between interfaces (ip_forward)
+
+    [[nodes]]
+    name = "lisp3"
+    [nodes.config.node]                      # ... or the node config written inline
+    roles = ["itr", "etr"]                   # ([node] name defaults to the node's name)
+
+    [[nodes]]
+    name = "router"                          # no config: a plain host or router
+    forwarding = true
+
+    [[links]]                                # a veth pair: "NODE INTERFACE CIDR" per end
+    a = "lisp1 eth0 10.0.1.1/24"
+    b = "mapserver to-lisp1 10.0.1.254/24"
+    capture = true                           # record end b into the lab's capture
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
+
+from lispstack.config import ConfigError, NodeConfig, load_config, parse_config
+from lispstack.lab.toml_text import dumps
+
+LAB_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
+NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,31}")
+INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+NODE_KEYS = {"name", "config", "addresses", "routes", "forwarding"}
+LINK_KEYS = {"a", "b", "capture"}
+TOP_KEYS = {"name", "nodes", "links"}
 
 
 class TopologyError(ValueError):
@@ -46,11 +69,19 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """One namespace. `config` is None for a plain host or router; `config_file` is None
+    when the config was written inline (the lab writes it into its directory)."""
+
     name: str
-    config: Path | None
+    config: NodeConfig | None
+    config_file: Path | None
     addresses: tuple[tuple[str, str], ...]
     routes: tuple[tuple[str, str], ...]
     forwarding: bool
+
+    @property
+    def is_etr(self) -> bool:
+        return self.config is not None and "etr" in self.config.roles
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +97,34 @@ class Topology:
                 return node
         raise KeyError(name)
 
+    def link_interfaces(self, node: str) -> set[str]:
+        return {
+            end.interface for link in self.links for end in (link.a, link.b) if end.node == node
+        }
+
+    def owner_of(self, address: str) -> str | None:
+        """The node that holds `address` (on a link end or as a node address)."""
+        wanted = ip_address(address)
+        for link in self.links:
+            for end in (link.a, link.b):
+                if ip_interface(end.cidr).ip == wanted:
+                    return end.node
+        for node in self.nodes:
+            if any(ip_interface(cidr).ip == wanted for _, cidr in node.addresses):
+                return node.name
+        return None
+
+
+def check_lab_name(name: str) -> str:
+    if not LAB_NAME.fullmatch(name):
+        raise TopologyError(f"lab name '{name}': 1 to 32 letters, digits or '_' (no '-')")
+    return name
+
 
 def builtin(name: str) -> Path:
     path = Path(str(resources.files("lispstack.lab") / "topologies" / f"{name}.toml"))
     if not path.exists():
-        raise TopologyError(f"no built-in topology '{name}'")
+        raise TopologyError(f"no built-in topology '{name}' (and no such .toml file)")
     return path
 
 
@@ -79,8 +133,10 @@ def load_topology(spec: str) -> Topology:
     path = Path(spec) if spec.endswith(".toml") else builtin(spec)
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise TopologyError(f"{path}: {error}") from None
+    except OSError as error:
+        raise TopologyError(f"{path}: cannot read: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise TopologyError(f"{path}: invalid TOML: {error}") from None
     return _parse(data, path)
 
 
@@ -88,67 +144,108 @@ def _fail(path: Path, key: str, reason: str) -> TopologyError:
     return TopologyError(f"{path}: {key}: {reason}")
 
 
+def _unknown(path: Path, key: str, raw: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise _fail(path, key, f"unknown key(s) {', '.join(sorted(unknown))}")
+
+
 def _parse(data: dict[str, Any], path: Path) -> Topology:
+    _unknown(path, "(top level)", data, TOP_KEYS)
     name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name.isidentifier() or len(name) > 8:
-        raise _fail(path, "name", "a short identifier of at most 8 characters")
-    nodes = []
-    for index, raw in enumerate(data.get("nodes", [])):
-        key = f"nodes[{index}]"
-        unknown = set(raw) - {"name", "config", "addresses", "routes", "forwarding"}
-        if unknown:
-            raise _fail(path, key, f"unknown key(s) {', '.join(sorted(unknown))}")
-        node_name = raw.get("name")
-        if not isinstance(node_name, str) or not node_name or len(name + node_name) > 14:
-            raise _fail(path, f"{key}.name", "a name (lab and node names: 14 characters)")
-        config = raw.get("config")
-        config_path = (path.parent / config) if isinstance(config, str) else None
-        if config_path is not None and not config_path.exists():
-            raise _fail(path, f"{key}.config", f"{config_path} does not exist")
-        try:
-            addresses = tuple(_address(text) for text in raw.get("addresses", []))
-            routes = tuple(_route(text) for text in raw.get("routes", []))
-        except ValueError as error:
-            raise _fail(path, key, str(error)) from None
-        nodes.append(
-            Node(node_name, config_path, addresses, routes, bool(raw.get("forwarding", False)))
-        )
+    if not isinstance(name, str) or not LAB_NAME.fullmatch(name):
+        raise _fail(path, "name", "1 to 32 letters, digits or '_' (no '-')")
+    nodes = tuple(_node(path, f"nodes[{i}]", raw) for i, raw in enumerate(data.get("nodes", [])))
     names = [n.name for n in nodes]
-    if len(set(names)) != len(names) or not names:
-        raise _fail(path, "nodes", "node names must be present and unique")
-    links = []
-    for index, raw in enumerate(data.get("links", [])):
-        try:
-            a, b = _end(raw["a"]), _end(raw["b"])
-        except (KeyError, ValueError) as error:
-            raise _fail(
-                path, f"links[{index}]", f"expected a and b as 'NODE IF CIDR': {error}"
-            ) from None
-        for end in (a, b):
-            if end.node not in names:
-                raise _fail(path, f"links[{index}]", f"unknown node '{end.node}'")
-        links.append(Link(a, b, bool(raw.get("capture", False))))
-    return Topology(name, tuple(nodes), tuple(links), str(path))
+    if not names:
+        raise _fail(path, "nodes", "a topology needs at least one [[nodes]]")
+    if len(set(names)) != len(names):
+        raise _fail(path, "nodes", "node names must be unique")
+    links = tuple(
+        _link(path, f"links[{i}]", raw, names) for i, raw in enumerate(data.get("links", []))
+    )
+    ends = [(end.node, end.interface) for link in links for end in (link.a, link.b)]
+    if len(set(ends)) != len(ends):
+        raise _fail(path, "links", "an interface name is used twice on one node")
+    return Topology(name, nodes, links, str(path))
+
+
+def _node(path: Path, key: str, raw: Any) -> Node:
+    if not isinstance(raw, dict):
+        raise _fail(path, key, "expected a table ([[nodes]])")
+    _unknown(path, key, raw, NODE_KEYS)
+    name = raw.get("name")
+    if not isinstance(name, str) or not NODE_NAME.fullmatch(name):
+        raise _fail(path, f"{key}.name", "1 to 32 letters, digits, '_' or '-'")
+    config, config_file = _config(path, f"{key}.config", name, raw.get("config"))
+    try:
+        addresses = tuple(_address(text) for text in raw.get("addresses", []))
+        routes = tuple(_route(text) for text in raw.get("routes", []))
+    except (ValueError, AttributeError) as error:
+        raise _fail(path, key, str(error)) from None
+    forwarding = raw.get("forwarding", False)
+    if not isinstance(forwarding, bool):
+        raise _fail(path, f"{key}.forwarding", "true or false")
+    return Node(name, config, config_file, addresses, routes, forwarding)
+
+
+def _config(path: Path, key: str, node: str, raw: Any) -> tuple[NodeConfig | None, Path | None]:
+    try:
+        if raw is None:
+            return None, None
+        if isinstance(raw, str):
+            file = (path.parent / raw).resolve()
+            if not file.exists():
+                raise _fail(path, key, f"{file} does not exist")
+            return load_config(file), file
+        if isinstance(raw, dict):
+            document = {**raw, "node": {"name": node, **raw.get("node", {})}}
+            return parse_config(dumps(document), f"{path}: {key}"), None
+    except ConfigError as error:
+        raise _fail(path, key, str(error)) from None
+    raise _fail(path, key, "a file name or an inline table ([nodes.config.node] ...)")
 
 
 def _address(text: str) -> tuple[str, str]:
-    interface, cidr = text.split()
-    ip_interface(cidr)
-    return interface, cidr
+    parts = text.split()
+    if len(parts) != 2 or not INTERFACE_NAME.fullmatch(parts[0]):
+        raise ValueError(f"address '{text}': expected 'INTERFACE CIDR'")
+    ip_interface(parts[1])
+    return parts[0], parts[1]
 
 
 def _route(text: str) -> tuple[str, str]:
-    prefix, via, hop = text.split()
-    if via != "via":
+    parts = text.split()
+    if len(parts) != 3 or parts[1] != "via":
         raise ValueError(f"route '{text}': expected 'PREFIX via NEXT-HOP'")
-    ip_network(prefix)
-    ip_address(hop)
-    return prefix, hop
+    ip_network(parts[0])
+    ip_address(parts[2])
+    return parts[0], parts[2]
+
+
+def _link(path: Path, key: str, raw: Any, names: list[str]) -> Link:
+    if not isinstance(raw, dict):
+        raise _fail(path, key, "expected a table ([[links]])")
+    _unknown(path, key, raw, LINK_KEYS)
+    try:
+        a, b = _end(raw["a"]), _end(raw["b"])
+    except (KeyError, ValueError, AttributeError) as error:
+        raise _fail(path, key, f"expected a and b as 'NODE INTERFACE CIDR': {error}") from None
+    for end in (a, b):
+        if end.node not in names:
+            raise _fail(path, key, f"unknown node '{end.node}'")
+    capture = raw.get("capture", False)
+    if not isinstance(capture, bool):
+        raise _fail(path, f"{key}.capture", "true or false")
+    return Link(a, b, capture)
 
 
 def _end(text: str) -> LinkEnd:
-    node, interface, cidr = text.split()
+    parts = text.split()
+    if len(parts) != 3:
+        raise ValueError(f"'{text}'")
+    node, interface, cidr = parts
+    if not INTERFACE_NAME.fullmatch(interface):
+        raise ValueError(f"interface name '{interface}': 1 to 15 of A-Z a-z 0-9 _ . -")
     ip_interface(cidr)
-    if len(interface) > 15:
-        raise ValueError(f"interface name '{interface}' longer than 15 characters")
     return LinkEnd(node, interface, cidr)
