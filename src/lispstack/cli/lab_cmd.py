@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     up.add_argument("topology", nargs="?", default="seed", help="a TOML file, or 'seed'")
     up.add_argument("--name", help="the lab's name (default: the topology's)")
     up.add_argument("--capture", help="record the RLOC-side links into this pcapng")
+    up.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for the ETRs (default: 30)"
+    )
     for name, help_text in (
         ("exec", "run a command in a node's namespace (its exit code passes through)"),
         ("show", "lispstack show for a lab node"),
@@ -112,7 +115,7 @@ def _up(args: argparse.Namespace) -> int:
     topology = load_topology(args.topology)
     lab = Lab(args.name or topology.name)
     capture = Path(args.capture).resolve() if args.capture else None
-    lab.up(topology, capture)
+    lab.up(topology, capture, args.timeout)
     print(f"lab {lab.name} is up ({topology.source}); every ETR is registered")
     for entry in lab.status():
         what = f"pid {entry['pid']}, log {entry['log']}" if "pid" in entry else "plain host"

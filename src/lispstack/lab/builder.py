@@ -25,15 +25,30 @@ def build(files: LabFiles, topology: Topology) -> None:
         existing = {"lo"} | topology.link_interfaces(node.name)
         for interface, cidr in node.addresses:
             if interface not in existing:
-                netns.ip("link", "add", interface, "type", "dummy", namespace=namespace)
-                netns.ip("link", "set", interface, "up", namespace=namespace)
                 existing.add(interface)
+                if not _dummy(namespace, interface):
+                    # no dummy interfaces in this kernel: the address goes on lo (labelled)
+                    label = () if ":" in cidr else ("label", f"lo:{interface}"[:15])
+                    netns.ip("addr", "add", cidr, "dev", "lo", *label, namespace=namespace)
+                    continue
             netns.add_address(namespace, interface, cidr)
         for prefix, hop in node.routes:
             netns.add_route(namespace, prefix, hop)
         if node.forwarding:
             netns.sysctl(namespace, "net.ipv4.ip_forward", "1")
             netns.sysctl(namespace, "net.ipv6.conf.all.forwarding", "1")
+
+
+def _dummy(namespace: str, interface: str) -> bool:
+    """Make a dummy interface; False when the kernel has none (module `dummy` missing)."""
+    try:
+        netns.ip("link", "add", interface, "type", "dummy", namespace=namespace)
+    except netns.NetnsError as error:
+        if "Unknown device type" in str(error):
+            return False
+        raise
+    netns.ip("link", "set", interface, "up", namespace=namespace)
+    return True
 
 
 def namespaces_of(lab: str) -> list[str]:

@@ -38,7 +38,9 @@ class Lab(LabFiles):
 
     # ------------------------------------------------------------ up
 
-    def up(self, topology: Topology, capture_file: Path | None) -> None:
+    def up(
+        self, topology: Topology, capture_file: Path | None, timeout: float = REGISTRATION_TIMEOUT
+    ) -> None:
         """Build, start, and return once every ETR is registered; on failure remove all
         but the node logs and raise a LabError naming the node and its log."""
         self.claim({"topology": topology.source, "nodes": {}, "hosts": [], "captures": []})
@@ -71,7 +73,7 @@ class Lab(LabFiles):
                     config = Path(state["nodes"][node.name]["config"])
                     state["nodes"][node.name]["pid"] = self._start(node.name, config)
                     self.save(state)
-            self._wait_for_registrations(list(state["nodes"]))
+            self._wait_for_registrations(list(state["nodes"]), timeout)
         except BaseException:
             self._teardown(keep_logs=True)
             raise
@@ -114,10 +116,10 @@ class Lab(LabFiles):
             time.sleep(0.05)
         return process.pid
 
-    def _wait_for_registrations(self, nodes: list[str]) -> None:
+    def _wait_for_registrations(self, nodes: list[str], timeout: float) -> None:
         state = self.state() or {"nodes": {}}
         waiting = [n for n in nodes if state["nodes"][n]["etr"]]
-        deadline = time.monotonic() + REGISTRATION_TIMEOUT
+        deadline = time.monotonic() + timeout
         while waiting:
             for node in nodes:
                 if not alive(state["nodes"][node]["pid"]):
@@ -129,7 +131,7 @@ class Lab(LabFiles):
                 node = waiting[0]
                 raise LabError(
                     f"node {node} is not registered with its Map-Servers after "
-                    f"{REGISTRATION_TIMEOUT:.0f} s; its log: {self.log(node)}\n" + self.tail(node)
+                    f"{timeout:g} s; its log: {self.log(node)}\n" + self.tail(node)
                 )
             time.sleep(0.1)
 
