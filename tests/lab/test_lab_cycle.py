@@ -145,6 +145,9 @@ def test_a_crashed_node_shows_with_its_log(tmp_path: Path, lab: str) -> None:
     after = json.loads(_run("lab", "status", "--name", lab, "--json").stdout)
     entry = next(e for e in after["nodes"] if e["node"] == "lisp2")
     assert entry["running"] is False and "log_tail" in entry
+    restarted = _run("lab", "restart", "--name", lab, "lisp2")
+    assert restarted.returncode == 0, restarted.stderr
+    assert _run("lab", "status", "--name", lab).returncode == 0
 
 
 def test_an_unregistered_etr_fails_up_and_keeps_its_log(tmp_path: Path, lab: str) -> None:

@@ -39,6 +39,7 @@ def register(subparsers: Any) -> None:
         ("exec", "run a command in a node's namespace (its exit code passes through)"),
         ("show", "lispstack show for a lab node"),
         ("status", "what runs (a stopped node shows with the end of its log)"),
+        ("restart", "restart one node (its map-cache starts empty), optionally with --config"),
         ("down", "stop and remove everything the lab made (idempotent)"),
     ):
         command = commands.add_parser(name, help=help_text)
@@ -53,6 +54,9 @@ def register(subparsers: Any) -> None:
             command.add_argument("--json", action="store_true")
         if name == "status":
             command.add_argument("--json", action="store_true")
+        if name == "restart":
+            command.add_argument("node")
+            command.add_argument("--config", help="a node config (default: the one it runs)")
     parser.set_defaults(handler=run)
 
 
@@ -104,6 +108,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             json=args.json,
         )
         return run_show(show)
+    if command == "restart":
+        if args.node not in state["nodes"]:
+            return _fail(f"{args.node} is a plain host: it runs no lispstack node")
+        config = Path(args.config or state["nodes"][args.node]["config"]).resolve()
+        lab.restart_node(args.node, config)
+        registered = not state["nodes"][args.node]["etr"] or lab.wait_registered(args.node)
+        print(f"{args.node} restarted with {config}" + ("" if registered else "; NOT registered"))
+        return 0 if registered else 1
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
     if not argv:
         return _fail("usage: lispstack lab exec [--name NAME] NODE -- CMD ...")
