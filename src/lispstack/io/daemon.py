@@ -153,8 +153,9 @@ class NodeDaemon:
         for _ in range(64):  # a batch, then let the sockets have their turn
             packet = self._data_plane.tun.read()
             if packet is None:
-                return
-            self.feed(PacketFromTun(packet))
+                break
+            self._handle(PacketFromTun(packet))
+        self._schedule()
 
     def _schedule(self) -> None:
         deadline = self.node.next_deadline()

@@ -12,7 +12,6 @@ import logging
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from ipaddress import ip_address
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.io.netlink import PolicyRouting
@@ -81,9 +80,12 @@ class DataPlane:
         if raw is None or len(packet) < (20 if version == 4 else 40):
             self._count("drop.raw-malformed")
             return False
-        destination = packet[16:20] if version == 4 else packet[24:40]
+        if version == 4:
+            destination = socket.inet_ntop(socket.AF_INET, packet[16:20])
+        else:
+            destination = socket.inet_ntop(socket.AF_INET6, packet[24:40])
         try:
-            raw.sendto(packet, (str(ip_address(destination)), 0))
+            raw.sendto(packet, (destination, 0))
         except OSError:
             self._count(failure)
             return False
