@@ -29,7 +29,7 @@ registrations through the Map-Resolver role, which calls `resolve()`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
@@ -78,7 +78,9 @@ def record_prefix(record: MappingRecord) -> EidPrefix | None:
     iid, address = split_instance_id(record.eid)
     if not isinstance(address, IPv4Address | IPv6Address):
         return None
-    return EidPrefix(iid, ip_network((address, record.eid_mask_len), strict=False))
+    # From the integer: an address object would be formatted and re-parsed as text.
+    network = IPv4Network if isinstance(address, IPv4Address) else IPv6Network
+    return EidPrefix(iid, network((int(address), record.eid_mask_len), strict=False))
 
 
 class MapServer(Role):
@@ -110,10 +112,10 @@ class MapServer(Role):
     def _register(
         self, message: MapRegister, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        checked = self._check(message, datagram, now)
+        source = str(datagram.source.address)
+        checked = self._check(message, datagram.payload, source, now)
         if not isinstance(checked, _Accepted):
             return checked
-        source = str(datagram.source.address)
         actions: list[Action] = []
         for record, prefix, site_prefix in zip(
             message.records, checked.prefixes, checked.site_prefixes, strict=True
@@ -127,10 +129,9 @@ class MapServer(Role):
         return actions
 
     def _check(
-        self, message: MapRegister, datagram: DatagramReceived, now: float
+        self, message: MapRegister, payload: bytes, source: str, now: float
     ) -> _Accepted | list[Action]:
         """The accepted message, or the drop (every record must pass: all or nothing)."""
-        source = str(datagram.source.address)
 
         def drop(reason: str, detail: str = "") -> list[Action]:
             return list(self.drops.drop(reason, source, now, detail))
@@ -157,7 +158,7 @@ class MapServer(Role):
             return drop("unknown-key-id", f"site {site.name}, key id {message.key_id}")
         if not key_accepts(key, message.algorithm):
             return drop("wrong-algorithm", f"site {site.name}, {message.algorithm.label}")
-        if not verify_raw(datagram.payload, key_bytes(key.key)):
+        if not verify_raw(payload, key_bytes(key.key)):
             return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
             if not site_prefix.allows(prefix):
@@ -187,14 +188,17 @@ class MapServer(Role):
     ) -> list[Action]:
         site = site_prefix.site.name
         previous = self.registrations.get(prefix, etr)
-        fields: dict[str, object] = {"site": site, "eid": str(prefix), "etr": source}
+
+        def fields() -> dict[str, object]:
+            return {"site": site, "eid": str(prefix), "etr": source}
+
         if record.ttl == 0:
             self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)
             if previous is None:
                 return []
             self.registrations.remove(prefix, etr)
             self.counters.add("registrations.deregistered")
-            return [Trace("deregistered", fields)]
+            return [Trace("deregistered", fields())]
         self._deregistered.pop((prefix, etr), None)
         lifetime = record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
         self.registrations.put(
@@ -217,7 +221,7 @@ class MapServer(Role):
         if previous is not None:
             self.counters.add("registrations.refreshed")
             return []
-        return [Trace("registered", fields)]
+        return [Trace("registered", fields())]
 
     def _notify(self, message: MapRegister, key: str, datagram: DatagramReceived) -> SendDatagram:
         """The Map-Notify: same nonce, records, key id and algorithm, signed with the same key."""

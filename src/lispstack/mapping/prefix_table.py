@@ -21,6 +21,13 @@ V = TypeVar("V")
 _Key = tuple[int, int]
 
 
+def _node(prefix: EidPrefix) -> tuple[bytes, int]:
+    """The trie key of `prefix`: pytricia parses (packed address, length) several times
+    faster than an ipaddress network, which it formats and re-parses as text."""
+    network = prefix.network
+    return network.network_address.packed, network.prefixlen
+
+
 class PrefixTable(Generic[V]):
     """EidPrefix -> V with exact, longest-prefix, covering and more-specific lookups."""
 
@@ -49,40 +56,46 @@ class PrefixTable(Generic[V]):
     def __setitem__(self, prefix: EidPrefix, value: V) -> None:
         """Insert, or replace the value of an existing prefix."""
         trie = self._trie_for(prefix)
-        if not trie.has_key(prefix.network):
+        node = _node(prefix)
+        if not trie.has_key(node):
             self._count += 1
             self._sizes[(prefix.iid, prefix.family)] += 1
-        trie[prefix.network] = (prefix, value)
+        trie[node] = (prefix, value)
 
     def __getitem__(self, prefix: EidPrefix) -> V:
         trie = self._tries.get((prefix.iid, prefix.family))
-        if trie is None or not trie.has_key(prefix.network):
+        node = _node(prefix)
+        if trie is None or not trie.has_key(node):
             raise KeyError(prefix)
-        entry: tuple[EidPrefix, V] = trie[prefix.network]
+        entry: tuple[EidPrefix, V] = trie[node]
         return entry[1]
 
     def __contains__(self, prefix: object) -> bool:
         if not isinstance(prefix, EidPrefix):
             return False
         trie = self._tries.get((prefix.iid, prefix.family))
-        return trie is not None and bool(trie.has_key(prefix.network))
+        return trie is not None and bool(trie.has_key(_node(prefix)))
 
     def get(self, prefix: EidPrefix) -> V | None:
         """The value stored for exactly `prefix`, or None."""
         trie = self._tries.get((prefix.iid, prefix.family))
-        if trie is None or not trie.has_key(prefix.network):
+        if trie is None:
             return None
-        entry: tuple[EidPrefix, V] = trie[prefix.network]
+        # One longest-match walk: it lands on `prefix` itself exactly when `prefix` is there.
+        entry: tuple[EidPrefix, V] | None = trie.get(_node(prefix))
+        if entry is None or entry[0].network != prefix.network:
+            return None
         return entry[1]
 
     def pop(self, prefix: EidPrefix) -> V | None:
         """Remove `prefix`; its value, or None when it was not there."""
         key = (prefix.iid, prefix.family)
         trie = self._tries.get(key)
-        if trie is None or not trie.has_key(prefix.network):
+        node = _node(prefix)
+        if trie is None or not trie.has_key(node):
             return None
-        entry: tuple[EidPrefix, V] = trie[prefix.network]
-        trie.delete(prefix.network)
+        entry: tuple[EidPrefix, V] = trie[node]
+        trie.delete(node)
         self._count -= 1
         self._sizes[key] -= 1
         if self._sizes[key] == 0:
@@ -133,7 +146,7 @@ class PrefixTable(Generic[V]):
         trie = self._tries.get((prefix.iid, prefix.family))
         if trie is None:
             return None
-        entry: tuple[EidPrefix, V] | None = trie.get(prefix.network)
+        entry: tuple[EidPrefix, V] | None = trie.get(_node(prefix))
         return entry
 
     def covering_all(self, prefix: EidPrefix) -> list[tuple[EidPrefix, V]]:
@@ -142,7 +155,7 @@ class PrefixTable(Generic[V]):
         if trie is None:
             return []
         found: list[tuple[EidPrefix, V]] = []
-        key = trie.get_key(prefix.network)
+        key = trie.get_key(_node(prefix))
         while key is not None:
             found.append(trie[key])
             key = trie.parent(key)
@@ -153,16 +166,16 @@ class PrefixTable(Generic[V]):
         trie = self._tries.get((prefix.iid, prefix.family))
         if trie is None:
             return []
-        network = prefix.network
-        if trie.has_key(network):
-            children = trie.children(network)
+        node = _node(prefix)
+        if trie.has_key(node):
+            children = trie.children(node)
         else:
             # pytricia only walks below an existing node: add a placeholder for the walk.
-            trie[network] = None
+            trie[node] = None
             try:
-                children = trie.children(network)
+                children = trie.children(node)
             finally:
-                trie.delete(network)
+                trie.delete(node)
         found: list[tuple[EidPrefix, V]] = [trie[child] for child in children]
         found.sort(key=lambda entry: entry[0].sort_key)
         return found
