@@ -29,7 +29,7 @@ from lispstack.config.prefix import ConfigPrefix
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import DatagramReceived, Endpoint
-from lispstack.core.map_resolver import build_mapping_roles
+from lispstack.core.map_resolver import MapResolver, build_mapping_roles
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
 from lispstack.core.resolver_fast_path import ResolverFastPath
@@ -141,7 +141,9 @@ def main() -> None:
             IPv4Address(0xAC100000 + rng.randrange(1, 1 << 16)) for _ in range(count)
         ],
     }
-    fast = ResolverFastPath(node.handle_control, map_server.registrations, counters)
+    resolver = roles[1]
+    assert isinstance(resolver, MapResolver)
+    fast = ResolverFastPath(node.handle_control, resolver, counters)
     rows = []
     for name, eids in workloads.items():
         payloads = templates(eids, ITR, 5000)

@@ -15,7 +15,7 @@ import timeit
 from collections.abc import Callable
 from ipaddress import IPv4Address
 
-from lispstack.core.resolver_fast_path import _parse as fast_parse_ecm_map_request
+from lispstack.core.resolver_fast_path import parse_common_request
 from lispstack.wire import (
     Ecm,
     EidRecord,
@@ -67,12 +67,12 @@ def main() -> None:
         decode_control(register_bytes)
         verify_raw(register_bytes, KEY)
 
-    assert fast_parse_ecm_map_request(ecm_bytes) is not None  # the fast path takes it
+    assert parse_common_request(ecm_bytes) is not None  # the fast path takes it
     rows: list[tuple[str, Callable[[], object], Callable[[], object] | None, str]] = [
         ("ECM Map-Request (IPv4 inner)", lambda: decode_control(ecm_bytes), ECM.encode, "dec < 4"),
         (
             "  same, Map-Resolver fast-path parse",
-            lambda: fast_parse_ecm_map_request(ecm_bytes),
+            lambda: parse_common_request(ecm_bytes),
             None,
             "",
         ),

@@ -5,14 +5,26 @@ from __future__ import annotations
 import random
 from ipaddress import IPv4Address, IPv6Address
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from lispstack.config import parse_config
 from lispstack.core.build import build_node
 from lispstack.core.events import DatagramReceived, Endpoint, SendDatagram
-from lispstack.core.map_server import MapServer
+from lispstack.core.map_resolver import MapResolver
 from lispstack.core.node import Node
-from lispstack.core.resolver_fast_path import ResolverFastPath
+from lispstack.core.resolver_fast_path import ResolverFastPath, parse_common_request
 from lispstack.io.perf import templates
-from lispstack.wire import Ecm, EidRecord, Locator, MappingRecord, MapRegister, MapRequest
+from lispstack.wire import (
+    NO_ADDRESS,
+    Ecm,
+    EidRecord,
+    Locator,
+    MappingRecord,
+    MapRegister,
+    MapRequest,
+    decode_control,
+)
 
 CONFIG = """
 [node]
@@ -37,9 +49,9 @@ ITR = IPv4Address("10.0.1.1")
 def _nodes() -> tuple[Node, Node, ResolverFastPath]:
     config = parse_config(CONFIG, "ms.toml")
     fast = build_node(config, random.Random(1))
-    map_server = fast.roles[0]
-    assert isinstance(map_server, MapServer)
-    fast_path = ResolverFastPath(fast.handle_control, map_server.registrations, fast.counters)
+    resolver = fast.roles[1]
+    assert isinstance(resolver, MapResolver)
+    fast_path = ResolverFastPath(fast.handle_control, resolver, fast.counters)
     fast.use_control_fast_path(fast_path.handle)
     general = build_node(config, random.Random(1))
     general.use_control_fast_path(general.handle_control)
@@ -106,3 +118,79 @@ def test_fast_and_general_paths_agree() -> None:
     assert fast.counters.get("forward.to-etr") == 1
     # Repeats within one registration state: 1 + 4 (second round) + 1 + 1.
     assert fast_path.hits == 7
+
+
+def _common_request(eid: int, itr: int, port: int, nonce: int, source_eid: bool) -> bytes:
+    request = MapRequest(
+        nonce=nonce,
+        itr_rlocs=(IPv4Address(itr),),
+        records=(EidRecord(eid=IPv4Address(eid), eid_mask_len=32),),
+        source_eid=IPv4Address(itr) if source_eid else NO_ADDRESS,
+    )
+    return Ecm(
+        source=IPv4Address(itr), destination=IPv4Address(eid), source_port=port, message=request
+    ).encode()
+
+
+addresses = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _assert_parse_agrees_with_decoder(data: bytes) -> bool:
+    """The fast path answers without the general decode, so every request its parse
+    accepts must decode to a plain ECM Map-Request with exactly the parsed fields.
+    True when the parse accepted `data`."""
+    parsed = parse_common_request(data)
+    if parsed is None:
+        return False
+    message = decode_control(data)
+    assert isinstance(message, Ecm) and isinstance(message.message, MapRequest)
+    assert not (message.security or message.ddt or message.to_etr or message.to_ms)
+    assert message.reserved == 0
+    request = message.message
+    parsed_eid, parsed_itr, parsed_port, parsed_nonce = parsed
+    (record,) = request.records  # its reserved bits may be set: receivers ignore them
+    assert (record.eid, record.eid_mask_len) == (IPv4Address(parsed_eid), 32)
+    assert request.itr_rlocs == (IPv4Address(parsed_itr),)
+    assert message.source_port == parsed_port
+    assert request.nonce == int.from_bytes(parsed_nonce, "big")
+    flags = (request.authoritative, request.probe, request.smr, request.pitr, request.smr_invoked)
+    assert not any(flags) and not (request.pubsub or request.local_xtr or request.dont_map_reply)
+    assert request.map_reply_record is None and request.xtr_id is None
+    return True
+
+
+def test_every_single_bit_flip_the_parse_takes_decodes_alike() -> None:
+    for source_eid in (False, True):
+        valid = _common_request(0x04020202, 0x0A000101, 5000, 0x0123456789ABCDEF, source_eid)
+        assert _assert_parse_agrees_with_decoder(valid)
+        for bit in range(len(valid) * 8):
+            flipped = bytearray(valid)
+            flipped[bit // 8] ^= 0x80 >> (bit % 8)
+            _assert_parse_agrees_with_decoder(bytes(flipped))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    eid=addresses,
+    itr=addresses,
+    port=st.integers(min_value=0, max_value=0xFFFF),
+    nonce=st.integers(min_value=0, max_value=2**64 - 1),
+    source_eid=st.booleans(),
+    mutations=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=80), st.integers(0, 255)), max_size=3
+    ),
+)
+def test_what_the_parse_takes_the_general_decoder_takes_alike(
+    eid: int,
+    itr: int,
+    port: int,
+    nonce: int,
+    source_eid: bool,
+    mutations: list[tuple[int, int]],
+) -> None:
+    data = bytearray(_common_request(eid, itr, port, nonce, source_eid))
+    for position, value in mutations:
+        if position < len(data):
+            data[position] = value
+    accepted = _assert_parse_agrees_with_decoder(bytes(data))
+    assert accepted or mutations

@@ -29,16 +29,16 @@ def build_node(
     counters = Counters()
     drops = DropRecorder(counters)
     roles: list[Role] = []
-    map_server = None
+    resolver = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
         map_server = MapServer(SiteTable(config.sites), counters, drops)
         if config.has_role(NodeRole.MAP_SERVER):
             roles.append(map_server)
         if config.has_role(NodeRole.MAP_RESOLVER):
-            roles.append(MapResolver(map_server, counters, drops))
+            resolver = MapResolver(map_server, counters, drops)
+            roles.append(resolver)
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops)
-    if map_server is not None and config.has_role(NodeRole.MAP_RESOLVER):
-        fast_path = ResolverFastPath(node.handle_control, map_server.registrations, counters)
-        node.use_control_fast_path(fast_path.handle)
+    if resolver is not None:
+        node.use_control_fast_path(ResolverFastPath(node.handle_control, resolver, counters).handle)
     return node

@@ -8,13 +8,25 @@ from collections import Counter
 class Counters:
     """Named monotonic counters, grouped by a dotted prefix (e.g. "drop.bad-auth")."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_journal", "_values")
 
     def __init__(self) -> None:
         self._values: Counter[str] = Counter()
+        self._journal: list[tuple[str, int]] | None = None
 
     def add(self, name: str, amount: int = 1) -> None:
         self._values[name] += amount
+        if self._journal is not None:
+            self._journal.append((name, amount))
+
+    def start_journal(self) -> None:
+        """Record every `add` from now on, until `stop_journal`."""
+        self._journal = []
+
+    def stop_journal(self) -> tuple[tuple[str, int], ...]:
+        """The (name, amount) of every `add` since `start_journal`, in order."""
+        journal, self._journal = self._journal or [], None
+        return tuple(journal)
 
     def get(self, name: str) -> int:
         return self._values[name]

@@ -78,13 +78,29 @@ class MapResolver(Role):
         itr_rloc = pick_itr_rloc(request, datagram.local.address)
         if itr_rloc is None:
             return list(self.drops.drop("no-itr-rloc", source, now))
+        plain = None if isinstance(message, Ecm) else request
+        return self.answer(
+            request.nonce, iid, eid, Endpoint(itr_rloc, reply_port), datagram, now, plain
+        )
+
+    def answer(
+        self,
+        nonce: int,
+        iid: int,
+        eid: IPAddress,
+        reply_to: Endpoint,
+        datagram: DatagramReceived,
+        now: float,
+        plain: MapRequest | None = None,
+    ) -> list[Action]:
+        """Answer a request for `eid` that `datagram` carries: an ECM, or the `plain`
+        Map-Request (which is put in an ECM if it goes to an ETR)."""
         resolution = self.map_server.resolve(iid, eid, now)
-        reply_to = Endpoint(itr_rloc, reply_port)
         if not resolution.registrations:
-            return [self._negative(request.nonce, iid, eid, resolution, reply_to)]
+            return [self._negative(nonce, iid, eid, resolution, reply_to)]
         if any(r.proxy_reply for r in resolution.registrations):
-            return [self._proxy_reply(request.nonce, resolution, reply_to)]
-        return self._forward(message, request, datagram, resolution, eid, now)
+            return [self._proxy_reply(nonce, resolution, reply_to)]
+        return self._forward(datagram, resolution, eid, now, plain)
 
     def _negative(
         self, nonce: int, iid: int, eid: IPAddress, resolution: Resolution, reply_to: Endpoint
@@ -109,22 +125,17 @@ class MapResolver(Role):
 
     def _forward(
         self,
-        message: ControlMessage,
-        request: MapRequest,
         datagram: DatagramReceived,
         resolution: Resolution,
         eid: IPAddress,
         now: float,
+        plain: MapRequest | None,
     ) -> list[Action]:
         source = str(datagram.source.address)
         rloc = pick_etr_rloc(resolution.registrations, datagram.local.address)
         if rloc is None:
             return list(self.drops.drop("no-etr-rloc", source, now, str(resolution.prefix)))
-        payload = (
-            datagram.payload
-            if isinstance(message, Ecm)
-            else self._encapsulate(request, datagram, eid)
-        )
+        payload = datagram.payload if plain is None else self._encapsulate(plain, datagram, eid)
         if payload is None:
             return list(self.drops.drop("no-inner-header", source, now, str(eid)))
         self.counters.add("forward.to-etr")
