@@ -47,14 +47,15 @@ class PerfResult:
 
 
 def eids_from(spec: str, count: int = 10_000, seed: int = 1) -> list[IPv4Address]:
-    """EIDs from a file (one address a line) or random addresses inside a prefix."""
-    if "/" in spec and not spec.endswith(".txt"):
+    """`count` random addresses inside a prefix, or the EIDs of a file (one a line)."""
+    try:
         network = IPv4Network(spec)
-        rng = random.Random(seed)
-        base, size = int(network.network_address), network.num_addresses
-        return [IPv4Address(base + rng.randrange(size)) for _ in range(count)]
-    with open(spec, encoding="ascii") as lines:
-        return [IPv4Address(line.strip()) for line in lines if line.strip()]
+    except ValueError:
+        with open(spec, encoding="ascii") as lines:
+            return [IPv4Address(line.strip()) for line in lines if line.strip()]
+    rng = random.Random(seed)
+    base, size = int(network.network_address), network.num_addresses
+    return [IPv4Address(base + rng.randrange(size)) for _ in range(count)]
 
 
 def templates(eids: Sequence[IPv4Address], itr_rloc: IPv4Address, port: int) -> list[bytes]:

@@ -1,0 +1,32 @@
+"""Where `lispstack perf` takes its EIDs from: a prefix (with a count) or a file."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from lispstack.io.perf import eids_from
+
+
+def test_a_prefix_gives_count_addresses_inside_it() -> None:
+    eids = eids_from("10.1.0.0/16", count=500)
+    assert len(eids) == 500
+    assert all(eid in IPv4Network("10.1.0.0/16") for eid in eids)
+    assert eids == eids_from("10.1.0.0/16", count=500)  # seeded: runs are comparable
+
+
+def test_a_file_path_with_slashes_is_read_as_a_file(tmp_path: Path) -> None:
+    listing = tmp_path / "eids"
+    listing.write_text("192.168.2.1\n\n4.2.2.2\n", encoding="ascii")
+    assert eids_from(str(listing)) == [IPv4Address("192.168.2.1"), IPv4Address("4.2.2.2")]
+
+
+def test_a_bad_line_or_a_missing_file_raises_what_the_command_reports(tmp_path: Path) -> None:
+    listing = tmp_path / "eids"
+    listing.write_text("192.168.2.1\nnot-an-address\n", encoding="ascii")
+    with pytest.raises(ValueError):
+        eids_from(str(listing))
+    with pytest.raises(OSError):
+        eids_from(str(tmp_path / "absent"))
