@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lispstack.cli.main import main
 from lispstack.io.perf import eids_from
 
 
@@ -26,7 +27,25 @@ def test_a_file_path_with_slashes_is_read_as_a_file(tmp_path: Path) -> None:
 def test_a_bad_line_or_a_missing_file_raises_what_the_command_reports(tmp_path: Path) -> None:
     listing = tmp_path / "eids"
     listing.write_text("192.168.2.1\nnot-an-address\n", encoding="ascii")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="line 2"):
         eids_from(str(listing))
     with pytest.raises(OSError):
         eids_from(str(tmp_path / "absent"))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--count", "0"], "--count must be at least 1"),
+        (["--window", "0"], "--window must be at least 1"),
+        (["--duration", "0"], "--duration must be at least"),
+        (["--eids", "/nonexistent/eids"], "cannot read /nonexistent/eids"),
+    ],
+)
+def test_perf_usage_errors_are_one_line_and_exit_2(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["perf", "map-resolver", "127.0.0.1", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("lispstack perf: ") and message in error
+    assert error.count("\n") == 1

@@ -38,12 +38,22 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for option, value, lowest in (
+        ("--count", args.count, 1),
+        ("--window", args.window, 1),
+        ("--duration", args.duration, 0.001),
+    ):
+        if value < lowest:
+            return _usage(f"{option} must be at least {lowest}, not {value}")
     try:
         resolver = IPv4Address(args.address)
         eids = eids_from(args.eids, count=args.count)
-    except (ValueError, OSError) as error:
-        print(f"lispstack perf: {error}", file=sys.stderr)
-        return 2
+    except OSError as error:
+        return _usage(f"cannot read {args.eids}: {error.strerror}")
+    except ValueError as error:
+        return _usage(str(error))
+    if not eids:
+        return _usage(f"{args.eids} holds no EID")
     result = run_perf(resolver, eids, duration=args.duration, window=args.window)
     latency = {f"p{int(q * 100)}": round(result.percentile(q), 3) for q in (0.5, 0.9, 0.99)}
     summary: dict[str, object] = {
@@ -66,3 +76,8 @@ def run(args: argparse.Namespace) -> int:
             + "  ".join(f"{k} {v}" for k, v in latency.items())
         )
     return 0 if result.received else 1
+
+
+def _usage(message: str) -> int:
+    print(f"lispstack perf: {message}", file=sys.stderr)
+    return 2

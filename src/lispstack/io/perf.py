@@ -51,11 +51,22 @@ def eids_from(spec: str, count: int = 10_000, seed: int = 1) -> list[IPv4Address
     try:
         network = IPv4Network(spec)
     except ValueError:
-        with open(spec, encoding="ascii") as lines:
-            return [IPv4Address(line.strip()) for line in lines if line.strip()]
+        return _eids_of_file(spec)
     rng = random.Random(seed)
     base, size = int(network.network_address), network.num_addresses
     return [IPv4Address(base + rng.randrange(size)) for _ in range(count)]
+
+
+def _eids_of_file(path: str) -> list[IPv4Address]:
+    eids = []
+    with open(path, encoding="ascii", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    eids.append(IPv4Address(line.strip()))
+                except ValueError as error:
+                    raise ValueError(f"{path}, line {number}: {error}") from None
+    return eids
 
 
 def templates(eids: Sequence[IPv4Address], itr_rloc: IPv4Address, port: int) -> list[bytes]:
