@@ -100,6 +100,20 @@ def test_negative_replies_and_statistics(map_server: RunningNode) -> None:
     assert [s["site"] for s in map_server.show("sites")] == ["site-a", "site-b"]
 
 
+def test_show_names_an_argument_it_cannot_use(map_server: RunningNode) -> None:
+    for bad in ("not-an-eid", "192.168.1.0/33"):
+        result = subprocess.run(
+            [LISPSTACK, "show", "--socket", str(map_server.socket), "registrations", bad],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode != 0 and not result.stdout
+        assert result.stderr.startswith(f"lispstack show: registrations {bad}: "), result.stderr
+    assert [s["site"] for s in map_server.show("sites")] == ["site-a", "site-b"]  # serving
+
+
 def test_etr_registers_and_answers_forwarded_requests(
     map_server: RunningNode, workdir: Path
 ) -> None:

@@ -313,7 +313,8 @@ def test_show_registrations_filters_by_longest_match(node: Node) -> None:
     assert eids("192.168.2.0/24") == ["192.168.2.0/24"]
     assert eids("[200]10.221.3.4") == ["10.221.0.0/16"]
     assert eids("10.221.3.4") == []
-    assert eids("not-an-eid") == []
+    with pytest.raises(ValueError, match="not-an-eid"):
+        eids("not-an-eid")
     assert len(_registrations(node)) == 3
 
 

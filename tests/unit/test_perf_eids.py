@@ -36,16 +36,23 @@ def test_a_bad_line_or_a_missing_file_raises_what_the_command_reports(tmp_path: 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--count", "0"], "--count must be at least 1"),
-        (["--window", "0"], "--window must be at least 1"),
-        (["--duration", "0"], "--duration must be at least"),
-        (["--eids", "/nonexistent/eids"], "cannot read /nonexistent/eids"),
+        (["perf", "map-resolver", "127.0.0.1", "--count", "0"], "--count: 0 is not at least 1"),
+        (["perf", "map-resolver", "127.0.0.1", "--window", "x"], "--window: 'x' is not an integer"),
+        (["perf", "map-resolver", "127.0.0.1", "--duration", "0"], "--duration: 0 is not above"),
+        (["lig", "4.2.2.2", "--map-resolver", "127.0.0.1", "--iid", "-5"], "--iid: -5 is not in"),
+        (["lig", "4.2.2.2", "--map-resolver", "127.0.0.1", "--timeout", "nan"], "--timeout"),
     ],
 )
-def test_perf_usage_errors_are_one_line_and_exit_2(
+def test_numbers_out_of_bounds_are_usage_errors(
     arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["perf", "map-resolver", "127.0.0.1", *arguments]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(arguments)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unreadable_eid_file_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["perf", "map-resolver", "127.0.0.1", "--eids", "/nonexistent/eids"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("lispstack perf: ") and message in error
-    assert error.count("\n") == 1
+    assert error == "lispstack perf: cannot read /nonexistent/eids: No such file or directory\n"

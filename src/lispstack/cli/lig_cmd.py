@@ -8,7 +8,9 @@ import sys
 from ipaddress import ip_address
 from typing import Any
 
+from lispstack.cli.arguments import integer, seconds
 from lispstack.io.lig import LigAnswer, lig
+from lispstack.mapping.prefix import MAX_IID
 
 
 def register(subparsers: Any) -> None:
@@ -21,9 +23,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("eid")
     parser.add_argument("--map-resolver", required=True)
     parser.add_argument("--source", help="ITR-RLOC to send from (default: towards the resolver)")
-    parser.add_argument("--iid", type=int, default=0)
-    parser.add_argument("--count", type=int, default=3)
-    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--iid", type=integer(0, MAX_IID), default=0)
+    parser.add_argument("--count", type=integer(1), default=3)
+    parser.add_argument("--timeout", type=seconds, default=2.0)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 

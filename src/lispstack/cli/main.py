@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from lispstack import __version__
 
 COMMANDS = ("run", "show", "lig", "decode", "perf", "lab", "demo")
+EXIT_INTERNAL_ERROR = 70
+"""EX_SOFTWARE (sysexits.h): lispstack itself failed, not the user's input."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as error:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("LISPSTACK_DEBUG"):
+            raise
+        print(
+            f"lispstack {args.command}: internal error: {type(error).__name__}: {error} "
+            "(run with LISPSTACK_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL_ERROR
     return code
 
 

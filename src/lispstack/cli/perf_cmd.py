@@ -8,6 +8,7 @@ import sys
 from ipaddress import IPv4Address
 from typing import Any
 
+from lispstack.cli.arguments import integer, seconds
 from lispstack.io.perf import eids_from, run_perf
 
 
@@ -27,24 +28,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--count",
-        type=int,
+        type=integer(1),
         default=10_000,
         help="how many EIDs to draw from a prefix (default 10,000); each is asked in turn",
     )
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--duration", type=seconds, default=10.0)
+    parser.add_argument("--window", type=integer(1), default=64)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for option, value, lowest in (
-        ("--count", args.count, 1),
-        ("--window", args.window, 1),
-        ("--duration", args.duration, 0.001),
-    ):
-        if value < lowest:
-            return _usage(f"{option} must be at least {lowest}, not {value}")
     try:
         resolver = IPv4Address(args.address)
         eids = eids_from(args.eids, count=args.count)

@@ -29,10 +29,7 @@ def registration_entries(
     store: RegistrationStore, eid: str | None, now: float
 ) -> list[dict[str, object]]:
     if eid:
-        wanted = _parse(eid)
-        if wanted is None:
-            return []
-        chosen = _longest_match(store, wanted)
+        chosen = _longest_match(store, EidPrefix.parse(eid))  # ValueError: not an EID
         entries = [(p, r) for p, r in store.items() if p == chosen]
     else:
         entries = store.items()
@@ -52,13 +49,6 @@ def _entry(registration: Registration, now: float) -> dict[str, object]:
         "expires_in_s": round(registration.expires_at - now, 3),
         "uptime_s": round(now - registration.first_registered, 3),
     }
-
-
-def _parse(text: str) -> EidPrefix | None:
-    try:
-        return EidPrefix.parse(text)
-    except ValueError:
-        return None
 
 
 def _longest_match(store: RegistrationStore, wanted: EidPrefix) -> EidPrefix | None:

@@ -68,7 +68,10 @@ class ControlServer:
                 raise TypeError
         except (ValueError, KeyError, TypeError):
             return {"ok": False, "error": 'expected {"topic": TOPIC, "arg": ARG-or-null}'}
-        result = self._answer(topic, arg)
+        try:
+            result = self._answer(topic, arg)
+        except ValueError as error:  # an argument the topic cannot use (EID, prefix)
+            return {"ok": False, "error": f"{topic} {arg}: {error}"}
         if result is None:
             return {"ok": False, "error": f"this node does not serve '{topic}'"}
         return {"ok": True, "result": result}

@@ -49,7 +49,10 @@ def lig(
     family = socket.AF_INET if itr_rloc.version == 4 else socket.AF_INET6
     ignored = 0
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        sock.bind((str(itr_rloc), 0))
+        try:
+            sock.bind((str(itr_rloc), 0))
+        except OSError as error:
+            raise OSError(error.errno, f"cannot send from {itr_rloc}: {error.strerror}") from None
         port = sock.getsockname()[1]
         for attempt in range(1, count + 1):
             nonce = secrets.randbits(64)

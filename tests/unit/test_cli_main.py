@@ -1,0 +1,31 @@
+"""The `lispstack` entry point: a bug in a subcommand is one line and exit 70, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from lispstack.cli import main as cli
+
+
+def _broken(args: argparse.Namespace) -> int:
+    raise RuntimeError("the bug")
+
+
+def test_an_internal_error_is_one_line_and_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("LISPSTACK_DEBUG", raising=False)
+    monkeypatch.setattr("lispstack.cli.lig_cmd.run", _broken)
+    assert cli.main(["lig", "4.2.2.2", "--map-resolver", "127.0.0.1"]) == cli.EXIT_INTERNAL_ERROR
+    error = capsys.readouterr().err
+    assert error.startswith("lispstack lig: internal error: RuntimeError: the bug")
+    assert error.count("\n") == 1
+
+
+def test_lispstack_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LISPSTACK_DEBUG", "1")
+    monkeypatch.setattr("lispstack.cli.lig_cmd.run", _broken)
+    with pytest.raises(RuntimeError, match="the bug"):
+        cli.main(["lig", "4.2.2.2", "--map-resolver", "127.0.0.1"])
