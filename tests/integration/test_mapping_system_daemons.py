@@ -192,6 +192,23 @@ def test_garbage_does_not_hurt_the_node(map_server: RunningNode) -> None:
     assert statistics.get("internal-error", 0) == 0
 
 
+def test_an_address_it_cannot_bind_exits_2_naming_it(workdir: Path) -> None:
+    config = workdir / "elsewhere.toml"
+    # 192.0.2.77 (TEST-NET-1) is on no interface here: the bind fails, nothing is sent.
+    config.write_text('[node]\nname = "far"\nroles = ["map-resolver"]\nlisten = ["192.0.2.77"]\n')
+    result = subprocess.run(
+        [LISPSTACK, "run", str(config), "--control-socket", str(workdir / "far.sock")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "far: cannot start: cannot bind 192.0.2.77:4342: Cannot assign requested address"
+    ), result.stderr
+
+
 def test_bad_config_exits_2_naming_file_and_key(workdir: Path) -> None:
     config = workdir / "broken.toml"
     config.write_text(

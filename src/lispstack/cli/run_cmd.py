@@ -50,6 +50,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_daemon(config)
     except OSError as error:
-        print(f"lispstack: {config.name}: cannot start: {error}", file=sys.stderr)
+        print(f"lispstack: {config.name}: cannot start: {error.strerror or error}", file=sys.stderr)
         return 2
     return 0

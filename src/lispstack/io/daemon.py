@@ -114,7 +114,8 @@ class NodeDaemon:
                     if address.version == 6 and not self.config.node.listen:
                         log.warning("no IPv6 on this host: %s", error)
                         continue
-                    raise
+                    where = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+                    raise OSError(error.errno, f"cannot bind {where}: {error.strerror}") from None
                 sock.setblocking(False)
                 local = Endpoint(address, port)
                 loop.add_reader(sock.fileno(), self._drain, sock, local)
