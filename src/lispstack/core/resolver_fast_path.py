@@ -22,12 +22,14 @@ from ipaddress import IPv4Address
 from lispstack.core.counters import Counters
 from lispstack.core.events import Action, DatagramReceived, Endpoint, SendDatagram
 from lispstack.core.map_resolver import MapResolver
+from lispstack.wire.message_type import MessageType
 
 # ECM word | inner IPv4: version/IHL, total length, protocol | inner UDP: source port, length |
 # Map-Request: type and flags (2 bytes), L/D/IRC, record count, nonce.
 _ECM_MAP_REQUEST = struct.Struct("!4xBxH4xxB2x4x4xH2xH2xBBBB8s")
 _ITR_RLOC_AND_RECORD = struct.Struct("!H4sBBH4s")
 MAX_CACHED = 100_000
+_IN_ECM = f"in.{MessageType.ECM.label}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ class ResolverFastPath:
         generation = self._registrations.generation
         self._counters.start_journal()
         try:
-            self._counters.add("in.ecm")  # as the general path counts a decoded ECM
+            self._counters.add(_IN_ECM)  # as Node.handle_control counts a decoded ECM
             actions = self._resolver.answer(nonce, 0, IPv4Address(eid), reply_to, datagram, now)
         finally:
             counted = self._counters.stop_journal()
