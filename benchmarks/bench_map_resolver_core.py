@@ -30,7 +30,6 @@ from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import DatagramReceived, Endpoint
 from lispstack.core.map_resolver import MapResolver, build_mapping_roles
-from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
 from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.io.perf import templates
@@ -122,8 +121,6 @@ def main() -> None:
     node = Node("bench", roles, counters, drops)
     built = time.perf_counter() - started
     register_rate = _register_all(node, args.registered)
-    map_server = roles[0]
-    assert isinstance(map_server, MapServer)
 
     count = args.requests
     workloads = {
