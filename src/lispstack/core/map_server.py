@@ -28,6 +28,7 @@ registrations through the Map-Resolver role, which calls `resolve()`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -112,7 +113,8 @@ class MapServer(Role):
     def _register(
         self, message: MapRegister, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        source = str(datagram.source.address)
+        # Interned: a million registrations from a few ETRs then share a few strings.
+        source = sys.intern(str(datagram.source.address))
         checked = self._check(message, datagram.payload, source, now)
         if not isinstance(checked, _Accepted):
             return checked
@@ -163,7 +165,7 @@ class MapServer(Role):
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
             if not site_prefix.allows(prefix):
                 return drop("prefix-not-allowed", f"{prefix} in site {site.name}")
-        etr = f"{message.xtr_id.xtr_id:032x}" if message.xtr_id else source
+        etr = sys.intern(f"{message.xtr_id.xtr_id:032x}") if message.xtr_id else source
         for prefix in prefixes:
             if self._is_replay(prefix, etr, message.nonce, now):
                 return drop("replayed", f"{prefix} nonce {nonce_text(message.nonce)}")
@@ -187,38 +189,37 @@ class MapServer(Role):
         now: float,
     ) -> list[Action]:
         site = site_prefix.site.name
-        previous = self.registrations.get(prefix, etr)
 
         def fields() -> dict[str, object]:
             return {"site": site, "eid": str(prefix), "etr": source}
 
         if record.ttl == 0:
             self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)
-            if previous is None:
+            if self.registrations.remove(prefix, etr) is None:
                 return []
-            self.registrations.remove(prefix, etr)
             self.counters.add("registrations.deregistered")
             return [Trace("deregistered", fields())]
-        self._deregistered.pop((prefix, etr), None)
+        if self._deregistered:
+            self._deregistered.pop((prefix, etr), None)
         lifetime = record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
-        self.registrations.put(
-            prefix,
-            etr,
+        refreshed = self.registrations.put(
             Registration(
                 site=site,
+                prefix=prefix,
+                etr=etr,
                 record=record,
                 registered_by=source,
                 proxy_reply=message.proxy_reply,
                 xtr_id=message.xtr_id.xtr_id if message.xtr_id else None,
                 nonce=message.nonce,
-                first_registered=previous.first_registered if previous else now,
+                first_registered=now,
                 last_registered=now,
                 expires_at=now + lifetime,
-            ),
+            )
         )
         self._last_registered[site_prefix.prefix] = now
         self.counters.add("registrations.accepted")
-        if previous is not None:
+        if refreshed is not None:
             self.counters.add("registrations.refreshed")
             return []
         return [Trace("registered", fields())]
