@@ -10,6 +10,7 @@ import pytest
 
 from lispstack.wire import (
     AlgorithmId,
+    DecodeError,
     EncodeError,
     Locator,
     MapNotify,
@@ -119,3 +120,24 @@ def test_notify_refuses_an_i_bit_without_xtr_id() -> None:
         MapNotify(nonce=1, records=(), i_bit=True)
     with pytest.raises(EncodeError):
         MapNotifyAck(nonce=1, records=(), reserved=1 << 27)
+
+
+def test_records_with_the_same_locators_share_one_decoded_set() -> None:
+    """A Map-Server keeps a record per prefix: equal locator sets are one tuple."""
+    other = replace(RECORD, eid=IPv4Address("192.168.2.0"))
+    message = replace(BASE, records=(RECORD, other))
+    first = decode_control(message.encode())
+    again = decode_control(message.encode())
+    assert isinstance(first, MapRegister) and isinstance(again, MapRegister)
+    sets = [r.locators for r in first.records + again.records]
+    assert all(s is sets[0] for s in sets) and sets[0] == RECORD.locators
+    moved = replace(RECORD, locators=(Locator(address=IPv4Address("10.0.9.9"), priority=2),))
+    decoded = decode_control(replace(BASE, records=(moved,)).encode())
+    assert isinstance(decoded, MapRegister) and decoded.records[0].locators == moved.locators
+
+
+def test_a_truncated_locator_is_an_error_even_when_its_set_was_seen() -> None:
+    encoded = BASE.encode()
+    decode_control(encoded)
+    with pytest.raises(DecodeError):
+        decode_control(encoded[:-1])

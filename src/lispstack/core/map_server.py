@@ -191,7 +191,7 @@ class MapServer(Role):
         site = site_prefix.site.name
 
         def fields() -> dict[str, object]:
-            return {"site": site, "eid": str(prefix), "etr": source}
+            return {"site": site, "eid": prefix, "etr": source}
 
         if record.ttl == 0:
             self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)

@@ -60,16 +60,17 @@ class Node:
 
     def handle_control(self, datagram: DatagramReceived, now: float) -> list[Action]:
         """The general path for a control datagram: decode, count, hand to its role."""
-        source = str(datagram.source.address)
         try:
             message = decode_control(datagram.payload)
         except DecodeError as error:
             self.counters.add("in.malformed")
+            source = str(datagram.source.address)
             return list(self.drops.drop("malformed", source, now, str(error)))
         kind = MessageType(datagram.payload[0] >> 4)
         self.counters.add(f"in.{kind.label}")
         role = self._control_routes.get(kind)
         if role is None:
+            source = str(datagram.source.address)
             return list(self.drops.drop(f"unexpected-{kind.label}", source, now))
         return role.handle_control(message, datagram, now)
 

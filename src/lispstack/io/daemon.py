@@ -179,9 +179,9 @@ class NodeDaemon:
             if isinstance(action, SendDatagram):
                 self._send(action)
             elif isinstance(action, Trace):
-                log.info(
-                    "%s %s", action.event, " ".join(f"{k}={v}" for k, v in action.fields.items())
-                )
+                if log.isEnabledFor(logging.INFO):
+                    fields = " ".join(f"{k}={v}" for k, v in action.fields.items())
+                    log.info("%s %s", action.event, fields)
             elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
             elif isinstance(action, WriteToTun):

@@ -81,9 +81,10 @@ class PrefixTable(Generic[V]):
         trie = self._tries.get((prefix.iid, prefix.family))
         if trie is None:
             return None
-        # One longest-match walk: it lands on `prefix` itself exactly when `prefix` is there.
+        # One longest-match walk: what it finds contains `prefix`, so it is `prefix`
+        # itself exactly when it is as long.
         entry: tuple[EidPrefix, V] | None = trie.get(_node(prefix))
-        if entry is None or entry[0].network != prefix.network:
+        if entry is None or entry[0].network.prefixlen != prefix.network.prefixlen:
             return None
         return entry[1]
 

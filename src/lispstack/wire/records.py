@@ -199,9 +199,7 @@ class MappingRecord:
             )
         eid = decode_address(r, f"{field}.eid")
         check_decoded_mask(eid, mask_len, f"{field}.eid_mask_len", pos + 5)
-        start = r.pos
-        locators = tuple(Locator.decode(r, f"{field}.locator[{i}]") for i in range(count))
-        locators = _shared_locator_set(r.data[start : r.pos], locators)
+        locators = _decode_locator_set(r, count, field)
         return cls(
             eid=eid,
             eid_mask_len=mask_len,
@@ -229,19 +227,41 @@ _LOCATOR_SETS: dict[bytes, tuple[Locator, ...]] = {}
 _LOCATOR_SETS_MAX = 4096
 
 
-def _shared_locator_set(encoded: bytes, decoded: tuple[Locator, ...]) -> tuple[Locator, ...]:
-    """One tuple for every record decoded with these locator bytes.
+def _decode_locator_set(r: Reader, count: int, field: str) -> tuple[Locator, ...]:
+    """The `count` locators at the cursor, one shared tuple per distinct encoding.
 
     A Map-Server holds a record per registered prefix, and the records of one
     site's ETRs nearly all carry the same locators: sharing them saves about
-    200 bytes per registration. Locators are immutable, so sharing is safe.
+    200 bytes per registration, and a set of plain IPv4/IPv6 locators seen
+    before is not decoded again. Locators are immutable, so sharing is safe.
     """
-    shared = _LOCATOR_SETS.get(encoded)
-    if shared is None:
-        if len(_LOCATOR_SETS) >= _LOCATOR_SETS_MAX:
-            _LOCATOR_SETS.clear()
-        shared = _LOCATOR_SETS[encoded] = decoded
-    return shared
+    start = r.pos
+    end = _plain_locators_end(r.data, start, min(r.end, len(r.data)), count)
+    if end is not None:
+        shared = _LOCATOR_SETS.get(r.data[start:end])
+        if shared is not None:
+            r.pos = end
+            return shared
+    decoded = tuple(Locator.decode(r, f"{field}.locator[{i}]") for i in range(count))
+    if len(_LOCATOR_SETS) >= _LOCATOR_SETS_MAX:
+        _LOCATOR_SETS.clear()
+    return _LOCATOR_SETS.setdefault(r.data[start : r.pos], decoded)
+
+
+_PLAIN_LOCATOR_LENGTHS = {1: 12, 2: 24}
+"""Locator bytes by AFI: 6 of priorities and flags, the AFI, the address."""
+
+
+def _plain_locators_end(data: bytes, pos: int, end: int, count: int) -> int | None:
+    """Where `count` IPv4/IPv6 locators starting at `pos` end; None for anything else."""
+    for _ in range(count):
+        if pos + 8 > end:
+            return None
+        length = _PLAIN_LOCATOR_LENGTHS.get((data[pos + 6] << 8) | data[pos + 7])
+        if length is None or pos + length > end:
+            return None
+        pos += length
+    return pos
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
