@@ -19,6 +19,14 @@ class Counters:
         if self._journal is not None:
             self._journal.append((name, amount))
 
+    def replay(self, journal: tuple[tuple[str, int], ...]) -> None:
+        """`add` every (name, amount) of a journal again."""
+        values = self._values
+        for name, amount in journal:
+            values[name] += amount
+        if self._journal is not None:
+            self._journal.extend(journal)
+
     def start_journal(self) -> None:
         """Record every `add` from now on, until `stop_journal`."""
         self._journal = []

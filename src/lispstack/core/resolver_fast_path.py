@@ -52,6 +52,8 @@ class ResolverFastPath:
         self._registrations = resolver.map_server.registrations
         self._counters = counters
         self._cache: dict[int, _CachedReply] = {}
+        self._reply_to: dict[tuple[bytes, int], Endpoint] = {}
+        """Where replies go, by ITR-RLOC and port: ITRs ask many times."""
         self.hits = 0
 
     def handle(self, datagram: DatagramReceived, now: float) -> list[Action]:
@@ -60,12 +62,15 @@ class ResolverFastPath:
         if parsed is None:
             return self._general(datagram, now)
         eid, itr_rloc, port, nonce = parsed
-        reply_to = Endpoint(IPv4Address(itr_rloc), port)
+        reply_to = self._reply_to.get((itr_rloc, port))
+        if reply_to is None:
+            if len(self._reply_to) >= MAX_CACHED:
+                self._reply_to.clear()
+            reply_to = self._reply_to[(itr_rloc, port)] = Endpoint(IPv4Address(itr_rloc), port)
         cached = self._cache.get(eid)
         if cached is not None and cached.generation == self._registrations.generation:
             self.hits += 1
-            for name, amount in cached.counted:
-                self._counters.add(name, amount)
+            self._counters.replay(cached.counted)
             return [SendDatagram(cached.head + nonce + cached.tail, reply_to)]
         return self._learn(datagram, eid, reply_to, int.from_bytes(nonce, "big"), now)
 

@@ -16,7 +16,7 @@ import random
 import signal
 import socket
 import time
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 from lispstack.config.model import NodeConfig, NodeRole
@@ -40,6 +40,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.node import Node
+from lispstack.io.addresses import AddressCache
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
@@ -62,6 +63,7 @@ class NodeDaemon:
         self._control = ControlServer(Path(config.node.control_socket), self.answer)
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
+        self._addresses = AddressCache()
 
     # ------------------------------------------------------------ life cycle
 
@@ -145,7 +147,7 @@ class NodeDaemon:
             except OSError:  # e.g. an ICMP port unreachable for an earlier reply
                 self.node.counters.add("socket-errors")
                 continue
-            source = Endpoint(ip_address(address[0].split("%", 1)[0]), address[1])
+            source = Endpoint(self._addresses.parse(address[0]), address[1])
             self._handle(DatagramReceived(data, source, local))
         self._schedule()
 
@@ -212,7 +214,9 @@ class NodeDaemon:
             self.node.counters.add("drop.no-socket-for-family")
             return
         try:
-            sock.sendto(action.payload, (str(destination.address), destination.port))
+            sock.sendto(
+                action.payload, (self._addresses.text(destination.address), destination.port)
+            )
         except OSError:
             self.node.counters.add("drop.send-failed")
             return
