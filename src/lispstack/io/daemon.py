@@ -21,7 +21,6 @@ from pathlib import Path
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.build import build_node
-from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import (
     CONTROL_PORT,
     DATA_PORT,
@@ -202,7 +201,7 @@ class NodeDaemon:
             and action.source_address is not None
         ):
             # Encapsulated data: a raw packet keeps the ITR's per-flow outer source port.
-            self._data_plane.send_encapsulated(outer_packet(action))
+            self._data_plane.send_encapsulated(action)
             self.node.counters.add("out.datagrams")
             return
         destination = action.destination

@@ -10,14 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.core.encapsulation import outer_packet
+from lispstack.core.events import SendDatagram
 from lispstack.io.netlink import PolicyRouting
 from lispstack.io.tun import TunDevice
 
 log = logging.getLogger("lispstack.dataplane")
+PROTO_UDP = 17
+# IPv4 (version/IHL, TOS, length, id, DF, TTL, protocol, checksum, addresses), then UDP.
+_OUTER_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")
 
 
 class DataPlane:
@@ -65,8 +71,24 @@ class DataPlane:
         except OSError:
             self._count("drop.tun-write-failed")
 
-    def send_encapsulated(self, packet: bytes) -> None:
-        """Send a whole outer IP/UDP/LISP packet (built with its per-flow source port)."""
+    def send_encapsulated(self, action: SendDatagram) -> None:
+        """Send an encapsulated packet with its per-flow outer source port.
+
+        An IPv4 outer header goes out with checksum 0: the raw socket is
+        IPPROTO_RAW (IP_HDRINCL), so the kernel fills in the header checksum
+        and total length (raw(7)), which saves the checksum in Python on every
+        packet. IPv6 needs the UDP checksum, which outer_packet computes.
+        """
+        source, destination = action.source_address, action.destination
+        if source is not None and source.version == 4 and destination.address.version == 4:
+            payload = action.payload
+            packet = _OUTER_IPV4_UDP.pack(
+                0x45, 0, 28 + len(payload), 0, 0x4000, 64, PROTO_UDP, 0,
+                source.packed, destination.address.packed,
+                action.source_port, destination.port, 8 + len(payload), 0,
+            ) + payload  # fmt: skip
+        else:
+            packet = outer_packet(action)
         self._send_raw(packet, "drop.encap-send-failed")
 
     def forward_natively(self, packet: bytes) -> None:

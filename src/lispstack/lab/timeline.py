@@ -198,6 +198,10 @@ def tshark_problems(capture: Path) -> list[str]:
             "tshark",
             "-r",
             str(capture),
+            # IPv4 header checksums are always complete on the wire (the raw-socket
+            # ITR leaves them to the kernel); UDP ones may be offloaded, so unchecked.
+            "-o",
+            "ip.check_checksum:TRUE",
             "-Y",
             display,
             "-T",
