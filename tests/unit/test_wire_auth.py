@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from dataclasses import replace
 from ipaddress import IPv4Address
@@ -23,6 +24,7 @@ from lispstack.wire import (
     verify_raw,
     with_authentication,
 )
+from lispstack.wire.auth import compute_digest
 
 GOLDEN = Path(__file__).parent.parent / "vectors" / "golden"
 LISPERS_KEY = b"lispers-test-key"
@@ -129,3 +131,15 @@ def test_encoders_refuse_auth_data_of_the_wrong_length() -> None:
         MapNotify(nonce=1, records=(), algorithm=AlgorithmId.HMAC_SHA_1_96, auth_data=bytes(12))
     with pytest.raises(EncodeError):
         replace(REGISTER, key_id=256)
+
+
+def test_digests_match_the_one_shot_hmac_for_every_key_beyond_the_cache() -> None:
+    """The keyed-state cache must never hand one key's state to another key."""
+    message = bytes(range(64))
+    for index in range(300):  # more keys than the cache holds
+        key = f"key-{index % 260}".encode()
+        for algorithm, name in (
+            (AlgorithmId.HMAC_SHA_1_96, "sha1"),
+            (AlgorithmId.HMAC_SHA_256_128, "sha256"),
+        ):
+            assert compute_digest(algorithm, key, message) == hmac.digest(key, message, name)

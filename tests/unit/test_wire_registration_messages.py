@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ from lispstack.wire import (
     AlgorithmId,
     DecodeError,
     EncodeError,
+    InstanceId,
     Locator,
     MapNotify,
     MapNotifyAck,
@@ -21,6 +22,8 @@ from lispstack.wire import (
     XtrId,
     decode_control,
 )
+from lispstack.wire.auth import sign_encoded
+from lispstack.wire.map_notify import notify_answering
 
 RECORD = MappingRecord(
     eid=IPv4Address("192.168.1.0"),
@@ -141,3 +144,41 @@ def test_a_truncated_locator_is_an_error_even_when_its_set_was_seen() -> None:
     decode_control(encoded)
     with pytest.raises(DecodeError):
         decode_control(encoded[:-1])
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        replace(BASE, algorithm=AlgorithmId.HMAC_SHA_256_128, want_map_notify=True),
+        replace(
+            BASE,
+            algorithm=AlgorithmId.HMAC_SHA_1_96,
+            key_id=7,
+            proxy_reply=True,
+            records=(
+                RECORD,
+                MappingRecord(
+                    eid=InstanceId(iid=100, address=IPv6Address("2001:db8::")),
+                    eid_mask_len=48,
+                    ttl=3,
+                    locators=(Locator(address=IPv6Address("2001:db8:ff::1"), priority=2),),
+                ),
+            ),
+        ),
+        replace(BASE, algorithm=AlgorithmId.HMAC_SHA_256_128, xtr_id=XtrId(0x0A0B, 0x0C0D)),
+    ],
+)
+def test_the_notify_answering_a_register_is_the_notify_of_its_fields(
+    register: MapRegister,
+) -> None:
+    _, raw = register.signed(b"site-key")
+    _, expected = MapNotify(
+        nonce=register.nonce,
+        records=register.records,
+        key_id=register.key_id,
+        algorithm=register.algorithm,
+        i_bit=register.xtr_id is not None,
+        xtr_id=register.xtr_id,
+    ).signed(b"site-key")
+    unsigned = notify_answering(raw, i_bit=register.xtr_id is not None)
+    assert sign_encoded(unsigned, register.algorithm, b"site-key") == expected

@@ -43,7 +43,7 @@ from lispstack.mapping.registrations import Registration, RegistrationStore
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import key_bytes, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage
-from lispstack.wire.map_notify import MapNotify
+from lispstack.wire.map_notify import notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import MappingRecord
@@ -226,16 +226,8 @@ class MapServer(Role):
 
     def _notify(self, message: MapRegister, key: str, datagram: DatagramReceived) -> SendDatagram:
         """The Map-Notify: same nonce, records, key id and algorithm, signed with the same key."""
-        unsigned = MapNotify(
-            nonce=message.nonce,
-            records=message.records,
-            key_id=message.key_id,
-            algorithm=message.algorithm,
-            i_bit=message.xtr_id is not None,
-            xtr_id=message.xtr_id,
-        )
-        # Only the bytes are sent: no signed MapNotify object is needed.
-        encoded = sign_encoded(unsigned.encode(), message.algorithm, key_bytes(key))
+        unsigned = notify_answering(datagram.payload, i_bit=message.xtr_id is not None)
+        encoded = sign_encoded(unsigned, message.algorithm, key_bytes(key))
         self.counters.add("out.map-notify")
         return SendDatagram(encoded, datagram.source)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
-from lispstack.wire.auth import AlgorithmId
+from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId
 from lispstack.wire.authenticated import (
     check_authenticated,
     decode_authenticated,
@@ -33,6 +33,20 @@ from lispstack.wire.xtr_id import XtrId
 
 _I, _R = 1 << 27, 1 << 26
 _RESERVED = 0x03FFFF00
+
+
+def notify_answering(register: bytes, *, i_bit: bool) -> bytes:
+    """The Map-Notify answering a decoded, accepted Map-Register, unsigned.
+
+    It carries the Map-Register's nonce, key id, algorithm and mapping records
+    (RFC 9301 section 5.7), so they are copied as received instead of being
+    encoded again, with the xTR-ID and site-ID after them when there are any;
+    the authentication data is zeros, ready for signing.
+    """
+    auth_end = AUTH_OFFSET + int.from_bytes(register[14:16], "big")
+    first = (MessageType.MAP_NOTIFY << 28) | (_I if i_bit else 0) | register[3]
+    zeros = bytes(auth_end - AUTH_OFFSET)
+    return first.to_bytes(4, "big") + register[4:AUTH_OFFSET] + zeros + register[auth_end:]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
