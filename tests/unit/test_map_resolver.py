@@ -31,9 +31,26 @@ from lispstack.core.events import CONTROL_PORT, Endpoint, TimerFired
 from lispstack.core.map_resolver import MapResolver, build_mapping_roles
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
-from lispstack.core.replies import NegativeReplyEncoder, encode_reply, negative_record
+from lispstack.core.replies import (
+    NegativeReplyEncoder,
+    ProxyReplyEncoder,
+    encode_reply,
+    negative_record,
+    proxy_record,
+    proxy_ttl,
+)
 from lispstack.mapping.prefix import EidPrefix
-from lispstack.wire import Action, DistinguishedName, Ecm, InstanceId, MapRequest, decode_control
+from lispstack.mapping.registrations import Registration
+from lispstack.wire import (
+    Action,
+    DistinguishedName,
+    Ecm,
+    InstanceId,
+    Locator,
+    MappingRecord,
+    MapRequest,
+    decode_control,
+)
 
 PROTOCOL_NOTES_SITES = """
 [node]
@@ -312,3 +329,58 @@ def test_resolver_replies_through_the_cache_like_the_general_path(node: Node) ->
     second = sends(deliver(node, ecm_request("4.2.2.3", nonce=2), 1.0))[0].payload
     expected = negative_record(EidPrefix.parse("0.0.0.0/1"), 15)
     assert first == encode_reply(1, (expected,)) and second == encode_reply(2, (expected,))
+
+
+def _registration(prefix: EidPrefix, rloc: str, *, ttl: int = 3) -> Registration:
+    record = MappingRecord(
+        eid=prefix.network.network_address,
+        eid_mask_len=prefix.length,
+        ttl=ttl,
+        authoritative=True,
+        locators=(Locator(address=ip_address(rloc), local=True, probed=True),),
+    )
+    return Registration(
+        site="s",
+        prefix=prefix,
+        etr=rloc,
+        record=record,
+        registered_by=rloc,
+        proxy_reply=True,
+        xtr_id=None,
+        nonce=1,
+        first_registered=0.0,
+        last_registered=0.0,
+        expires_at=180.0,
+    )
+
+
+def test_cached_proxy_reply_equals_the_general_encoding_per_generation() -> None:
+    prefix = EidPrefix.parse("10.1.0.0/16")
+    one = (_registration(prefix, "192.0.2.1"),)
+    two = (*one, _registration(prefix, "2001:db8::2", ttl=60))
+    encoder = ProxyReplyEncoder()
+    for nonce in (1, 2):
+        assert encoder.encode(nonce, prefix, one, 1) == encode_reply(
+            nonce, (proxy_record(prefix, one, proxy_ttl(one)),)
+        )
+    assert len(encoder) == 1
+    # The store changed (generation 2): the second ETR's RLOC and TTL are in the answer.
+    merged = encode_reply(3, (proxy_record(prefix, two, proxy_ttl(two)),))
+    assert proxy_ttl(two) == 60 and encoder.encode(3, prefix, two, 2) == merged
+    # Same prefix and TTL, new generation (the ETR moved): encoded again, not stale bytes.
+    moved = (_registration(prefix, "192.0.2.9"),)
+    assert encoder.encode(4, prefix, moved, 3) == encode_reply(
+        4, (proxy_record(prefix, moved, proxy_ttl(moved)),)
+    )
+    assert encoder.encode(4, prefix, moved, 3) != encode_reply(
+        4, (proxy_record(prefix, one, proxy_ttl(one)),)
+    )
+
+
+def test_proxy_reply_cache_is_bounded() -> None:
+    encoder = ProxyReplyEncoder(limit=4)
+    for index in range(10):
+        prefix = EidPrefix.parse(f"10.{index}.0.0/16")
+        regs = (_registration(prefix, "192.0.2.1"),)
+        encoder.encode(5, prefix, regs, 1)
+        assert len(encoder) <= 4

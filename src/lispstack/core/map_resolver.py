@@ -35,12 +35,10 @@ from lispstack.core.replies import (
     NO_SITE_TTL,
     NOT_REGISTERED_TTL,
     NegativeReplyEncoder,
+    ProxyReplyEncoder,
     encapsulate_request,
-    encode_reply,
     pick_etr_rloc,
     pick_itr_rloc,
-    proxy_record,
-    proxy_ttl,
 )
 from lispstack.core.role import Role
 from lispstack.core.sites import SiteTable
@@ -61,6 +59,7 @@ class MapResolver(Role):
         self.counters = counters
         self.drops = drops
         self.negative_replies = NegativeReplyEncoder()
+        self.proxy_replies = ProxyReplyEncoder()
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
@@ -117,11 +116,13 @@ class MapResolver(Role):
 
     def _proxy_reply(self, nonce: int, resolution: Resolution, reply_to: Endpoint) -> SendDatagram:
         assert resolution.prefix is not None
-        registrations = resolution.registrations
-        record = proxy_record(resolution.prefix, registrations, proxy_ttl(registrations))
+        generation = self.map_server.registrations.generation
+        reply = self.proxy_replies.encode(
+            nonce, resolution.prefix, resolution.registrations, generation
+        )
         self.counters.add("reply.proxy")
         self.counters.add("out.map-reply")
-        return SendDatagram(encode_reply(nonce, (record,)), reply_to)
+        return SendDatagram(reply, reply_to)
 
     def _forward(
         self,

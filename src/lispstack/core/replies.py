@@ -1,15 +1,18 @@
 """What the Map-Server and Map-Resolver send: Map-Replies, negative replies, forwarded ECMs.
 
-Shared, stateless helpers (plus one bounded cache of encoded negative
-records) so that map_server.py and map_resolver.py hold the decisions and
-this module holds the bytes:
+Shared helpers (stateless, plus bounded caches of encoded records) so that
+map_server.py and map_resolver.py hold the decisions and this module holds
+the bytes:
 
 - `negative_record` / `NegativeReplyEncoder`: a negative Map-Reply,
   action Natively-Forward, A bit set. The encoder keeps the encoded record
   per (EID prefix, TTL) and only packs the header and the nonce per reply;
   tests/unit/test_map_resolver.py compares it with `MapReply.encode()`.
-- `proxy_record`: the registered RLOCs of every live ETR of a prefix,
-  merged, A bit clear, as a Map-Server answers on an ETR's behalf.
+- `proxy_record` / `ProxyReplyEncoder`: the registered RLOCs of every live
+  ETR of a prefix, merged, A bit clear, as a Map-Server answers on an ETR's
+  behalf. The encoder keeps the encoded record per (prefix, TTL) while the
+  registration store's generation stays the same, so the other EIDs of a
+  registered prefix are answered without merging and encoding again.
 - `pick_itr_rloc`, `pick_etr_rloc`: where a reply or a forwarded request goes.
 - `encapsulate_request`: an ECM around a plain Map-Request, so that the ETR
   answers the ITR directly.
@@ -45,6 +48,8 @@ UNUSABLE_PRIORITY = 255
 _REPLY_HEAD = struct.Struct("!IQ")
 _ONE_RECORD_REPLY = (MessageType.MAP_REPLY << 28) | 1
 MAX_CACHED_NEGATIVE = 65_536
+MAX_CACHED_PROXY = 16_384
+"""Enough for the neighbouring EIDs of recently asked prefixes; memory goes to registrations."""
 
 
 def prefix_eid(prefix: EidPrefix) -> Address:
@@ -89,6 +94,43 @@ class NegativeReplyEncoder:
             if len(self._records) >= self.limit:
                 self._records.clear()
             record = self._records[key] = negative_record(prefix, ttl).encode()
+        return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+class ProxyReplyEncoder:
+    """Proxy Map-Replies from cached record bytes, valid for one store generation.
+
+    Every change to the registrations an answer depends on bumps the
+    generation; a registration that lapses is out of the answers once the
+    expiry timer has removed it (the same holds for the resolver's answer cache).
+    """
+
+    __slots__ = ("_records", "limit")
+
+    def __init__(self, limit: int = MAX_CACHED_PROXY) -> None:
+        self._records: dict[tuple[EidPrefix, int], tuple[int, bytes]] = {}
+        self.limit = limit
+
+    def encode(
+        self,
+        nonce: int,
+        prefix: EidPrefix,
+        registrations: tuple[Registration, ...],
+        generation: int,
+    ) -> bytes:
+        ttl = proxy_ttl(registrations)
+        key = (prefix, ttl)
+        cached = self._records.get(key)
+        if cached is not None and cached[0] == generation:
+            record = cached[1]
+        else:
+            if len(self._records) >= self.limit:
+                self._records.clear()
+            record = proxy_record(prefix, registrations, ttl).encode()
+            self._records[key] = (generation, record)
         return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
 
     def __len__(self) -> int:

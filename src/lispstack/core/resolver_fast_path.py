@@ -29,6 +29,7 @@ from lispstack.wire.message_type import MessageType
 _ECM_MAP_REQUEST = struct.Struct("!4xBxH4xxB2x4x4xH2xH2xBBBB8s")
 _ITR_RLOC_AND_RECORD = struct.Struct("!H4sBBH4s")
 MAX_CACHED = 100_000
+MAX_JOURNALS = 64
 _IN_ECM = f"in.{MessageType.ECM.label}"
 
 
@@ -53,6 +54,7 @@ class ResolverFastPath:
         self._counters = counters
         self._cache: dict[int, _CachedReply] = {}
         self._reply_to: dict[tuple[bytes, int], Endpoint] = {}
+        self._journals: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
         """Where replies go, by ITR-RLOC and port: ITRs ask many times."""
         self.hits = 0
 
@@ -91,6 +93,10 @@ class ResolverFastPath:
             return actions
         if len(self._cache) >= MAX_CACHED:
             self._cache.clear()
+        # Answers of one kind count the same names: one tuple for all of them.
+        if len(self._journals) >= MAX_JOURNALS:
+            self._journals.clear()
+        counted = self._journals.setdefault(counted, counted)
         self._cache[eid] = _CachedReply(generation, reply[:4], reply[12:], counted)
         return actions
 

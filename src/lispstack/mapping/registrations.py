@@ -6,9 +6,11 @@ prefix keep separate registrations; `lookup` gives all of them and merging
 their RLOCs is the caller's business. The caller decides each expiry time.
 
 Sized for a million registrations: a refresh updates the stored Registration
-in place, a prefix holds a tuple of its registrations (almost always one),
-and the expiry heap holds one (deadline, registration) pair per registration,
-rescheduled lazily when it surfaces early because of a refresh.
+in place; a prefix maps to its Registration, or to a tuple of them in the
+rare case of several ETRs (a 1-tuple per prefix would cost 48 bytes per
+registration); and the expiry heap holds one (deadline, registration) pair
+per registration, rescheduled lazily when it surfaces early because of a
+refresh.
 MappingRecord is only named for type checking: this layer does not import the
 wire codecs at run time.
 """
@@ -16,6 +18,7 @@ wire codecs at run time.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,14 +45,23 @@ class Registration:
     first_registered: float
     last_registered: float
     expires_at: float
-    scheduled: float = field(default=float("inf"), repr=False)
-    """The deadline of this registration's pair in the store's expiry heap."""
-    stored: bool = field(default=False, repr=False)
+    scheduled: float = field(default=math.nan, repr=False)
+    """The deadline of this registration's current pair in the store's expiry heap;
+    NaN (equal to no deadline) while the registration is not stored."""
 
     def __lt__(self, other: Registration) -> bool:
         # Orders heap pairs with equal deadlines without comparing prefixes (slow);
         # `expire` sorts what falls due, so the arbitrary order never shows.
         return id(self) < id(other)
+
+
+_Held = Registration | tuple[Registration, ...]
+
+
+def _all(held: _Held | None) -> tuple[Registration, ...]:
+    if held is None:
+        return ()
+    return (held,) if isinstance(held, Registration) else held
 
 
 class RegistrationStore:
@@ -58,7 +70,7 @@ class RegistrationStore:
     __slots__ = ("_by_prefix", "_count", "_expiry", "generation")
 
     def __init__(self) -> None:
-        self._by_prefix: PrefixTable[tuple[Registration, ...]] = PrefixTable()
+        self._by_prefix: PrefixTable[_Held] = PrefixTable()
         self._expiry: list[tuple[float, Registration]] = []
         self._count = 0
         self.generation = 0
@@ -72,13 +84,12 @@ class RegistrationStore:
         A refresh keeps the stored object and its `first_registered`; returns the
         registration refreshed, or None when `new` was stored as a new one.
         """
-        held = self._by_prefix.get(new.prefix) or ()
+        held = _all(self._by_prefix.get(new.prefix))
         for current in held:
             if current.etr == new.etr:
                 self._refresh(current, new)
                 return current
-        new.stored = True
-        self._by_prefix[new.prefix] = (*held, new)
+        self._by_prefix[new.prefix] = (*held, new) if held else new
         self._count += 1
         self.generation += 1
         self._schedule(new)
@@ -113,22 +124,20 @@ class RegistrationStore:
     @staticmethod
     def _is_current(pair: tuple[float, Registration]) -> bool:
         deadline, registration = pair
-        return registration.stored and registration.scheduled == deadline
+        return registration.scheduled == deadline
 
     def remove(self, prefix: EidPrefix, etr: str) -> Registration | None:
         """Deregister (TTL 0) or forget one registration; what was there."""
-        held = self._by_prefix.get(prefix)
-        if held is None:
-            return None
+        held = _all(self._by_prefix.get(prefix))
         for removed in held:
             if removed.etr == etr:
                 break
         else:
             return None
-        removed.stored = False
+        removed.scheduled = math.nan
         rest = tuple(r for r in held if r is not removed)
         if rest:
-            self._by_prefix[prefix] = rest
+            self._by_prefix[prefix] = rest if len(rest) > 1 else rest[0]
         else:
             self._by_prefix.pop(prefix)
         self._count -= 1
@@ -138,14 +147,14 @@ class RegistrationStore:
     # ------------------------------------------------------------ lookups
 
     def get(self, prefix: EidPrefix, etr: str) -> Registration | None:
-        for registration in self._by_prefix.get(prefix) or ():
+        for registration in _all(self._by_prefix.get(prefix)):
             if registration.etr == etr:
                 return registration
         return None
 
     def registrations(self, prefix: EidPrefix) -> tuple[Registration, ...]:
         """Every ETR's registration of exactly `prefix`."""
-        return self._by_prefix.get(prefix) or ()
+        return _all(self._by_prefix.get(prefix))
 
     def lookup(
         self, iid: int, eid: IPAddress, now: float | None = None
@@ -161,16 +170,16 @@ class RegistrationStore:
             return None
         prefix, held = found
         if now is None:
-            return prefix, list(held)
+            return prefix, list(_all(held))
         for outer, outer_held in self._by_prefix.covering_all(prefix):
-            live = [r for r in outer_held if now < r.expires_at]
+            live = [r for r in _all(outer_held) if now < r.expires_at]
             if live:
                 return outer, live
         return None
 
     def items(self) -> list[tuple[EidPrefix, Registration]]:
         """Every registration with its prefix, in prefix order."""
-        return [(prefix, r) for prefix, held in self._by_prefix.items() for r in held]
+        return [(prefix, r) for prefix, held in self._by_prefix.items() for r in _all(held)]
 
     def __iter__(self) -> Iterator[Registration]:
         for _, registration in self.items():
