@@ -126,7 +126,7 @@ def main() -> None:
                 sys.exit(f"the daemon did not start: {log.read_text()}")
             if shutil.which("taskset"):
                 os.sched_setaffinity(0, {1})
-            print(f"daemon RSS at start: {_rss_mb(daemon.pid):,.0f} MB")
+            print(f"daemon RSS at start: {_rss_mb(daemon.pid):,.0f} MiB")
             for label in ("register", "refresh"):
                 messages = _messages(args.prefixes, args.records)
                 answered, elapsed = _register(messages, args.window)
@@ -134,7 +134,7 @@ def main() -> None:
                 print(
                     f"{label}: {answered:,}/{len(messages):,} Map-Registers answered in "
                     f"{elapsed:.1f} s: {answered / elapsed:,.0f} Map-Registers/s, "
-                    f"{records / elapsed:,.0f} records/s; daemon RSS {_rss_mb(daemon.pid):,.0f} MB"
+                    f"{records / elapsed:,.0f} records/s; daemon RSS {_rss_mb(daemon.pid):,.0f} MiB"
                 )
         finally:
             daemon.terminate()
