@@ -92,7 +92,7 @@ def _register(messages: list[bytes], window: int) -> tuple[int, float]:
     return answered, elapsed
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -126,15 +126,16 @@ def main() -> None:
                 sys.exit(f"the daemon did not start: {log.read_text()}")
             if shutil.which("taskset"):
                 os.sched_setaffinity(0, {1})
-            print(f"daemon RSS at start: {_rss_mb(daemon.pid):,.0f} MiB")
+            print(f"daemon RSS at start: {_rss_mib(daemon.pid):,.0f} MiB")
             for label in ("register", "refresh"):
                 messages = _messages(args.prefixes, args.records)
                 answered, elapsed = _register(messages, args.window)
                 records = min(answered * args.records, args.prefixes)
+                rss = _rss_mib(daemon.pid)
                 print(
                     f"{label}: {answered:,}/{len(messages):,} Map-Registers answered in "
                     f"{elapsed:.1f} s: {answered / elapsed:,.0f} Map-Registers/s, "
-                    f"{records / elapsed:,.0f} records/s; daemon RSS {_rss_mb(daemon.pid):,.0f} MiB"
+                    f"{records / elapsed:,.0f} records/s; daemon RSS {rss:,.0f} MiB"
                 )
         finally:
             daemon.terminate()
