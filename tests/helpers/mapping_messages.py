@@ -17,6 +17,7 @@ from lispstack.wire import (
     EidRecord,
     InstanceId,
     Locator,
+    MapNotify,
     MappingRecord,
     MapRegister,
     MapReply,
@@ -173,3 +174,18 @@ def only_reply(actions: Sequence[Action]) -> tuple[MapReply, SendDatagram]:
     reply = decode_control(send.payload)
     assert isinstance(reply, MapReply)
     return reply, send
+
+
+def notify_of_fields(register: bytes, key: bytes) -> bytes:
+    """The Map-Notify answering `register`, built from its decoded fields (nonce,
+    records, key id, algorithm, xTR-ID) and signed with `key`: the reference."""
+    message = decode_control(register)
+    assert isinstance(message, MapRegister)
+    return MapNotify(
+        nonce=message.nonce,
+        records=message.records,
+        key_id=message.key_id,
+        algorithm=message.algorithm,
+        i_bit=message.xtr_id is not None,
+        xtr_id=message.xtr_id,
+    ).signed(key)[1]

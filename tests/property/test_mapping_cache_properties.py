@@ -8,9 +8,10 @@ from ipaddress import IPv4Address, IPv4Network
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers.registrations import registration
 from lispstack.mapping.map_cache import MapCache
 from lispstack.mapping.prefix import EidPrefix
-from lispstack.mapping.registrations import Registration, RegistrationStore
+from lispstack.mapping.registrations import RegistrationStore
 
 
 def _prefix(value: int, length: int) -> EidPrefix:
@@ -128,18 +129,8 @@ def test_registration_expiry_against_model(
             model.pop((prefix, etr), None)
         else:
             store.put(
-                Registration(
-                    site="s",
-                    prefix=prefix,
-                    etr=etr,
-                    record=lifetime,  # type: ignore[arg-type]  # stands in for a record
-                    registered_by=etr,
-                    proxy_reply=False,
-                    xtr_id=None,
-                    nonce=1,
-                    first_registered=now,
-                    last_registered=now,
-                    expires_at=now + lifetime,
+                registration(
+                    prefix, etr, site="s", record=lifetime, now=now, expires_at=now + lifetime
                 )
             )
             model[(prefix, etr)] = now + lifetime

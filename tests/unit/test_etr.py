@@ -6,6 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
+from helpers.mapping_messages import notify_of_fields
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import data_header
 from lispstack.core.etr import Etr
@@ -13,7 +14,6 @@ from lispstack.core.events import Action, SendDatagram, WriteToTun
 from lispstack.wire.auth import verify_raw
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
-from lispstack.wire.map_notify import MapNotify
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
@@ -24,20 +24,6 @@ KEY = "site-a-secret"
 
 def sends(actions: list[Action]) -> list[SendDatagram]:
     return [a for a in actions if isinstance(a, SendDatagram)]
-
-
-def map_notify(register: bytes, key: str = KEY) -> bytes:
-    """What a Map-Server answers: the Map-Register's nonce and records, signed with `key`."""
-    message = decode_control(register)
-    assert isinstance(message, MapRegister)
-    return MapNotify(
-        nonce=message.nonce,
-        records=message.records,
-        key_id=message.key_id,
-        algorithm=message.algorithm,
-        i_bit=message.xtr_id is not None,
-        xtr_id=message.xtr_id,
-    ).signed(key.encode())[1]
 
 
 def notify_to(etr: Etr, payload: bytes, now: float) -> list[Action]:
@@ -83,7 +69,7 @@ def test_unanswered_map_register_is_retransmitted_with_backoff() -> None:
 def test_map_notify_registers_and_schedules_the_next_register_with_jitter() -> None:
     etr, _, counters = build_xtr(lisp1_config())
     register = sends(etr.on_timer(0.0))[0].payload
-    notify_to(etr, map_notify(register), 0.2)
+    notify_to(etr, notify_of_fields(register, KEY.encode()), 0.2)
     session = etr.sessions[0]
     assert session.state == "registered" and session.last_notify == 0.2
     assert 54.0 <= session.next_register <= 66.0 and session.next_register != 60.0
@@ -97,9 +83,9 @@ def test_map_notify_registers_and_schedules_the_next_register_with_jitter() -> N
 def test_map_notify_with_bad_auth_or_unknown_nonce_is_dropped() -> None:
     etr, _, counters = build_xtr(lisp1_config())
     register = sends(etr.on_timer(0.0))[0].payload
-    notify_to(etr, map_notify(register, key="not-the-key"), 0.1)
+    notify_to(etr, notify_of_fields(register, b"not-the-key"), 0.1)
     assert counters.get("drop.map-notify-bad-auth") == 1
-    forged = bytearray(map_notify(register))
+    forged = bytearray(notify_of_fields(register, KEY.encode()))
     forged[4] ^= 0xFF  # another nonce
     notify_to(etr, bytes(forged), 0.1)
     assert counters.get("drop.map-notify-unknown-nonce") == 1

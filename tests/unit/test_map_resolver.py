@@ -24,6 +24,7 @@ from helpers.mapping_messages import (
     register,
     sends,
 )
+from helpers.registrations import registration
 from lispstack.config import parse_config
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
@@ -339,19 +340,7 @@ def _registration(prefix: EidPrefix, rloc: str, *, ttl: int = 3) -> Registration
         authoritative=True,
         locators=(Locator(address=ip_address(rloc), local=True, probed=True),),
     )
-    return Registration(
-        site="s",
-        prefix=prefix,
-        etr=rloc,
-        record=record,
-        registered_by=rloc,
-        proxy_reply=True,
-        xtr_id=None,
-        nonce=1,
-        first_registered=0.0,
-        last_registered=0.0,
-        expires_at=180.0,
-    )
+    return registration(prefix, rloc, site="s", record=record, proxy_reply=True)
 
 
 def test_cached_proxy_reply_equals_the_general_encoding_per_generation() -> None:

@@ -4,36 +4,12 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
+from helpers.registrations import registration
 from lispstack.mapping.prefix import EidPrefix
-from lispstack.mapping.registrations import Registration, RegistrationStore
+from lispstack.mapping.registrations import RegistrationStore
 
 P = EidPrefix.parse
 A = IPv4Address
-
-
-def registration(
-    prefix: str,
-    etr: str = "10.0.1.1",
-    *,
-    site: str = "a",
-    record: str = "r",
-    now: float = 0,
-    expires_at: float = 180,
-    proxy_reply: bool = False,
-) -> Registration:
-    return Registration(
-        site=site,
-        prefix=P(prefix),
-        etr=etr,
-        record=record,  # type: ignore[arg-type]  # any comparable object stands in here
-        registered_by=etr,
-        proxy_reply=proxy_reply,
-        xtr_id=None,
-        nonce=1,
-        first_registered=now,
-        last_registered=now,
-        expires_at=expires_at,
-    )
 
 
 def test_several_etrs_of_one_prefix_are_kept_apart() -> None:

@@ -54,8 +54,9 @@ class ResolverFastPath:
         self._counters = counters
         self._cache: dict[int, _CachedReply] = {}
         self._reply_to: dict[tuple[bytes, int], Endpoint] = {}
-        self._journals: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
         """Where replies go, by ITR-RLOC and port: ITRs ask many times."""
+        self._journals: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+        """The distinct counter journals of cached answers, shared between them."""
         self.hits = 0
 
     def handle(self, datagram: DatagramReceived, now: float) -> list[Action]:

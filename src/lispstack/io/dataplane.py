@@ -15,13 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from lispstack.config.model import NodeConfig, NodeRole
-from lispstack.core.encapsulation import outer_packet
+from lispstack.core.encapsulation import PROTO_UDP, outer_packet
 from lispstack.core.events import SendDatagram
 from lispstack.io.netlink import PolicyRouting
 from lispstack.io.tun import TunDevice
 
 log = logging.getLogger("lispstack.dataplane")
-PROTO_UDP = 17
 # IPv4 (version/IHL, TOS, length, id, DF, TTL, protocol, checksum, addresses), then UDP.
 _OUTER_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")
 
