@@ -18,6 +18,7 @@ from nodes import LISPSTACK, RunningNode, free_loopback, start_node, wait_for
 
 from helpers.tshark import check_pcap
 from lispstack.capture import CaptureError, read_capture
+from lispstack.io.perf import NONCE_OFFSET, templates
 from lispstack.wire import Ecm, EidRecord, MapRequest
 
 MS = free_loopback(2)
@@ -98,6 +99,25 @@ def test_negative_replies_and_statistics(map_server: RunningNode) -> None:
     assert statistics["reply.negative-no-site"] == 1
     assert statistics["reply.negative-not-registered"] == 1
     assert [s["site"] for s in map_server.show("sites")] == ["site-a", "site-b"]
+
+
+def test_repeated_requests_are_answered_and_counted_alike(map_server: RunningNode) -> None:
+    """The daemon answers repeats from its cache: same reply but the nonce, same counters."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((MS, 0))
+        sock.settimeout(5)
+        (template,) = templates([IPv4Address("4.2.2.2")], IPv4Address(MS), sock.getsockname()[1])
+        replies = []
+        for nonce in (11, 12, 13):
+            request = bytearray(template)
+            request[NONCE_OFFSET : NONCE_OFFSET + 8] = nonce.to_bytes(8, "big")
+            sock.sendto(request, (MS, 4342))
+            replies.append(sock.recv(2048))
+    assert [int.from_bytes(reply[4:12], "big") for reply in replies] == [11, 12, 13]
+    assert replies[0][:4] == replies[2][:4] and replies[0][12:] == replies[2][12:]
+    statistics = map_server.show("statistics")
+    for name in ("in.ecm", "out.map-reply", "reply.negative-no-site", "out.datagrams"):
+        assert statistics[name] == 3, name
 
 
 def test_show_names_an_argument_it_cannot_use(map_server: RunningNode) -> None:

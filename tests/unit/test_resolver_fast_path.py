@@ -53,8 +53,10 @@ def _nodes() -> tuple[Node, Node, ResolverFastPath]:
     assert isinstance(resolver, MapResolver)
     fast_path = ResolverFastPath(fast.handle_control, resolver, fast.counters)
     fast.use_control_fast_path(fast_path.handle)
+    fast.answer_cached = fast_path.answer_cached
     general = build_node(config, random.Random(1))
     general.use_control_fast_path(general.handle_control)
+    general.answer_cached = None
     return fast, general, fast_path
 
 
@@ -86,15 +88,21 @@ def _requests() -> list[bytes]:
     return [*common, unusual.encode(), common[0][:-1], b"\x80" + bytes(70)]
 
 
-def _answers(node: Node, requests: list[bytes], now: float) -> list[tuple[bytes, str]]:
+def _with_nonces(requests: list[bytes]) -> list[bytes]:
+    """Each request with its own nonce (its index + 1), where it has room for one."""
     out = []
     for nonce, request in enumerate(requests):
         patched = bytearray(request)
         if len(patched) > 44:
             patched[36:44] = (nonce + 1).to_bytes(8, "big")
-        for action in node.handle(
-            DatagramReceived(bytes(patched), Endpoint(ITR, 5000), LOCAL), now
-        ):
+        out.append(bytes(patched))
+    return out
+
+
+def _answers(node: Node, requests: list[bytes], now: float) -> list[tuple[bytes, str]]:
+    out = []
+    for request in _with_nonces(requests):
+        for action in node.handle(DatagramReceived(request, Endpoint(ITR, 5000), LOCAL), now):
             if isinstance(action, SendDatagram):
                 out.append((action.payload, str(action.destination)))
     return out
@@ -194,3 +202,29 @@ def test_what_the_parse_takes_the_general_decoder_takes_alike(
             data[position] = value
     accepted = _assert_parse_agrees_with_decoder(bytes(data))
     assert accepted or mutations
+
+
+def test_cached_answers_from_bytes_match_handle() -> None:
+    fast, general, fast_path = _nodes()
+    for node in (fast, general):
+        _register(node, "192.168.2.0", 3, 1, proxy=True)
+    requests = _requests()
+    assert fast.answer_cached is not None
+    assert not any(fast.answer_cached(r) for r in _with_nonces(requests))  # nothing learnt yet
+    _answers(fast, requests, 1.0)
+    _answers(general, requests, 1.0)
+    expected = _answers(general, requests, 2.0)
+    answered = []  # as the daemon does: from the cache where it can, else through handle
+    for request in _with_nonces(requests):
+        cached = fast.answer_cached(request)
+        if cached is not None:
+            reply, rloc, port = cached
+            answered.append((reply, f"{IPv4Address(rloc)}:{port}"))
+        else:
+            answered.extend(_answers(fast, [request], 2.0))
+    assert answered == expected
+    assert fast_path.hits == 1 + 4  # the repeat of 4.2.2.2 in the first round, then these
+    assert fast.counters.snapshot() == general.counters.snapshot()
+    for node in (fast, general):  # a change of registration: nothing is answered from the cache
+        _register(node, "192.168.2.0", 0, 2, proxy=True)
+    assert not any(fast.answer_cached(r) for r in _with_nonces(requests))

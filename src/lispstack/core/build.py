@@ -40,5 +40,7 @@ def build_node(
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops)
     if resolver is not None:
-        node.use_control_fast_path(ResolverFastPath(node.handle_control, resolver, counters).handle)
+        fast_path = ResolverFastPath(node.handle_control, resolver, counters)
+        node.use_control_fast_path(fast_path.handle)
+        node.answer_cached = fast_path.answer_cached
     return node

@@ -37,6 +37,8 @@ class Node:
         self._tun_roles = tuple(r for r in self.roles if r.handles_tun)
         self._control_routes: dict[int, Role] = {}
         self._control: Callable[[DatagramReceived, float], list[Action]] = self.handle_control
+        self.answer_cached: Callable[[bytes], tuple[bytes, bytes, int] | None] | None = None
+        """See ResolverFastPath.answer_cached; None when the node has no such shortcut."""
         for role in self.roles:
             for kind in role.control_types:
                 self._control_routes.setdefault(kind, role)

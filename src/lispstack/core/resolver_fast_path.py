@@ -70,12 +70,33 @@ class ResolverFastPath:
             if len(self._reply_to) >= MAX_CACHED:
                 self._reply_to.clear()
             reply_to = self._reply_to[(itr_rloc, port)] = Endpoint(IPv4Address(itr_rloc), port)
-        cached = self._cache.get(eid)
-        if cached is not None and cached.generation == self._registrations.generation:
-            self.hits += 1
-            self._counters.replay(cached.counted)
-            return [SendDatagram(cached.head + nonce + cached.tail, reply_to)]
+        reply = self._cached_reply(eid, nonce)
+        if reply is not None:
+            return [SendDatagram(reply, reply_to)]
         return self._learn(datagram, eid, reply_to, int.from_bytes(nonce, "big"), now)
+
+    def answer_cached(self, payload: bytes) -> tuple[bytes, bytes, int] | None:
+        """(Map-Reply, ITR-RLOC, port) when `payload` is a request answered before, else None.
+
+        The reply is counted as `handle` would count it, and goes from the
+        control port to the IPv4 ITR-RLOC at the port. On None, `handle`
+        answers the same datagram. This lets the daemon answer the common
+        case straight from the socket's bytes, without event objects.
+        """
+        parsed = parse_common_request(payload)
+        if parsed is None:
+            return None
+        eid, itr_rloc, port, nonce = parsed
+        reply = self._cached_reply(eid, nonce)
+        return None if reply is None else (reply, itr_rloc, port)
+
+    def _cached_reply(self, eid: int, nonce: bytes) -> bytes | None:
+        cached = self._cache.get(eid)
+        if cached is None or cached.generation != self._registrations.generation:
+            return None
+        self.hits += 1
+        self._counters.replay(cached.counted)
+        return cached.head + nonce + cached.tail
 
     def _learn(
         self, datagram: DatagramReceived, eid: int, reply_to: Endpoint, nonce: int, now: float

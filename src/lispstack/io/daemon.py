@@ -16,6 +16,7 @@ import random
 import signal
 import socket
 import time
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
@@ -138,6 +139,9 @@ class NodeDaemon:
 
     def _drain(self, sock: socket.socket, local: Endpoint) -> None:
         """Read what the socket holds (a bounded batch), then reschedule the timer once."""
+        reply_socket = self._sockets.get((4, CONTROL_PORT))
+        answer_cached = self.node.answer_cached if local.port == CONTROL_PORT else None
+        replied = 0
         for _ in range(DRAIN_BATCH):
             try:
                 data, address = sock.recvfrom(65535)
@@ -146,9 +150,35 @@ class NodeDaemon:
             except OSError:  # e.g. an ICMP port unreachable for an earlier reply
                 self.node.counters.add("socket-errors")
                 continue
+            if answer_cached is not None and reply_socket is not None:
+                cached = self._answer_from_cache(answer_cached, data)
+                if cached is not None:
+                    replied += self._send_cached(reply_socket, *cached)
+                    continue
             source = Endpoint(self._addresses.parse(address[0]), address[1])
             self._handle(DatagramReceived(data, source, local))
+        if replied:
+            self.node.counters.add("out.datagrams", replied)
         self._schedule()
+
+    def _answer_from_cache(
+        self, answer_cached: Callable[[bytes], tuple[bytes, bytes, int] | None], data: bytes
+    ) -> tuple[bytes, bytes, int] | None:
+        try:
+            return answer_cached(data)
+        except Exception:  # a bug must not take the node down
+            self.node.counters.add("internal-error")
+            log.exception("internal error answering from the cache")
+            return None
+
+    def _send_cached(self, sock: socket.socket, reply: bytes, itr_rloc: bytes, port: int) -> int:
+        """Send a cached Map-Reply to an IPv4 ITR-RLOC: 1 if it left, else 0 (counted)."""
+        try:
+            sock.sendto(reply, (socket.inet_ntoa(itr_rloc), port))
+        except OSError:
+            self.node.counters.add("drop.send-failed")
+            return 0
+        return 1
 
     def _read_tun(self) -> None:
         assert self._data_plane is not None and self._data_plane.tun is not None
