@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.events import IPAddress
+from lispstack.core.events import Action, DatagramReceived, IPAddress
 from lispstack.core.map_resolver import MapResolver
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
+from lispstack.core.register_refresh import with_refresh
 from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.core.role import Role
 from lispstack.core.sites import SiteTable
@@ -29,18 +30,23 @@ def build_node(
     counters = Counters()
     drops = DropRecorder(counters)
     roles: list[Role] = []
-    resolver = None
+    registering = resolver = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
         map_server = MapServer(SiteTable(config.sites), counters, drops)
         if config.has_role(NodeRole.MAP_SERVER):
+            registering = map_server
             roles.append(map_server)
         if config.has_role(NodeRole.MAP_RESOLVER):
             resolver = MapResolver(map_server, counters, drops)
             roles.append(resolver)
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops)
+    control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control
+    if registering is not None:
+        control = with_refresh(registering.refresh_from_bytes, control)
+        node.use_control_fast_path(control)
     if resolver is not None:
-        fast_path = ResolverFastPath(node.handle_control, resolver, counters)
+        fast_path = ResolverFastPath(control, resolver, counters)
         node.use_control_fast_path(fast_path.handle)
         node.answer_cached = fast_path.answer_cached
     return node

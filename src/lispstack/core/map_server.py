@@ -34,14 +34,16 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.events import Action, DatagramReceived, SendDatagram, Trace
+from lispstack.core.events import Action, DatagramReceived, Endpoint, SendDatagram, Trace
+from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.role import Role
 from lispstack.core.sites import SitePrefix, SiteTable, key_accepts
+from lispstack.mapping.address_cache import AddressCache
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
 from lispstack.wire.address import split_instance_id
-from lispstack.wire.auth import key_bytes, sign_encoded, verify_raw
+from lispstack.wire.auth import AlgorithmId, key_bytes, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.map_notify import notify_answering
 from lispstack.wire.map_register import MapRegister
@@ -49,6 +51,7 @@ from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import MappingRecord
 
 REGISTRATION_LIFETIME_S = 180.0
+_IN_MAP_REGISTER = f"in.{MessageType.MAP_REGISTER.label}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,11 @@ class _Accepted:
     etr: str
 
 
+def _lifetime(message: MapRegister, record: MappingRecord) -> float:
+    """Seconds from a registration's refresh to its expiry."""
+    return record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
+
+
 def record_prefix(record: MappingRecord) -> EidPrefix | None:
     """The EidPrefix of an IPv4/IPv6 record (None for other EID kinds)."""
     iid, address = split_instance_id(record.eid)
@@ -97,6 +105,8 @@ class MapServer(Role):
         """Nonce of the last deregistration per (prefix, ETR), until its window ends."""
         self._last_registered: dict[EidPrefix, float] = {}
         """Per configured site prefix: when a registration under it was last accepted."""
+        self._accepted = AcceptedRegisters()
+        self._source_texts = AddressCache()
 
     # ------------------------------------------------------------ registration
 
@@ -114,21 +124,86 @@ class MapServer(Role):
         self, message: MapRegister, datagram: DatagramReceived, now: float
     ) -> list[Action]:
         # Interned: a million registrations from a few ETRs then share a few strings.
-        source = sys.intern(str(datagram.source.address))
+        source = sys.intern(self._source_texts.text(datagram.source.address))
         checked = self._check(message, datagram.payload, source, now)
         if not isinstance(checked, _Accepted):
             return checked
         actions: list[Action] = []
+        stored: list[Registration | None] = []
         for record, prefix, site_prefix in zip(
             message.records, checked.prefixes, checked.site_prefixes, strict=True
         ):
-            actions.extend(
-                self._store(message, record, prefix, site_prefix, checked.etr, source, now)
+            registration, trace = self._store(
+                message, record, prefix, site_prefix, checked.etr, source, now
             )
+            stored.append(registration)
+            if trace is not None:
+                actions.append(trace)
         self.counters.add("map-register.accepted")
+        self._remember(message, datagram, checked, stored)
         if message.want_map_notify:
-            actions.append(self._notify(message, checked.key, datagram))
+            i_bit = message.xtr_id is not None
+            key = key_bytes(checked.key)
+            actions.append(
+                self._notify(datagram.payload, i_bit, message.algorithm, key, datagram.source)
+            )
         return actions
+
+    def _remember(
+        self,
+        message: MapRegister,
+        datagram: DatagramReceived,
+        checked: _Accepted,
+        stored: list[Registration | None],
+    ) -> None:
+        """Keep what an accepted Map-Register did, for its refreshes (not one that deregisters)."""
+        registrations = tuple(r for r in stored if r is not None)
+        if len(registrations) != len(stored):
+            return
+        accepted = AcceptedRegister(
+            source=datagram.source.address,
+            registrations=registrations,
+            lifetimes=tuple(_lifetime(message, record) for record in message.records),
+            site_prefixes=tuple(site_prefix.prefix for site_prefix in checked.site_prefixes),
+            key=key_bytes(checked.key),
+            algorithm=message.algorithm,
+            want_map_notify=message.want_map_notify,
+            i_bit=message.xtr_id is not None,
+        )
+        self._accepted.remember(datagram.payload, accepted)
+
+    def refresh_from_bytes(self, datagram: DatagramReceived, now: float) -> list[Action] | None:
+        """Do again what an accepted Map-Register did, for a refresh of it; else None.
+
+        See core/register_refresh.py. None leaves the datagram to the general
+        path, which counts it and decides on it (a replay, a failed HMAC).
+        """
+        payload = datagram.payload
+        if not payload or payload[0] >> 4 != MessageType.MAP_REGISTER:
+            return None
+        accepted = self._accepted.find(payload, datagram.source.address)
+        if accepted is None:
+            return None
+        nonce = int.from_bytes(payload[4:12], "big")
+        for registration in accepted.registrations:
+            if registration.nonce == nonce and registration.expires_at > now:
+                return None
+        if not verify_raw(payload, accepted.key):
+            return None
+        self.counters.add(_IN_MAP_REGISTER)
+        for registration, lifetime in zip(accepted.registrations, accepted.lifetimes, strict=True):
+            self.registrations.renew(registration, nonce, now, now + lifetime)
+        for site_prefix in accepted.site_prefixes:
+            self._last_registered[site_prefix] = now
+        count = len(accepted.registrations)
+        self.counters.add("registrations.accepted", count)
+        self.counters.add("registrations.refreshed", count)
+        self.counters.add("map-register.accepted")
+        if not accepted.want_map_notify:
+            return []
+        return [
+            self._notify(payload, accepted.i_bit, accepted.algorithm, accepted.key, datagram.source)
+        ]
 
     def _check(
         self, message: MapRegister, payload: bytes, source: str, now: float
@@ -187,7 +262,8 @@ class MapServer(Role):
         etr: str,
         source: str,
         now: float,
-    ) -> list[Action]:
+    ) -> tuple[Registration | None, Trace | None]:
+        """The registration the record leaves stored (None: it deregistered), and its trace."""
         site = site_prefix.site.name
 
         def fields() -> dict[str, object]:
@@ -196,40 +272,40 @@ class MapServer(Role):
         if record.ttl == 0:
             self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)
             if self.registrations.remove(prefix, etr) is None:
-                return []
+                return None, None
             self.counters.add("registrations.deregistered")
-            return [Trace("deregistered", fields())]
+            return None, Trace("deregistered", fields())
         if self._deregistered:
             self._deregistered.pop((prefix, etr), None)
-        lifetime = record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
-        refreshed = self.registrations.put(
-            Registration(
-                site=site,
-                prefix=prefix,
-                etr=etr,
-                record=record,
-                registered_by=source,
-                proxy_reply=message.proxy_reply,
-                xtr_id=message.xtr_id.xtr_id if message.xtr_id else None,
-                nonce=message.nonce,
-                first_registered=now,
-                last_registered=now,
-                expires_at=now + lifetime,
-            )
+        lifetime = _lifetime(message, record)
+        new = Registration(
+            site=site,
+            prefix=prefix,
+            etr=etr,
+            record=record,
+            registered_by=source,
+            proxy_reply=message.proxy_reply,
+            xtr_id=message.xtr_id.xtr_id if message.xtr_id else None,
+            nonce=message.nonce,
+            first_registered=now,
+            last_registered=now,
+            expires_at=now + lifetime,
         )
+        refreshed = self.registrations.put(new)
         self._last_registered[site_prefix.prefix] = now
         self.counters.add("registrations.accepted")
         if refreshed is not None:
             self.counters.add("registrations.refreshed")
-            return []
-        return [Trace("registered", fields())]
+            return refreshed, None
+        return new, Trace("registered", fields())
 
-    def _notify(self, message: MapRegister, key: str, datagram: DatagramReceived) -> SendDatagram:
+    def _notify(
+        self, register: bytes, i_bit: bool, algorithm: AlgorithmId, key: bytes, etr: Endpoint
+    ) -> SendDatagram:
         """The Map-Notify: same nonce, records, key id and algorithm, signed with the same key."""
-        unsigned = notify_answering(datagram.payload, i_bit=message.xtr_id is not None)
-        encoded = sign_encoded(unsigned, message.algorithm, key_bytes(key))
+        encoded = sign_encoded(notify_answering(register, i_bit=i_bit), algorithm, key)
         self.counters.add("out.map-notify")
-        return SendDatagram(encoded, datagram.source)
+        return SendDatagram(encoded, etr)
 
     # ------------------------------------------------------------ lookups
 

@@ -40,10 +40,10 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.node import Node
-from lispstack.io.addresses import AddressCache
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
+from lispstack.mapping.address_cache import AddressCache
 
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests

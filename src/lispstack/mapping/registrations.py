@@ -104,10 +104,14 @@ class RegistrationStore:
         current.registered_by = new.registered_by
         current.proxy_reply = new.proxy_reply
         current.xtr_id = new.xtr_id
-        current.nonce = new.nonce
-        current.last_registered = new.last_registered
-        current.expires_at = new.expires_at
-        if new.expires_at < current.scheduled:
+        self.renew(current, new.nonce, new.last_registered, new.expires_at)
+
+    def renew(self, current: Registration, nonce: int, now: float, expires_at: float) -> None:
+        """Refresh a stored registration whose content is unchanged."""
+        current.nonce = nonce
+        current.last_registered = now
+        current.expires_at = expires_at
+        if expires_at < current.scheduled:
             self._schedule(current)
             self._collect_garbage()
 

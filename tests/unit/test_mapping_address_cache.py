@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.io import addresses
-from lispstack.io.addresses import AddressCache
+from lispstack.mapping import address_cache
+from lispstack.mapping.address_cache import AddressCache
 
 
 def test_parse_and_text_round_trip_and_share_objects() -> None:
@@ -19,8 +19,8 @@ def test_parse_and_text_round_trip_and_share_objects() -> None:
 
 def test_tables_stay_bounded() -> None:
     cache = AddressCache()
-    for index in range(3 * addresses.MAX_REMEMBERED):
+    for index in range(3 * address_cache.MAX_REMEMBERED):
         address = cache.parse(str(IPv4Address(0x0A000000 + index)))
         assert cache.text(address) == str(address)
-    assert len(cache._parsed) <= addresses.MAX_REMEMBERED
-    assert len(cache._texts) <= addresses.MAX_REMEMBERED
+    assert len(cache._parsed) <= address_cache.MAX_REMEMBERED
+    assert len(cache._texts) <= address_cache.MAX_REMEMBERED
