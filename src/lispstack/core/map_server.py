@@ -164,7 +164,7 @@ class MapServer(Role):
             source=datagram.source.address,
             registrations=registrations,
             lifetimes=tuple(_lifetime(message, record) for record in message.records),
-            site_prefixes=tuple(site_prefix.prefix for site_prefix in checked.site_prefixes),
+            site_prefixes=tuple(dict.fromkeys(s.prefix for s in checked.site_prefixes)),
             key=key_bytes(checked.key),
             algorithm=message.algorithm,
             want_map_notify=message.want_map_notify,

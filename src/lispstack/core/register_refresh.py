@@ -36,7 +36,7 @@ class AcceptedRegister:
     source: IPAddress
     registrations: tuple[Registration, ...]
     lifetimes: tuple[float, ...]  # per registration, seconds from its refresh to its expiry
-    site_prefixes: tuple[EidPrefix, ...]  # the configured prefixes the records fell under
+    site_prefixes: tuple[EidPrefix, ...]  # the configured prefixes of the records, once each
     key: bytes
     algorithm: AlgorithmId
     want_map_notify: bool
