@@ -214,8 +214,19 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR + "[node.extra]\nx = 1\n",
             "lisp1.toml: node.extra: unknown key (expected name, roles, control-socket,"
-            " listen, log-level)",
+            " listen, log-level, workers)",
             id="unknown-key-in-node",
+        ),
+        pytest.param(
+            MS.replace('roles = ["map-server"]', 'roles = ["map-server"]\nworkers = 0'),
+            "lisp1.toml: node.workers: 0 out of range 1-64",
+            id="no-workers",
+        ),
+        pytest.param(
+            XTR.replace('roles = ["itr", "etr"]', 'roles = ["itr", "etr"]\nworkers = 2'),
+            "lisp1.toml: node.workers: more than one worker is only for roles map-server and"
+            " map-resolver, not itr, etr (a TUN device and its routes belong to one process)",
+            id="workers-with-xtr-roles",
         ),
         pytest.param(
             XTR + "[tun]\nmtu = 100\n",

@@ -22,6 +22,10 @@ bits must be clear.
     ``listen``          unique addresses to bind UDP 4342 (control) and 4341 (data)
                         on; default ``[]`` = every address (0.0.0.0 and ::).
     ``log-level``       ``debug``, ``info`` (default), ``warning`` or ``error``.
+    ``workers``         processes sharing the node's UDP ports (SO_REUSEPORT), 1 to
+                        64; default 1. More than one only for roles map-server and
+                        map-resolver: the workers replicate accepted Map-Registers
+                        to each other, and `show statistics` sums their counters.
 
 ``[[database-mappings]]`` (roles etr, itr; required by etr)
     The EID prefixes this site owns. An ITR only encapsulates packets whose
@@ -143,6 +147,7 @@ class NodeSection:
     control_socket: PurePosixPath
     listen: tuple[IPAddress, ...] = ()
     log_level: LogLevel = LogLevel.INFO
+    workers: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

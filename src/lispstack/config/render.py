@@ -76,6 +76,7 @@ def render_config(config: NodeConfig) -> str:
             "control-socket": str(node.control_socket),
             "listen": [str(address) for address in node.listen],
             "log-level": node.log_level.value,
+            "workers": node.workers,
         },
     )
     for mapping in config.database_mappings:

@@ -47,6 +47,15 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
     def missing(key: str, role: NodeRole, what: str) -> ConfigError:
         return ConfigError(config.source, key, f"role {role.value} needs {what}, but it is missing")
 
+    if config.node.workers > 1:
+        xtr_roles = [role.value for role in config.node.roles if role in DATA_PLANE]
+        if xtr_roles:
+            raise ConfigError(
+                config.source,
+                "node.workers",
+                f"more than one worker is only for roles map-server and map-resolver, "
+                f"not {', '.join(xtr_roles)} (a TUN device and its routes belong to one process)",
+            )
     if config.has_role(NodeRole.ETR) and not config.database_mappings:
         raise missing("database-mappings", NodeRole.ETR, "at least one [[database-mappings]]")
     if config.has_role(NodeRole.ITR) and not (config.map_resolvers or config.petrs):

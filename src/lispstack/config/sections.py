@@ -100,6 +100,9 @@ def parse_rloc_address(text: str) -> IPAddress:
     return address
 
 
+MAX_WORKERS = 64
+
+
 def read_node(table: Table) -> NodeSection:
     name = table.parsed("name", matching(NODE_NAME, "node name", "1-63 of a-z 0-9 _ -"))
     roles = table.parsed_list("roles", parse_role, required=True)
@@ -112,9 +115,15 @@ def read_node(table: Table) -> NodeSection:
     listen = table.parsed_list("listen", parse_address)
     unique(table, "listen", listen, str, "address")
     log_level = table.parsed("log-level", parse_log_level, LogLevel.INFO)
+    workers = table.integer("workers", low=1, high=MAX_WORKERS, default=1)
     table.done()
     return NodeSection(
-        name=name, roles=roles, control_socket=socket, listen=listen, log_level=log_level
+        name=name,
+        roles=roles,
+        control_socket=socket,
+        listen=listen,
+        log_level=log_level,
+        workers=workers,
     )
 
 

@@ -105,6 +105,14 @@ class RemoveNativeRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicateRegister:
+    """Hand an accepted Map-Register, as received, to the node's other workers."""
+
+    payload: bytes
+    source: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
 class Trace:
     """A protocol event worth a structured log line."""
 
@@ -113,5 +121,11 @@ class Trace:
 
 
 Action: TypeAlias = (
-    SendDatagram | WriteToTun | ForwardNatively | InstallNativeRoute | RemoveNativeRoute | Trace
+    SendDatagram
+    | WriteToTun
+    | ForwardNatively
+    | InstallNativeRoute
+    | RemoveNativeRoute
+    | ReplicateRegister
+    | Trace
 )

@@ -34,7 +34,14 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.events import Action, DatagramReceived, Endpoint, SendDatagram, Trace
+from lispstack.core.events import (
+    Action,
+    DatagramReceived,
+    Endpoint,
+    ReplicateRegister,
+    SendDatagram,
+    Trace,
+)
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.role import Role
@@ -44,7 +51,8 @@ from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import AlgorithmId, key_bytes, sign_encoded, verify_raw
-from lispstack.wire.control import ControlMessage
+from lispstack.wire.control import ControlMessage, decode_control
+from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
@@ -106,6 +114,9 @@ class MapServer(Role):
         self._last_registered: dict[EidPrefix, float] = {}
         """Per configured site prefix: when a registration under it was last accepted."""
         self._accepted = AcceptedRegisters()
+        self.replicating = False
+        """Set when the node runs several workers: accepted Map-Registers are then
+        also handed on (ReplicateRegister) for the other workers to apply."""
         self._source_texts = AddressCache()
 
     # ------------------------------------------------------------ registration
@@ -141,6 +152,8 @@ class MapServer(Role):
                 actions.append(trace)
         self.counters.add("map-register.accepted")
         self._remember(message, datagram, checked, stored)
+        if self.replicating:
+            actions.append(ReplicateRegister(datagram.payload, datagram.source))
         if message.want_map_notify:
             i_bit = message.xtr_id is not None
             key = key_bytes(checked.key)
@@ -199,11 +212,36 @@ class MapServer(Role):
         self.counters.add("registrations.accepted", count)
         self.counters.add("registrations.refreshed", count)
         self.counters.add("map-register.accepted")
-        if not accepted.want_map_notify:
-            return []
-        return [
-            self._notify(payload, accepted.i_bit, accepted.algorithm, accepted.key, datagram.source)
-        ]
+        actions: list[Action] = []
+        if self.replicating:
+            actions.append(ReplicateRegister(payload, datagram.source))
+        if accepted.want_map_notify:
+            etr = datagram.source
+            actions.append(
+                self._notify(payload, accepted.i_bit, accepted.algorithm, accepted.key, etr)
+            )
+        return actions
+
+    def apply_replica(self, datagram: DatagramReceived, now: float) -> None:
+        """Take in a Map-Register that another worker of this node accepted.
+
+        The registrations come out as on that worker, but nothing is answered,
+        traced or counted here: the accepting worker did all of that. (The
+        counters and drop recorder are swapped for throwaway ones meanwhile.)
+        """
+        counters, drops, replicating = self.counters, self.drops, self.replicating
+        self.counters = Counters()
+        self.drops = DropRecorder(self.counters)
+        self.replicating = False
+        try:
+            if self.refresh_from_bytes(datagram, now) is None:
+                message = decode_control(datagram.payload)
+                if isinstance(message, MapRegister):
+                    self._register(message, datagram, now)
+        except DecodeError:
+            pass  # not from a worker of ours: a worker replicates only what it accepted
+        finally:
+            self.counters, self.drops, self.replicating = counters, drops, replicating
 
     def _check(
         self, message: MapRegister, payload: bytes, source: str, now: float

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import socket
@@ -52,14 +53,14 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), timeout=5)
-            writer.write(json.dumps(self._reply(line)).encode() + b"\n")
+            writer.write(json.dumps(await self._reply(line)).encode() + b"\n")
             await writer.drain()
         except (TimeoutError, ValueError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    def _reply(self, line: bytes) -> dict[str, Any]:
+    async def _reply(self, line: bytes) -> dict[str, Any]:
         try:
             request = json.loads(line)
             topic = request["topic"]
@@ -70,6 +71,8 @@ class ControlServer:
             return {"ok": False, "error": 'expected {"topic": TOPIC, "arg": ARG-or-null}'}
         try:
             result = self._answer(topic, arg)
+            if inspect.isawaitable(result):  # e.g. statistics gathered from other workers
+                result = await result
         except ValueError as error:  # an argument the topic cannot use (EID, prefix)
             return {"ok": False, "error": f"{topic} {arg}: {error}"}
         if result is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import socket
@@ -34,6 +35,7 @@ from lispstack.core.events import (
     IPAddress,
     PacketFromTun,
     RemoveNativeRoute,
+    ReplicateRegister,
     SendDatagram,
     TimerFired,
     Trace,
@@ -43,6 +45,7 @@ from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
+from lispstack.io.workers import WorkerLink, die_with_parent, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
 log = logging.getLogger("lispstack.daemon")
@@ -51,16 +54,78 @@ DRAIN_BATCH = 256
 _DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 
 
+def bind_sockets(
+    config: NodeConfig, *, reuse_port: bool = False
+) -> list[tuple[socket.socket, Endpoint]]:
+    """The node's UDP sockets (4342, and 4341 for data roles) on its listen addresses.
+
+    Raises OSError naming the address it cannot bind. Without listen
+    addresses, a host without IPv6 gets only the IPv4 sockets (and a warning).
+    """
+    ports = [CONTROL_PORT]
+    if any(config.has_role(role) for role in _DATA_ROLES):
+        ports.append(DATA_PORT)
+    listen: list[IPAddress] = list(config.node.listen) or [
+        IPv4Address("0.0.0.0"),
+        IPv6Address("::"),
+    ]
+    bound: list[tuple[socket.socket, Endpoint]] = []
+    try:
+        for address in listen:
+            for port in ports:
+                sock = _bind(address, port, reuse_port, config.node.listen == ())
+                if sock is not None:
+                    bound.append((sock, Endpoint(address, port)))
+    except OSError:
+        for sock, _ in bound:
+            sock.close()
+        raise
+    return bound
+
+
+def _bind(address: IPAddress, port: int, reuse_port: bool, wildcard: bool) -> socket.socket | None:
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+    try:
+        sock.bind((str(address), port))
+    except OSError as error:
+        sock.close()
+        if address.version == 6 and wildcard:
+            log.warning("no IPv6 on this host: %s", error)
+            return None
+        where = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+        raise OSError(error.errno, f"cannot bind {where}: {error.strerror}") from None
+    sock.setblocking(False)
+    return sock
+
+
 class NodeDaemon:
     def __init__(
-        self, config: NodeConfig, node: Node | None = None, data_plane: DataPlane | None = None
+        self,
+        config: NodeConfig,
+        node: Node | None = None,
+        data_plane: DataPlane | None = None,
+        *,
+        sockets: list[tuple[socket.socket, Endpoint]] | None = None,
+        workers: WorkerLink | None = None,
     ) -> None:
         self.config = config
         self.node = node or build_node(config, random.Random())
         self._sockets: dict[tuple[int, int], socket.socket] = {}
-        self._bound: list[tuple[socket.socket, Endpoint]] = []
+        self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
-        self._control = ControlServer(Path(config.node.control_socket), self.answer)
+        self._workers = workers
+        self._control = (
+            ControlServer(Path(config.node.control_socket), self.answer)
+            if workers is None or workers.index == 0
+            else None
+        )
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
         self._addresses = AddressCache()
@@ -69,11 +134,23 @@ class NodeDaemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        await self._open_sockets()
+        if not self._bound:
+            self._bound = bind_sockets(self.config)
+        for sock, local in self._bound:
+            loop.add_reader(sock.fileno(), self._drain, sock, local)
+            self._sockets.setdefault((local.address.version, local.port), sock)
         tun = self._data_plane.tun if self._data_plane is not None else None
         if tun is not None:
             loop.add_reader(tun.fileno(), self._read_tun)
-        await self._control.start()
+        if self._workers is not None:
+            loop.add_reader(
+                self._workers.socket.fileno(),
+                self._workers.on_readable,
+                self._apply_replica,
+                self.node.counters.snapshot,
+            )
+        if self._control is not None:
+            await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
         log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
@@ -86,43 +163,15 @@ class NodeDaemon:
             sock.close()
         if tun is not None:
             loop.remove_reader(tun.fileno())
-        await self._control.close()
+        if self._workers is not None:
+            loop.remove_reader(self._workers.socket.fileno())
+            self._workers.close()
+        if self._control is not None:
+            await self._control.close()
         log.info("node %s stopped", self.config.name)
 
     def stop(self) -> None:
         self._stopped.set()
-
-    async def _open_sockets(self) -> None:
-        loop = asyncio.get_running_loop()
-        ports = [CONTROL_PORT]
-        if any(self.config.has_role(role) for role in _DATA_ROLES):
-            ports.append(DATA_PORT)
-        listen: list[IPAddress] = list(self.config.node.listen) or [
-            IPv4Address("0.0.0.0"),
-            IPv6Address("::"),
-        ]
-        for address in listen:
-            for port in ports:
-                family = socket.AF_INET if address.version == 4 else socket.AF_INET6
-                sock = socket.socket(family, socket.SOCK_DGRAM)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
-                try:
-                    sock.bind((str(address), port))
-                except OSError as error:
-                    sock.close()
-                    if address.version == 6 and not self.config.node.listen:
-                        log.warning("no IPv6 on this host: %s", error)
-                        continue
-                    where = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
-                    raise OSError(error.errno, f"cannot bind {where}: {error.strerror}") from None
-                sock.setblocking(False)
-                local = Endpoint(address, port)
-                loop.add_reader(sock.fileno(), self._drain, sock, local)
-                self._bound.append((sock, local))
-                self._sockets.setdefault((address.version, port), sock)
 
     # ------------------------------------------------------------ the node
 
@@ -209,6 +258,9 @@ class NodeDaemon:
         for action in actions:
             if isinstance(action, SendDatagram):
                 self._send(action)
+            elif isinstance(action, ReplicateRegister):
+                if self._workers is not None:
+                    self._workers.replicate(action.payload, action.source)
             elif isinstance(action, Trace):
                 if log.isEnabledFor(logging.INFO):
                     fields = " ".join(f"{k}={v}" for k, v in action.fields.items())
@@ -252,10 +304,27 @@ class NodeDaemon:
         self.node.counters.add("out.datagrams")
 
     def answer(self, topic: str, arg: str | None) -> object | None:
+        if topic == "statistics" and self._workers is not None:
+            return self._workers.statistics(self.node.counters.snapshot())
         return self.node.show(topic, arg, time.monotonic())
+
+    def _apply_replica(self, payload: bytes, source: Endpoint) -> None:
+        """A Map-Register another worker accepted: the same registrations here."""
+        if self.node.apply_replica is None or not self._bound:
+            return
+        local = self._bound[0][1]
+        try:
+            self.node.apply_replica(DatagramReceived(payload, source, local), time.monotonic())
+        except Exception:  # a bug must not take the node down
+            self.node.counters.add("internal-error")
+            log.exception("internal error applying a replicated Map-Register")
+        self._schedule()
 
 
 def run_daemon(config: NodeConfig) -> None:
+    if config.node.workers > 1:
+        run_workers(config)
+        return
     proxy_rlocs = []
     if config.has_role(NodeRole.PITR) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
@@ -269,3 +338,48 @@ def run_daemon(config: NodeConfig) -> None:
     finally:
         if data_plane is not None:
             data_plane.close()
+
+
+def run_workers(config: NodeConfig) -> None:
+    """Worker 0 here; the others forked, each with its own sockets (see io/workers.py)."""
+    count, group = config.node.workers, os.getpid()
+    sockets = [bind_sockets(config, reuse_port=True) for _ in range(count)]
+    links = [WorkerLink(config.name, group, index, count) for index in range(count)]
+    children = []
+    for index in range(1, count):
+        pid = os.fork()
+        if pid == 0:
+            _close_others(sockets, links, index)
+            os._exit(_run_worker(config, sockets[index], links[index], group))
+        children.append(pid)
+    _close_others(sockets, links, 0)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(NodeDaemon(config, sockets=sockets[0], workers=links[0]).run())
+    finally:
+        stop_children(children)
+
+
+def _run_worker(
+    config: NodeConfig, sockets: list[tuple[socket.socket, Endpoint]], link: WorkerLink, parent: int
+) -> int:
+    die_with_parent(parent)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(NodeDaemon(config, sockets=sockets, workers=link).run())
+    except Exception:
+        log.exception("worker %d failed", link.index)
+        return 1
+    return 0
+
+
+def _close_others(
+    sockets: list[list[tuple[socket.socket, Endpoint]]], links: list[WorkerLink], keep: int
+) -> None:
+    """Close the sockets of the other workers: a copy left open would take its share of
+    the datagrams and never read them once its worker is gone."""
+    for index, (bound, link) in enumerate(zip(sockets, links, strict=True)):
+        if index != keep:
+            for sock, _ in bound:
+                sock.close()
+            link.socket.close()

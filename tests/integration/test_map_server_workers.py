@@ -1,0 +1,100 @@
+"""A Map-Server / Map-Resolver run with several workers (SO_REUSEPORT) over loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from nodes import RunningNode, free_loopback, start_node, wait_for
+
+from helpers.mapping_messages import record, register
+from lispstack.io.perf import NONCE_OFFSET, templates
+from lispstack.wire import MapNotify, MapReply, decode_control
+
+MS = free_loopback(20)
+ETR = free_loopback(21)
+KEY = b"site-b-secret"
+WORKERS = 3
+CONFIG = f"""roles = ["map-server", "map-resolver"]
+listen = ["{MS}"]
+workers = {WORKERS}
+
+[[sites]]
+name = "site-b"
+auth-key = "site-b-secret"
+eid-prefixes = ["192.168.2.0/24"]
+accept-more-specifics = true
+"""
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[RunningNode]:
+    running = start_node(tmp_path, "ms-workers", CONFIG)
+    yield running
+    running.stop()
+
+
+def _workers_of(node: RunningNode) -> list[int]:
+    children = Path(f"/proc/{node.process.pid}/task/{node.process.pid}/children")
+    return [int(pid) for pid in children.read_text().split()]
+
+
+def _exchange(sock: socket.socket, payload: bytes, address: str) -> bytes:
+    sock.sendto(payload, (address, 4342))
+    return sock.recv(65535)
+
+
+def test_every_worker_answers_from_the_registrations_of_all(node: RunningNode) -> None:
+    assert len(_workers_of(node)) == WORKERS - 1
+    # Register from several source ports: the kernel hands them to different workers.
+    prefixes = [f"192.168.2.{16 * i}" for i in range(8)]
+    for nonce, prefix in enumerate(prefixes, 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as etr:
+            etr.bind((ETR, 0))
+            etr.settimeout(5)
+            message = register([record(prefix, 28, IPv4Address(ETR))], KEY, nonce=nonce, proxy=True)
+            notify = decode_control(_exchange(etr, message, MS))
+            assert isinstance(notify, MapNotify) and notify.nonce == nonce
+    # Ask for each prefix from many source ports: every worker must know every prefix.
+    asked = 0
+    for port_index in range(24):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as itr:
+            itr.bind((MS, 0))
+            itr.settimeout(5)
+            port = itr.getsockname()[1]
+            for prefix_index, prefix in enumerate(prefixes):
+                eid = IPv4Address(prefix) + 5
+                (request,) = templates([eid], IPv4Address(MS), port)
+                request = bytearray(request)
+                nonce = port_index * 100 + prefix_index + 1
+                request[NONCE_OFFSET : NONCE_OFFSET + 8] = nonce.to_bytes(8, "big")
+                reply = decode_control(_exchange(itr, bytes(request), MS))
+                assert isinstance(reply, MapReply) and reply.nonce == nonce
+                (answer,) = reply.records
+                assert str(answer.eid) == prefix and answer.locators, (port, prefix)
+                asked += 1
+    statistics = node.show("statistics")
+    assert statistics["in.ecm"] == asked
+    assert statistics["reply.proxy"] == asked
+    assert statistics["map-register.accepted"] == len(prefixes)
+    assert statistics["out.map-notify"] == len(prefixes)
+    assert "workers.unanswered" not in statistics
+    assert len(node.show("registrations")) == len(prefixes)
+
+
+def test_stopping_worker_zero_stops_them_all(node: RunningNode) -> None:
+    workers = _workers_of(node)
+    assert node.stop() == 0
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10)
+    assert not node.socket.exists()
+
+
+def test_a_killed_worker_zero_takes_the_others_along(node: RunningNode) -> None:
+    workers = _workers_of(node)
+    os.kill(node.process.pid, 9)
+    node.process.wait(timeout=10)
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10)
