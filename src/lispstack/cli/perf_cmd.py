@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--duration", type=seconds, default=10.0)
     parser.add_argument("--window", type=integer(1), default=64)
+    parser.add_argument(
+        "--ports",
+        type=integer(1, 1024),
+        default=1,
+        help="send from this many UDP ports in turn, as several ITRs would (default 1)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -48,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return _usage(str(error))
     if not eids:
         return _usage(f"{args.eids} holds no EID")
-    result = run_perf(resolver, eids, duration=args.duration, window=args.window)
+    result = run_perf(resolver, eids, duration=args.duration, window=args.window, ports=args.ports)
     latency = {f"p{int(q * 100)}": round(result.percentile(q), 3) for q in (0.5, 0.9, 0.99)}
     summary: dict[str, object] = {
         "sent": result.sent,

@@ -89,14 +89,20 @@ def run_perf(
     duration: float,
     window: int,
     timeout: float = 1.0,
+    ports: int = 1,
 ) -> PerfResult:
+    """Ask `eids` in turn for `duration` seconds, at most `window` unanswered.
+
+    With `ports` > 1 the requests leave from that many UDP sockets in turn
+    (each its own inner source port), as from several ITRs: a resolver with
+    several SO_REUSEPORT workers spreads them by source port.
+    """
     itr_rloc = local_address_towards(resolver)
     assert isinstance(itr_rloc, IPv4Address)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.bind((str(itr_rloc), 0))
-    sock.setblocking(False)
-    requests = [bytearray(t) for t in templates(eids, itr_rloc, sock.getsockname()[1])]
+    sockets = [_socket(itr_rloc) for _ in range(ports)]
+    requests = [
+        [bytearray(t) for t in templates(eids, itr_rloc, sock.getsockname()[1])] for sock in sockets
+    ]
     target = (str(resolver), CONTROL_PORT)
     outstanding: dict[int, float] = {}
     latencies: list[float] = []
@@ -107,32 +113,43 @@ def run_perf(
     try:
         while (now := time.monotonic()) < end:
             while len(outstanding) < window:
-                packet = requests[sent % len(requests)]
+                turn = sent % ports
+                packet = requests[turn][(sent // ports) % len(eids)]
                 nonce += 1
                 _NONCE.pack_into(packet, NONCE_OFFSET, nonce)
                 try:
-                    sock.sendto(packet, target)
+                    sockets[turn].sendto(packet, target)
                 except BlockingIOError:
                     break
                 outstanding[nonce] = time.monotonic()
                 sent += 1
-            select.select([sock], [], [], 0.01)
-            while True:
-                try:
-                    reply = sock.recv(2048)
-                except BlockingIOError:
-                    break
-                if len(reply) >= 12:
-                    sent_at = outstanding.pop(_NONCE.unpack_from(reply, 4)[0], None)
-                    if sent_at is not None:
-                        received += 1
-                        latencies.append((time.monotonic() - sent_at) * 1000)
+            readable, _, _ = select.select(sockets, [], [], 0.01)
+            for sock in readable:
+                while True:
+                    try:
+                        reply = sock.recv(2048)
+                    except BlockingIOError:
+                        break
+                    if len(reply) >= 12:
+                        sent_at = outstanding.pop(_NONCE.unpack_from(reply, 4)[0], None)
+                        if sent_at is not None:
+                            received += 1
+                            latencies.append((time.monotonic() - sent_at) * 1000)
             if outstanding and now - next(iter(outstanding.values())) > timeout:
                 for key in [k for k, t in outstanding.items() if now - t > timeout]:
                     del outstanding[key]
                     lost += 1
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     return PerfResult(
         sent, received, lost + len(outstanding), time.monotonic() - started, tuple(latencies)
     )
+
+
+def _socket(itr_rloc: IPv4Address) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    sock.bind((str(itr_rloc), 0))
+    sock.setblocking(False)
+    return sock
