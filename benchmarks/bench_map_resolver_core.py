@@ -17,6 +17,7 @@ path (core/resolver_fast_path.py) in front of it.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import time
@@ -32,6 +33,7 @@ from lispstack.core.events import DatagramReceived, Endpoint
 from lispstack.core.map_resolver import MapResolver, build_mapping_roles
 from lispstack.core.node import Node
 from lispstack.core.resolver_fast_path import ResolverFastPath
+from lispstack.io.daemon import GC_THRESHOLDS
 from lispstack.io.perf import templates
 from lispstack.wire import Locator, MappingRecord, MapRegister
 
@@ -107,6 +109,7 @@ def _rate(handle: Callable[[DatagramReceived, float], object], payloads: list[by
 
 
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)  # as `lispstack run` does
     parser = argparse.ArgumentParser()
     parser.add_argument("--registered", type=int, default=1_000_000)
     parser.add_argument("--configured", type=int, default=1_000_000)

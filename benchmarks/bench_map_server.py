@@ -12,6 +12,7 @@ size.
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import resource
 import time
@@ -20,6 +21,7 @@ from ipaddress import IPv4Address
 from lispstack.config import parse_config
 from lispstack.core.build import build_node
 from lispstack.core.events import DatagramReceived, Endpoint
+from lispstack.io.daemon import GC_THRESHOLDS
 from lispstack.io.perf import templates
 from lispstack.wire import Locator, MappingRecord, MapRegister
 
@@ -40,6 +42,7 @@ LOCAL = Endpoint(IPv4Address("192.0.2.254"), 4342)
 
 
 def main() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)  # as `lispstack run` does
     parser = argparse.ArgumentParser()
     parser.add_argument("--prefixes", type=int, default=200_000)
     args = parser.parse_args()

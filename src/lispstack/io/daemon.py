@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -51,6 +52,13 @@ from lispstack.mapping.address_cache import AddressCache
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
 DRAIN_BATCH = 256
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The cyclic garbage collector's generation thresholds in a node (CPython's are 700,
+10, 10). A Map-Server keeps about ten long-lived objects per registration and
+allocates a few dozen short-lived ones per message; at 200,000 registrations the
+default thresholds spent 10-20 µs of every Map-Register in the collector. Almost
+nothing a node allocates is cyclic (reference counting frees it), so collecting
+less often costs little memory."""
 _DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 
 
@@ -322,6 +330,7 @@ class NodeDaemon:
 
 
 def run_daemon(config: NodeConfig) -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
     if config.node.workers > 1:
         run_workers(config)
         return
