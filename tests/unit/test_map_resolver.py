@@ -37,6 +37,7 @@ from lispstack.core.replies import (
     ProxyReplyEncoder,
     encode_reply,
     negative_record,
+    prefix_eid,
     proxy_record,
     proxy_ttl,
 )
@@ -373,3 +374,32 @@ def test_proxy_reply_cache_is_bounded() -> None:
         regs = (_registration(prefix, "192.0.2.1"),)
         encoder.encode(5, prefix, regs, 1)
         assert len(encoder) <= 4
+
+
+@pytest.mark.parametrize(
+    ("prefix", "locators"),
+    [
+        ("10.1.0.0/16", (Locator(address=ip_address("192.0.2.1"), unused_flags=5),)),
+        ("[200]10.221.0.0/16", (Locator(address=ip_address("192.0.2.1"), priority=7),)),
+        (
+            "2001:db8:2::/48",
+            (
+                Locator(address=ip_address("2001:db8::2"), weight=3, reachable=False),
+                Locator(address=ip_address("192.0.2.1"), local=True, m_priority=1),
+                Locator(address=ip_address("2001:db8::2"), weight=9),  # a repeat: dropped
+            ),
+        ),
+    ],
+)
+def test_one_registration_proxy_record_bytes_equal_the_general_encoding(
+    prefix: str, locators: tuple[Locator, ...]
+) -> None:
+    eid_prefix = EidPrefix.parse(prefix)
+    record = MappingRecord(
+        eid=prefix_eid(eid_prefix), eid_mask_len=eid_prefix.length, locators=locators
+    )
+    registrations = (registration(eid_prefix, "x", record=record, proxy_reply=True),)
+    encoder = ProxyReplyEncoder()
+    expected = encode_reply(9, (proxy_record(eid_prefix, registrations, 1440),))
+    for generation in (1, 2):  # encoded afresh, then from the remembered locator bytes
+        assert encoder.encode(9, eid_prefix, registrations, generation) == expected

@@ -27,13 +27,13 @@ from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration
-from lispstack.wire.address import Address, with_instance_id
+from lispstack.wire.address import Address, encode_address, with_instance_id
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 from lispstack.wire.records import Action as RecordAction
-from lispstack.wire.records import Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, record_head
 
 NO_SITE_TTL = 15
 """Minutes: negative reply for an EID outside every configured site prefix."""
@@ -108,10 +108,13 @@ class ProxyReplyEncoder:
     expiry timer has removed it (the same holds for the resolver's answer cache).
     """
 
-    __slots__ = ("_records", "limit")
+    __slots__ = ("_locator_sets", "_records", "limit")
 
     def __init__(self, limit: int = MAX_CACHED_PROXY) -> None:
         self._records: dict[tuple[EidPrefix, int], tuple[int, bytes]] = {}
+        self._locator_sets: dict[int, tuple[tuple[Locator, ...], int, bytes]] = {}
+        """By id() of a registered locator tuple (kept alive here, so the id stays its
+        own): how many locators the proxy reply gives for it, and their bytes."""
         self.limit = limit
 
     def encode(
@@ -129,9 +132,28 @@ class ProxyReplyEncoder:
         else:
             if len(self._records) >= self.limit:
                 self._records.clear()
-            record = proxy_record(prefix, registrations, ttl).encode()
+            record = self._record(prefix, registrations, ttl)
             self._records[key] = (generation, record)
         return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
+
+    def _record(
+        self, prefix: EidPrefix, registrations: tuple[Registration, ...], ttl: int
+    ) -> bytes:
+        """`proxy_record(...).encode()`; for one registration, from its locators' bytes
+        (registered records share locator tuples, so these are encoded once)."""
+        if len(registrations) != 1:
+            return proxy_record(prefix, registrations, ttl).encode()
+        registered = registrations[0].record.locators
+        known = self._locator_sets.get(id(registered))
+        if known is None or known[0] is not registered:
+            if len(self._locator_sets) >= self.limit:
+                self._locator_sets.clear()
+            merged = proxy_locators(registrations)
+            encoded = b"".join(locator.encode() for locator in merged)
+            known = self._locator_sets[id(registered)] = (registered, len(merged), encoded)
+        _, count, encoded = known
+        head = record_head(ttl, count, prefix.network.prefixlen, 0, 0)
+        return head + encode_address(prefix_eid(prefix)) + encoded
 
     def __len__(self) -> int:
         return len(self._records)
@@ -168,6 +190,17 @@ def proxy_record(
     Not authoritative, and no locator is "local": the Map-Server speaks for
     the ETRs.
     """
+    return MappingRecord(
+        eid=prefix_eid(prefix),
+        eid_mask_len=prefix.network.prefixlen,
+        ttl=ttl,
+        authoritative=False,
+        locators=proxy_locators(registrations),
+    )
+
+
+def proxy_locators(registrations: Iterable[Registration]) -> tuple[Locator, ...]:
+    """The locators of a proxy reply: each address once, without the local and probed bits."""
     locators: dict[Address, Locator] = {}
     for registration in registrations:
         for locator in registration.record.locators:
@@ -180,13 +213,7 @@ def proxy_record(
                     m_weight=locator.m_weight,
                     reachable=locator.reachable,
                 )
-    return MappingRecord(
-        eid=prefix_eid(prefix),
-        eid_mask_len=prefix.network.prefixlen,
-        ttl=ttl,
-        authoritative=False,
-        locators=tuple(locators.values()),
-    )
+    return tuple(locators.values())
 
 
 def pick_itr_rloc(request: MapRequest, local: IPAddress) -> IPAddress | None:

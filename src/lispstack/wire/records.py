@@ -76,6 +76,13 @@ _ACTION_LABELS = {
 
 _LOCATOR = struct.Struct("!BBBBH")
 _RECORD = struct.Struct("!IBBBBH")
+
+
+def record_head(ttl: int, locator_count: int, mask_len: int, flags: int, map_version: int) -> bytes:
+    """A mapping record's first 10 bytes; `flags` holds ACT, A and Reserved (16 bits)."""
+    return _RECORD.pack(ttl, locator_count, mask_len, flags >> 8, flags & 0xFF, map_version)
+
+
 _EID_RECORD = struct.Struct("!BB")
 
 
@@ -176,14 +183,7 @@ class MappingRecord:
 
     def encode(self) -> bytes:
         flags = (self.action << 13) | (self.authoritative << 12) | self.reserved
-        head = _RECORD.pack(
-            self.ttl,
-            len(self.locators),
-            self.eid_mask_len,
-            flags >> 8,
-            flags & 0xFF,
-            self.map_version,
-        )
+        head = record_head(self.ttl, len(self.locators), self.eid_mask_len, flags, self.map_version)
         return b"".join((head, encode_address(self.eid), *(loc.encode() for loc in self.locators)))
 
     @classmethod
