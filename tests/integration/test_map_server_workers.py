@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -118,3 +119,58 @@ def test_load_from_many_ports_is_answered_and_counted_by_all_workers(node: Runni
     statistics = node.show("statistics")  # every worker's share, summed
     assert summary["received"] <= statistics["in.ecm"] <= summary["sent"]
     assert summary["received"] <= statistics["reply.negative-no-site"] <= summary["sent"]
+
+
+def _ask_from_many_ports(eid: IPv4Address, ports: int) -> list[MapReply]:
+    replies = []
+    for index in range(ports):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as itr:
+            itr.bind((MS, 0))
+            itr.settimeout(5)
+            (request,) = templates([eid], IPv4Address(MS), itr.getsockname()[1])
+            request = bytearray(request)
+            request[NONCE_OFFSET : NONCE_OFFSET + 8] = (index + 1).to_bytes(8, "big")
+            reply = decode_control(_exchange(itr, bytes(request), MS))
+            assert isinstance(reply, MapReply) and reply.nonce == index + 1
+            replies.append(reply)
+    return replies
+
+
+def test_the_others_take_over_from_a_worker_that_dies(node: RunningNode) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as etr:
+        etr.bind((ETR, 0))
+        etr.settimeout(5)
+        message = register([record("192.168.2.0", 24, IPv4Address(ETR))], KEY, proxy=True)
+        assert isinstance(decode_control(_exchange(etr, message, MS)), MapNotify)
+    victim = _workers_of(node)[0]
+    os.kill(victim, 9)
+    assert wait_for(lambda: node.show("statistics").get("workers.exited") == 1)
+    assert node.process.poll() is None
+    assert victim not in _workers_of(node)
+    # Every source port is answered, from the registration the survivors hold.
+    for reply in _ask_from_many_ports(IPv4Address("192.168.2.7"), 16):
+        assert reply.records[0].locators
+    statistics = node.show("statistics")
+    assert "workers.unanswered" not in statistics
+    assert "Traceback" not in node.log.read_text()
+
+
+def test_garbage_from_many_ports_hurts_no_worker(node: RunningNode) -> None:
+    rng = random.Random(4343)
+    (valid,) = templates([IPv4Address("4.2.2.2")], IPv4Address(MS), 9)
+    for _source_port in range(16):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((MS, 0))
+            for _ in range(100):
+                garbage = bytearray(valid if rng.random() < 0.5 else rng.randbytes(60))
+                for _ in range(rng.randrange(1, 6)):
+                    garbage[rng.randrange(len(garbage))] = rng.randrange(256)
+                garbage[0] = rng.choice((0x80, 0x30, 0x10, garbage[0]))
+                sock.sendto(bytes(garbage[: rng.randrange(1, len(garbage) + 1)]), (MS, 4342))
+    assert len(_workers_of(node)) == WORKERS - 1
+    for reply in _ask_from_many_ports(IPv4Address("4.2.2.2"), 16):
+        (negative,) = reply.records
+        assert (str(negative.eid), negative.eid_mask_len) == ("0.0.0.0", 1)
+    statistics = node.show("statistics")
+    assert statistics.get("internal-error", 0) == 0
+    assert "Traceback" not in node.log.read_text()

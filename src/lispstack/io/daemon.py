@@ -157,6 +157,8 @@ class NodeDaemon:
                 self._apply_replica,
                 self.node.counters.snapshot,
             )
+        if self._workers is not None and self._workers.children:
+            loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)
         if self._control is not None:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -316,6 +318,17 @@ class NodeDaemon:
             return self._workers.statistics(self.node.counters.snapshot())
         return self.node.show(topic, arg, time.monotonic())
 
+    def _reap_workers(self) -> None:
+        assert self._workers is not None
+        for index, pid, status in self._workers.reap():
+            self.node.counters.add("workers.exited")
+            log.error(
+                "worker %d (pid %d) exited with status %d; the other workers take its share",
+                index,
+                pid,
+                os.waitstatus_to_exitcode(status),
+            )
+
     def _apply_replica(self, payload: bytes, source: Endpoint) -> None:
         """A Map-Register another worker accepted: the same registrations here."""
         if self.node.apply_replica is None or not self._bound:
@@ -361,6 +374,7 @@ def run_workers(config: NodeConfig) -> None:
             _close_others(sockets, links, index)
             os._exit(_run_worker(config, sockets[index], links[index], group))
         children.append(pid)
+        links[0].children[pid] = index
     _close_others(sockets, links, 0)
     try:
         with contextlib.suppress(KeyboardInterrupt):

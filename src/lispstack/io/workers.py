@@ -75,6 +75,9 @@ class WorkerLink:
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
         self.socket.bind(_address(name, group, index))
         self.socket.setblocking(False)
+        self._addresses = {i: _address(name, group, i) for i in range(count) if i != index}
+        self.children: dict[int, int] = {}
+        """Worker 0 only: the other workers' index by process id."""
         self._backlog: deque[tuple[bytes, bytes]] = deque()
         self._query_ids = itertools.count(1)
         self._answers: dict[int, list[dict[str, int]]] = {}
@@ -123,6 +126,24 @@ class WorkerLink:
             total["workers.unanswered"] = len(self._peers) - len(answers)
         return dict(sorted(total.items()))
 
+    def reap(self) -> list[tuple[int, int, int]]:
+        """(index, pid, wait status) of every child worker that has exited, now forgotten:
+        nothing is replicated to it and `statistics` no longer waits for it."""
+        exited = []
+        for pid, index in list(self.children.items()):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                del self.children[pid]
+                self._peers.remove(self._addresses[index])
+                exited.append((index, pid, status))
+        for query, answers in self._answers.items():
+            if len(answers) >= len(self._peers):
+                self._answered[query].set()
+        return exited
+
     def _take_answer(self, frame: bytes) -> None:
         (query,) = _QUERY.unpack_from(frame, 1)
         answers = self._answers.get(query)
@@ -133,7 +154,7 @@ class WorkerLink:
         except ValueError:
             return
         answers.append({str(k): int(v) for k, v in counters.items()})
-        if len(answers) == len(self._peers):
+        if len(answers) >= len(self._peers):
             self._answered[query].set()
 
     def _send(self, frame: bytes, peer: bytes) -> None:
