@@ -156,6 +156,7 @@ class NodeDaemon:
                 self._workers.on_readable,
                 self._apply_replica,
                 self.node.counters.snapshot,
+                self.node.counters.add,
             )
         if self._workers is not None and self._workers.children:
             loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)

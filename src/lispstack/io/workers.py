@@ -93,12 +93,18 @@ class WorkerLink:
         self,
         apply_replica: Callable[[bytes, Endpoint], None],
         snapshot: Callable[[], dict[str, int]],
+        count: Callable[[str], None],
     ) -> None:
         for _ in range(256):
             try:
                 frame, sender = self.socket.recvfrom(1 << 17)
             except BlockingIOError:
                 return
+            if sender not in self._peers:
+                # Abstract sockets have no permissions: only a sibling's own (bound,
+                # hence unique) address is trusted.
+                count("drop.worker-frame-not-from-a-worker")
+                continue
             kind = frame[:1]
             if kind == b"R" and len(frame) > 1 + _ENDPOINT.size:
                 apply_replica(*decode_replica(frame))
