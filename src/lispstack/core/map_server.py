@@ -81,7 +81,7 @@ class _Accepted:
 
     site_prefixes: tuple[SitePrefix, ...]
     prefixes: tuple[EidPrefix, ...]
-    key: str
+    key: bytes
     etr: str
 
 
@@ -156,7 +156,7 @@ class MapServer(Role):
             actions.append(ReplicateRegister(datagram.payload, datagram.source))
         if message.want_map_notify:
             i_bit = message.xtr_id is not None
-            key = key_bytes(checked.key)
+            key = checked.key
             actions.append(
                 self._notify(datagram.payload, i_bit, message.algorithm, key, datagram.source)
             )
@@ -178,7 +178,7 @@ class MapServer(Role):
             registrations=registrations,
             lifetimes=tuple(_lifetime(message, record) for record in message.records),
             site_prefixes=tuple(dict.fromkeys(s.prefix for s in checked.site_prefixes)),
-            key=key_bytes(checked.key),
+            key=checked.key,
             algorithm=message.algorithm,
             want_map_notify=message.want_map_notify,
             i_bit=message.xtr_id is not None,
@@ -273,7 +273,8 @@ class MapServer(Role):
             return drop("unknown-key-id", f"site {site.name}, key id {message.key_id}")
         if not key_accepts(key, message.algorithm):
             return drop("wrong-algorithm", f"site {site.name}, {message.algorithm.label}")
-        if not verify_raw(payload, key_bytes(key.key)):
+        secret = key_bytes(key.key)
+        if not verify_raw(payload, secret):
             return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
             if not site_prefix.allows(prefix):
@@ -282,7 +283,7 @@ class MapServer(Role):
         for prefix in prefixes:
             if self._is_replay(prefix, etr, message.nonce, now):
                 return drop("replayed", f"{prefix} nonce {nonce_text(message.nonce)}")
-        return _Accepted(tuple(site_prefixes), tuple(prefixes), key.key, etr)
+        return _Accepted(tuple(site_prefixes), tuple(prefixes), secret, etr)
 
     def _is_replay(self, prefix: EidPrefix, etr: str, nonce: int, now: float) -> bool:
         current = self.registrations.get(prefix, etr)

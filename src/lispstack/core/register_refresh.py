@@ -64,14 +64,17 @@ class AcceptedRegisters:
     that each costs at most a few checks per message declined.
     """
 
-    __slots__ = ("_by_digest", "_declined")
+    __slots__ = ("_by_digest", "_declined", "_last")
 
     def __init__(self) -> None:
         self._by_digest: dict[bytes, AcceptedRegister] = {}
         self._declined = 0
+        self._last: tuple[bytes, bytes | None] = (b"", None)
+        """The last payload `find` looked for, and its digest: `remember` follows
+        the general path's acceptance of the same message."""
 
     def remember(self, payload: bytes, accepted: AcceptedRegister) -> None:
-        digest = message_digest(payload)
+        digest = self._digest(payload)
         if digest is None:
             return
         if len(self._by_digest) >= MAX_REMEMBERED and not self._swept_room():
@@ -88,7 +91,7 @@ class AcceptedRegisters:
 
     def find(self, payload: bytes, source: IPAddress) -> AcceptedRegister | None:
         """The earlier acceptance of this message from `source`, if it still holds."""
-        digest = message_digest(payload)
+        digest = self._digest(payload)
         if digest is None:
             return None
         accepted = self._by_digest.get(digest)
@@ -101,6 +104,14 @@ class AcceptedRegisters:
 
     def __len__(self) -> int:
         return len(self._by_digest)
+
+    def _digest(self, payload: bytes) -> bytes | None:
+        last_payload, last_digest = self._last
+        if payload is last_payload:
+            return last_digest
+        digest = message_digest(payload)
+        self._last = (payload, digest)
+        return digest
 
 
 def _all_stored(accepted: AcceptedRegister) -> bool:
