@@ -44,11 +44,15 @@ def _outcome(actions: list[Action]) -> list[tuple[str, object]]:
     return out
 
 
-def _state(node: Node) -> list[tuple[object, ...]]:
-    return [
-        (str(prefix), r.etr, r.nonce, r.first_registered, r.last_registered, r.expires_at)
-        for prefix, r in _map_server(node).registrations.items()
+def _state(node: Node) -> tuple[int, list[tuple[object, ...]]]:
+    """The store's generation, and every field of every registration."""
+    store = _map_server(node).registrations
+    fields = [
+        (str(p), r.etr, r.site, r.record, r.registered_by, r.proxy_reply, r.xtr_id, r.nonce)
+        for p, r in store.items()
     ]
+    times = [(r.first_registered, r.last_registered, r.expires_at) for _, r in store.items()]
+    return store.generation, [(*f, *t) for f, t in zip(fields, times, strict=True)]
 
 
 @pytest.fixture
@@ -93,6 +97,22 @@ def test_refresh_path_agrees_with_the_general_path(decodes: list[bytes]) -> None
         (42.0, refresh(9), LISP2, True),
         (43.0, register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=1), LISP1, False),
         (44.0, register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=2), LISP1, True),
+        # Other RLOCs for the same prefix, then the first message again: it must not
+        # bring back its registration's lifetime without its RLOCs.
+        (45.0, register([record("192.168.1.0", 24, LISP3)], KEY_A, nonce=3), LISP1, False),
+        (46.0, register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=4), LISP1, False),
+        (47.0, register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=5), LISP1, True),
+        # Only the P bit changes, and back.
+        (
+            48.0,
+            register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=6, proxy=True),
+            LISP1,
+            False,
+        ),
+        (49.0, register([record("192.168.1.0", 24, LISP1)], KEY_A, nonce=7), LISP1, False),
+        # The same xTR-ID from another source RLOC.
+        (50.0, register(by_ttl, KEY_B, nonce=52, ttl_timeout=True, xtr_id=0xFEED), LISP2, False),
+        (51.0, register(by_ttl, KEY_B, nonce=53, ttl_timeout=True, xtr_id=0xFEED), LISP3, False),
     ]
     for now, message, source, refreshed in steps:
         decodes.clear()
@@ -112,6 +132,12 @@ def test_refresh_path_agrees_with_the_general_path(decodes: list[bytes]) -> None
     assert fast.counters.snapshot() == general.counters.snapshot()
     assert _state(fast) == _state(general)
     assert fast.counters.get("registrations.refreshed") > 5
+    # The resolver answers from the same registrations on both.
+    for node in (fast, general):
+        assert (
+            _map_server(node).registrations.generation
+            == _map_server(general).registrations.generation
+        )
 
 
 def test_digest_ignores_nonce_and_authentication_data_only() -> None:

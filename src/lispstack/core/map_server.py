@@ -171,11 +171,14 @@ class MapServer(Role):
     ) -> None:
         """Keep what an accepted Map-Register did, for its refreshes (not one that deregisters)."""
         registrations = tuple(r for r in stored if r is not None)
-        if len(registrations) != len(stored):
+        if not registrations or len(registrations) != len(stored):
             return
         accepted = AcceptedRegister(
             source=datagram.source.address,
             registrations=registrations,
+            records=tuple(r.record for r in registrations),
+            proxy_reply=message.proxy_reply,
+            registered_by=registrations[0].registered_by,
             lifetimes=tuple(_lifetime(message, record) for record in message.records),
             site_prefixes=tuple(dict.fromkeys(s.prefix for s in checked.site_prefixes)),
             key=checked.key,

@@ -6,9 +6,11 @@ is what an earlier accepted one from the same source said, and every
 registration that one made is still stored, the registrations are refreshed
 in place once the HMAC verifies and the nonce is fresh: the records need not
 be decoded or checked against the sites again (the sites are fixed for the
-life of the node). Anything else, including a failed HMAC or a replayed
-nonce, takes the general path, which decides and counts it. Tests compare
-both paths.
+life of the node). "Still stored" means unchanged too: if another message
+changed a registration since (other RLOCs, the P bit, another source for the
+same xTR-ID), the remembered one no longer holds. Anything else, including a
+failed HMAC or a replayed nonce, takes the general path, which decides and
+counts it. Tests compare both paths.
 
 Messages are remembered by a 128-bit BLAKE2b digest of those bytes, not the
 bytes themselves: a Map-Register of a hundred records is several kilobytes,
@@ -25,6 +27,7 @@ from lispstack.core.events import Action, DatagramReceived
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration
 from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId
+from lispstack.wire.records import MappingRecord
 
 MAX_REMEMBERED = 131_072
 
@@ -35,6 +38,9 @@ class AcceptedRegister:
 
     source: IPAddress
     registrations: tuple[Registration, ...]
+    records: tuple[MappingRecord, ...]  # what each registration held, as these objects
+    proxy_reply: bool
+    registered_by: str
     lifetimes: tuple[float, ...]  # per registration, seconds from its refresh to its expiry
     site_prefixes: tuple[EidPrefix, ...]  # the configured prefixes of the records, once each
     key: bytes
@@ -86,7 +92,7 @@ class AcceptedRegisters:
         if self._declined < MAX_REMEMBERED // 4:
             return False
         self._declined = 0
-        self._by_digest = {d: a for d, a in self._by_digest.items() if _all_stored(a)}
+        self._by_digest = {d: a for d, a in self._by_digest.items() if _still_holds(a)}
         return len(self._by_digest) < MAX_REMEMBERED
 
     def find(self, payload: bytes, source: IPAddress) -> AcceptedRegister | None:
@@ -97,7 +103,7 @@ class AcceptedRegisters:
         accepted = self._by_digest.get(digest)
         if accepted is None or accepted.source != source:
             return None
-        if not _all_stored(accepted):
+        if not _still_holds(accepted):
             del self._by_digest[digest]
             return None
         return accepted
@@ -114,9 +120,17 @@ class AcceptedRegisters:
         return digest
 
 
-def _all_stored(accepted: AcceptedRegister) -> bool:
-    # A registration's `scheduled` is NaN (unequal to itself) once it is no longer stored.
-    return all(r.scheduled == r.scheduled for r in accepted.registrations)
+def _still_holds(accepted: AcceptedRegister) -> bool:
+    """Is every registration the message made still stored, and as it left it?"""
+    for registration, record in zip(accepted.registrations, accepted.records, strict=True):
+        if (
+            registration.scheduled != registration.scheduled  # NaN: no longer stored
+            or registration.record is not record
+            or registration.proxy_reply != accepted.proxy_reply
+            or registration.registered_by != accepted.registered_by
+        ):
+            return False
+    return True
 
 
 def with_refresh(
