@@ -15,9 +15,7 @@ import pytest
 from nodes import LISPSTACK, RunningNode, free_loopback, start_node, wait_for
 
 from helpers.mapping_messages import record, register
-from lispstack.core.events import Endpoint
 from lispstack.io.perf import NONCE_OFFSET, templates
-from lispstack.io.workers import encode_replica
 from lispstack.wire import MapNotify, MapReply, decode_control
 
 MS = free_loopback(20)
@@ -176,14 +174,3 @@ def test_garbage_from_many_ports_hurts_no_worker(node: RunningNode) -> None:
     statistics = node.show("statistics")
     assert statistics.get("internal-error", 0) == 0
     assert "Traceback" not in node.log.read_text()
-
-
-def test_frames_from_outside_the_workers_are_dropped(node: RunningNode) -> None:
-    """A genuine Map-Register injected on worker 0's replication socket is not applied."""
-    message = register([record("192.168.2.0", 24, IPv4Address(ETR))], KEY, proxy=True)
-    frame = encode_replica(message, Endpoint(IPv4Address(ETR), 4342))
-    worker_zero = f"\0lispstack/ms-workers/{node.process.pid}/0".encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as outsider:
-        outsider.sendto(frame, worker_zero)
-    assert wait_for(lambda: node.show("statistics").get("drop.worker-frame-not-from-a-worker") == 1)
-    assert node.show("registrations") == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from ipaddress import IPv4Address
 
 from helpers.mapping_messages import KEY_B, LISP2, SITES, deliver, ecm_request, record, register
 from lispstack.config import parse_config
@@ -11,7 +10,6 @@ from lispstack.core.build import build_node
 from lispstack.core.events import DatagramReceived, Endpoint, ReplicateRegister, SendDatagram
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
-from lispstack.io.workers import decode_replica, encode_replica
 from lispstack.wire import MapReply, decode_control
 
 WORKERS = SITES.replace('name = "mapserver"\n', 'name = "mapserver"\nworkers = 2\n')
@@ -21,9 +19,12 @@ def _worker() -> Node:
     return build_node(parse_config(WORKERS, "mapserver.toml"), random.Random(1))
 
 
-def _registrations(node: Node) -> list[tuple[str, str, int, float]]:
+def _registrations(node: Node) -> list[tuple[object, ...]]:
     (server,) = [r for r in node.roles if isinstance(r, MapServer)]
-    return [(str(p), r.etr, r.nonce, r.expires_at) for p, r in server.registrations.items()]
+    return [
+        (str(p), r.etr, r.site, r.record, r.registered_by, r.proxy_reply, r.nonce, r.expires_at)
+        for p, r in server.registrations.items()
+    ]
 
 
 def _replicas(actions: list[object]) -> list[ReplicateRegister]:
@@ -60,8 +61,3 @@ def test_refused_and_replayed_registers_are_not_replicated() -> None:
     assert not _replicas(deliver(node, wrong_key, 3.0, source=LISP2))
     single = build_node(parse_config(SITES, "mapserver.toml"), random.Random(1))
     assert not _replicas(deliver(single, message, 1.0, source=LISP2))  # one worker: nothing
-
-
-def test_replica_frames_round_trip() -> None:
-    for source in (Endpoint(IPv4Address("10.0.2.2"), 61000), Endpoint(LISP2, 4342)):
-        assert decode_replica(encode_replica(b"\x30register", source)) == (b"\x30register", source)

@@ -9,7 +9,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from lispstack.cli.arguments import integer, seconds
-from lispstack.io.perf import eids_from, run_perf
+from lispstack.io.perf import MAX_PORTS, eids_from, run_perf
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--window", type=integer(1), default=64)
     parser.add_argument(
         "--ports",
-        type=integer(1, 1024),
+        type=integer(1, MAX_PORTS),
         default=1,
         help="send from this many UDP ports in turn, as several ITRs would (default 1)",
     )

@@ -117,6 +117,7 @@ class MapServer(Role):
         self.replicating = False
         """Set when the node runs several workers: accepted Map-Registers are then
         also handed on (ReplicateRegister) for the other workers to apply."""
+        self._applying_replica = False
         self._source_texts = AddressCache()
 
     # ------------------------------------------------------------ registration
@@ -209,6 +210,7 @@ class MapServer(Role):
         self.counters.add(_IN_MAP_REGISTER)
         for registration, lifetime in zip(accepted.registrations, accepted.lifetimes, strict=True):
             self.registrations.renew(registration, nonce, now, now + lifetime)
+            registration.replica = self._applying_replica
         for site_prefix in accepted.site_prefixes:
             self._last_registered[site_prefix] = now
         count = len(accepted.registrations)
@@ -236,6 +238,7 @@ class MapServer(Role):
         self.counters = Counters()
         self.drops = DropRecorder(self.counters)
         self.replicating = False
+        self._applying_replica = True
         try:
             if self.refresh_from_bytes(datagram, now) is None:
                 message = decode_control(datagram.payload)
@@ -245,6 +248,7 @@ class MapServer(Role):
             pass  # not from a worker of ours: a worker replicates only what it accepted
         finally:
             self.counters, self.drops, self.replicating = counters, drops, replicating
+            self._applying_replica = False
 
     def _check(
         self, message: MapRegister, payload: bytes, source: str, now: float
@@ -329,6 +333,7 @@ class MapServer(Role):
             proxy_reply=message.proxy_reply,
             xtr_id=message.xtr_id.xtr_id if message.xtr_id else None,
             nonce=message.nonce,
+            replica=self._applying_replica,
             first_registered=now,
             last_registered=now,
             expires_at=now + lifetime,
@@ -369,6 +374,8 @@ class MapServer(Role):
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
         for expired in self.registrations.expire(now):
+            if expired.replica:
+                continue  # the worker that accepted it counts and logs it
             self.counters.add("registrations.expired")
             actions.append(
                 Trace(

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from typing import NoReturn
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.build import build_node
@@ -46,7 +47,7 @@ from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
-from lispstack.io.workers import WorkerLink, die_with_parent, stop_children
+from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
 log = logging.getLogger("lispstack.daemon")
@@ -63,9 +64,10 @@ _DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 
 
 def bind_sockets(
-    config: NodeConfig, *, reuse_port: bool = False
+    config: NodeConfig, *, reuse_port: bool = False, listen: tuple[IPAddress, ...] = ()
 ) -> list[tuple[socket.socket, Endpoint]]:
-    """The node's UDP sockets (4342, and 4341 for data roles) on its listen addresses.
+    """The node's UDP sockets (4342, and 4341 for data roles) on `listen`, by default
+    its listen addresses.
 
     Raises OSError naming the address it cannot bind. Without listen
     addresses, a host without IPv6 gets only the IPv4 sockets (and a warning).
@@ -73,15 +75,13 @@ def bind_sockets(
     ports = [CONTROL_PORT]
     if any(config.has_role(role) for role in _DATA_ROLES):
         ports.append(DATA_PORT)
-    listen: list[IPAddress] = list(config.node.listen) or [
-        IPv4Address("0.0.0.0"),
-        IPv6Address("::"),
-    ]
+    wildcard = not (listen or config.node.listen)
+    addresses = listen or config.node.listen or (IPv4Address("0.0.0.0"), IPv6Address("::"))
     bound: list[tuple[socket.socket, Endpoint]] = []
     try:
-        for address in listen:
+        for address in addresses:
             for port in ports:
-                sock = _bind(address, port, reuse_port, config.node.listen == ())
+                sock = _bind(address, port, reuse_port, wildcard)
                 if sock is not None:
                     bound.append((sock, Endpoint(address, port)))
     except OSError:
@@ -151,15 +151,12 @@ class NodeDaemon:
         if tun is not None:
             loop.add_reader(tun.fileno(), self._read_tun)
         if self._workers is not None:
-            loop.add_reader(
-                self._workers.socket.fileno(),
-                self._workers.on_readable,
-                self._apply_replica,
-                self.node.counters.snapshot,
-                self.node.counters.add,
+            self._workers.start(
+                self._apply_replica, self.node.counters.snapshot, self.node.counters.add
             )
-        if self._workers is not None and self._workers.children:
-            loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)
+            if self._workers.children:
+                loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)
+                self._reap_workers()  # any that died before the handler was there
         if self._control is not None:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -175,7 +172,6 @@ class NodeDaemon:
         if tun is not None:
             loop.remove_reader(tun.fileno())
         if self._workers is not None:
-            loop.remove_reader(self._workers.socket.fileno())
             self._workers.close()
         if self._control is not None:
             await self._control.close()
@@ -322,12 +318,16 @@ class NodeDaemon:
     def _reap_workers(self) -> None:
         assert self._workers is not None
         for index, pid, status in self._workers.reap():
+            code = os.waitstatus_to_exitcode(status)
+            if self._stopped.is_set():  # stopping together (e.g. Ctrl-C reached them all)
+                log.info("worker %d (pid %d) stopped with status %d", index, pid, code)
+                continue
             self.node.counters.add("workers.exited")
             log.error(
                 "worker %d (pid %d) exited with status %d; the other workers take its share",
                 index,
                 pid,
-                os.waitstatus_to_exitcode(status),
+                code,
             )
 
     def _apply_replica(self, payload: bytes, source: Endpoint) -> None:
@@ -365,15 +365,19 @@ def run_daemon(config: NodeConfig) -> None:
 
 def run_workers(config: NodeConfig) -> None:
     """Worker 0 here; the others forked, each with its own sockets (see io/workers.py)."""
-    count, group = config.node.workers, os.getpid()
-    sockets = [bind_sockets(config, reuse_port=True) for _ in range(count)]
-    links = [WorkerLink(config.name, group, index, count) for index in range(count)]
+    count, parent = config.node.workers, os.getpid()
+    first = bind_sockets(config, reuse_port=True)
+    # The others on what the first bound (a host without IPv6 is reported once).
+    listen = tuple(local.address for _, local in first if local.port == CONTROL_PORT)
+    sockets = [first] + [
+        bind_sockets(config, reuse_port=True, listen=listen) for _ in range(count - 1)
+    ]
+    links = link_workers(count)
     children = []
     for index in range(1, count):
         pid = os.fork()
         if pid == 0:
-            _close_others(sockets, links, index)
-            os._exit(_run_worker(config, sockets[index], links[index], group))
+            _run_worker(config, sockets, links, index, parent)
         children.append(pid)
         links[0].children[pid] = index
     _close_others(sockets, links, 0)
@@ -385,16 +389,24 @@ def run_workers(config: NodeConfig) -> None:
 
 
 def _run_worker(
-    config: NodeConfig, sockets: list[tuple[socket.socket, Endpoint]], link: WorkerLink, parent: int
-) -> int:
-    die_with_parent(parent)
+    config: NodeConfig,
+    sockets: list[list[tuple[socket.socket, Endpoint]]],
+    links: list[WorkerLink],
+    index: int,
+    parent: int,
+) -> NoReturn:
+    """A forked worker's whole life: it never returns into the code that forked it."""
+    code = 1
     try:
+        die_with_parent(parent)
+        _close_others(sockets, links, index)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(NodeDaemon(config, sockets=sockets, workers=link).run())
-    except Exception:
-        log.exception("worker %d failed", link.index)
-        return 1
-    return 0
+            asyncio.run(NodeDaemon(config, sockets=sockets[index], workers=links[index]).run())
+        code = 0
+    except BaseException:
+        log.exception("worker %d failed", index)
+    finally:
+        os._exit(code)
 
 
 def _close_others(
@@ -406,4 +418,4 @@ def _close_others(
         if index != keep:
             for sock, _ in bound:
                 sock.close()
-            link.socket.close()
+            link.close_unused()

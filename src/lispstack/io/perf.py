@@ -9,7 +9,7 @@ frees its slot in the window.
 from __future__ import annotations
 
 import random
-import select
+import selectors
 import socket
 import struct
 import time
@@ -25,6 +25,7 @@ from lispstack.wire.records import EidRecord
 
 _NONCE = struct.Struct("!Q")
 NONCE_OFFSET = 4 + 20 + 8 + 4  # ECM header, inner IPv4, inner UDP, Map-Request first word
+MAX_PORTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,30 @@ def run_perf(
     """
     itr_rloc = local_address_towards(resolver)
     assert isinstance(itr_rloc, IPv4Address)
-    sockets = [_socket(itr_rloc) for _ in range(ports)]
+    sockets: list[socket.socket] = []
+    selector = selectors.DefaultSelector()
+    try:
+        for _ in range(ports):
+            sockets.append(_socket(itr_rloc))
+            selector.register(sockets[-1], selectors.EVENT_READ)
+        return _run(resolver, eids, sockets, selector, duration, window, timeout)
+    finally:
+        selector.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _run(
+    resolver: IPv4Address,
+    eids: Sequence[IPv4Address],
+    sockets: list[socket.socket],
+    selector: selectors.BaseSelector,
+    duration: float,
+    window: int,
+    timeout: float,
+) -> PerfResult:
+    ports = len(sockets)
+    itr_rloc = IPv4Address(sockets[0].getsockname()[0])
     requests = [
         [bytearray(t) for t in templates(eids, itr_rloc, sock.getsockname()[1])] for sock in sockets
     ]
@@ -110,38 +134,35 @@ def run_perf(
     nonce = random.getrandbits(63)
     started = time.monotonic()
     end = started + duration
-    try:
-        while (now := time.monotonic()) < end:
-            while len(outstanding) < window:
-                turn = sent % ports
-                packet = requests[turn][(sent // ports) % len(eids)]
-                nonce += 1
-                _NONCE.pack_into(packet, NONCE_OFFSET, nonce)
+    while (now := time.monotonic()) < end:
+        while len(outstanding) < window:
+            turn = sent % ports
+            packet = requests[turn][(sent // ports) % len(eids)]
+            nonce += 1
+            _NONCE.pack_into(packet, NONCE_OFFSET, nonce)
+            try:
+                sockets[turn].sendto(packet, target)
+            except BlockingIOError:
+                break
+            outstanding[nonce] = time.monotonic()
+            sent += 1
+        for ready, _ in selector.select(0.01):
+            sock = ready.fileobj
+            assert isinstance(sock, socket.socket)
+            while True:
                 try:
-                    sockets[turn].sendto(packet, target)
+                    reply = sock.recv(2048)
                 except BlockingIOError:
                     break
-                outstanding[nonce] = time.monotonic()
-                sent += 1
-            readable, _, _ = select.select(sockets, [], [], 0.01)
-            for sock in readable:
-                while True:
-                    try:
-                        reply = sock.recv(2048)
-                    except BlockingIOError:
-                        break
-                    if len(reply) >= 12:
-                        sent_at = outstanding.pop(_NONCE.unpack_from(reply, 4)[0], None)
-                        if sent_at is not None:
-                            received += 1
-                            latencies.append((time.monotonic() - sent_at) * 1000)
-            if outstanding and now - next(iter(outstanding.values())) > timeout:
-                for key in [k for k, t in outstanding.items() if now - t > timeout]:
-                    del outstanding[key]
-                    lost += 1
-    finally:
-        for sock in sockets:
-            sock.close()
+                if len(reply) >= 12:
+                    sent_at = outstanding.pop(_NONCE.unpack_from(reply, 4)[0], None)
+                    if sent_at is not None:
+                        received += 1
+                        latencies.append((time.monotonic() - sent_at) * 1000)
+        if outstanding and now - next(iter(outstanding.values())) > timeout:
+            for key in [k for k, t in outstanding.items() if now - t > timeout]:
+                del outstanding[key]
+                lost += 1
     return PerfResult(
         sent, received, lost + len(outstanding), time.monotonic() - started, tuple(latencies)
     )
@@ -149,7 +170,11 @@ def run_perf(
 
 def _socket(itr_rloc: IPv4Address) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-    sock.bind((str(itr_rloc), 0))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.bind((str(itr_rloc), 0))
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock

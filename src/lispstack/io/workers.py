@@ -5,17 +5,25 @@ bound with SO_REUSEPORT, so that the kernel spreads datagrams over the
 workers by their addresses and ports. Worker 0 is the process `lispstack run`
 started: it binds every worker's sockets (so that an address it cannot bind
 is reported before anything starts), forks the others, serves the control
-socket, and stops the others when it stops. The workers talk over unix
-datagram sockets in the abstract namespace, one per worker:
+socket, and stops the others when it stops.
+
+Every two workers share a unix datagram socket pair, made before the fork:
+nothing outside the node can reach it, and a connected pair is flow
+controlled by the sender's buffer (its writability means what it says).
+Frames on a pair:
 
     R family address port payload   an accepted Map-Register as received, with
-                                    the ETR's address and port: every other
-                                    worker applies it to its own registrations
-    Q query-id                      a request for the worker's counters
+                                    the ETR's address and port: the receiver
+                                    applies it to its own registrations
+    Q query-id                      a request for the receiver's counters
     A query-id JSON                 the counters, answering a Q
 
 so every worker answers Map-Requests from the same registrations, and
-`show statistics` on worker 0 sums the counters of all of them.
+`show statistics` on worker 0 sums the counters of all of them. Replicas of
+one ETR's messages arrive in order (one source address and port reaches one
+worker); messages of one ETR from several source ports, accepted by several
+workers within a moment, may be applied in different orders, until the
+ETR's next refresh settles them.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.core.events import Endpoint
@@ -41,15 +50,14 @@ log = logging.getLogger("lispstack.workers")
 _ENDPOINT = struct.Struct("!B16sH")
 _QUERY = struct.Struct("!I")
 SOCKET_BUFFER_BYTES = 4 << 20
+MAX_FRAME_BYTES = 1 << 17
 MAX_BACKLOG = 100_000
 """Frames waiting for a busy sibling; more are dropped and counted."""
 STATISTICS_TIMEOUT_S = 2.0
 STOP_TIMEOUT_S = 5.0
 _PR_SET_PDEATHSIG = 1
 
-
-def _address(name: str, group: int, index: int) -> bytes:
-    return f"\0lispstack/{name}/{group}/{index}".encode()
+Count = Callable[[str], None]
 
 
 def encode_replica(payload: bytes, source: Endpoint) -> bytes:
@@ -63,78 +71,67 @@ def decode_replica(frame: bytes) -> tuple[bytes, Endpoint]:
     return frame[1 + _ENDPOINT.size :], Endpoint(address, port)
 
 
-class WorkerLink:
-    """One worker's end of the links to its siblings."""
+@dataclass(eq=False)
+class _Sibling:
+    index: int
+    socket: socket.socket
+    backlog: deque[bytes] = field(default_factory=deque)
 
-    def __init__(self, name: str, group: int, index: int, count: int) -> None:
+
+class WorkerLink:
+    """One worker's ends of the socket pairs to its siblings."""
+
+    def __init__(self, index: int, count: int) -> None:
         self.index = index
         self.count = count
-        self._peers = [_address(name, group, i) for i in range(count) if i != index]
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER_BYTES)
-        self.socket.bind(_address(name, group, index))
-        self.socket.setblocking(False)
-        self._addresses = {i: _address(name, group, i) for i in range(count) if i != index}
+        self._siblings: dict[int, _Sibling] = {}
         self.children: dict[int, int] = {}
         """Worker 0 only: the other workers' index by process id."""
-        self._backlog: deque[tuple[bytes, bytes]] = deque()
         self._query_ids = itertools.count(1)
         self._answers: dict[int, list[dict[str, int]]] = {}
         self._answered: dict[int, asyncio.Event] = {}
-        self.dropped = 0
+        self._count: Count = lambda name: None
 
-    def replicate(self, payload: bytes, source: Endpoint) -> None:
-        frame = encode_replica(payload, source)
-        for peer in self._peers:
-            self._send(frame, peer)
-
-    def on_readable(
+    def start(
         self,
         apply_replica: Callable[[bytes, Endpoint], None],
         snapshot: Callable[[], dict[str, int]],
-        count: Callable[[str], None],
+        count: Count,
     ) -> None:
-        for _ in range(256):
-            try:
-                frame, sender = self.socket.recvfrom(1 << 17)
-            except BlockingIOError:
-                return
-            if sender not in self._peers:
-                # Abstract sockets have no permissions: only a sibling's own (bound,
-                # hence unique) address is trusted.
-                count("drop.worker-frame-not-from-a-worker")
-                continue
-            kind = frame[:1]
-            if kind == b"R" and len(frame) > 1 + _ENDPOINT.size:
-                apply_replica(*decode_replica(frame))
-            elif kind == b"Q" and len(frame) == 1 + _QUERY.size:
-                self._send(b"A" + frame[1:] + json.dumps(snapshot()).encode(), sender)
-            elif kind == b"A" and len(frame) > 1 + _QUERY.size:
-                self._take_answer(frame)
+        """Serve the pairs from the running event loop."""
+        self._count = count
+        loop = asyncio.get_running_loop()
+        for sibling in self._siblings.values():
+            loop.add_reader(sibling.socket.fileno(), self._read, sibling, apply_replica, snapshot)
+
+    def replicate(self, payload: bytes, source: Endpoint) -> None:
+        frame = encode_replica(payload, source)
+        for sibling in list(self._siblings.values()):
+            self._send(sibling, frame)
 
     async def statistics(self, own: dict[str, int]) -> dict[str, int]:
-        """`own` plus every sibling's counters ("workers.unanswered" names the missing)."""
+        """`own` plus every sibling's counters ("workers.unanswered" counts the silent)."""
         query = next(self._query_ids)
-        self._answers[query] = []
+        answers: list[dict[str, int]] = []
+        self._answers[query] = answers
         answered = self._answered[query] = asyncio.Event()
-        for peer in self._peers:
-            self._send(b"Q" + _QUERY.pack(query), peer)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(answered.wait(), STATISTICS_TIMEOUT_S)
-        answers = self._answers.pop(query)
-        del self._answered[query]
+        try:
+            for sibling in list(self._siblings.values()):
+                self._send(sibling, b"Q" + _QUERY.pack(query))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(answered.wait(), STATISTICS_TIMEOUT_S)
+        finally:
+            del self._answers[query], self._answered[query]
         total = dict(own)
         for counters in answers:
             for name, value in counters.items():
                 total[name] = total.get(name, 0) + value
-        if len(answers) < len(self._peers):
-            total["workers.unanswered"] = len(self._peers) - len(answers)
+        if len(answers) < len(self._siblings):
+            total["workers.unanswered"] = len(self._siblings) - len(answers)
         return dict(sorted(total.items()))
 
     def reap(self) -> list[tuple[int, int, int]]:
-        """(index, pid, wait status) of every child worker that has exited, now forgotten:
-        nothing is replicated to it and `statistics` no longer waits for it."""
+        """(index, pid, wait status) of every child worker that has exited, now forgotten."""
         exited = []
         for pid, index in list(self.children.items()):
             try:
@@ -143,12 +140,47 @@ class WorkerLink:
                 done, status = pid, 0
             if done:
                 del self.children[pid]
-                self._peers.remove(self._addresses[index])
+                sibling = self._siblings.get(index)
+                if sibling is not None:
+                    self._forget(sibling)
                 exited.append((index, pid, status))
-        for query, answers in self._answers.items():
-            if len(answers) >= len(self._peers):
-                self._answered[query].set()
         return exited
+
+    def close(self) -> None:
+        for sibling in list(self._siblings.values()):
+            self._forget(sibling)
+
+    def close_unused(self) -> None:
+        """In a process that is not this worker: close this worker's ends, unwatched."""
+        for sibling in self._siblings.values():
+            sibling.socket.close()
+        self._siblings.clear()
+
+    # ------------------------------------------------------------ frames
+
+    def _read(
+        self,
+        sibling: _Sibling,
+        apply_replica: Callable[[bytes, Endpoint], None],
+        snapshot: Callable[[], dict[str, int]],
+    ) -> None:
+        for _ in range(256):
+            try:
+                frame = sibling.socket.recv(MAX_FRAME_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._forget(sibling)
+                return
+            kind = frame[:1]
+            if kind == b"R" and len(frame) > 1 + _ENDPOINT.size:
+                apply_replica(*decode_replica(frame))
+            elif kind == b"Q" and len(frame) == 1 + _QUERY.size:
+                self._send(sibling, b"A" + frame[1:] + json.dumps(snapshot()).encode())
+            elif kind == b"A" and len(frame) > 1 + _QUERY.size:
+                self._take_answer(frame)
+            else:
+                self._count("drop.worker-frame-malformed")
 
     def _take_answer(self, frame: bytes) -> None:
         (query,) = _QUERY.unpack_from(frame, 1)
@@ -157,43 +189,69 @@ class WorkerLink:
             return  # too late: that `show` has been answered without it
         try:
             counters = json.loads(frame[1 + _QUERY.size :])
-        except ValueError:
+            answers.append({str(k): int(v) for k, v in counters.items()})
+        except (ValueError, TypeError, AttributeError):
+            self._count("drop.worker-frame-malformed")
             return
-        answers.append({str(k): int(v) for k, v in counters.items()})
-        if len(answers) >= len(self._peers):
+        if len(answers) >= len(self._siblings):
             self._answered[query].set()
 
-    def _send(self, frame: bytes, peer: bytes) -> None:
-        if not self._backlog:
-            try:
-                self.socket.sendto(frame, peer)
-                return
-            except BlockingIOError:
-                asyncio.get_running_loop().add_writer(self.socket.fileno(), self._flush)
-            except OSError as error:  # the sibling is gone (it is being stopped)
-                log.debug("worker %d: cannot reach a sibling: %s", self.index, error)
-                return
-        if len(self._backlog) >= MAX_BACKLOG:
-            self.dropped += 1
+    def _send(self, sibling: _Sibling, frame: bytes) -> None:
+        if sibling.backlog:
+            self._queue(sibling, frame)
             return
-        self._backlog.append((frame, peer))
+        try:
+            sibling.socket.send(frame)
+        except BlockingIOError:
+            self._queue(sibling, frame)
+            asyncio.get_running_loop().add_writer(sibling.socket.fileno(), self._flush, sibling)
+        except OSError as error:  # the sibling is gone
+            log.debug("worker %d: worker %d is gone: %s", self.index, sibling.index, error)
+            self._forget(sibling)
 
-    def _flush(self) -> None:
-        while self._backlog:
-            frame, peer = self._backlog[0]
+    def _queue(self, sibling: _Sibling, frame: bytes) -> None:
+        if len(sibling.backlog) >= MAX_BACKLOG:
+            self._count("drop.worker-replication-backlog")
+            return
+        sibling.backlog.append(frame)
+
+    def _flush(self, sibling: _Sibling) -> None:
+        while sibling.backlog:
             try:
-                self.socket.sendto(frame, peer)
+                sibling.socket.send(sibling.backlog[0])
             except BlockingIOError:
                 return
             except OSError:
-                pass
-            self._backlog.popleft()
-        asyncio.get_running_loop().remove_writer(self.socket.fileno())
+                self._forget(sibling)
+                return
+            sibling.backlog.popleft()
+        asyncio.get_running_loop().remove_writer(sibling.socket.fileno())
 
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            asyncio.get_running_loop().remove_writer(self.socket.fileno())
-        self.socket.close()
+    def _forget(self, sibling: _Sibling) -> None:
+        """Stop talking to a sibling: nothing is sent to it, `statistics` stops waiting for it."""
+        if self._siblings.pop(sibling.index, None) is None:
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop (closing after it)
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(sibling.socket.fileno())
+            loop.remove_writer(sibling.socket.fileno())
+        sibling.socket.close()
+        for query, answers in self._answers.items():
+            if len(answers) >= len(self._siblings):
+                self._answered[query].set()
+
+
+def link_workers(count: int, buffer_bytes: int = SOCKET_BUFFER_BYTES) -> list[WorkerLink]:
+    """Links for `count` workers, a socket pair between every two of them."""
+    links = [WorkerLink(index, count) for index in range(count)]
+    for one, other in itertools.combinations(links, 2):
+        ends = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        for link, peer, end in ((one, other, ends[0]), (other, one, ends[1])):
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer_bytes)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_bytes)
+            end.setblocking(False)
+            link._siblings[peer.index] = _Sibling(peer.index, end)
+    return links
 
 
 def die_with_parent(parent: int) -> None:

@@ -48,6 +48,8 @@ class Registration:
     scheduled: float = field(default=math.nan, repr=False)
     """The deadline of this registration's current pair in the store's expiry heap;
     NaN (equal to no deadline) while the registration is not stored."""
+    replica: bool = False
+    """Set by another worker of the node (which then counts and logs its expiry)."""
 
     def __lt__(self, other: Registration) -> bool:
         # Orders heap pairs with equal deadlines without comparing prefixes (slow);
@@ -104,6 +106,7 @@ class RegistrationStore:
         current.registered_by = new.registered_by
         current.proxy_reply = new.proxy_reply
         current.xtr_id = new.xtr_id
+        current.replica = new.replica
         self.renew(current, new.nonce, new.last_registered, new.expires_at)
 
     def renew(self, current: Registration, nonce: int, now: float, expires_at: float) -> None:
