@@ -61,3 +61,16 @@ def test_refused_and_replayed_registers_are_not_replicated() -> None:
     assert not _replicas(deliver(node, wrong_key, 3.0, source=LISP2))
     single = build_node(parse_config(SITES, "mapserver.toml"), random.Random(1))
     assert not _replicas(deliver(single, message, 1.0, source=LISP2))  # one worker: nothing
+
+
+def test_only_the_accepting_worker_counts_an_expiry() -> None:
+    accepting, other = _worker(), _worker()
+    message = register([record("192.168.2.0", 25, LISP2)], KEY_B, nonce=1)
+    (replica,) = _replicas(deliver(accepting, message, 1.0, source=LISP2))
+    assert other.apply_replica is not None
+    other.apply_replica(DatagramReceived(replica.payload, replica.source, replica.source), 1.0)
+    for node in (accepting, other):
+        node.on_timer(1000.0)
+        assert _registrations(node) == []
+    assert accepting.counters.get("registrations.expired") == 1
+    assert other.counters.snapshot() == {}

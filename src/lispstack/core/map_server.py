@@ -180,7 +180,9 @@ class MapServer(Role):
             records=tuple(r.record for r in registrations),
             proxy_reply=message.proxy_reply,
             registered_by=registrations[0].registered_by,
-            lifetimes=tuple(_lifetime(message, record) for record in message.records),
+            lifetimes=self._accepted.shared(
+                tuple(_lifetime(message, record) for record in message.records)
+            ),
             site_prefixes=tuple(dict.fromkeys(s.prefix for s in checked.site_prefixes)),
             key=checked.key,
             algorithm=message.algorithm,

@@ -30,6 +30,7 @@ from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId
 from lispstack.wire.records import MappingRecord
 
 MAX_REMEMBERED = 131_072
+MAX_SHARED_LIFETIMES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +71,22 @@ class AcceptedRegisters:
     that each costs at most a few checks per message declined.
     """
 
-    __slots__ = ("_by_digest", "_declined", "_last")
+    __slots__ = ("_by_digest", "_declined", "_last", "_lifetimes")
 
     def __init__(self) -> None:
         self._by_digest: dict[bytes, AcceptedRegister] = {}
         self._declined = 0
+        self._lifetimes: dict[tuple[float, ...], tuple[float, ...]] = {}
         self._last: tuple[bytes, bytes | None] = (b"", None)
         """The last payload `find` looked for, and its digest: `remember` follows
         the general path's acceptance of the same message."""
+
+    def shared(self, lifetimes: tuple[float, ...]) -> tuple[float, ...]:
+        """One tuple for equal lifetimes: the messages of a site's ETRs nearly all carry
+        as many records with the same lifetime (saves 8 bytes a record)."""
+        if len(self._lifetimes) >= MAX_SHARED_LIFETIMES:
+            self._lifetimes.clear()
+        return self._lifetimes.setdefault(lifetimes, lifetimes)
 
     def remember(self, payload: bytes, accepted: AcceptedRegister) -> None:
         digest = self._digest(payload)
