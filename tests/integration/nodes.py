@@ -55,6 +55,24 @@ def start_node(directory: Path, name: str, body: str) -> RunningNode:
     return node
 
 
+def perf(address: str, *options: str) -> dict[str, Any]:
+    """One second of `lispstack perf map-resolver` against `address`: its JSON summary,
+    checked to have replies and to account for every request sent."""
+    command = [LISPSTACK, "perf", "map-resolver", address, "--duration", "1", "--window", "8"]
+    result = subprocess.run(
+        [*command, *options, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary: dict[str, Any] = json.loads(result.stdout)
+    assert summary["received"] > 0
+    assert summary["received"] + summary["lost"] == summary["sent"]
+    return summary
+
+
 def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

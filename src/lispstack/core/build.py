@@ -44,11 +44,11 @@ def build_node(
     control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control
     if registering is not None:
         control = with_refresh(registering.refresh_from_bytes, control)
-        node.use_control_fast_path(control)
         registering.replicating = config.node.workers > 1
         node.apply_replica = registering.apply_replica
     if resolver is not None:
         fast_path = ResolverFastPath(control, resolver, counters)
-        node.use_control_fast_path(fast_path.handle)
+        control = fast_path.handle
         node.answer_cached = fast_path.answer_cached
+    node.use_control_fast_path(control)
     return node

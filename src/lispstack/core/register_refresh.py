@@ -67,8 +67,9 @@ class AcceptedRegisters:
 
     When the table is full, new messages are not remembered (ETRs refresh in
     cycles, which any eviction order would defeat) until a sweep of the
-    messages whose registrations are gone makes room; sweeps are spaced so
-    that each costs at most a few checks per message declined.
+    messages that no longer hold (registrations gone or changed since) makes
+    room; sweeps are spaced so that each costs at most a few checks per
+    message declined.
     """
 
     __slots__ = ("_by_digest", "_declined", "_last", "_lifetimes")
