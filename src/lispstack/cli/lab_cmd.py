@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lispstack.cli.show_cmd import TOPICS
+from lispstack.cli.show_cmd import add_topic_arguments
 from lispstack.cli.show_cmd import run as run_show
 from lispstack.lab.netns import NetnsError
 from lispstack.lab.prerequisites import missing
@@ -27,7 +27,12 @@ def register(subparsers: Any) -> None:
         help="build and run a topology of lispstack nodes in network namespaces",
         description="State, logs and sockets of lab NAME live in /run/lispstack/lab/NAME/.",
     )
-    commands = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="lab_command",
+        required=True,
+        metavar="COMMAND",
+        help="`lispstack lab COMMAND --help` for one",
+    )
     up = commands.add_parser("up", help="build the topology, start every node, wait for ETRs")
     up.add_argument("topology", nargs="?", default="seed", help="a TOML file, or 'seed'")
     up.add_argument("--name", help="the lab's name (default: the topology's)")
@@ -44,18 +49,15 @@ def register(subparsers: Any) -> None:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--name", default="seed", help="the lab (default: seed)")
+        if name in ("exec", "show", "restart"):
+            command.add_argument("node", help="a node of the lab, as its topology names it")
         if name == "exec":
-            command.add_argument("node")
             command.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ...")
         if name == "show":
-            command.add_argument("node")
-            command.add_argument("topic", choices=TOPICS)
-            command.add_argument("arg", nargs="?")
-            command.add_argument("--json", action="store_true")
+            add_topic_arguments(command)
         if name == "status":
-            command.add_argument("--json", action="store_true")
+            command.add_argument("--json", action="store_true", help="the status as JSON")
         if name == "restart":
-            command.add_argument("node")
             command.add_argument("--config", help="a node config (default: the one it runs)")
     parser.set_defaults(handler=run)
 
