@@ -7,16 +7,16 @@ import shutil
 import struct
 import subprocess
 import sys
-from ipaddress import IPv4Address
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lispstack.capture import build_udp_packet, pcap_bytes
+from lispstack.capture import build_udp_packet, pcap_bytes, read_capture
 from lispstack.cli.decode_cmd import EXIT_CAPTURE_CUT
 from lispstack.cli.main import main
-from lispstack.wire import AlgorithmId, InfoReply, InfoRequest, NatTraversal
+from lispstack.wire import AlgorithmId, InfoReply, InfoRequest, decode_control
 from lispstack.wire.auth import sign_encoded
 
 CAPTURES = Path(__file__).parent.parent / "vectors" / "captures"
@@ -423,53 +423,34 @@ def test_an_empty_hex_payload_is_a_usage_error(
     assert captured.err == "lispstack decode: --hex: nothing to decode (no hex digits)\n"
 
 
-def _info_request(key: str) -> bytes:
-    unsigned = InfoRequest(
-        nonce=0xABC,
-        eid=IPv4Address("192.168.1.0"),
-        eid_mask_len=24,
-        ttl=1440,
-        algorithm=AlgorithmId.HMAC_SHA_256_128,
-        auth_data=bytes(32),
-    )
-    return sign_encoded(unsigned.encode(), AlgorithmId.HMAC_SHA_256_128, key.encode())
+def _signed_info(frame: int, algorithm: AlgorithmId, key: str) -> bytes:
+    """Frame `frame` of the lispers.net Info capture, signed with `key` (sent unsigned)."""
+    unsigned = decode_control(read_capture(INFO).datagrams[frame - 1].payload)
+    assert isinstance(unsigned, InfoRequest | InfoReply)
+    blank = replace(unsigned, algorithm=algorithm, auth_data=bytes(algorithm.digest_length))
+    return sign_encoded(blank.encode(), algorithm, key.encode())
 
 
-def _info_reply(key: str) -> bytes:
-    nat = NatTraversal(
-        ms_udp_port=4342,
-        etr_udp_port=61001,
-        global_etr_rloc=IPv4Address("198.51.100.7"),
-        ms_rloc=IPv4Address("10.0.1.254"),
-        private_etr_rloc=IPv4Address("192.168.0.2"),
-    )
-    unsigned = InfoReply(
-        nonce=0xABC,
-        eid=IPv4Address("192.168.1.0"),
-        eid_mask_len=24,
-        nat=nat,
-        algorithm=AlgorithmId.HMAC_SHA_1_96,
-        auth_data=bytes(20),
-    )
-    return sign_encoded(unsigned.encode(), AlgorithmId.HMAC_SHA_1_96, key.encode())
-
-
-@pytest.mark.parametrize("build", [_info_request, _info_reply])
+@pytest.mark.parametrize(
+    ("frame", "algorithm"),
+    [(1, AlgorithmId.HMAC_SHA_256_128), (2, AlgorithmId.HMAC_SHA_1_96)],
+    ids=["info-request", "info-reply"],
+)
 def test_info_messages_are_authenticated_with_key(
-    build: Any, capsys: pytest.CaptureFixture[str]
+    frame: int, algorithm: AlgorithmId, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    signed = build("site-a-secret").hex()
+    signed = _signed_info(frame, algorithm, "site-a-secret").hex()
     assert main(["decode", "--hex", signed, "--json", "--key", "site-a-secret"]) == 0
-    (frame,) = _json_lines(capsys)
-    assert frame["message"]["auth"] == "valid"
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "valid"
     assert main(["decode", "--hex", signed, "--json", "--key", "another-key"]) == 1
-    (frame,) = _json_lines(capsys)
-    assert frame["message"]["auth"] == "invalid"
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "invalid"
     assert main(["decode", "--hex", signed, "--key", "another-key"]) == 1
     assert "auth invalid" in capsys.readouterr().out.splitlines()[0]
     assert main(["decode", "--hex", signed, "--json"]) == 0
-    (frame,) = _json_lines(capsys)
-    assert frame["message"]["auth"] == "unchecked"
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "unchecked"
 
 
 def test_unauthenticated_lispers_net_info_messages_are_accepted_with_a_key(
