@@ -31,7 +31,7 @@ def _eid(record: dict[str, Any]) -> str:
     return f"[{record['iid']}]{record['eid']}" if record.get("iid") else str(record["eid"])
 
 
-EMPTY = {
+_EMPTY = {
     "map-cache": ("the map-cache is empty", "no map-cache entry covers {}"),
     "database": ("no database mappings", "no database mapping covers {}"),
     "registrations": ("no registrations", "no registration covers {}"),
@@ -41,14 +41,14 @@ EMPTY = {
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
 
-def empty(topic: str, arg: str | None) -> str:
-    whole, covering = EMPTY.get(topic, (f"nothing to show for {topic}",) * 2)
+def _empty(topic: str, arg: str | None) -> str:
+    whole, covering = _EMPTY.get(topic, (f"nothing to show for {topic}",) * 2)
     return whole if arg is None else covering.format(arg)
 
 
 def render(topic: str, result: Any, arg: str | None = None) -> str:
     if not result and isinstance(result, list | dict):
-        return empty(topic, arg)
+        return _empty(topic, arg)
     if topic == "statistics" and isinstance(result, dict):
         return table(("counter", "value"), sorted(result.items()))
     if not isinstance(result, list):

@@ -64,7 +64,7 @@ def check_keys(data: Mapping[str, object], section: Section, source: str, path: 
     """
     for key, value in data.items():
         if key not in section.keys:
-            raise unknown_key(source, path, key, value, section)
+            raise _unknown_key(source, path, key, value, section)
         sub = section.keys[key]
         if sub is None:
             continue
@@ -76,7 +76,7 @@ def check_keys(data: Mapping[str, object], section: Section, source: str, path: 
                     check_keys(item, sub, source, join(join(path, key), index))
 
 
-def unknown_key(source: str, path: str, key: str, value: object, section: Section) -> ConfigError:
+def _unknown_key(source: str, path: str, key: str, value: object, section: Section) -> ConfigError:
     """`unknown key 'nmae' in [node] (did you mean 'name'?)`, `unknown table [nod] (...)`."""
     close = difflib.get_close_matches(key, list(section.keys), n=1)
     if path:
