@@ -7,13 +7,17 @@ import shutil
 import struct
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lispstack.capture import build_udp_packet, pcap_bytes
+from lispstack.capture import build_udp_packet, pcap_bytes, read_capture
+from lispstack.cli.decode_cmd import EXIT_CAPTURE_CUT
 from lispstack.cli.main import main
+from lispstack.wire import AlgorithmId, InfoReply, InfoRequest, decode_control
+from lispstack.wire.auth import sign_encoded
 
 CAPTURES = Path(__file__).parent.parent / "vectors" / "captures"
 REGISTER = str(CAPTURES / "lispersnet-02-register-sha1-proxy-reply.pcap")
@@ -404,3 +408,113 @@ def test_pcapng_with_data_and_control_frames(
     message = data_frame["message"]
     assert (message["type"], message["instance_id"], message["nonce"]) == ("data", 200, "0xabcdef")
     assert message["inner"]["dst"] == "192.168.2.1"
+
+
+# ---------------------------------------------------------------- issue 12.7 stumbles
+
+
+@pytest.mark.parametrize("empty", ["", "  ", "0x", ": -"])
+def test_an_empty_hex_payload_is_a_usage_error(
+    empty: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["decode", "--hex", empty]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "lispstack decode: --hex: nothing to decode (no hex digits)\n"
+
+
+def _signed_info(frame: int, algorithm: AlgorithmId, key: str) -> bytes:
+    """Frame `frame` of the lispers.net Info capture, signed with `key` (sent unsigned)."""
+    unsigned = decode_control(read_capture(INFO).datagrams[frame - 1].payload)
+    assert isinstance(unsigned, InfoRequest | InfoReply)
+    blank = replace(unsigned, algorithm=algorithm, auth_data=bytes(algorithm.digest_length))
+    return sign_encoded(blank.encode(), algorithm, key.encode())
+
+
+@pytest.mark.parametrize(
+    ("frame", "algorithm"),
+    [(1, AlgorithmId.HMAC_SHA_256_128), (2, AlgorithmId.HMAC_SHA_1_96)],
+    ids=["info-request", "info-reply"],
+)
+def test_info_messages_are_authenticated_with_key(
+    frame: int, algorithm: AlgorithmId, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signed = _signed_info(frame, algorithm, "site-a-secret").hex()
+    assert main(["decode", "--hex", signed, "--json", "--key", "site-a-secret"]) == 0
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "valid"
+    assert main(["decode", "--hex", signed, "--json", "--key", "another-key"]) == 1
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "invalid"
+    assert main(["decode", "--hex", signed, "--key", "another-key"]) == 1
+    assert "auth invalid" in capsys.readouterr().out.splitlines()[0]
+    assert main(["decode", "--hex", signed, "--json"]) == 0
+    (decoded,) = _json_lines(capsys)
+    assert decoded["message"]["auth"] == "unchecked"
+
+
+def test_unauthenticated_lispers_net_info_messages_are_accepted_with_a_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["decode", INFO, "--json", "--key", KEY]) == 0
+    request, reply = _json_lines(capsys)[:2]
+    for frame in (request, reply):
+        assert frame["message"]["algorithm"] == "none"
+        assert frame["message"]["auth"] == "unchecked"
+        assert any("no authentication data" in note for note in frame["notes"])
+
+
+def test_echo_nonce_without_nonce_is_noted(capsys: pytest.CaptureFixture[str]) -> None:
+    inner = "4500001c000040004001" + "0000" + "c0a80101c0a80201" + "0800f7ff00000000"
+    e_without_n = "2000000000000001"  # E set, N clear: RFC 9300 section 5.3 says ignore E
+    assert main(["decode", "--hex", e_without_n + inner, "--port", "4341", "--json"]) == 0
+    (frame,) = _json_lines(capsys)
+    assert frame["message"]["echo_nonce"] is True and frame["message"]["nonce_present"] is False
+    assert frame["notes"] == [
+        "E (echo-nonce request) is set but N (nonce present) is clear: E is ignored "
+        "(RFC 9300 section 5.3)"
+    ]
+    with_n = "a0abcdef00000001"  # N and E: a real echo-nonce request, nothing to note
+    assert main(["decode", "--hex", with_n + inner, "--port", "4341", "--json"]) == 0
+    (frame,) = _json_lines(capsys)
+    assert "notes" not in frame
+
+
+FRAME = len(MAP_REQUEST_HEX) // 2 + 28  # raw IPv4 + UDP headers, then the Map-Request
+
+
+def _cut_capture(tmp_path: Path, missing: int) -> tuple[str, int]:
+    """Three Map-Request frames, the file cut `missing` bytes before its end; the byte
+    offset where the third frame's data starts."""
+    payload = bytes.fromhex(MAP_REQUEST_HEX)
+    packets = [build_udp_packet("10.0.0.1", "10.0.0.2", 4342, 4342, payload)] * 3
+    path = Path(_write_pcap(tmp_path / "cut.pcap", packets))
+    data = path.read_bytes()
+    path.write_bytes(data[:-missing])
+    return str(path), len(data) - FRAME
+
+
+def test_a_capture_cut_short_decodes_what_is_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, third = _cut_capture(tmp_path, missing=10)
+    assert main(["decode", path, "--json"]) == EXIT_CAPTURE_CUT == 3
+    captured = capsys.readouterr()
+    assert [json.loads(line)["frame"] for line in captured.out.splitlines()] == [1, 2]
+    assert captured.err == (
+        f"lispstack decode: {path}: the capture stops at byte {third}: frame 3 is cut "
+        f"short: {FRAME - 10} of {FRAME} bytes; decoded the 2 frames before it\n"
+    )
+    assert main(["decode", path]) == 3
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("frame")]
+    assert len(heads) == 2
+
+
+def test_a_capture_cut_in_a_record_header(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = _cut_capture(tmp_path, missing=FRAME + 6)
+    assert main(["decode", path, "--json"]) == 3
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    assert "record header of frame 3" in captured.err and "at byte" in captured.err

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lispstack.capture import read_capture
 from lispstack.lab.state import LAB_ROOT, LabFiles
 
 pytestmark = pytest.mark.root
@@ -57,6 +58,41 @@ def test_every_step_of_the_seed_scenario_holds(tmp_path: Path) -> None:
     timeline = steps[6]["output"][0]
     assert "0.0.0.0/1" in timeline and "ecm/map-request" in timeline
     assert capture.stat().st_size > 0
+    assert not _namespaces(name) and not (LAB_ROOT / name).exists()
+
+
+def test_a_kept_demo_lab_keeps_recording(tmp_path: Path) -> None:
+    name = f"keep{os.getpid()}"
+    capture = tmp_path / "demo.pcapng"
+    try:
+        result = _demo("--name", name, "--capture", str(capture), "--keep")
+        assert result.returncode == 0, result.stderr
+        demo_frames = len(read_capture(capture).datagrams)
+        assert demo_frames > 0  # written for the demo's last step, readable at once
+        status = subprocess.run(
+            [LISPSTACK, "lab", "status", "--name", name, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert json.loads(status.stdout)["capture"] == {"file": str(capture), "recording": True}
+        ping = subprocess.run(
+            [LISPSTACK, "lab", "exec", "--name", name, "lisp1", "--",
+             "ping", "-c", "1", "-W", "2", "-I", "192.168.1.1", "192.168.2.1"],
+            capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        assert ping.returncode == 0
+    finally:
+        down = subprocess.run(
+            [LISPSTACK, "lab", "down", "--name", name], capture_output=True, text=True, timeout=120
+        )
+    assert down.returncode == 0 and str(capture) in down.stdout
+    # the file now holds the demo's frames and the ping's, after them
+    datagrams = read_capture(capture).datagrams
+    assert len(datagrams) > demo_frames
+    assert any(d.dport == 4341 and d.timestamp > datagrams[demo_frames - 1].timestamp
+               for d in datagrams)  # fmt: skip
     assert not _namespaces(name) and not (LAB_ROOT / name).exists()
 
 

@@ -106,6 +106,14 @@ def test_up_exec_show_status_down(tmp_path: Path, lab: str) -> None:
                 "-I", "192.168.1.1", "192.168.2.1")  # fmt: skip
     assert ping.returncode == 0, ping.stdout + ping.stderr
     assert _run("lab", "exec", "--name", lab, "lisp1", "--", "sh", "-c", "exit 7").returncode == 7
+    missing = _run("lab", "exec", "--name", lab, "lisp1", "--", "no-such-command", "-x")
+    assert missing.returncode == 127
+    assert missing.stderr == (
+        "lispstack lab: exec: no-such-command: command not found (searched PATH)\n"
+    )
+    not_executable = _run("lab", "exec", "--name", lab, "lisp1", "--", str(topology))
+    assert not_executable.returncode == 126
+    assert not_executable.stderr == f"lispstack lab: exec: {topology}: not executable\n"
     dummy = _run("lab", "exec", "--name", lab, "host", "--", "ip", "-j", "addr", "show")
     local = {a["local"] for i in json.loads(dummy.stdout) for a in i["addr_info"]}
     assert "172.31.0.1" in local  # on dum0, or on lo where the kernel has no dummy

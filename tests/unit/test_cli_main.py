@@ -29,3 +29,24 @@ def test_lispstack_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr("lispstack.cli.lig_cmd.run", _broken)
     with pytest.raises(RuntimeError, match="the bug"):
         cli.main(["lig", "4.2.2.2", "--map-resolver", "127.0.0.1"])
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """`parser` and every subcommand parser under it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found.extend(_parsers(sub))
+    return found
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    undocumented = [
+        f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+        for parser in _parsers(cli.build_parser())
+        for action in parser._actions
+        if not isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        and not (action.help and action.help != argparse.SUPPRESS)
+    ]
+    assert undocumented == []

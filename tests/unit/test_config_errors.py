@@ -47,6 +47,13 @@ def test_the_bases_are_valid() -> None:
     assert parse_config(MS, "ms.toml").sites[0].name == "site-a"
 
 
+def test_an_unknown_key_error_carries_its_path() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(XTR.replace('name = "lisp1"', 'nmae = "lisp1"'), "lisp1.toml")
+    assert info.value.key == "node.nmae"
+    assert info.value.reason == "unknown key 'nmae' in [node] (did you mean 'name'?)"
+
+
 def test_error_carries_key_and_reason() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(XTR.replace('"10.0.1.1"', '"10.0.1.300"'), "lisp1.toml")
@@ -59,7 +66,7 @@ def test_error_carries_key_and_reason() -> None:
     [
         pytest.param(
             XTR + 'algorithm = "md5"\n',
-            "lisp1.toml: map-resolvers[0].algorithm: unknown key (expected address)",
+            "lisp1.toml: unknown key 'algorithm' in map-resolvers[0] (expected address)",
             id="unknown-key-in-last-table",
         ),
         pytest.param(
@@ -69,25 +76,63 @@ def test_error_carries_key_and_reason() -> None:
             id="unknown-algorithm",
         ),
         pytest.param(
-            XTR.replace("auth-key =", "auth_key ="),
+            XTR.replace('auth-key = "site-a-secret"\n', ""),
             "lisp1.toml: map-servers[0].auth-key: missing required key",
             id="missing-key",
         ),
         pytest.param(
+            XTR.replace("auth-key =", "auth_key ="),
+            "lisp1.toml: unknown key 'auth_key' in map-servers[0] (did you mean 'auth-key'?)",
+            id="misspelt-required-key-is-unknown-not-missing",
+        ),
+        pytest.param(
+            XTR.replace("auth-key =", "authkey ="),
+            "lisp1.toml: unknown key 'authkey' in map-servers[0] (did you mean 'auth-key'?)",
+            id="authkey",
+        ),
+        pytest.param(
+            XTR.replace('name = "lisp1"', 'nmae = "lisp1"'),
+            "lisp1.toml: unknown key 'nmae' in [node] (did you mean 'name'?)",
+            id="nmae",
+        ),
+        pytest.param(
+            XTR.replace("[node]", "[nod]"),
+            "lisp1.toml: unknown table [nod] (did you mean [node]?)",
+            id="nod",
+        ),
+        pytest.param(
+            XTR.replace("[[map-servers]]", "[[map-server]]"),
+            "lisp1.toml: unknown table [[map-server]] (did you mean [[map-servers]]?)",
+            id="array-of-tables-typo",
+        ),
+        pytest.param(
+            XTR.replace('name = "lisp1"\n', "") + "weight = 100\n",
+            "lisp1.toml: unknown key 'weight' in map-resolvers[0] (expected address)",
+            id="unknown-in-a-later-table-before-missing-in-an-earlier-one",
+        ),
+        pytest.param(
+            XTR.replace("[node]\n", ""),
+            "lisp1.toml: unknown key 'name' at the top level (expected the tables [node],"
+            " [[database-mappings]], [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]],"
+            " [itr], [pitr], [tun], [petr])",
+            id="node-keys-outside-node",
+        ),
+        pytest.param(
             XTR.replace('auth-key = "site-a-secret"', 'auth-key = "s"\nwant-map-notfy = true'),
-            "lisp1.toml: map-servers[0].want-map-notfy: unknown key"
+            "lisp1.toml: unknown key 'want-map-notfy' in map-servers[0]"
             " (did you mean 'want-map-notify'?)",
             id="typo-suggests-key",
         ),
         pytest.param(
             XTR + "[bogus]\nx = 1\n",
-            "lisp1.toml: bogus: unknown key (expected node, database-mappings, map-servers,"
-            " map-resolvers, petrs, sites, itr, pitr, tun, petr)",
+            "lisp1.toml: unknown table [bogus] (expected [node], [[database-mappings]],"
+            " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [itr], [pitr], [tun],"
+            " [petr])",
             id="unknown-table",
         ),
         pytest.param(
             XTR + "[itrr]\nuse-petrs = false\n",
-            "lisp1.toml: itrr: unknown key (did you mean 'itr'?)",
+            "lisp1.toml: unknown table [itrr] (did you mean [itr]?)",
             id="misspelt-table",
         ),
         pytest.param(
@@ -195,6 +240,11 @@ def test_error_carries_key_and_reason() -> None:
         ),
         pytest.param(
             XTR.replace("[node]", "[nodes]"),
+            "lisp1.toml: unknown table [nodes] (did you mean [node]?)",
+            id="misspelt-node",
+        ),
+        pytest.param(
+            XTR.split("[[database-mappings]]")[1].join(["[[database-mappings]]", ""]),
             "lisp1.toml: node: missing required table [node]",
             id="missing-node",
         ),
@@ -213,7 +263,7 @@ def test_error_carries_key_and_reason() -> None:
         ),
         pytest.param(
             XTR + "[node.extra]\nx = 1\n",
-            "lisp1.toml: node.extra: unknown key (expected name, roles, control-socket,"
+            "lisp1.toml: unknown key 'extra' in [node] (expected name, roles, control-socket,"
             " listen, log-level, workers)",
             id="unknown-key-in-node",
         ),

@@ -1,4 +1,12 @@
-"""`lispstack decode`: dissect every LISP control and data packet of a capture."""
+"""`lispstack decode`: dissect every LISP control and data packet of a capture.
+
+Exit codes: 0 every LISP frame decoded (and authenticated, with --key);
+1 a LISP frame is malformed or fails authentication; 2 usage errors (no
+input, empty or bad --hex, a file that is not a pcap/pcapng capture);
+3 the capture stops in the middle (cut short, or garbled from some byte
+on): every frame before the cut is decoded and printed, then the cut is
+reported with its byte offset.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +15,13 @@ import json
 import sys
 from typing import Any
 
-from lispstack.capture import CaptureError, read_capture
+from lispstack.capture import (
+    CaptureError,
+    UdpDatagram,
+    capture_format,
+    iter_frames,
+    udp_datagram_of,
+)
 from lispstack.cli.dissect import (
     CONTROL_PORT,
     DecodedFrame,
@@ -17,13 +31,18 @@ from lispstack.cli.dissect import (
     render_text,
 )
 
+EXIT_FAILED_FRAME = 1
+EXIT_USAGE = 2
+EXIT_CAPTURE_CUT = 3
+
 
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "decode",
         help="decode the LISP packets of a pcap/pcapng capture or a hex payload",
         description="Decode every LISP control (UDP 4342) and data (UDP 4341) packet. "
-        "Exit 1 if any LISP frame is malformed or fails authentication.",
+        "Exit 1 if any LISP frame is malformed or fails authentication, 2 on a usage "
+        "error, 3 if the capture stops in the middle (the frames before are decoded).",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("file", nargs="?", help="a .pcap or .pcapng capture")
@@ -33,14 +52,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per frame")
     parser.add_argument(
-        "--key", action="append", default=[], help="authentication key to verify with"
+        "--key",
+        action="append",
+        default=[],
+        help="authentication key to verify Map-Register, Map-Notify(-Ack) and Info messages "
+        "with (repeat for several)",
     )
     parser.set_defaults(handler=run)
 
 
-def _fail(reason: str) -> int:
+def _fail(reason: str, code: int = EXIT_USAGE) -> int:
     print(f"lispstack decode: {reason}", file=sys.stderr)
-    return 2
+    return code
 
 
 def parse_hex(text: str) -> bytes:
@@ -51,35 +74,68 @@ def parse_hex(text: str) -> bytes:
     return bytes.fromhex(cleaned)
 
 
-def _frames(args: argparse.Namespace, keys: list[bytes]) -> list[DecodedFrame]:
-    if args.hex is not None:
-        payload = parse_hex(args.hex)
-        return [decode_payload(1, "-", f"-:{args.port}", payload, args.port, keys)]
-    capture = read_capture(args.file)
-    frames = []
-    for datagram in capture.datagrams:
-        port = lisp_port(datagram)
-        if port is not None:
-            frames.append(decode_datagram(datagram, port, keys))
-    return frames
+class _Output:
+    """Prints each frame as it is decoded; remembers whether any failed."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.count = 0
+        self.failed = False
+
+    def frame(self, frame: DecodedFrame) -> None:
+        print(json.dumps(frame.to_json()) if self.as_json else render_text(frame))
+        self.count += 1
+        self.failed = self.failed or frame.failed
+
+    def end(self) -> int:
+        if not self.count and not self.as_json:
+            print("no LISP frames")
+        return EXIT_FAILED_FRAME if self.failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.hex is None and args.file is None:
         return _fail("give a capture file (.pcap or .pcapng) or --hex HEX")
-    if args.hex is not None and args.port not in (4341, 4342):
-        return _fail(f"--port {args.port}: expected 4342 (control) or 4341 (data)")
     keys = [key.encode() for key in args.key]
+    output = _Output(args.json)
+    if args.hex is not None:
+        if args.port not in (4341, 4342):
+            return _fail(f"--port {args.port}: expected 4342 (control) or 4341 (data)")
+        try:
+            payload = parse_hex(args.hex)
+        except ValueError:
+            return _fail("--hex: not a hexadecimal string")
+        if not payload:
+            return _fail("--hex: nothing to decode (no hex digits)")
+        output.frame(decode_payload(1, "-", f"-:{args.port}", payload, args.port, keys))
+        return output.end()
     try:
-        frames = _frames(args, keys)
-    except CaptureError as error:
-        return _fail(str(error))
-    except ValueError:
-        return _fail("--hex: not a hexadecimal string")
+        with open(args.file, "rb") as file:
+            data = file.read()
+        capture_format(data)
     except OSError as error:
         return _fail(f"{args.file}: {error.strerror or error}")
-    for frame in frames:
-        print(json.dumps(frame.to_json()) if args.json else render_text(frame))
-    if not frames and not args.json:
-        print("no LISP frames")
-    return 1 if any(frame.failed for frame in frames) else 0
+    except CaptureError as error:
+        return _fail(f"{args.file}: {error}")
+    return _decode_capture(args.file, data, keys, output)
+
+
+def _decode_capture(path: str, data: bytes, keys: list[bytes], output: _Output) -> int:
+    """Decode frame after frame; a cut (or garbled) file ends it with EXIT_CAPTURE_CUT."""
+    frames_read = 0
+    try:
+        for raw in iter_frames(data):
+            frames_read = raw.number
+            datagram = udp_datagram_of(raw)
+            if isinstance(datagram, UdpDatagram) and (port := lisp_port(datagram)) is not None:
+                output.frame(decode_datagram(datagram, port, keys))
+    except CaptureError as error:
+        output.end()
+        where = "" if error.offset is None else f" at byte {error.offset}"
+        before = {0: "nothing before it", 1: "decoded the frame before it"}.get(
+            frames_read, f"decoded the {frames_read} frames before it"
+        )
+        return _fail(
+            f"{path}: the capture stops{where}: {error.reason}; {before}", EXIT_CAPTURE_CUT
+        )
+    return output.end()

@@ -1,24 +1,31 @@
 """`lispstack lab up|exec|show|status|down`: topologies of real nodes in network namespaces.
 
 Exit codes: 0 done, 1 the lab failed (message names the node and its log),
-2 usage or missing prerequisites (root, tools); `exec` passes CMD's code.
+2 usage or missing prerequisites (root, tools); `exec` passes CMD's code
+(128+N for signal N), or as a shell would: 127 CMD not found, 126 not executable.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from lispstack.cli.show_cmd import TOPICS
+from lispstack.cli.show_cmd import add_topic_arguments
 from lispstack.cli.show_cmd import run as run_show
+from lispstack.lab import netns
 from lispstack.lab.netns import NetnsError
 from lispstack.lab.prerequisites import missing
 from lispstack.lab.runner import Lab, LabError
 from lispstack.lab.topology import TopologyError, load_topology
+
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +34,12 @@ def register(subparsers: Any) -> None:
         help="build and run a topology of lispstack nodes in network namespaces",
         description="State, logs and sockets of lab NAME live in /run/lispstack/lab/NAME/.",
     )
-    commands = parser.add_subparsers(dest="lab_command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="lab_command",
+        required=True,
+        metavar="COMMAND",
+        help="`lispstack lab COMMAND --help` for one",
+    )
     up = commands.add_parser("up", help="build the topology, start every node, wait for ETRs")
     up.add_argument("topology", nargs="?", default="seed", help="a TOML file, or 'seed'")
     up.add_argument("--name", help="the lab's name (default: the topology's)")
@@ -44,18 +56,15 @@ def register(subparsers: Any) -> None:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--name", default="seed", help="the lab (default: seed)")
+        if name in ("exec", "show", "restart"):
+            command.add_argument("node", help="a node of the lab, as its topology names it")
         if name == "exec":
-            command.add_argument("node")
             command.add_argument("argv", nargs=argparse.REMAINDER, help="-- CMD ...")
         if name == "show":
-            command.add_argument("node")
-            command.add_argument("topic", choices=TOPICS)
-            command.add_argument("arg", nargs="?")
-            command.add_argument("--json", action="store_true")
+            add_topic_arguments(command)
         if name == "status":
-            command.add_argument("--json", action="store_true")
+            command.add_argument("--json", action="store_true", help="the status as JSON")
         if name == "restart":
-            command.add_argument("node")
             command.add_argument("--config", help="a node config (default: the one it runs)")
     parser.set_defaults(handler=run)
 
@@ -116,11 +125,41 @@ def _dispatch(args: argparse.Namespace) -> int:
         registered = not state["nodes"][args.node]["etr"] or lab.wait_registered(args.node)
         print(f"{args.node} restarted with {config}" + ("" if registered else "; NOT registered"))
         return 0 if registered else 1
-    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    return _exec(lab, args.node, args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
+
+
+def _exec(lab: Lab, node: str, argv: list[str]) -> int:
+    """CMD in the node's namespace, its exit code passed through; what `ip netns exec`
+    would say about a missing command or namespace is said here, with our prefix."""
     if not argv:
         return _fail("usage: lispstack lab exec [--name NAME] NODE -- CMD ...")
-    code = subprocess.call(["ip", "netns", "exec", lab.namespace(args.node), *argv])
+    problem = _not_runnable(argv[0])
+    if problem is not None:
+        return _fail(f"exec: {problem[0]}", problem[1])
+    namespace = lab.namespace(node)
+    if not netns.exists(namespace):
+        return _fail(
+            f"the namespace {namespace} of node {node} is gone: "
+            f"lispstack lab down --name {lab.name}, then lab up again",
+            1,
+        )
+    code = subprocess.call(["ip", "netns", "exec", namespace, *argv])
     return 128 - code if code < 0 else code
+
+
+def _not_runnable(command: str) -> tuple[str, int] | None:
+    """Why `command` cannot run and the shell's exit code for that (127, 126), or None."""
+    if "/" not in command:
+        found = shutil.which(command)
+        if found is None:
+            return f"{command}: command not found (searched PATH)", EXIT_NOT_FOUND
+        command = found
+    path = Path(command)
+    if not path.exists():
+        return f"{command}: no such file", EXIT_NOT_FOUND
+    if path.is_dir() or not os.access(path, os.X_OK):
+        return f"{command}: not executable", EXIT_NOT_EXECUTABLE
+    return None
 
 
 def _up(args: argparse.Namespace) -> int:

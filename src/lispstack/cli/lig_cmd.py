@@ -20,13 +20,23 @@ def register(subparsers: Any) -> None:
         description="Send an ECM Map-Request for EID to a Map-Resolver and print the answer. "
         "Exit 0 when a reply came.",
     )
-    parser.add_argument("eid")
-    parser.add_argument("--map-resolver", required=True)
+    parser.add_argument("eid", help="the EID to ask for (IPv4 or IPv6)")
+    parser.add_argument(
+        "--map-resolver", required=True, help="the Map-Resolver's address (UDP 4342)"
+    )
     parser.add_argument("--source", help="ITR-RLOC to send from (default: towards the resolver)")
-    parser.add_argument("--iid", type=integer(0, MAX_IID), default=0)
-    parser.add_argument("--count", type=integer(1), default=3)
-    parser.add_argument("--timeout", type=seconds, default=2.0)
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--iid", type=integer(0, MAX_IID), default=0, help="the EID's instance-id (default 0)"
+    )
+    parser.add_argument(
+        "--count", type=integer(1), default=3, help="how many tries before giving up (default 3)"
+    )
+    parser.add_argument(
+        "--timeout", type=seconds, default=2.0, help="seconds to wait for each try (default 2)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="the answer as JSON (the Map-Reply in 'message')"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lispstack", description="The Locator/ID Separation Protocol (RFC 9300/9301)."
     )
     parser.add_argument("--version", action="version", version=f"lispstack {__version__}")
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="`lispstack COMMAND --help` for one"
+    )
     for name in COMMANDS:
         importlib.import_module(f"lispstack.cli.{name}_cmd").register(subparsers)
     return parser

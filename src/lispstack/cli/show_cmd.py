@@ -14,6 +14,18 @@ from lispstack.io.control_socket import ControlError, ask, socket_path
 TOPICS = ("map-cache", "database", "registrations", "sites", "forwarding", "statistics")
 
 
+def add_topic_arguments(parser: argparse.ArgumentParser) -> None:
+    """TOPIC [ARG] [--json], as `show` and `lab show` take them."""
+    parser.add_argument("topic", choices=TOPICS, metavar="TOPIC", help="what to show: %(choices)s")
+    parser.add_argument(
+        "arg",
+        nargs="?",
+        help="an EID: for map-cache and registrations (the entry covering it), "
+        "forwarding (required)",
+    )
+    parser.add_argument("--json", action="store_true", help="the node's answer as JSON")
+
+
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "show",
@@ -24,9 +36,7 @@ def register(subparsers: Any) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--node", help="node name")
     where.add_argument("--socket", help="control socket path")
-    parser.add_argument("topic", choices=TOPICS)
-    parser.add_argument("arg", nargs="?", help="EID for map-cache, registrations, forwarding")
-    parser.add_argument("--json", action="store_true")
+    add_topic_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -47,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
         message = str(error)
         print(f"lispstack show: {message}", file=sys.stderr)
         return 2 if message.startswith("no node") or str(path) in message else 1
-    print(json.dumps(result, indent=2) if args.json else render(args.topic, result))
+    print(json.dumps(result, indent=2) if args.json else render(args.topic, result, args.arg))
     return 0

@@ -31,13 +31,28 @@ def _eid(record: dict[str, Any]) -> str:
     return f"[{record['iid']}]{record['eid']}" if record.get("iid") else str(record["eid"])
 
 
-def render(topic: str, result: Any) -> str:
+_EMPTY = {
+    "map-cache": ("the map-cache is empty", "no map-cache entry covers {}"),
+    "database": ("no database mappings", "no database mapping covers {}"),
+    "registrations": ("no registrations", "no registration covers {}"),
+    "sites": ("no sites", "no sites"),
+    "statistics": ("no counters", "no counters"),
+}
+"""What an empty answer reads as, per topic: without an EID argument, and with one."""
+
+
+def _empty(topic: str, arg: str | None) -> str:
+    whole, covering = _EMPTY.get(topic, (f"nothing to show for {topic}",) * 2)
+    return whole if arg is None else covering.format(arg)
+
+
+def render(topic: str, result: Any, arg: str | None = None) -> str:
+    if not result and isinstance(result, list | dict):
+        return _empty(topic, arg)
     if topic == "statistics" and isinstance(result, dict):
-        return table(("counter", "value"), sorted(result.items())) if result else "no counters"
+        return table(("counter", "value"), sorted(result.items()))
     if not isinstance(result, list):
         return str(result)
-    if not result:
-        return f"no {topic} entries"
     if topic == "registrations":
         return table(
             ("EID prefix", "site", "registered by", "proxy", "last reg", "expires", "RLOCs"),

@@ -9,6 +9,7 @@ from lispstack.config.errors import ConfigError
 from lispstack.config.model import NodeConfig, PitrOptions, Site
 from lispstack.config.prefix import ConfigPrefix
 from lispstack.config.role_checks import check_required, check_unused
+from lispstack.config.schema import NODE_FILE
 from lispstack.config.sections import (
     read_database_mapping,
     read_itr_options,
@@ -22,7 +23,7 @@ from lispstack.config.sections import (
     read_tun,
     unique,
 )
-from lispstack.config.table import Table, join
+from lispstack.config.table import Table, check_keys, join
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:
@@ -44,7 +45,8 @@ def parse_config(text: str, source: str) -> NodeConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    root = Table(data, source=source)
+    check_keys(data, NODE_FILE, source)
+    root = Table(data, NODE_FILE, source=source)
     node_table = root.table("node")
     if node_table is None:
         raise root.error("node", "missing required table [node]")

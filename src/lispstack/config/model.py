@@ -1,12 +1,14 @@
 """The validated node configuration, and every key of the TOML file that builds it.
 
 A node reads one TOML file (`lispstack run CONFIG.toml`). Unknown keys and
-tables are errors, so a typo never passes silently; so is a table that no
-role of the node uses (e.g. `[[sites]]` on a node without `map-server`).
-Every error names the file, the key path and what is wrong::
+tables are errors, reported before anything else (every key of the file is
+checked against `schema` first), so a typo never passes silently; so is a
+table that no role of the node uses (e.g. `[[sites]]` on a node without
+`map-server`). Every error names the file, the key path and what is wrong::
 
     lisp1.toml: map-servers[0].algorithm: unknown algorithm 'md5'
       (expected hmac-sha-1 or hmac-sha-256)        [on one line]
+    lisp1.toml: unknown key 'nmae' in [node] (did you mean 'name'?)
 
 Addresses are plain IPv4/IPv6 addresses ("10.0.1.1", "2001:db8::1").
 EID prefixes are "192.168.1.0/24", "2001:db8::/32", or with an instance-id

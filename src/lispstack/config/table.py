@@ -1,7 +1,8 @@
 """A typed, path-aware view of one TOML table: every read names its key path on error.
 
-Each getter records the key as known; `done()` then rejects every key that
-no getter asked for, suggesting the nearest known key.
+`check_keys` first rejects every key the schema does not declare (suggesting
+the nearest known one); a getter reads only declared keys, and `done()`
+checks that the reader read every key the table holds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, time
 from typing import TypeVar
 
 from lispstack.config.errors import ConfigError
+from lispstack.config.schema import Section
 
 T = TypeVar("T")
 
@@ -55,14 +57,58 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
-class Table:
-    """Reads typed values out of one TOML table at `path` of file `source`."""
+def check_keys(data: Mapping[str, object], section: Section, source: str, path: str = "") -> None:
+    """Raise a ConfigError for the first key, at any depth, that `section` does not declare.
 
-    def __init__(self, data: Mapping[str, object], *, source: str, path: str = "") -> None:
+    Values of the wrong type are left to the readers, which say what they expected.
+    """
+    for key, value in data.items():
+        if key not in section.keys:
+            raise _unknown_key(source, path, key, value, section)
+        sub = section.keys[key]
+        if sub is None:
+            continue
+        if isinstance(value, dict):
+            check_keys(value, sub, source, join(path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    check_keys(item, sub, source, join(join(path, key), index))
+
+
+def _unknown_key(source: str, path: str, key: str, value: object, section: Section) -> ConfigError:
+    """`unknown key 'nmae' in [node] (did you mean 'name'?)`, `unknown table [nod] (...)`."""
+    close = difflib.get_close_matches(key, list(section.keys), n=1)
+    if path:
+        where = f"[{path}]" if "[" not in path else path
+        hint = f"did you mean '{close[0]}'?" if close else "expected " + ", ".join(section.keys)
+        reason = f"unknown key '{key}' in {where} ({hint})"
+    else:
+        tables = {name: sub.label(name) for name, sub in section.keys.items() if sub is not None}
+        expected = ", ".join(tables.values())
+        if isinstance(value, dict) or (
+            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+        ):
+            written = f"[[{key}]]" if isinstance(value, list) else f"[{key}]"
+            hint = f"did you mean {tables[close[0]]}?" if close else f"expected {expected}"
+            reason = f"unknown table {written} ({hint})"
+        else:
+            reason = f"unknown key '{key}' at the top level (expected the tables {expected})"
+    return ConfigError(source, join(path, key), reason, reason_names_key=True)
+
+
+class Table:
+    """Reads typed values out of one TOML table at `path` of file `source`, whose keys
+    `section` declares (and `check_keys` has checked)."""
+
+    def __init__(
+        self, data: Mapping[str, object], section: Section, *, source: str, path: str = ""
+    ) -> None:
         self.data = data
+        self.section = section
         self.source = source
         self.path = path
-        self._known: list[str] = []
+        self._read: set[str] = set()
 
     def error(self, key: str | int | None, reason: str) -> ConfigError:
         """A ConfigError for `key` of this table (the table itself when key is None)."""
@@ -76,8 +122,15 @@ class Table:
         return key in self.data
 
     def _note(self, key: str) -> None:
-        if key not in self._known:
-            self._known.append(key)
+        if key not in self.section.keys:
+            raise RuntimeError(f"lispstack.config.schema does not declare {join(self.path, key)}")
+        self._read.add(key)
+
+    def _child(self, key: str) -> Section:
+        child = self.section.keys[key]
+        if child is None:
+            raise RuntimeError(f"lispstack.config.schema declares {join(self.path, key)} a value")
+        return child
 
     def _raw(self, key: str, default: object, expected: str) -> object:
         self._note(key)
@@ -145,7 +198,7 @@ class Table:
             path = join(join(self.path, key), index)
             if not isinstance(item, dict):
                 raise self.child_error(path, f"expected a table, got {toml_type(item)}")
-            result.append(Table(item, source=self.source, path=path))
+            result.append(Table(item, self._child(key), source=self.source, path=path))
         return tuple(result)
 
     def table(self, key: str) -> Table | None:
@@ -156,7 +209,7 @@ class Table:
         value = self.data[key]
         if not isinstance(value, dict):
             raise self.error(key, f"expected a table, got {toml_type(value)}")
-        return Table(value, source=self.source, path=join(self.path, key))
+        return Table(value, self._child(key), source=self.source, path=join(self.path, key))
 
     def _array(self, key: str, *, required: bool) -> list[object]:
         self._note(key)
@@ -172,12 +225,7 @@ class Table:
         return value
 
     def done(self) -> None:
-        """Reject every key no getter asked for."""
-        for key in self.data:
-            if key in self._known:
-                continue
-            close = difflib.get_close_matches(key, self._known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "expected " + ", ".join(self._known)
-            if not self._known:
-                hint = "this table takes no keys"
-            raise self.error(key, f"unknown key ({hint})")
+        """Check that the reader read every key the table holds (all declared, by now)."""
+        unread = [key for key in self.data if key not in self._read]
+        if unread:
+            raise RuntimeError(f"the reader of {self.path or 'the file'} left {unread} unread")

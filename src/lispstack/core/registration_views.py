@@ -1,7 +1,7 @@
 """The Map-Server's `show sites` and `show registrations [EID]` answers (JSON-able).
 
 registrations: one entry per live (EID prefix, ETR) registration, the
-mapping record (interfaces.md shape) plus `site`, `registered_by` (source
+mapping record (docs/interfaces.md shape) plus `site`, `registered_by` (source
 RLOC of the last Map-Register), `proxy_reply`, `last_registered_s`,
 `expires_in_s`, `uptime_s` and `xtr_id` (hex, or null). With an EID (or
 prefix) argument, only the registrations of the longest registered prefix

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_REQUEST_BYTES = 4096
+MAX_PATH_BYTES = 107
+"""sun_path holds 108 bytes with the terminating NUL (Linux)."""
 DEFAULT_DIRECTORY = Path("/run/lispstack")
 
 Answer = Callable[[str, str | None], object | None]
@@ -35,6 +37,13 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
+        """Listen; an OSError names the path and what to do about it."""
+        try:
+            await self._listen()
+        except OSError as error:
+            raise OSError(error.errno, _cannot_create(self.path, error)) from None
+
+    async def _listen(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
@@ -78,6 +87,24 @@ class ControlServer:
         if result is None:
             return {"ok": False, "error": f"this node does not serve '{topic}'"}
         return {"ok": True, "result": result}
+
+
+def _cannot_create(path: Path, error: OSError) -> str:
+    """`control socket PATH: cannot create it (why); choose another path ...`: one line."""
+    if isinstance(error, FileExistsError):  # from mkdir: something that is not a directory
+        why = f"{error.filename} is not a directory"
+    elif len(bytes(path)) > MAX_PATH_BYTES:
+        why = (
+            f"a unix socket path holds at most {MAX_PATH_BYTES} bytes, this one {len(bytes(path))}"
+        )
+    else:
+        why = error.strerror or str(error)
+        if error.filename and error.filename != str(path):
+            why = f"{error.filename}: {why}"
+    return (
+        f"control socket {path}: cannot create it ({why}); choose another path: "
+        "--control-socket PATH, or control-socket in [node]"
+    )
 
 
 class ControlError(Exception):

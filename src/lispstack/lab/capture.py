@@ -43,23 +43,33 @@ def start(files: LabFiles, topology: Topology) -> list[dict[str, Any]]:
     return captures
 
 
-def stop(captures: list[dict[str, Any]], merged: Path | None) -> Path | None:
-    """Stop every dumpcap, merge their files into `merged` (chronologically); its path."""
+def stop(
+    captures: list[dict[str, Any]], merged: Path | None, *, keep_earlier: bool = False
+) -> Path | None:
+    """Stop every dumpcap, merge their files into `merged` (chronologically); its path.
+
+    `keep_earlier`: `merged` holds frames recorded before (and already
+    written): they are merged in too, not overwritten.
+    """
     for capture in captures:
         terminate_in(capture["namespace"], capture["pid"])
     parts = [c["file"] for c in captures if Path(c["file"]).exists()]
     if merged is None or not parts:
         return None
     merged.parent.mkdir(parents=True, exist_ok=True)
+    earlier = [str(merged)] if keep_earlier and merged.exists() else []
+    writing = merged.with_name(merged.name + ".merging")  # mergecap cannot write its input
     result = subprocess.run(
-        ["mergecap", "-F", "pcapng", "-w", str(merged), *parts],
+        ["mergecap", "-F", "pcapng", "-w", str(writing), *earlier, *parts],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
     if result.returncode != 0:
+        writing.unlink(missing_ok=True)
         raise LabError(f"mergecap failed: {result.stderr.strip()}")
+    writing.replace(merged)
     for part in parts:
         Path(part).unlink(missing_ok=True)
     return merged

@@ -130,6 +130,8 @@ def run_demo(
     finally:
         if not keep:
             demo.lab.down()
+    if keep:  # the last step stopped the capture to read it: a kept lab records on
+        demo.lab.resume_captures(demo.topology)
     if as_json:
         report = {
             "passed": passed,
@@ -139,7 +141,12 @@ def run_demo(
         }
         print(json.dumps(report, indent=2))
     else:
-        kept = f" (lab left up: lispstack lab down --name {demo.lab.name})" if keep else ""
+        kept = (
+            f" (lab left up and still recording: lispstack lab down --name {demo.lab.name} "
+            "adds what it records to the capture)"
+            if keep
+            else ""
+        )
         verdict = "Every step held." if passed else "Some checks FAILED."
         print(f"\n{verdict} Capture: {capture}{kept}")
     return 0 if passed else 1

@@ -1,4 +1,4 @@
-"""The seed scenario's steps (docs: seed-scenario.md), each a function of the running demo."""
+"""The seed scenario's steps (docs/seed-scenario.md), each a function of the running demo."""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from lispstack.lab.runner import lispstack_argv
+
 TOOLS = {
     "ip": "iproute2",
     "ping": "iputils-ping",
@@ -20,7 +22,8 @@ def missing(command: str, tools: tuple[str, ...]) -> str | None:
         return (
             f"{command} needs root: it creates network namespaces and veth links "
             "(CAP_SYS_ADMIN, CAP_NET_ADMIN), TUN devices in them (/dev/net/tun), and writes "
-            f"its state and logs under /run/lispstack/lab; run: sudo lispstack {command} ..."
+            f"its state and logs under /run/lispstack/lab; run it as root, e.g. "
+            f"sudo {' '.join(lispstack_argv())} {command} ..."
         )
     absent = [tool for tool in tools if shutil.which(tool) is None]
     if absent:

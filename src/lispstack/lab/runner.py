@@ -177,14 +177,25 @@ class Lab(LabFiles):
         self.save(state)
 
     def stop_captures(self) -> Path | None:
-        """Stop recording; merge the parts into the capture file the lab was asked for."""
+        """Stop recording; merge the parts into the capture file the lab was asked for
+        (after what that file holds, when recording was resumed since it was written)."""
         state = self.state()
         if state is None or not state["captures"]:
             return None
         captures, state["captures"] = state["captures"], []
         self.save(state)
         merged = Path(state["capture"]) if state.get("capture") else None
-        return capture.stop(captures, merged)
+        return capture.stop(captures, merged, keep_earlier=bool(state.get("capture_resumed")))
+
+    def resume_captures(self, topology: Topology) -> None:
+        """Record again after `stop_captures` wrote the capture file (the demo, kept up);
+        the next stop adds the new frames to that file."""
+        state = self.state()
+        if state is None or state["captures"] or not state.get("capture"):
+            return
+        state["captures"] = capture.start(self, topology)
+        state["capture_resumed"] = True
+        self.save(state)
 
     def status(self) -> list[dict[str, Any]]:
         state = self.state()

@@ -1,0 +1,98 @@
+"""The key tree of `config.schema` and the readers of `config.sections` agree, key for key."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator, Mapping
+
+from lispstack.config import parse_config
+from lispstack.config.role_checks import USED_BY
+from lispstack.config.schema import NODE_FILE, Section
+
+EVERY_KEY = """
+[node]
+name = "all"
+roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr"]
+control-socket = "/tmp/all.sock"
+listen = ["10.0.1.1"]
+log-level = "debug"
+workers = 1
+
+[[database-mappings]]
+eid-prefix = "192.168.1.0/24"
+rlocs = [{ address = "10.0.1.1", priority = 1, weight = 100, m-priority = 255, m-weight = 0 }]
+
+[[map-servers]]
+address = "10.0.1.254"
+auth-key = "k"
+key-id = 0
+algorithm = "hmac-sha-1"
+proxy-reply = true
+want-map-notify = false
+register-ttl = 3
+register-interval = 60
+
+[[map-resolvers]]
+address = "10.0.1.254"
+
+[[petrs]]
+address = "10.0.9.9"
+priority = 1
+weight = 100
+
+[[sites]]
+name = "a"
+auth-key = "k"
+eid-prefixes = ["192.168.1.0/24"]
+accept-more-specifics = true
+
+[[sites]]
+name = "b"
+auth-keys = [{ id = 1, key = "k1", algorithm = "hmac-sha-256" }]
+eid-prefixes = ["192.168.2.0/24"]
+
+[itr]
+map-cache-limit = 10
+use-petrs = true
+send-map-request-on-miss = true
+
+[pitr]
+eid-prefixes = ["192.168.0.0/16"]
+
+[tun]
+device = "lisp-all"
+mtu = 1400
+
+[petr]
+check-source = false
+"""
+
+
+def _paths(section: Section, prefix: str = "") -> Iterator[str]:
+    for key, sub in section.keys.items():
+        yield prefix + key
+        if sub is not None:
+            yield from _paths(sub, prefix + key + ".")
+
+
+def _used(data: Mapping[str, object], prefix: str = "") -> Iterator[str]:
+    for key, value in data.items():
+        yield prefix + key
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                yield from _used(item, prefix + key + ".")
+
+
+def test_the_sample_sets_every_declared_key() -> None:
+    assert set(_paths(NODE_FILE)) == set(_used(tomllib.loads(EVERY_KEY)))
+
+
+def test_the_readers_read_every_declared_key() -> None:
+    # Table refuses an undeclared key and done() a key left unread: parsing is the check.
+    config = parse_config(EVERY_KEY, "all.toml")
+    assert config.sites[1].keys[0].key_id == 1 and config.petrs[0].weight == 100
+
+
+def test_every_top_level_table_but_node_belongs_to_a_role() -> None:
+    assert set(NODE_FILE.keys) == {"node", *USED_BY}
