@@ -30,6 +30,7 @@ from lispstack.wire.errors import (
     TooDeepError,
     UnknownAfiError,
 )
+from lispstack.wire.ip_udp import check_ports
 
 
 class Afi(enum.IntEnum):
@@ -161,9 +162,7 @@ class NatTraversal:
     rtr_rlocs: tuple[Address, ...] = ()
 
     def __post_init__(self) -> None:
-        for port in (self.ms_udp_port, self.etr_udp_port):
-            if not 0 <= port <= 0xFFFF:
-                raise EncodeError(f"UDP port {port} out of range")
+        check_ports(self.ms_udp_port, self.etr_udp_port)
         check_nesting(self.addresses)
 
     @property
