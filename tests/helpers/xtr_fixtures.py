@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from ipaddress import ip_address
 
-from lispstack.capture.packets import build_ipv4, build_udp_packet
 from lispstack.config import parse_config
 from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
@@ -14,6 +13,7 @@ from lispstack.core.etr import Etr
 from lispstack.core.events import DatagramReceived, Endpoint
 from lispstack.core.itr import Itr
 from lispstack.core.xtr import build_xtr_roles
+from lispstack.wire.ip_udp import build_ipv4, build_udp_packet
 
 LISP1 = """
 [node]

@@ -328,6 +328,20 @@ def test_unknown_message_type_is_malformed(capsys: pytest.CaptureFixture[str]) -
     assert out.startswith("frame 1 ") and "MALFORMED: unknown message type 15" in out
 
 
+def test_lcafs_nested_400_deep_are_malformed_not_a_crash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Issue 11.1: the MAP_REQUEST_HEX request with a source EID inside 400 AFI-list LCAFs.
+    eid = bytes.fromhex("00010a000001")
+    for _ in range(400):
+        eid = struct.pack("!HBBBBH", 16387, 0, 0, 1, 0, len(eid)) + eid
+    payload = bytes.fromhex(MAP_REQUEST_HEX)
+    nested = (payload[:12] + eid + payload[14:]).hex()
+    assert main(["decode", "--hex", nested]) == 1
+    out = capsys.readouterr().out
+    assert "MALFORMED: LCAF nested 5 deep" in out and len(out.splitlines()) == 1
+
+
 def test_data_packet_from_hex(capsys: pytest.CaptureFixture[str]) -> None:
     header = "c0abcdef00000001"
     inner = "4500001c000040004001" + "0000" + "c0a80101c0a80201" + "0800f7ff00000000"

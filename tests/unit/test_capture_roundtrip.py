@@ -1,4 +1,4 @@
-"""Packets built by lispstack.capture.packets, written to pcap and read back."""
+"""Packets built by the wire IP/UDP codec (exported by lispstack.capture), to pcap and back."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
-"""The RFC 9300 data header, the fast encapsulation helper, and data packets."""
+"""The RFC 9300 data header and data packets (the fast helpers: test_data_plane_fast_paths)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lispstack.capture import build_ipv4, build_ipv6
 from lispstack.wire import (
     BadLengthError,
     BadValueError,
@@ -15,31 +14,9 @@ from lispstack.wire import (
     TruncatedError,
     encapsulation_header,
 )
+from lispstack.wire.ip_udp import build_ipv4, build_ipv6
 
 INNER = build_ipv4("192.168.1.1", "192.168.2.1", 1, bytes.fromhex("0800f7ff00000000"))
-
-
-@pytest.mark.parametrize(
-    ("nonce", "lsb", "iid"),
-    [
-        (0, 0, None),
-        (0xABCDEF, 1, None),
-        (0xFFFFFF, 0xFFFFFFFF, None),
-        (5, 3, 200),
-        (1, 0xFF, 0xFFFFFF),
-    ],
-)
-def test_fast_helper_matches_the_checked_header(nonce: int, lsb: int, iid: int | None) -> None:
-    header = DataHeader(
-        nonce_present=True,
-        lsb_present=True,
-        instance_id_present=iid is not None,
-        nonce=nonce,
-        instance_id=iid or 0,
-        lsb=lsb,
-    )
-    assert encapsulation_header(nonce, lsb, iid) == header.encode()
-    assert DataHeader.decode_from(Reader(header.encode())) == header
 
 
 def test_bit_layout() -> None:
@@ -103,3 +80,14 @@ def test_inner_packet_must_be_whole() -> None:
         DataPacket.decode(header + b"\x50" + INNER[1:])
     with pytest.raises(EncodeError):
         DataPacket(header=DataHeader(), inner=INNER[:10])
+
+
+@pytest.mark.parametrize(
+    ("first_byte", "ignored"),
+    [(0x20, True), (0x60, True), (0xA0, False), (0x80, False), (0x00, False), (0x30, True)],
+    ids=["E", "E-L", "E-N", "N", "none", "E-V"],
+)
+def test_echo_nonce_without_a_nonce_is_flagged_as_ignored(first_byte: int, ignored: bool) -> None:
+    # RFC 9300 section 5.3: E is ignored when N is clear (a V header carries no nonce).
+    header = DataHeader.decode_from(Reader(bytes([first_byte]) + bytes(7)))
+    assert header.echo_nonce_ignored is ignored

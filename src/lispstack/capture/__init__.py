@@ -7,14 +7,6 @@ Pure Python, no I/O beyond reading and writing the file itself. Used by
 from lispstack.capture.errors import CaptureError
 from lispstack.capture.frames import Capture, IPAddress, RawFrame, SkippedFrame, UdpDatagram
 from lispstack.capture.linktypes import LinkType
-from lispstack.capture.packets import (
-    build_ipv4,
-    build_ipv6,
-    build_udp,
-    build_udp_packet,
-    internet_checksum,
-    udp_checksum,
-)
 from lispstack.capture.pcap_writer import pcap_bytes, write_pcap
 from lispstack.capture.reader import (
     capture_format,
@@ -22,6 +14,16 @@ from lispstack.capture.reader import (
     parse_capture,
     read_capture,
     udp_datagram_of,
+)
+
+# The packet builders are the wire IP/UDP codec's; capture users find them here too.
+from lispstack.wire.ip_udp import (
+    build_ipv4,
+    build_ipv6,
+    build_udp,
+    build_udp_packet,
+    internet_checksum,
+    udp_checksum,
 )
 
 __all__ = [

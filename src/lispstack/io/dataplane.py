@@ -10,19 +10,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
-import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from lispstack.config.model import NodeConfig, NodeRole
-from lispstack.core.encapsulation import PROTO_UDP, outer_packet
+from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import SendDatagram
 from lispstack.io.netlink import PolicyRouting
 from lispstack.io.tun import TunDevice
+from lispstack.wire.ip_udp import ipv4_udp_unchecked
 
 log = logging.getLogger("lispstack.dataplane")
-# IPv4 (version/IHL, TOS, length, id, DF, TTL, protocol, checksum, addresses), then UDP.
-_OUTER_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")
 
 
 class DataPlane:
@@ -80,12 +78,13 @@ class DataPlane:
         """
         source, destination = action.source_address, action.destination
         if source is not None and source.version == 4 and destination.address.version == 4:
-            payload = action.payload
-            packet = _OUTER_IPV4_UDP.pack(
-                0x45, 0, 28 + len(payload), 0, 0x4000, 64, PROTO_UDP, 0,
-                source.packed, destination.address.packed,
-                action.source_port, destination.port, 8 + len(payload), 0,
-            ) + payload  # fmt: skip
+            packet = ipv4_udp_unchecked(
+                source.packed,
+                destination.address.packed,
+                action.source_port,
+                destination.port,
+                action.payload,
+            )
         else:
             packet = outer_packet(action)
         self._send_raw(packet, "drop.encap-send-failed")

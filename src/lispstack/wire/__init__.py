@@ -1,6 +1,7 @@
 """Pure LISP wire codecs: no state, no clock, no I/O."""
 
 from lispstack.wire.address import (
+    MAX_LCAF_DEPTH,
     NO_ADDRESS,
     Address,
     AfiList,
@@ -28,6 +29,7 @@ from lispstack.wire.errors import (
     BadValueError,
     DecodeError,
     EncodeError,
+    TooDeepError,
     TrailingBytesError,
     TruncatedError,
     UnknownAfiError,
@@ -45,6 +47,7 @@ from lispstack.wire.records import Action, EidRecord, Locator, MappingRecord
 from lispstack.wire.xtr_id import XtrId
 
 __all__ = [
+    "MAX_LCAF_DEPTH",
     "NO_ADDRESS",
     "Action",
     "Address",
@@ -86,6 +89,7 @@ __all__ = [
     "ReferralAction",
     "ReferralRecord",
     "SourceDestKey",
+    "TooDeepError",
     "TrailingBytesError",
     "TruncatedError",
     "UnknownAfiError",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from typing import TypeAlias
@@ -26,8 +27,10 @@ from lispstack.wire.errors import (
     BadMaskLengthError,
     BadValueError,
     EncodeError,
+    TooDeepError,
     UnknownAfiError,
 )
+from lispstack.wire.ip_udp import check_ports
 
 
 class Afi(enum.IntEnum):
@@ -37,6 +40,15 @@ class Afi(enum.IntEnum):
     DISTINGUISHED_NAME = 17
     LCAF = 16387
     MAC = 16389
+
+
+MAX_LCAF_DEPTH = 4
+"""How many LCAFs may enclose one another (an LCAF alone is depth 1).
+
+RFC 8060's combinations need three (an instance-id around a source/dest
+key around its prefixes, an AFI list of ELPs); a decoder that followed any
+depth ran out of Python stack at about 330 (2.7 KB of wire data).
+"""
 
 
 class LcafType(enum.IntEnum):
@@ -90,6 +102,9 @@ class AfiList:
 
     addresses: tuple[Address, ...]
 
+    def __post_init__(self) -> None:
+        check_nesting(self.addresses)
+
     def __str__(self) -> str:
         return "(" + ", ".join(str(a) for a in self.addresses) + ")"
 
@@ -113,6 +128,7 @@ class InstanceId:
             raise EncodeError(f"instance-id mask length {self.iid_mask_len} is not 0-32")
         if isinstance(self.address, InstanceId):
             raise EncodeError("an instance-id address cannot nest another")
+        check_nesting((self.address,))
 
     def __str__(self) -> str:
         return f"[{self.iid}]{self.address}"
@@ -128,6 +144,7 @@ class AsNumber:
     def __post_init__(self) -> None:
         if not 0 <= self.asn <= 0xFFFFFFFF:
             raise EncodeError(f"AS number {self.asn} is not a 32-bit value")
+        check_nesting((self.address,))
 
     def __str__(self) -> str:
         return f"AS{self.asn}:{self.address}"
@@ -145,9 +162,13 @@ class NatTraversal:
     rtr_rlocs: tuple[Address, ...] = ()
 
     def __post_init__(self) -> None:
-        for port in (self.ms_udp_port, self.etr_udp_port):
-            if not 0 <= port <= 0xFFFF:
-                raise EncodeError(f"UDP port {port} out of range")
+        check_ports(self.ms_udp_port, self.etr_udp_port)
+        check_nesting(self.addresses)
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        """The global ETR RLOC, MS RLOC, private ETR RLOC and RTR RLOCs, in wire order."""
+        return (self.global_etr_rloc, self.ms_rloc, self.private_etr_rloc, *self.rtr_rlocs)
 
     def __str__(self) -> str:
         rtrs = ", ".join(str(a) for a in self.rtr_rlocs)
@@ -173,6 +194,9 @@ class ExplicitLocatorPath:
 
     hops: tuple[Hop, ...]
 
+    def __post_init__(self) -> None:
+        check_nesting([hop.address for hop in self.hops])
+
     def __str__(self) -> str:
         return "elp(" + " -> ".join(str(h.address) for h in self.hops) + ")"
 
@@ -189,6 +213,7 @@ class SourceDestKey:
     def __post_init__(self) -> None:
         check_mask_len(self.source, self.source_mask_len)
         check_mask_len(self.dest, self.dest_mask_len)
+        check_nesting((self.source, self.dest))
 
     def __str__(self) -> str:
         return f"({self.source}/{self.source_mask_len}, {self.dest}/{self.dest_mask_len})"
@@ -232,9 +257,37 @@ Address: TypeAlias = (
 
 NO_ADDRESS = NoAddress()
 
+
 _HDR = struct.Struct("!HBBBBH")  # AFI, Rsvd1, Flags, Type, Rsvd2, Length
 _AFI_V4 = b"\x00\x01"
 _AFI_V6 = b"\x00\x02"
+
+
+_NOT_LCAF = (IPv4Address, IPv6Address, NoAddress, MacAddress, DistinguishedName)
+
+
+def lcaf_depth(address: Address) -> int:
+    """How many LCAFs enclose one another in `address`: 0 for a plain address."""
+    if isinstance(address, _NOT_LCAF):
+        return 0
+    if isinstance(address, (InstanceId, AsNumber)):
+        children: Sequence[Address] = (address.address,)
+    elif isinstance(address, SourceDestKey):
+        children = (address.source, address.dest)
+    elif isinstance(address, (AfiList, NatTraversal)):
+        children = address.addresses
+    elif isinstance(address, ExplicitLocatorPath):
+        children = [hop.address for hop in address.hops]
+    else:
+        children = ()  # an opaque LCAF: its body is not decoded
+    return 1 + max(map(lcaf_depth, children), default=0)
+
+
+def check_nesting(children: Sequence[Address]) -> None:
+    """Raise EncodeError when an LCAF around `children` would be deeper than the decoder takes."""
+    for child in children:
+        if not isinstance(child, _NOT_LCAF) and lcaf_depth(child) >= MAX_LCAF_DEPTH:
+            raise EncodeError(f"LCAFs nested more than {MAX_LCAF_DEPTH} deep")
 
 
 def max_mask_len(address: Address) -> int:
@@ -261,8 +314,12 @@ def check_mask_len(address: Address, mask_len: int) -> None:
 # ---------------------------------------------------------------- decoding
 
 
-def decode_address(r: Reader, field: str) -> Address:
-    """Read one AFI-encoded address (AFI, then its body) from `r`."""
+def decode_address(r: Reader, field: str, depth: int = 0) -> Address:
+    """Read one AFI-encoded address (AFI, then its body) from `r`.
+
+    `depth` is how many LCAFs enclose it; an LCAF deeper than
+    MAX_LCAF_DEPTH raises TooDeepError.
+    """
     start = r.pos
     afi = r.u16(f"{field}.afi")
     if afi == Afi.IPV4:
@@ -272,7 +329,13 @@ def decode_address(r: Reader, field: str) -> Address:
     if afi == Afi.NONE:
         return NO_ADDRESS
     if afi == Afi.LCAF:
-        return _decode_lcaf(r, field)
+        if depth >= MAX_LCAF_DEPTH:
+            raise TooDeepError(
+                f"LCAF nested {depth + 1} deep, at most {MAX_LCAF_DEPTH}",
+                field=f"{field}.lcaf",
+                offset=start,
+            )
+        return _decode_lcaf(r, field, depth + 1)
     if afi == Afi.MAC:
         return MacAddress(r.take(6, field))
     if afi == Afi.DISTINGUISHED_NAME:
@@ -294,7 +357,8 @@ def _decode_name(r: Reader, field: str) -> DistinguishedName:
         raise BadValueError("distinguished name is not ASCII", field=field, offset=start) from None
 
 
-def _decode_lcaf(r: Reader, field: str) -> Address:
+def _decode_lcaf(r: Reader, field: str, depth: int) -> Address:
+    """The LCAF after its AFI; `depth` counts it and the LCAFs around it."""
     start = r.pos - 2
     rsvd1 = r.u8(f"{field}.lcaf.rsvd1")
     flags = r.u8(f"{field}.lcaf.flags")
@@ -302,19 +366,19 @@ def _decode_lcaf(r: Reader, field: str) -> Address:
     rsvd2 = r.u8(f"{field}.lcaf.rsvd2")
     length = r.u16(f"{field}.lcaf.length")
     if lcaf_type == LcafType.NAT_TRAVERSAL:
-        return _decode_nat_traversal(r, length, field, start)
+        return _decode_nat_traversal(r, length, field, start, depth)
     body = r.restrict(length, f"{field}.lcaf.length")
-    address = _decode_lcaf_body(body, lcaf_type, rsvd1, flags, rsvd2, field)
+    address = _decode_lcaf_body(body, lcaf_type, rsvd1, flags, rsvd2, field, depth)
     body.expect_end(f"{field}.lcaf")
     return address
 
 
 def _decode_lcaf_body(
-    body: Reader, lcaf_type: int, rsvd1: int, flags: int, rsvd2: int, field: str
+    body: Reader, lcaf_type: int, rsvd1: int, flags: int, rsvd2: int, field: str, depth: int
 ) -> Address:
     if lcaf_type == LcafType.INSTANCE_ID:
         iid = body.u32(f"{field}.iid")
-        inner = decode_address(body, field)
+        inner = decode_address(body, field, depth)
         if isinstance(inner, InstanceId):
             raise BadValueError("nested instance-id LCAF", field=field, offset=body.pos)
         if rsvd2 > 32:
@@ -327,32 +391,39 @@ def _decode_lcaf_body(
     if lcaf_type == LcafType.AFI_LIST:
         items: list[Address] = []
         while body.remaining:
-            items.append(decode_address(body, field))
+            items.append(decode_address(body, field, depth))
         return AfiList(tuple(items))
     if lcaf_type == LcafType.AS_NUMBER:
         asn = body.u32(f"{field}.asn")
-        return AsNumber(asn, decode_address(body, field))
+        return AsNumber(asn, decode_address(body, field, depth))
     if lcaf_type == LcafType.EXPLICIT_LOCATOR_PATH:
         hops: list[Hop] = []
         while body.remaining:
             bits = body.u16(f"{field}.elp.flags")
             hops.append(
-                Hop(decode_address(body, field), bool(bits & 4), bool(bits & 2), bool(bits & 1))
+                Hop(
+                    decode_address(body, field, depth),
+                    bool(bits & 4),
+                    bool(bits & 2),
+                    bool(bits & 1),
+                )
             )
         return ExplicitLocatorPath(tuple(hops))
     if lcaf_type == LcafType.SOURCE_DEST_KEY:
         body.u16(f"{field}.sdk.reserved")
         src_len = body.u8(f"{field}.sdk.source_mask_len")
         dst_len = body.u8(f"{field}.sdk.dest_mask_len")
-        src = decode_address(body, f"{field}.sdk.source")
-        dst = decode_address(body, f"{field}.sdk.dest")
+        src = decode_address(body, f"{field}.sdk.source", depth)
+        dst = decode_address(body, f"{field}.sdk.dest", depth)
         check_decoded_mask(src, src_len, f"{field}.sdk.source_mask_len", body.pos)
         check_decoded_mask(dst, dst_len, f"{field}.sdk.dest_mask_len", body.pos)
         return SourceDestKey(src, src_len, dst, dst_len)
     return OpaqueLcaf(lcaf_type, rsvd1, flags, rsvd2, body.rest())
 
 
-def _decode_nat_traversal(r: Reader, length: int, field: str, start: int) -> NatTraversal:
+def _decode_nat_traversal(
+    r: Reader, length: int, field: str, start: int, depth: int
+) -> NatTraversal:
     """NAT-traversal LCAF, read liberally.
 
     lispers.net sends a Length that is shorter than the body it writes (it
@@ -369,11 +440,11 @@ def _decode_nat_traversal(r: Reader, length: int, field: str, start: int) -> Nat
     etr_port = r.u16(f"{field}.nat.etr_udp_port")
     addresses: list[Address] = []
     while r.pos < declared_end:
-        addresses.append(decode_address(r, f"{field}.nat"))
+        addresses.append(decode_address(r, f"{field}.nat", depth))
     if r.pos > declared_end:
         # The declared length cannot be trusted: the body runs to the end of the message.
         while r.remaining >= 2:
-            addresses.append(decode_address(r, f"{field}.nat"))
+            addresses.append(decode_address(r, f"{field}.nat", depth))
         r.note(
             f"NAT-traversal LCAF length {length} is shorter than its body "
             f"({r.pos - body_start} bytes)"
@@ -426,13 +497,7 @@ def encode_address(address: Address) -> bytes:
         )
     if isinstance(address, NatTraversal):
         parts = [struct.pack("!HH", address.ms_udp_port, address.etr_udp_port)]
-        for a in (
-            address.global_etr_rloc,
-            address.ms_rloc,
-            address.private_etr_rloc,
-            *address.rtr_rlocs,
-        ):
-            parts.append(encode_address(a))
+        parts.extend(encode_address(a) for a in address.addresses)
         return _lcaf(LcafType.NAT_TRAVERSAL, b"".join(parts))
     if isinstance(address, ExplicitLocatorPath):
         return _lcaf(

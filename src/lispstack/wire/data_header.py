@@ -11,6 +11,10 @@
 N nonce present, L locator-status-bits present, E echo-nonce request,
 V map-versions (source 12 bits, destination 12 bits) instead of the nonce,
 I instance-id (24 bits) in the second word, leaving 8 bits of LSBs.
+
+`DataHeader` is the checked codec. The data path uses two specialised
+functions beside it, kept equal to it by tests: `encapsulation_header`
+(what an ITR sends) and `decapsulate` (what an ETR or PETR reads).
 """
 
 from __future__ import annotations
@@ -28,26 +32,27 @@ from lispstack.wire.errors import (
     EncodeError,
     TruncatedError,
 )
+from lispstack.wire.ip_udp import decode_ip_header
 
 HEADER_LENGTH = 8
+FLAG_N, FLAG_L, FLAG_E, FLAG_V, FLAG_I = 0x80, 0x40, 0x20, 0x10, 0x08
+_N, _L, _E, _V, _I = FLAG_N, FLAG_L, FLAG_E, FLAG_V, FLAG_I
 _HEADER = struct.Struct("!II")
-_N, _L, _E, _V, _I = 0x80, 0x40, 0x20, 0x10, 0x08
-
-
 _PACK = _HEADER.pack
 _NL = (_N | _L) << 24
 _NLI = (_N | _L | _I) << 24
 
 
-def encapsulation_header(nonce: int, lsb: int, iid: int | None = None) -> bytes:
-    """The 8 bytes an ITR puts before an inner packet: N and L set (and I with an iid).
+def encapsulation_header(nonce: int, lsb: int, iid: int = 0) -> bytes:
+    """The 8 bytes an ITR puts before an inner packet: N and L set, and I for a non-zero iid.
 
     The data-plane hot path: no validation; `nonce` is 24 bits, `lsb` 32 bits
-    (8 with an instance-id, which is 24 bits). `DataHeader` is the checked form.
+    (only its low 8 go with an instance-id, which is 24 bits). Equal to the
+    checked DataHeader(nonce_present=True, lsb_present=True, ...).encode().
     """
-    if iid is None:
-        return _PACK(_NL | nonce, lsb)
-    return _PACK(_NLI | nonce, (iid << 8) | (lsb & 0xFF))
+    if iid:
+        return _PACK(_NLI | nonce, (iid << 8) | (lsb & 0xFF))
+    return _PACK(_NL | nonce, lsb)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +84,11 @@ class DataHeader:
             raise EncodeError(f"locator-status-bits do not fit in {lsb_bits} bits")
         if not 0 <= self.reserved_flags <= 7:
             raise EncodeError("reserved flags R, K, K are three bits")
+
+    @property
+    def echo_nonce_ignored(self) -> bool:
+        """E is set with N clear: RFC 9300 section 5.3 says the receiver ignores E then."""
+        return self.echo_nonce and not self.nonce_present
 
     def encode(self) -> bytes:
         flags = (
@@ -141,10 +151,8 @@ class DataPacket:
     def decode_from(cls, r: Reader) -> DataPacket:
         """The header and the inner packet, which runs to the end of `r`."""
         header = DataHeader.decode_from(r)
-        start = r.pos
-        inner = r.rest()
-        inner_summary(inner, start)
-        return cls(header=header, inner=inner)
+        inner_summary(r.data, r.pos, r.end)
+        return cls(header=header, inner=r.rest())
 
     @classmethod
     def decode(cls, payload: bytes) -> DataPacket:
@@ -176,43 +184,71 @@ class DataPacket:
 
 
 def inner_summary(
-    packet: bytes, offset: int = 0
+    data: bytes, start: int = 0, end: int | None = None
 ) -> tuple[IPv4Address | IPv6Address, IPv4Address | IPv6Address, int]:
-    """(source, destination, protocol) of an inner IP packet.
+    """(source, destination, protocol) of the inner IP packet at `data[start:end]`.
 
     The packet must be whole: its IPv4 total length or IPv6 payload length
-    must match the bytes present (`offset` is where it starts in the datagram,
-    for error messages).
+    must match the bytes present.
     """
-    if not packet:
-        raise TruncatedError("no inner packet", field="data.inner", offset=offset)
-    version = packet[0] >> 4
-    if version == 4:
-        if len(packet) < 20:
-            raise TruncatedError("inner IPv4 header cut short", field="data.inner", offset=offset)
-        if packet[0] & 0x0F < 5:
-            raise BadValueError("inner IPv4 IHL below 5", field="data.inner.ihl", offset=offset)
-        _check_length(int.from_bytes(packet[2:4], "big"), len(packet), "total_length", offset)
-        return IPv4Address(packet[12:16]), IPv4Address(packet[16:20]), packet[9]
-    if version == 6:
-        if len(packet) < 40:
-            raise TruncatedError("inner IPv6 header cut short", field="data.inner", offset=offset)
-        declared = 40 + int.from_bytes(packet[4:6], "big")
-        _check_length(declared, len(packet), "payload_length", offset)
-        return IPv6Address(packet[8:24]), IPv6Address(packet[24:40]), packet[6]
-    raise BadValueError(f"inner IP version {version}", field="data.inner.version", offset=offset)
-
-
-def _check_length(declared: int, present: int, name: str, offset: int) -> None:
-    if declared > present:
+    end = len(data) if end is None else end
+    ip = decode_ip_header(data, start, end, "data.inner")
+    present = end - start
+    name = "total_length" if ip.version == 4 else "payload_length"
+    if ip.total_length > present:
         raise TruncatedError(
-            f"inner packet of {declared} bytes cut to {present}",
+            f"inner packet of {ip.total_length} bytes cut to {present}",
             field=f"data.inner.{name}",
-            offset=offset,
+            offset=start,
         )
-    if declared < present:
+    if ip.total_length < present:
         raise BadLengthError(
-            f"inner packet of {declared} bytes followed by {present - declared} more",
+            f"inner packet of {ip.total_length} bytes followed by {present - ip.total_length} more",
             field=f"data.inner.{name}",
-            offset=offset,
+            offset=start,
         )
+    return ip.src, ip.dst, ip.protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Decapsulated:
+    """A received LISP data packet, split into its header fields and the inner packet."""
+
+    flags: int
+    nonce: int | None
+    """None without the N bit."""
+    iid: int
+    """0 without the I bit."""
+    lsb: int | None
+    """None without the L bit."""
+    inner: bytes
+
+
+def decapsulate(payload: bytes) -> Decapsulated:
+    """Split a UDP 4341 payload into the LISP header fields and the inner packet.
+
+    The data-plane hot path: checks the N and V bits as DataHeader.decode_from
+    does and only the inner packet's version (inner_summary checks the rest).
+    Raises DecodeError when the header is short or the inner packet is not IP.
+    """
+    if len(payload) <= HEADER_LENGTH:
+        raise TruncatedError(
+            f"{len(payload)} bytes, need a LISP header and an inner packet",
+            field="data.header",
+            offset=0,
+        )
+    first, second = _HEADER.unpack_from(payload)
+    flags = first >> 24
+    if flags & _N and flags & _V:
+        raise BadValueError("N and V bits both set", field="data.flags", offset=0)
+    inner = payload[HEADER_LENGTH:]
+    if inner[0] >> 4 not in (4, 6):
+        raise BadValueError(
+            f"inner IP version {inner[0] >> 4}", field="data.inner.version", offset=HEADER_LENGTH
+        )
+    nonce = first & 0xFFFFFF if flags & _N else None
+    if flags & _I:
+        iid, lsb = second >> 8, second & 0xFF
+    else:
+        iid, lsb = 0, second
+    return Decapsulated(flags, nonce, iid, lsb if flags & _L else None, inner)

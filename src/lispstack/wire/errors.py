@@ -48,6 +48,10 @@ class UnknownAfiError(DecodeError):
     """An AFI (or message type) that this field cannot carry."""
 
 
+class TooDeepError(DecodeError):
+    """Structures nested inside one another deeper than the protocol uses (LCAF in LCAF)."""
+
+
 class BadValueError(DecodeError):
     """A field holds a value the protocol forbids."""
 
