@@ -73,8 +73,9 @@ def decode_payload(
     decoded = DecodedFrame(frame, src, dst)
     try:
         if port == DATA_PORT:
-            decoded.message = message = DataPacket.decode(payload).to_json()
-            if message["echo_nonce"] and not message["nonce_present"]:
+            packet = DataPacket.decode(payload)
+            decoded.message = message = packet.to_json()
+            if packet.header.echo_nonce_ignored:
                 decoded.notes.append(ECHO_WITHOUT_NONCE)
         else:
             decoded.message = message = decode_control(payload, decoded.notes).to_json()
