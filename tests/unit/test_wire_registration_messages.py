@@ -137,7 +137,7 @@ def test_records_with_the_same_locators_share_one_decoded_set() -> None:
     assert isinstance(first, MapRegister) and isinstance(again, MapRegister)
     sets = [r.locators for r in first.records + again.records]
     assert all(s is sets[0] for s in sets) and sets[0] == RECORD.locators
-    assert list(shared.values()) == [sets[0]]
+    assert list(shared.entries.values()) == [sets[0]]
     moved = replace(RECORD, locators=(Locator(address=IPv4Address("10.0.9.9"), priority=2),))
     decoded = decode_control(replace(BASE, records=(moved,)).encode(), locator_sets=shared)
     assert isinstance(decoded, MapRegister) and decoded.records[0].locators == moved.locators

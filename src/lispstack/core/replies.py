@@ -89,13 +89,13 @@ class NegativeReplyEncoder:
 
     def encode(self, nonce: int, prefix: EidPrefix, ttl: int) -> bytes:
         key = (prefix, ttl)
-        record = self._records.get(key)
+        record = self._records.entries.get(key)
         if record is None:
             record = self._records.put(key, negative_record(prefix, ttl).encode())
         return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records.entries)
 
 
 class ProxyReplyEncoder:
@@ -125,7 +125,7 @@ class ProxyReplyEncoder:
     ) -> bytes:
         ttl = proxy_ttl(registrations)
         key = (prefix, ttl)
-        cached = self._records.get(key)
+        cached = self._records.entries.get(key)
         if cached is not None and cached[0] == generation:
             record = cached[1]
         else:
@@ -141,7 +141,7 @@ class ProxyReplyEncoder:
         if len(registrations) != 1:
             return proxy_record(prefix, registrations, ttl).encode()
         registered = registrations[0].record.locators
-        known = self._locator_sets.get(id(registered))
+        known = self._locator_sets.entries.get(id(registered))
         if known is None or known[0] is not registered:
             merged = proxy_locators(registrations)
             encoded = b"".join(locator.encode() for locator in merged)
@@ -151,7 +151,7 @@ class ProxyReplyEncoder:
         return head + encode_address(prefix_eid(prefix)) + encoded
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records.entries)
 
 
 def proxy_ttl(registrations: Iterable[Registration]) -> int:

@@ -68,7 +68,7 @@ class ResolverFastPath:
         if parsed is None:
             return self._general(datagram, now)
         eid, itr_rloc, port, nonce = parsed
-        reply_to = self._reply_to.get((itr_rloc, port))
+        reply_to = self._reply_to.entries.get((itr_rloc, port))
         if reply_to is None:
             reply_to = self._reply_to.put((itr_rloc, port), Endpoint(IPv4Address(itr_rloc), port))
         reply = self._cached_reply(eid, nonce)
@@ -92,7 +92,7 @@ class ResolverFastPath:
         return None if reply is None else (reply, itr_rloc, port)
 
     def _cached_reply(self, eid: int, nonce: bytes) -> bytes | None:
-        cached = self._cache.get(eid)
+        cached = self._cache.entries.get(eid)
         if cached is None or cached.generation != self._registrations.generation:
             return None
         self.hits += 1

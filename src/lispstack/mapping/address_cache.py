@@ -25,14 +25,14 @@ class AddressCache:
 
     def parse(self, text: str) -> IPAddress:
         """The address recvfrom named (an IPv6 scope "%eth0" is dropped)."""
-        address = self._parsed.get(text)
+        address = self._parsed.entries.get(text)
         if address is None:
             address = self._parsed.put(text, ip_address(text.split("%", 1)[0]))
         return address
 
     def text(self, address: IPAddress) -> str:
         """`address` as sendto takes it."""
-        text = self._texts.get(address)
+        text = self._texts.entries.get(address)
         if text is None:
             text = self._texts.put(address, str(address))
         return text

@@ -251,7 +251,7 @@ def _decode_locator_set(r: Reader, count: int, field: str) -> tuple[Locator, ...
     if shared_sets is not None:
         end = _plain_locators_end(r.data, start, min(r.end, len(r.data)), count)
         if end is not None:
-            shared = shared_sets.get(r.data[start:end])
+            shared = shared_sets.entries.get(r.data[start:end])
             if shared is not None:
                 r.pos = end
                 return shared
