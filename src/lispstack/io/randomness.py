@@ -18,11 +18,13 @@ from __future__ import annotations
 import os
 import random
 import weakref
+from array import array
 from collections.abc import Callable
 from typing import Any, NoReturn
 
 BATCH_BYTES = 4096
 _WORD_BITS = 32
+_WORD = next(code for code in "IL" if array(code).itemsize == 4)
 
 
 class BatchedSystemRandom(random.Random):
@@ -39,8 +41,9 @@ class BatchedSystemRandom(random.Random):
             raise ValueError(f"a batch is a positive number of 32-bit words, not {batch_bytes}")
         self._source = source
         self._batch_bytes = batch_bytes
-        self._words: list[int] = []
-        """Unused 32-bit words of the current batch, drawn from the end."""
+        self._words = array(_WORD)
+        """Unused 32-bit words of the current batch, drawn from the end (an array:
+        filling it is a copy, and each word becomes an int only when drawn)."""
         super().__init__()
         _LIVE.add(self)
 
@@ -62,12 +65,12 @@ class BatchedSystemRandom(random.Random):
         """A float in [0, 1) with 53 random bits, as random.Random gives."""
         return self.getrandbits(53) * (1.0 / (1 << 53))
 
-    def _refill(self) -> list[int]:
-        self._words = memoryview(self._source(self._batch_bytes)).cast("I").tolist()
+    def _refill(self) -> array[int]:
+        self._words = array(_WORD, self._source(self._batch_bytes))
         return self._words
 
     def _forget_batch(self) -> None:
-        self._words = []
+        self._words = array(_WORD)
 
     def seed(self, a: Any = None, version: int = 2) -> None:
         """Nothing to seed: the operating system provides the entropy."""
