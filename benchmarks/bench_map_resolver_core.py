@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_map_resolver_core.py [--registered N] [--configured M]
 
-Builds a Map-Server/Map-Resolver node (build_mapping_roles) with:
+Builds a Map-Server/Map-Resolver node as `lispstack run` does (build_node) with:
 - site "big", 10.0.0.0/8, accept-more-specifics: N /30 registrations with
   proxy-reply, registered through Node.handle in authenticated Map-Registers
   of 100 records (HMAC-SHA-256);
@@ -10,8 +10,9 @@ Builds a Map-Server/Map-Resolver node (build_mapping_roles) with:
 - site "many": M configured /24 prefixes under 128.0.0.0/2, so that the
   negative-prefix computation runs against M + 2 configured prefixes.
 Then answers ECM Map-Requests for distinct EIDs (every request a different
-EID, no repeats) through the general path, and through the resolver fast
-path (core/resolver_fast_path.py) in front of it.
+EID, no repeats) through the general path (Node.handle_control), and
+through Node.handle, where the resolver fast path (core/resolver_fast_path.py)
+sits in front of it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,9 @@ from pathlib import PurePosixPath
 
 from lispstack.config.model import NodeConfig, NodeRole, NodeSection, Site, SiteKey, TunOptions
 from lispstack.config.prefix import ConfigPrefix
-from lispstack.core.counters import Counters
-from lispstack.core.drops import DropRecorder
+from lispstack.core.build import build_node
 from lispstack.core.events import DatagramReceived, Endpoint
-from lispstack.core.map_resolver import MapResolver, build_mapping_roles
 from lispstack.core.node import Node
-from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.io.daemon import GC_THRESHOLDS
 from lispstack.io.perf import templates
 from lispstack.wire import Locator, MappingRecord, MapRegister
@@ -117,11 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     rng = random.Random(1)
     started = time.perf_counter()
-    config = _config(args.configured)
-    counters = Counters()
-    drops = DropRecorder(counters)
-    roles = build_mapping_roles(config, counters, drops)
-    node = Node("bench", roles, counters, drops)
+    node = build_node(_config(args.configured), random.Random(1))
     built = time.perf_counter() - started
     register_rate = _register_all(node, args.registered)
 
@@ -141,15 +135,12 @@ def main() -> None:
             IPv4Address(0xAC100000 + rng.randrange(1, 1 << 16)) for _ in range(count)
         ],
     }
-    resolver = roles[1]
-    assert isinstance(resolver, MapResolver)
-    fast = ResolverFastPath(node.handle_control, resolver, counters)
     rows = []
     for name, eids in workloads.items():
         payloads = templates(eids, ITR, 5000)
-        general = _rate(node.handle, payloads)
-        with_fast_path = _rate(fast.handle, payloads)
-        repeated = _rate(fast.handle, payloads)
+        general = _rate(node.handle_control, payloads)
+        with_fast_path = _rate(node.handle, payloads)
+        repeated = _rate(node.handle, payloads)
         rows.append((name, general, with_fast_path, repeated))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -19,6 +19,7 @@ from lispstack.core.resolver_fast_path import parse_common_request
 from lispstack.wire import (
     Ecm,
     EidRecord,
+    HmacKey,
     Locator,
     MappingRecord,
     MapRegister,
@@ -28,7 +29,7 @@ from lispstack.wire import (
     verify_raw,
 )
 
-KEY = b"site-a-secret"
+KEY = HmacKey(b"site-a-secret")  # as the site table and the ETR hold their keys
 REQUEST = MapRequest(
     nonce=0x0123456789ABCDEF,
     itr_rlocs=(IPv4Address("10.0.1.1"),),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.config import parse_config
-from lispstack.core.counters import Counters
-from lispstack.core.drops import DropRecorder
+from lispstack.core.build import build_node
 from lispstack.core.events import Action, DatagramReceived, Endpoint, SendDatagram
-from lispstack.core.map_resolver import build_mapping_roles
 from lispstack.core.node import Node
 from lispstack.wire import (
     AlgorithmId,
@@ -59,11 +58,16 @@ ETR_PORT = 61000
 
 
 def mapping_node(text: str = SITES) -> Node:
-    """A node with build_mapping_roles() only: the general path, no fast path."""
-    config = parse_config(text, "mapserver.toml")
-    counters = Counters()
-    drops = DropRecorder(counters)
-    return Node(config.name, build_mapping_roles(config, counters, drops), counters, drops)
+    """The node `lispstack run` builds from this configuration (fast paths included)."""
+    return build_node(parse_config(text, "mapserver.toml"), random.Random(1))
+
+
+def general_path_node(text: str = SITES) -> Node:
+    """The same node with its control fast paths taken out: every datagram decoded."""
+    node = mapping_node(text)
+    node.use_control_fast_path(node.handle_control)
+    node.answer_cached = None
+    return node
 
 
 def eid_address(eid: str, iid: int = 0) -> object:

@@ -53,9 +53,13 @@ def lisp2_config(*, proxy_reply: bool = False) -> NodeConfig:
     return parse_config(text, "lisp2.toml")
 
 
-def build_xtr(config: NodeConfig, seed: int = 1) -> tuple[Etr, Itr, Counters]:
+def build_xtr(
+    config: NodeConfig, seed: int = 1, rng: random.Random | None = None
+) -> tuple[Etr, Itr, Counters]:
+    """The ETR and ITR of `config`, drawing from `rng` (default: random.Random(seed))."""
     counters = Counters()
-    roles = build_xtr_roles(config, counters, DropRecorder(counters), random.Random(seed))
+    rng = random.Random(seed) if rng is None else rng
+    roles = build_xtr_roles(config, counters, DropRecorder(counters), rng)
     etr, itr = roles
     assert isinstance(etr, Etr) and isinstance(itr, Itr)
     return etr, itr, counters

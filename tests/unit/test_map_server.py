@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from ipaddress import IPv4Address, IPv6Address
 
 import pytest
@@ -20,6 +21,7 @@ from helpers.mapping_messages import (
     sends,
 )
 from lispstack.core.events import Action, Endpoint, TimerFired, Trace
+from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
 from lispstack.wire import AlgorithmId, InstanceId, MapNotify, decode_control, verify_raw
 
@@ -324,3 +326,29 @@ def test_instance_id_record_in_map_notify_is_the_registered_one(node: Node) -> N
     notify = decode_control(send.payload)
     assert isinstance(notify, MapNotify)
     assert notify.records[0].eid == InstanceId(200, IPv4Address("10.221.1.0"))
+
+
+# ------------------------------------------------------------ state the Map-Server keeps
+
+
+def test_registrations_decoded_apart_share_one_locator_tuple(node: Node) -> None:
+    """The node's table of locator sets, which the replicas' decoding shares too."""
+    _from_etr(node, register((record("192.168.2.0", 25, LISP2),), KEY_B, nonce=1))
+    _from_etr(node, register((record("192.168.2.128", 25, LISP2),), KEY_B, nonce=2))
+    (server,) = [r for r in node.roles if isinstance(r, MapServer)]
+    first, second = [r.record.locators for _, r in server.registrations.items()]
+    assert first is second
+    assert server.locator_sets is node.locator_sets
+
+
+def test_the_site_table_keeps_one_keyed_state_per_key(node: Node) -> None:
+    (server,) = [r for r in node.roles if isinstance(r, MapServer)]
+    site = next(s for s in server.sites.sites if s.name == "site-b")
+    seven = server.sites.key(site, 7)
+    assert seven is not None and seven.config.key == "site-b-second"
+    assert seven is server.sites.key(site, 7)  # the key schedule ran once, at start
+    message = b"any message"
+    assert seven.hmac.digest(AlgorithmId.HMAC_SHA_1_96, message) == hmac.digest(
+        b"site-b-second", message, "sha1"
+    )
+    assert server.sites.key(site, 3) is None

@@ -22,5 +22,5 @@ def test_tables_stay_bounded() -> None:
     for index in range(3 * address_cache.MAX_REMEMBERED):
         address = cache.parse(str(IPv4Address(0x0A000000 + index)))
         assert cache.text(address) == str(address)
-    assert len(cache._parsed) <= address_cache.MAX_REMEMBERED
-    assert len(cache._texts) <= address_cache.MAX_REMEMBERED
+    assert len(cache._parsed.entries) <= address_cache.MAX_REMEMBERED
+    assert len(cache._texts.entries) <= address_cache.MAX_REMEMBERED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from helpers.mapping_messages import (
     LISP3,
     SITES,
     deliver,
-    mapping_node,
+    general_path_node,
     record,
     register,
 )
@@ -61,9 +62,9 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     seen: list[bytes] = []
     real = lispstack.core.node.decode_control
 
-    def counting(payload: bytes) -> object:
+    def counting(payload: bytes, **options: Any) -> object:
         seen.append(payload)
-        return real(payload)
+        return real(payload, **options)
 
     monkeypatch.setattr(lispstack.core.node, "decode_control", counting)
     yield seen
@@ -71,7 +72,7 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
 
 def test_refresh_path_agrees_with_the_general_path(decodes: list[bytes]) -> None:
     fast = build_node(parse_config(SITES, "mapserver.toml"), random.Random(1))
-    general = mapping_node()
+    general = general_path_node()
     two = [record("192.168.2.0", 25, LISP2), record("192.168.2.128", 25, LISP2)]
     by_ttl = [record("192.168.2.0", 26, LISP3, ttl=10)]
 

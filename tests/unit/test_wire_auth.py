@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import lispstack.wire.auth
 from lispstack.wire import (
     AlgorithmId,
     BadLengthError,
@@ -24,7 +25,7 @@ from lispstack.wire import (
     verify_raw,
     with_authentication,
 )
-from lispstack.wire.auth import compute_digest
+from lispstack.wire.auth import HmacKey, compute_digest
 
 GOLDEN = Path(__file__).parent.parent / "vectors" / "golden"
 LISPERS_KEY = b"lispers-test-key"
@@ -133,13 +134,54 @@ def test_encoders_refuse_auth_data_of_the_wrong_length() -> None:
         replace(REGISTER, key_id=256)
 
 
-def test_digests_match_the_one_shot_hmac_for_every_key_beyond_the_cache() -> None:
-    """The keyed-state cache must never hand one key's state to another key."""
+@pytest.mark.parametrize(
+    ("algorithm", "name"),
+    [(AlgorithmId.HMAC_SHA_1_96, "sha1"), (AlgorithmId.HMAC_SHA_256_128, "sha256")],
+)
+def test_a_keyed_state_gives_the_one_shot_hmac_every_time(
+    algorithm: AlgorithmId, name: str
+) -> None:
+    """Each digest runs on a copy: the keyed state is never advanced by a message."""
+    keyed = HmacKey(KEY)
+    for message in (b"", bytes(range(64)), b"x" * 1000, bytes(range(64))):
+        expected = hmac.digest(KEY, message, name)
+        assert compute_digest(algorithm, keyed, message) == expected
+        assert compute_digest(algorithm, KEY, message) == expected
+    assert keyed.digest(algorithm, b"m") == HmacKey(KEY.decode()).digest(algorithm, b"m")
+
+
+def test_keyed_states_of_different_keys_never_mix() -> None:
     message = bytes(range(64))
-    for index in range(300):  # more keys than the cache holds
-        key = f"key-{index % 260}".encode()
-        for algorithm, name in (
-            (AlgorithmId.HMAC_SHA_1_96, "sha1"),
-            (AlgorithmId.HMAC_SHA_256_128, "sha256"),
-        ):
-            assert compute_digest(algorithm, key, message) == hmac.digest(key, message, name)
+    keys = [HmacKey(f"key-{index}") for index in range(3)]
+    digests = {keyed.digest(AlgorithmId.HMAC_SHA_256_128, message) for keyed in keys * 2}
+    assert len(digests) == 3
+
+
+def test_a_keyed_state_signs_and_verifies_as_the_raw_key_does() -> None:
+    keyed = HmacKey(KEY)
+    signed = REGISTER.signed(keyed)[1]
+    assert signed == REGISTER.signed(KEY)[1]
+    assert verify_raw(signed, keyed) and verify_raw(signed, KEY)
+    assert not verify_raw(signed, HmacKey(b"other"))
+
+
+def test_algorithm_none_computes_no_digest() -> None:
+    for key in (KEY, HmacKey(KEY)):
+        with pytest.raises(EncodeError):
+            compute_digest(AlgorithmId.NONE, key, b"message")
+
+
+def test_a_keyed_state_does_not_show_its_key() -> None:
+    assert "site-a-secret" not in repr(HmacKey(KEY))
+
+
+def test_the_codecs_keep_no_keys() -> None:
+    """Keyed states belong to whoever holds the key (site table, ETR), not to wire/."""
+    compute_digest(AlgorithmId.HMAC_SHA_256_128, KEY, b"message")
+    verify_raw(REGISTER.signed(HmacKey(KEY))[1], HmacKey(KEY))
+    held = [
+        name
+        for name, value in vars(lispstack.wire.auth).items()
+        if isinstance(value, dict) and any(isinstance(v, hmac.HMAC) for v in value.values())
+    ]
+    assert held == []

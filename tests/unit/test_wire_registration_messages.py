@@ -25,6 +25,7 @@ from lispstack.wire import (
 )
 from lispstack.wire.auth import sign_encoded
 from lispstack.wire.map_notify import notify_answering
+from lispstack.wire.records import new_locator_sets
 
 RECORD = MappingRecord(
     eid=IPv4Address("192.168.1.0"),
@@ -130,21 +131,33 @@ def test_records_with_the_same_locators_share_one_decoded_set() -> None:
     """A Map-Server keeps a record per prefix: equal locator sets are one tuple."""
     other = replace(RECORD, eid=IPv4Address("192.168.2.0"))
     message = replace(BASE, records=(RECORD, other))
-    first = decode_control(message.encode())
-    again = decode_control(message.encode())
+    shared = new_locator_sets()
+    first = decode_control(message.encode(), locator_sets=shared)
+    again = decode_control(message.encode(), locator_sets=shared)
     assert isinstance(first, MapRegister) and isinstance(again, MapRegister)
     sets = [r.locators for r in first.records + again.records]
     assert all(s is sets[0] for s in sets) and sets[0] == RECORD.locators
+    assert list(shared.entries.values()) == [sets[0]]
     moved = replace(RECORD, locators=(Locator(address=IPv4Address("10.0.9.9"), priority=2),))
-    decoded = decode_control(replace(BASE, records=(moved,)).encode())
+    decoded = decode_control(replace(BASE, records=(moved,)).encode(), locator_sets=shared)
     assert isinstance(decoded, MapRegister) and decoded.records[0].locators == moved.locators
+
+
+def test_without_a_table_of_locator_sets_nothing_is_shared() -> None:
+    """The codecs keep no state of their own: sharing is the caller's table."""
+    first = decode_control(BASE.encode())
+    again = decode_control(BASE.encode())
+    assert isinstance(first, MapRegister) and isinstance(again, MapRegister)
+    assert first.records[0].locators == again.records[0].locators
+    assert first.records[0].locators is not again.records[0].locators
 
 
 def test_a_truncated_locator_is_an_error_even_when_its_set_was_seen() -> None:
     encoded = BASE.encode()
-    decode_control(encoded)
+    shared = new_locator_sets()
+    decode_control(encoded, locator_sets=shared)
     with pytest.raises(DecodeError):
-        decode_control(encoded[:-1])
+        decode_control(encoded[:-1], locator_sets=shared)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.core.role import Role
 from lispstack.core.sites import SiteTable
 from lispstack.core.xtr import build_xtr_roles
+from lispstack.wire.records import new_locator_sets
 
 
 def build_node(
@@ -29,10 +30,11 @@ def build_node(
     """
     counters = Counters()
     drops = DropRecorder(counters)
+    locator_sets = new_locator_sets()
     roles: list[Role] = []
     registering = resolver = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
-        map_server = MapServer(SiteTable(config.sites), counters, drops)
+        map_server = MapServer(SiteTable(config.sites), counters, drops, locator_sets)
         if config.has_role(NodeRole.MAP_SERVER):
             registering = map_server
             roles.append(map_server)
@@ -40,7 +42,7 @@ def build_node(
             resolver = MapResolver(map_server, counters, drops)
             roles.append(resolver)
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
-    node = Node(config.name, roles, counters, drops)
+    node = Node(config.name, roles, counters, drops, locator_sets)
     control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control
     if registering is not None:
         control = with_refresh(registering.refresh_from_bytes, control)

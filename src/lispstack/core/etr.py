@@ -33,7 +33,7 @@ from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
 from lispstack.core.registration import RegistrationSession
 from lispstack.core.role import Role
 from lispstack.wire.address import split_instance_id
-from lispstack.wire.auth import AlgorithmId, key_bytes, verify_raw
+from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
@@ -87,7 +87,7 @@ class Etr(Role):
             proxy_reply=server.proxy_reply,
             want_map_notify=server.want_map_notify and ttl > 0,
             xtr_id=self.xtr_id,
-        ).signed(key_bytes(server.auth_key))
+        ).signed(session.key)
         self.counters.add("out.map-register")
         return [
             SendDatagram(
@@ -200,7 +200,7 @@ class Etr(Role):
             return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
         server = session.server
         if notify.algorithm != server.algorithm.algorithm_id or not verify_raw(
-            payload, key_bytes(server.auth_key)
+            payload, session.key
         ):
             return list(self.drops.drop("map-notify-bad-auth", sender, now))
         session.on_notify(notify.nonce, now, self.rng)

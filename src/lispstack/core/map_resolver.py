@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
@@ -41,7 +40,6 @@ from lispstack.core.replies import (
     pick_itr_rloc,
 )
 from lispstack.core.role import Role
-from lispstack.core.sites import SiteTable
 from lispstack.mapping.prefix import IPAddress
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.control import ControlMessage
@@ -155,24 +153,3 @@ class MapResolver(Role):
                     request, datagram.payload, address, eid, datagram.source.port
                 )
         return None
-
-
-def build_mapping_roles(config: NodeConfig, counters: Counters, drops: DropRecorder) -> list[Role]:
-    """The Map-Server and/or Map-Resolver roles a configuration names, sharing one database.
-
-    A Map-Resolver always answers from a co-located Map-Server's
-    registrations; when the node is not configured as a Map-Server that
-    database stays empty (every reply is negative) and no Map-Register is
-    accepted. Map-Server first, so that it takes Map-Registers.
-    """
-    wants_server = config.has_role(NodeRole.MAP_SERVER)
-    wants_resolver = config.has_role(NodeRole.MAP_RESOLVER)
-    if not (wants_server or wants_resolver):
-        return []
-    map_server = MapServer(SiteTable(config.sites), counters, drops)
-    roles: list[Role] = []
-    if wants_server:
-        roles.append(map_server)
-    if wants_resolver:
-        roles.append(MapResolver(map_server, counters, drops))
-    return roles

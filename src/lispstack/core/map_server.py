@@ -50,13 +50,13 @@ from lispstack.mapping.address_cache import AddressCache
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
 from lispstack.wire.address import split_instance_id
-from lispstack.wire.auth import AlgorithmId, key_bytes, sign_encoded, verify_raw
+from lispstack.wire.auth import AlgorithmId, HmacKey, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import MappingRecord
+from lispstack.wire.records import LocatorSets, MappingRecord, new_locator_sets
 
 REGISTRATION_LIFETIME_S = 180.0
 _IN_MAP_REGISTER = f"in.{MessageType.MAP_REGISTER.label}"
@@ -81,7 +81,7 @@ class _Accepted:
 
     site_prefixes: tuple[SitePrefix, ...]
     prefixes: tuple[EidPrefix, ...]
-    key: bytes
+    key: HmacKey
     etr: str
 
 
@@ -104,8 +104,19 @@ class MapServer(Role):
     name = "map-server"
     control_types = frozenset({MessageType.MAP_REGISTER, MessageType.MAP_NOTIFY_ACK})
 
-    def __init__(self, sites: SiteTable, counters: Counters, drops: DropRecorder) -> None:
+    def __init__(
+        self,
+        sites: SiteTable,
+        counters: Counters,
+        drops: DropRecorder,
+        locator_sets: LocatorSets | None = None,
+    ) -> None:
         self.sites = sites
+        self.locator_sets: LocatorSets = (
+            new_locator_sets() if locator_sets is None else locator_sets
+        )
+        """Shared by the records of replicated Map-Registers (the node's, when built by
+        build_node: records then share locators whichever worker accepted them)."""
         self.counters = counters
         self.drops = drops
         self.registrations = RegistrationStore()
@@ -243,7 +254,7 @@ class MapServer(Role):
         self._applying_replica = True
         try:
             if self.refresh_from_bytes(datagram, now) is None:
-                message = decode_control(datagram.payload)
+                message = decode_control(datagram.payload, locator_sets=self.locator_sets)
                 if isinstance(message, MapRegister):
                     self._register(message, datagram, now)
         except DecodeError:
@@ -280,10 +291,9 @@ class MapServer(Role):
         key = self.sites.key(site, message.key_id)
         if key is None:
             return drop("unknown-key-id", f"site {site.name}, key id {message.key_id}")
-        if not key_accepts(key, message.algorithm):
+        if not key_accepts(key.config, message.algorithm):
             return drop("wrong-algorithm", f"site {site.name}, {message.algorithm.label}")
-        secret = key_bytes(key.key)
-        if not verify_raw(payload, secret):
+        if not verify_raw(payload, key.hmac):
             return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
             if not site_prefix.allows(prefix):
@@ -292,7 +302,7 @@ class MapServer(Role):
         for prefix in prefixes:
             if self._is_replay(prefix, etr, message.nonce, now):
                 return drop("replayed", f"{prefix} nonce {nonce_text(message.nonce)}")
-        return _Accepted(tuple(site_prefixes), tuple(prefixes), secret, etr)
+        return _Accepted(tuple(site_prefixes), tuple(prefixes), key.hmac, etr)
 
     def _is_replay(self, prefix: EidPrefix, etr: str, nonce: int, now: float) -> bool:
         current = self.registrations.get(prefix, etr)
@@ -349,7 +359,7 @@ class MapServer(Role):
         return new, Trace("registered", fields())
 
     def _notify(
-        self, register: bytes, i_bit: bool, algorithm: AlgorithmId, key: bytes, etr: Endpoint
+        self, register: bytes, i_bit: bool, algorithm: AlgorithmId, key: HmacKey, etr: Endpoint
     ) -> SendDatagram:
         """The Map-Notify: same nonce, records, key id and algorithm, signed with the same key."""
         encoded = sign_encoded(notify_answering(register, i_bit=i_bit), algorithm, key)

@@ -23,13 +23,23 @@ from lispstack.core.role import Role
 from lispstack.wire.control import decode_control
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.message_type import MessageType
+from lispstack.wire.records import LocatorSets, new_locator_sets
 
 
 class Node:
     def __init__(
-        self, name: str, roles: Sequence[Role], counters: Counters, drops: DropRecorder
+        self,
+        name: str,
+        roles: Sequence[Role],
+        counters: Counters,
+        drops: DropRecorder,
+        locator_sets: LocatorSets | None = None,
     ) -> None:
         self.name = name
+        self.locator_sets: LocatorSets = (
+            new_locator_sets() if locator_sets is None else locator_sets
+        )
+        """The records of the messages this node decodes share locator tuples through it."""
         self.roles = tuple(roles)
         self.counters = counters
         self.drops = drops
@@ -65,7 +75,7 @@ class Node:
     def handle_control(self, datagram: DatagramReceived, now: float) -> list[Action]:
         """The general path for a control datagram: decode, count, hand to its role."""
         try:
-            message = decode_control(datagram.payload)
+            message = decode_control(datagram.payload, locator_sets=self.locator_sets)
         except DecodeError as error:
             self.counters.add("in.malformed")
             source = str(datagram.source.address)

@@ -23,10 +23,11 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lispstack.bounded_cache import BoundedCache
 from lispstack.core.events import Action, DatagramReceived
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration
-from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId
+from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, HmacKey
 from lispstack.wire.records import MappingRecord
 
 MAX_REMEMBERED = 131_072
@@ -44,7 +45,7 @@ class AcceptedRegister:
     registered_by: str
     lifetimes: tuple[float, ...]  # per registration, seconds from its refresh to its expiry
     site_prefixes: tuple[EidPrefix, ...]  # the configured prefixes of the records, once each
-    key: bytes
+    key: HmacKey
     algorithm: AlgorithmId
     want_map_notify: bool
     i_bit: bool
@@ -77,7 +78,9 @@ class AcceptedRegisters:
     def __init__(self) -> None:
         self._by_digest: dict[bytes, AcceptedRegister] = {}
         self._declined = 0
-        self._lifetimes: dict[tuple[float, ...], tuple[float, ...]] = {}
+        self._lifetimes: BoundedCache[tuple[float, ...], tuple[float, ...]] = BoundedCache(
+            MAX_SHARED_LIFETIMES
+        )
         self._last: tuple[bytes, bytes | None] = (b"", None)
         """The last payload `find` looked for, and its digest: `remember` follows
         the general path's acceptance of the same message."""
@@ -85,9 +88,7 @@ class AcceptedRegisters:
     def shared(self, lifetimes: tuple[float, ...]) -> tuple[float, ...]:
         """One tuple for equal lifetimes: the messages of a site's ETRs nearly all carry
         as many records with the same lifetime (saves 8 bytes a record)."""
-        if len(self._lifetimes) >= MAX_SHARED_LIFETIMES:
-            self._lifetimes.clear()
-        return self._lifetimes.setdefault(lifetimes, lifetimes)
+        return self._lifetimes.shared(lifetimes, lifetimes)
 
     def remember(self, payload: bytes, accepted: AcceptedRegister) -> None:
         digest = self._digest(payload)

@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 from lispstack.config.model import MapServer
+from lispstack.wire.auth import HmacKey
 
 JITTER = 0.1
 BACKOFF_FIRST = 1.0
@@ -37,6 +38,11 @@ class RegistrationSession:
     """Map-Registers sent since the last Map-Notify (drives the backoff)."""
     outstanding: list[int] = field(default_factory=list)
     """Nonces of Map-Registers still waiting for their Map-Notify (newest last)."""
+    key: HmacKey = field(init=False, repr=False, compare=False)
+    """The Map-Server's key, to sign Map-Registers and verify Map-Notifies."""
+
+    def __post_init__(self) -> None:
+        self.key = HmacKey(self.server.auth_key)
 
     @property
     def state(self) -> str:

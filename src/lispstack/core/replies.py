@@ -25,6 +25,7 @@ import struct
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
 
+from lispstack.bounded_cache import BoundedCache
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration
 from lispstack.wire.address import Address, encode_address, with_instance_id
@@ -81,23 +82,20 @@ class NegativeReplyEncoder:
     host prefixes must not grow it without bound).
     """
 
-    __slots__ = ("_records", "limit")
+    __slots__ = ("_records",)
 
     def __init__(self, limit: int = MAX_CACHED_NEGATIVE) -> None:
-        self._records: dict[tuple[EidPrefix, int], bytes] = {}
-        self.limit = limit
+        self._records: BoundedCache[tuple[EidPrefix, int], bytes] = BoundedCache(limit)
 
     def encode(self, nonce: int, prefix: EidPrefix, ttl: int) -> bytes:
         key = (prefix, ttl)
-        record = self._records.get(key)
+        record = self._records.entries.get(key)
         if record is None:
-            if len(self._records) >= self.limit:
-                self._records.clear()
-            record = self._records[key] = negative_record(prefix, ttl).encode()
+            record = self._records.put(key, negative_record(prefix, ttl).encode())
         return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records.entries)
 
 
 class ProxyReplyEncoder:
@@ -108,14 +106,15 @@ class ProxyReplyEncoder:
     expiry timer has removed it (the same holds for the resolver's answer cache).
     """
 
-    __slots__ = ("_locator_sets", "_records", "limit")
+    __slots__ = ("_locator_sets", "_records")
 
     def __init__(self, limit: int = MAX_CACHED_PROXY) -> None:
-        self._records: dict[tuple[EidPrefix, int], tuple[int, bytes]] = {}
-        self._locator_sets: dict[int, tuple[tuple[Locator, ...], int, bytes]] = {}
+        self._records: BoundedCache[tuple[EidPrefix, int], tuple[int, bytes]] = BoundedCache(limit)
+        self._locator_sets: BoundedCache[int, tuple[tuple[Locator, ...], int, bytes]] = (
+            BoundedCache(limit)
+        )
         """By id() of a registered locator tuple (kept alive here, so the id stays its
         own): how many locators the proxy reply gives for it, and their bytes."""
-        self.limit = limit
 
     def encode(
         self,
@@ -126,14 +125,12 @@ class ProxyReplyEncoder:
     ) -> bytes:
         ttl = proxy_ttl(registrations)
         key = (prefix, ttl)
-        cached = self._records.get(key)
+        cached = self._records.entries.get(key)
         if cached is not None and cached[0] == generation:
             record = cached[1]
         else:
-            if len(self._records) >= self.limit:
-                self._records.clear()
             record = self._record(prefix, registrations, ttl)
-            self._records[key] = (generation, record)
+            self._records.put(key, (generation, record))
         return _REPLY_HEAD.pack(_ONE_RECORD_REPLY, nonce) + record
 
     def _record(
@@ -144,19 +141,17 @@ class ProxyReplyEncoder:
         if len(registrations) != 1:
             return proxy_record(prefix, registrations, ttl).encode()
         registered = registrations[0].record.locators
-        known = self._locator_sets.get(id(registered))
+        known = self._locator_sets.entries.get(id(registered))
         if known is None or known[0] is not registered:
-            if len(self._locator_sets) >= self.limit:
-                self._locator_sets.clear()
             merged = proxy_locators(registrations)
             encoded = b"".join(locator.encode() for locator in merged)
-            known = self._locator_sets[id(registered)] = (registered, len(merged), encoded)
+            known = self._locator_sets.put(id(registered), (registered, len(merged), encoded))
         _, count, encoded = known
         head = record_head(ttl, count, prefix.network.prefixlen, 0, 0)
         return head + encode_address(prefix_eid(prefix)) + encoded
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records.entries)
 
 
 def proxy_ttl(registrations: Iterable[Registration]) -> int:

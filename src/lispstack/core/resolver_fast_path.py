@@ -18,7 +18,9 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
+from typing import TypeAlias
 
+from lispstack.bounded_cache import BoundedCache
 from lispstack.core.counters import Counters
 from lispstack.core.events import Action, DatagramReceived, Endpoint, SendDatagram
 from lispstack.core.map_resolver import MapResolver
@@ -31,6 +33,7 @@ _ITR_RLOC_AND_RECORD = struct.Struct("!H4sBBH4s")
 MAX_CACHED = 100_000
 MAX_JOURNALS = 64
 _IN_ECM = f"in.{MessageType.ECM.label}"
+_Journal: TypeAlias = tuple[tuple[str, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class _CachedReply:
     generation: int
     head: bytes  # the Map-Reply's first word
     tail: bytes  # everything after the nonce
-    counted: tuple[tuple[str, int], ...]
+    counted: _Journal
 
 
 class ResolverFastPath:
@@ -52,10 +55,10 @@ class ResolverFastPath:
         self._resolver = resolver
         self._registrations = resolver.map_server.registrations
         self._counters = counters
-        self._cache: dict[int, _CachedReply] = {}
-        self._reply_to: dict[tuple[bytes, int], Endpoint] = {}
+        self._cache: BoundedCache[int, _CachedReply] = BoundedCache(MAX_CACHED)
+        self._reply_to: BoundedCache[tuple[bytes, int], Endpoint] = BoundedCache(MAX_CACHED)
         """Where replies go, by ITR-RLOC and port: ITRs ask many times."""
-        self._journals: dict[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] = {}
+        self._journals: BoundedCache[_Journal, _Journal] = BoundedCache(MAX_JOURNALS)
         """The distinct counter journals of cached answers, shared between them."""
         self.hits = 0
 
@@ -65,11 +68,9 @@ class ResolverFastPath:
         if parsed is None:
             return self._general(datagram, now)
         eid, itr_rloc, port, nonce = parsed
-        reply_to = self._reply_to.get((itr_rloc, port))
+        reply_to = self._reply_to.entries.get((itr_rloc, port))
         if reply_to is None:
-            if len(self._reply_to) >= MAX_CACHED:
-                self._reply_to.clear()
-            reply_to = self._reply_to[(itr_rloc, port)] = Endpoint(IPv4Address(itr_rloc), port)
+            reply_to = self._reply_to.put((itr_rloc, port), Endpoint(IPv4Address(itr_rloc), port))
         reply = self._cached_reply(eid, nonce)
         if reply is not None:
             return [SendDatagram(reply, reply_to)]
@@ -91,7 +92,7 @@ class ResolverFastPath:
         return None if reply is None else (reply, itr_rloc, port)
 
     def _cached_reply(self, eid: int, nonce: bytes) -> bytes | None:
-        cached = self._cache.get(eid)
+        cached = self._cache.entries.get(eid)
         if cached is None or cached.generation != self._registrations.generation:
             return None
         self.hits += 1
@@ -113,13 +114,9 @@ class ResolverFastPath:
         reply = actions[0].payload
         if reply[0] >> 4 != 2:  # a forwarded ECM, not a Map-Reply: never cached
             return actions
-        if len(self._cache) >= MAX_CACHED:
-            self._cache.clear()
         # Answers of one kind count the same names: one tuple for all of them.
-        if len(self._journals) >= MAX_JOURNALS:
-            self._journals.clear()
-        counted = self._journals.setdefault(counted, counted)
-        self._cache[eid] = _CachedReply(generation, reply[:4], reply[12:], counted)
+        counted = self._journals.shared(counted, counted)
+        self._cache.put(eid, _CachedReply(generation, reply[:4], reply[12:], counted))
         return actions
 
 

@@ -4,7 +4,8 @@ Who may register which EID prefixes, with which keys:
 - every configured EID prefix (any instance-id, IPv4 or IPv6) in one
   PrefixTable, so that the site of a registered prefix or of a requested EID
   is one longest-prefix match;
-- the keys of each site by key id;
+- the keys of each site by key id, each with its HMAC state (the keyed
+  hash objects, so that each message skips the key schedule);
 - the negative-reply finder over every configured prefix (the least-specific
   prefix holding an EID that overlaps none of them, in O(log n)).
 """
@@ -18,7 +19,7 @@ from lispstack.config.model import Site, SiteKey
 from lispstack.mapping.negative_prefix import NegativePrefixFinder
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.prefix_table import PrefixTable
-from lispstack.wire.auth import AlgorithmId
+from lispstack.wire.auth import AlgorithmId, HmacKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,14 @@ class SitePrefix:
         return self.prefix
 
 
+@dataclass(frozen=True, slots=True)
+class SiteSecret:
+    """A site key as configured, and its HMAC state."""
+
+    config: SiteKey
+    hmac: HmacKey
+
+
 class SiteTable:
     """Configured sites, their prefixes (longest-prefix match) and keys (by key id)."""
 
@@ -54,10 +63,12 @@ class SiteTable:
     def __init__(self, sites: Sequence[Site]) -> None:
         self.sites = tuple(sites)
         self._prefixes: PrefixTable[SitePrefix] = PrefixTable()
-        self._keys: dict[str, dict[int, SiteKey]] = {}
+        self._keys: dict[str, dict[int, SiteSecret]] = {}
         configured: list[EidPrefix] = []
         for site in self.sites:
-            self._keys[site.name] = {key.key_id: key for key in site.keys}
+            self._keys[site.name] = {
+                key.key_id: SiteSecret(key, HmacKey(key.key)) for key in site.keys
+            }
             for config_prefix in site.eid_prefixes:
                 prefix = EidPrefix(config_prefix.iid, config_prefix.network)
                 self._prefixes[prefix] = SitePrefix(prefix, site)
@@ -74,7 +85,7 @@ class SiteTable:
         found = self._prefixes.lookup(iid, eid)
         return None if found is None else found[1]
 
-    def key(self, site: Site, key_id: int) -> SiteKey | None:
+    def key(self, site: Site, key_id: int) -> SiteSecret | None:
         """The site's key with this key id, or None."""
         return self._keys[site.name].get(key_id)
 

@@ -14,7 +14,6 @@ import contextlib
 import gc
 import logging
 import os
-import random
 import signal
 import socket
 import time
@@ -47,6 +46,7 @@ from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
+from lispstack.io.randomness import BatchedSystemRandom
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
@@ -124,7 +124,7 @@ class NodeDaemon:
         workers: WorkerLink | None = None,
     ) -> None:
         self.config = config
-        self.node = node or build_node(config, random.Random())
+        self.node = node or build_node(config, BatchedSystemRandom())
         self._sockets: dict[tuple[int, int], socket.socket] = {}
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
@@ -351,7 +351,7 @@ def run_daemon(config: NodeConfig) -> None:
     proxy_rlocs = []
     if config.has_role(NodeRole.PITR) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
-    node = build_node(config, random.Random(), proxy_rlocs)
+    node = build_node(config, BatchedSystemRandom(), proxy_rlocs)
     data_plane = None
     if any(config.has_role(role) for role in _DATA_ROLES):
         data_plane = DataPlane(config, node.counters.add)

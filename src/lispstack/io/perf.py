@@ -9,6 +9,7 @@ frees its slot in the window.
 from __future__ import annotations
 
 import random
+import secrets
 import selectors
 import socket
 import struct
@@ -131,7 +132,7 @@ def _run(
     outstanding: dict[int, float] = {}
     latencies: list[float] = []
     sent = received = lost = 0
-    nonce = random.getrandbits(63)
+    nonce = secrets.randbits(63)  # then counted up: each reply names its request
     started = time.monotonic()
     end = started + duration
     while (now := time.monotonic()) < end:

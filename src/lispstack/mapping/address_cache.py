@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
+from lispstack.bounded_cache import BoundedCache
 from lispstack.mapping.prefix import IPAddress
 
 MAX_REMEMBERED = 4096
@@ -19,23 +20,19 @@ class AddressCache:
     __slots__ = ("_parsed", "_texts")
 
     def __init__(self) -> None:
-        self._parsed: dict[str, IPAddress] = {}
-        self._texts: dict[IPAddress, str] = {}
+        self._parsed: BoundedCache[str, IPAddress] = BoundedCache(MAX_REMEMBERED)
+        self._texts: BoundedCache[IPAddress, str] = BoundedCache(MAX_REMEMBERED)
 
     def parse(self, text: str) -> IPAddress:
         """The address recvfrom named (an IPv6 scope "%eth0" is dropped)."""
-        address = self._parsed.get(text)
+        address = self._parsed.entries.get(text)
         if address is None:
-            if len(self._parsed) >= MAX_REMEMBERED:
-                self._parsed.clear()
-            address = self._parsed[text] = ip_address(text.split("%", 1)[0])
+            address = self._parsed.put(text, ip_address(text.split("%", 1)[0]))
         return address
 
     def text(self, address: IPAddress) -> str:
         """`address` as sendto takes it."""
-        text = self._texts.get(address)
+        text = self._texts.entries.get(address)
         if text is None:
-            if len(self._texts) >= MAX_REMEMBERED:
-                self._texts.clear()
-            text = self._texts[address] = str(address)
+            text = self._texts.put(address, str(address))
         return text

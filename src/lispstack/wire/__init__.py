@@ -16,7 +16,7 @@ from lispstack.wire.address import (
     OpaqueLcaf,
     SourceDestKey,
 )
-from lispstack.wire.auth import AlgorithmId, compute_digest, key_bytes, verify_raw
+from lispstack.wire.auth import AlgorithmId, HmacKey, compute_digest, key_bytes, verify_raw
 from lispstack.wire.authenticated import with_authentication
 from lispstack.wire.buffer import Reader
 from lispstack.wire.control import ControlMessage, decode_control, decode_control_from
@@ -67,6 +67,7 @@ __all__ = [
     "EidRecord",
     "EncodeError",
     "ExplicitLocatorPath",
+    "HmacKey",
     "Hop",
     "InfoReply",
     "InfoRequest",

@@ -49,35 +49,59 @@ _DIGEST_LENGTHS = {
     AlgorithmId.HMAC_SHA_256_128: 32,
 }
 _HASHES = {AlgorithmId.HMAC_SHA_1_96: "sha1", AlgorithmId.HMAC_SHA_256_128: "sha256"}
-_KEYED: dict[tuple[bytes, str], hmac.HMAC] = {}
-"""HMAC state after the key, per (key, hash): a node uses few keys, many times."""
-_KEYED_MAX = 256
 
 
-def compute_digest(algorithm: AlgorithmId, key: bytes, message_with_zeroed_auth: bytes) -> bytes:
-    """The HMAC of a message whose authentication data is all zeros."""
+class HmacKey:
+    """A shared key with its HMAC state after the key schedule, per algorithm.
+
+    Whoever holds the key (the Map-Server's site table, the ETR) keeps one
+    of these for it: each message then copies the keyed state instead of
+    running the key schedule again (1.1 µs instead of 1.7 for hmac.digest).
+    The codecs keep no keys.
+    """
+
+    __slots__ = ("_keyed",)
+
+    def __init__(self, key: str | bytes) -> None:
+        secret = key_bytes(key)
+        self._keyed = {
+            algorithm: hmac.new(secret, digestmod=digest) for algorithm, digest in _HASHES.items()
+        }
+
+    def digest(self, algorithm: AlgorithmId, message_with_zeroed_auth: bytes) -> bytes:
+        """The HMAC of a message whose authentication data is all zeros."""
+        keyed = self._keyed.get(algorithm)
+        if keyed is None:
+            raise EncodeError(f"algorithm {algorithm.label} computes no digest")
+        running = keyed.copy()
+        running.update(message_with_zeroed_auth)
+        return running.digest()
+
+
+def compute_digest(
+    algorithm: AlgorithmId, key: HmacKey | bytes, message_with_zeroed_auth: bytes
+) -> bytes:
+    """The HMAC of a message whose authentication data is all zeros.
+
+    Give an HmacKey for a key used more than once; raw bytes run the key
+    schedule every time.
+    """
+    if isinstance(key, HmacKey):
+        return key.digest(algorithm, message_with_zeroed_auth)
     digest = _HASHES.get(algorithm)
     if digest is None:
         raise EncodeError(f"algorithm {algorithm.label} computes no digest")
-    keyed = _KEYED.get((key, digest))
-    if keyed is None:
-        if len(_KEYED) >= _KEYED_MAX:
-            _KEYED.clear()
-        keyed = _KEYED[(key, digest)] = hmac.new(key, digestmod=digest)
-    # A copy of the keyed state skips the key schedule: 1.1 µs instead of 1.7 for hmac.digest.
-    running = keyed.copy()
-    running.update(message_with_zeroed_auth)
-    return running.digest()
+    return hmac.digest(key, message_with_zeroed_auth, digest)
 
 
-def sign_encoded(encoded: bytes, algorithm: AlgorithmId, key: bytes) -> bytes:
+def sign_encoded(encoded: bytes, algorithm: AlgorithmId, key: HmacKey | bytes) -> bytes:
     """Fill in the (zeroed) authentication data of an encoded message."""
     length = algorithm.digest_length
     digest = compute_digest(algorithm, key, encoded)
     return encoded[:AUTH_OFFSET] + digest + encoded[AUTH_OFFSET + length :]
 
 
-def verify_raw(raw: bytes, key: bytes) -> bool:
+def verify_raw(raw: bytes, key: HmacKey | bytes) -> bool:
     """Check the authentication data of a received Map-Register / Map-Notify(-Ack).
 
     Works on the bytes as received, so that it is exact for any encoding the

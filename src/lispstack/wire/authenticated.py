@@ -19,7 +19,7 @@ import struct
 from dataclasses import Field, dataclass, replace
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, sign_encoded
+from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, HmacKey, sign_encoded
 from lispstack.wire.buffer import Reader
 from lispstack.wire.errors import BadLengthError, BadValueError, EncodeError
 from lispstack.wire.message_type import check_nonce
@@ -56,7 +56,7 @@ class Signable(Protocol):
 S = TypeVar("S", bound=Signable)
 
 
-def signed(message: S, key: bytes) -> tuple[S, bytes]:
+def signed(message: S, key: HmacKey | bytes) -> tuple[S, bytes]:
     """`message` authenticated with `key`: the signed object and its bytes."""
     unsigned = replace(message, auth_data=b"")
     encoded = sign_encoded(unsigned.encode(), message.algorithm, key)
@@ -64,7 +64,7 @@ def signed(message: S, key: bytes) -> tuple[S, bytes]:
     return replace(message, auth_data=digest), encoded
 
 
-def with_authentication(message: S, key_id: int, algorithm: AlgorithmId, key: bytes) -> S:
+def with_authentication(message: S, key_id: int, algorithm: AlgorithmId, key: HmacKey | bytes) -> S:
     """`message` with this key id and algorithm, its authentication data computed with `key`.
 
     Algorithm `none` gives the message without authentication data.

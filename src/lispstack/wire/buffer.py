@@ -9,8 +9,12 @@ the whole datagram so errors point at the real byte.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from lispstack.wire.errors import BadLengthError, TrailingBytesError, TruncatedError
+
+if TYPE_CHECKING:
+    from lispstack.wire.records import LocatorSets
 
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
@@ -20,16 +24,23 @@ _U64 = struct.Struct("!Q")
 class Reader:
     """A cursor over `data[start:end]` with named, bounds-checked reads."""
 
-    __slots__ = ("data", "end", "notes", "pos")
+    __slots__ = ("data", "end", "locator_sets", "notes", "pos")
 
     def __init__(
-        self, data: bytes, start: int = 0, end: int | None = None, notes: list[str] | None = None
+        self,
+        data: bytes,
+        start: int = 0,
+        end: int | None = None,
+        notes: list[str] | None = None,
+        locator_sets: LocatorSets | None = None,
     ) -> None:
         self.data = data
         self.pos = start
         self.end = len(data) if end is None else end
         # Harmless deviations seen while decoding (liberal decoding reports them here).
         self.notes: list[str] = [] if notes is None else notes
+        # The caller's table of decoded locator sets, to share (see records.LocatorSets).
+        self.locator_sets = locator_sets
 
     @property
     def remaining(self) -> int:
@@ -77,7 +88,7 @@ class Reader:
                 offset=pos,
             )
         self.pos = pos + n
-        return Reader(self.data, pos, pos + n, self.notes)
+        return Reader(self.data, pos, pos + n, self.notes, self.locator_sets)
 
     def expect_end(self, field: str) -> None:
         if self.pos != self.end:

@@ -15,6 +15,7 @@ from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
+from lispstack.wire.records import LocatorSets
 
 ControlMessage: TypeAlias = (
     MapRequest
@@ -53,6 +54,12 @@ def decode_control_from(r: Reader) -> ControlMessage:
     return message
 
 
-def decode_control(data: bytes, notes: list[str] | None = None) -> ControlMessage:
-    """Decode a whole UDP 4342 payload; harmless deviations are appended to `notes`."""
-    return decode_control_from(Reader(data, notes=notes))
+def decode_control(
+    data: bytes, notes: list[str] | None = None, locator_sets: LocatorSets | None = None
+) -> ControlMessage:
+    """Decode a whole UDP 4342 payload; harmless deviations are appended to `notes`.
+
+    With `locator_sets`, records share the locator tuples decoded before (see
+    records.LocatorSets).
+    """
+    return decode_control_from(Reader(data, notes=notes, locator_sets=locator_sets))

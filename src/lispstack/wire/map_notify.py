@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Self
 
-from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId
+from lispstack.wire.auth import AUTH_OFFSET, AlgorithmId, HmacKey
 from lispstack.wire.authenticated import (
     check_authenticated,
     decode_authenticated,
@@ -87,7 +87,7 @@ class _NotifyBase:
             self.xtr_id,
         )
 
-    def signed(self, key: bytes) -> tuple[Self, bytes]:
+    def signed(self, key: HmacKey | bytes) -> tuple[Self, bytes]:
         """This message authenticated with `key`: the signed object and its bytes."""
         return signed(self, key)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lispstack.wire.auth import AlgorithmId
+from lispstack.wire.auth import AlgorithmId, HmacKey
 from lispstack.wire.authenticated import (
     check_authenticated,
     decode_authenticated,
@@ -81,7 +81,7 @@ class MapRegister:
             self.xtr_id,
         )
 
-    def signed(self, key: bytes) -> tuple[MapRegister, bytes]:
+    def signed(self, key: HmacKey | bytes) -> tuple[MapRegister, bytes]:
         """This message authenticated with `key`: the signed object and its bytes."""
         return signed(self, key)
 

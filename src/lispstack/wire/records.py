@@ -29,8 +29,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+from lispstack.bounded_cache import BoundedCache
 from lispstack.wire.address import (
     Address,
     check_decoded_mask,
@@ -223,8 +224,17 @@ class MappingRecord:
         }
 
 
-_LOCATOR_SETS: dict[bytes, tuple[Locator, ...]] = {}
-_LOCATOR_SETS_MAX = 4096
+LocatorSets: TypeAlias = BoundedCache[bytes, tuple[Locator, ...]]
+"""Decoded locator sets by their encoding, for records to share (see _decode_locator_set).
+
+The table belongs to whoever decodes (a node passes its own to
+control.decode_control); the codecs keep none.
+"""
+MAX_LOCATOR_SETS = 4096
+
+
+def new_locator_sets() -> LocatorSets:
+    return BoundedCache(MAX_LOCATOR_SETS)
 
 
 def _decode_locator_set(r: Reader, count: int, field: str) -> tuple[Locator, ...]:
@@ -234,18 +244,21 @@ def _decode_locator_set(r: Reader, count: int, field: str) -> tuple[Locator, ...
     site's ETRs nearly all carry the same locators: sharing them saves about
     200 bytes per registration, and a set of plain IPv4/IPv6 locators seen
     before is not decoded again. Locators are immutable, so sharing is safe.
+    Without the reader's `locator_sets`, every record gets its own tuple.
     """
+    shared_sets = r.locator_sets
     start = r.pos
-    end = _plain_locators_end(r.data, start, min(r.end, len(r.data)), count)
-    if end is not None:
-        shared = _LOCATOR_SETS.get(r.data[start:end])
-        if shared is not None:
-            r.pos = end
-            return shared
+    if shared_sets is not None:
+        end = _plain_locators_end(r.data, start, min(r.end, len(r.data)), count)
+        if end is not None:
+            shared = shared_sets.entries.get(r.data[start:end])
+            if shared is not None:
+                r.pos = end
+                return shared
     decoded = tuple(Locator.decode(r, f"{field}.locator[{i}]") for i in range(count))
-    if len(_LOCATOR_SETS) >= _LOCATOR_SETS_MAX:
-        _LOCATOR_SETS.clear()
-    return _LOCATOR_SETS.setdefault(r.data[start : r.pos], decoded)
+    if shared_sets is None:
+        return decoded
+    return shared_sets.shared(r.data[start : r.pos], decoded)
 
 
 _PLAIN_LOCATOR_LENGTHS = {1: 12, 2: 24}
