@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
@@ -42,12 +42,26 @@ KINDS = {
 
 @dataclass(frozen=True)
 class Resolve:
-    """A packet to (top << 24) + 1; a Map-Request it causes is answered with this record."""
+    """A packet to (top << 30) + 1; a Map-Request it causes is answered with this record.
+
+    renew: if a live entry holds the destination, first move the clock into its
+    refresh window, and answer the refresh with a record for the entry's own
+    prefix (a replacement, possibly by another kind).
+    """
 
     top: int
     length: int
     kind: str
     ttl_minutes: int
+    renew: bool
+
+
+def _resolve(top: int, length: int, kind: str, ttl_minutes: int) -> Resolve:
+    return Resolve(top, length, kind, ttl_minutes, renew=False)
+
+
+def _renew(top: int, kind: str) -> Resolve:
+    return Resolve(top, 0, kind, 15, renew=True)
 
 
 @dataclass(frozen=True)
@@ -60,16 +74,19 @@ class Sweep:
     pass
 
 
+resolutions = st.builds(
+    Resolve,
+    st.integers(0, 3),
+    st.integers(0, 4),
+    st.sampled_from(["positive", "positive", "native", "native", *KINDS]),
+    st.sampled_from([0, 1, 2, 15]),
+    st.booleans(),
+)
 operations = st.lists(
     st.one_of(
-        st.builds(
-            Resolve,
-            st.integers(0, 15),
-            st.integers(0, 8),
-            st.sampled_from(sorted(KINDS)),
-            st.sampled_from([0, 1, 2, 15]),
-        ),
-        st.builds(Wait, st.integers(0, 200)),
+        resolutions,
+        resolutions,
+        st.builds(Wait, st.sampled_from([0, 1, 59, 61, 121, 901])),
         st.just(Sweep()),
     ),
     max_size=60,
@@ -123,18 +140,18 @@ def expected_routes(itr: Itr, petrs: bool) -> set[tuple[int, str]]:
     }
 
 
-def _record(top: int, op: Resolve) -> MappingRecord:
-    network = (top << 24) >> (32 - op.length) << (32 - op.length) if op.length else 0
+def _record(asked: int, length: int, op: Resolve) -> MappingRecord:
+    network = asked >> (32 - length) << (32 - length) if length else 0
     return MappingRecord(
         eid=IPv4Address(network),
-        eid_mask_len=op.length,
+        eid_mask_len=length,
         ttl=op.ttl_minutes,
         action=KINDS[op.kind],
         locators=(Locator(address=ip_address("10.0.2.2")),) if op.kind == "positive" else (),
     )
 
 
-def _answer(itr: Itr, actions: list[Action], op: Resolve, now: float) -> list[Action]:
+def _answer(itr: Itr, actions: list[Action], op: Resolve, length: int, now: float) -> list[Action]:
     """Reply to the Map-Requests among `actions` with op's record (for its own EID)."""
     answers: list[Action] = []
     for action in actions:
@@ -143,15 +160,23 @@ def _answer(itr: Itr, actions: list[Action], op: Resolve, now: float) -> list[Ac
         ecm = decode_control(action.payload)
         assert isinstance(ecm, Ecm) and isinstance(ecm.message, MapRequest)
         asked = int(ecm.destination)
-        payload = MapReply(nonce=ecm.message.nonce, records=(_record(asked >> 24, op),)).encode()
+        payload = MapReply(nonce=ecm.message.nonce, records=(_record(asked, length, op),)).encode()
         message = decode_control(payload)
         received = datagram(payload, "10.0.2.2", 4342, "10.0.1.1", 4342)
         answers.extend(itr.handle_control(message, received, now))
     return answers
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.booleans(), st.integers(1, 5), operations)
+# An entry inside a native prefix turns native on refresh: the prefix may have its route.
+@example(
+    False, 5, [_resolve(0, 2, "positive", 1), _resolve(1, 0, "native", 15), _renew(0, "native")]
+)
+# A blocked native prefix is refreshed: it stays blocked.
+@example(
+    False, 5, [_resolve(0, 2, "positive", 15), _resolve(1, 0, "native", 1), _renew(1, "native")]
+)
 def test_native_routes_follow_the_map_cache(
     petrs: bool, limit: int, ops: list[Resolve | Wait | Sweep]
 ) -> None:
@@ -165,9 +190,14 @@ def test_native_routes_follow_the_map_cache(
         elif isinstance(op, Sweep):
             table.apply(itr.on_timer(now))
         else:
-            actions = itr.handle_tun(icmp(SOURCE, str(IPv4Address((op.top << 24) + 1))), now)
+            destination = IPv4Address((op.top << 30) + 1)
+            length = op.length
+            entry = itr.cache.find(0, destination, now)
+            if op.renew and entry is not None:
+                now, length = max(now, entry.expires - 1), entry.key[3]
+            actions = itr.handle_tun(icmp(SOURCE, str(destination)), now)
             table.apply(actions)
-            table.apply(_answer(itr, actions, op, now))
+            table.apply(_answer(itr, actions, op, length, now))
         assert table.native == expected_routes(itr, petrs)
     table.apply(itr.shutdown(now))
     assert table.native == set()

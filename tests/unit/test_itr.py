@@ -305,7 +305,8 @@ def test_a_positive_reply_replacing_a_natively_forwarded_prefix_removes_its_rout
     )
     assert InstallNativeRoute(0, "0.0.0.0/1") in deliver(itr, negative, 0.1)
     # expired (not yet swept): the next packet asks again, and the answer is now positive
-    actions = deliver(itr, reply(request_nonce(itr, "4.2.2.2", 70.0), "0.0.0.0", 1, "10.0.9.9"), 70.1)
+    positive = reply(request_nonce(itr, "4.2.2.2", 70.0), "0.0.0.0", 1, "10.0.9.9")
+    actions = deliver(itr, positive, 70.1)
     assert RemoveNativeRoute(0, "0.0.0.0/1") in actions
     assert itr.shutdown(71.0) == []
 

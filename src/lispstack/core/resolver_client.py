@@ -154,14 +154,18 @@ class ResolverClient:
         queued, reason = self._enqueue(pending, packet)
         return MissOutcome(self._sent(pending, now), queued, reason)
 
-    def on_reply(self, nonce: int) -> PendingRequest | None:
-        """The request this Map-Reply nonce answers (now complete), or None if unknown."""
-        pending = self._by_nonce.pop(nonce, None)
-        if pending is None:
-            return None
-        del self._by_key[pending.key]
+    def awaiting(self, nonce: int) -> PendingRequest | None:
+        """The outstanding request a Map-Reply with this nonce answers, or None if unknown.
+
+        It stays outstanding until `complete`: a reply with nothing acceptable in it
+        must not cancel the retransmissions.
+        """
+        return self._by_nonce.get(nonce)
+
+    def complete(self, pending: PendingRequest) -> None:
+        """`pending` is answered: forget it (its queued packets are the caller's now)."""
+        del self._by_nonce[pending.nonce], self._by_key[pending.key]
         self._queued -= len(pending.queue)
-        return pending
 
     def take_covered(self, iid: int, covers: Callable[[IPAddress], bool]) -> list[PendingRequest]:
         """Complete the other requests whose destination `covers(eid)` (the reply's prefix)."""
@@ -169,9 +173,7 @@ class ResolverClient:
         for key, pending in list(self._by_key.items()):
             if key[0] == iid and covers(key[1]):
                 done.append(pending)
-                del self._by_key[key]
-                del self._by_nonce[pending.nonce]
-                self._queued -= len(pending.queue)
+                self.complete(pending)
         return done
 
     def on_timer(self, now: float) -> tuple[list[RequestToSend], list[PendingRequest]]:
@@ -186,9 +188,7 @@ class ResolverClient:
                 pending.sends = 0
                 if pending.resolver_index >= len(self.resolvers):
                     given_up.append(pending)
-                    del self._by_key[pending.key]
-                    del self._by_nonce[pending.nonce]
-                    self._queued -= len(pending.queue)
+                    self.complete(pending)
                     continue
             resend.append(self._sent(pending, now))
         while self._last_request:
