@@ -12,6 +12,7 @@ from lispstack.core.events import (
     InstallNativeRoute,
     RemoveNativeRoute,
     SendDatagram,
+    Trace,
 )
 from lispstack.core.itr import Itr
 from lispstack.wire.address import with_instance_id
@@ -323,3 +324,23 @@ def test_a_native_prefix_holding_a_positive_entry_gets_no_route_until_that_entry
     assert ForwardNatively(icmp(A, "4.2.2.2")) in actions
     assert itr.on_timer(61.0) == [InstallNativeRoute(0, "0.0.0.0/1")]
     assert itr.shutdown(62.0) == [RemoveNativeRoute(0, "0.0.0.0/1")]
+
+
+# ------------------------------------------------------------ timers and logs
+
+
+def test_a_deadline_at_time_zero_is_a_deadline() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    itr.cache.insert(record("192.168.2.0", 24, "10.0.2.2", ttl=1), -60.0, "test")
+    assert itr.next_deadline() == 0.0
+
+
+def test_drops_of_map_requests_are_logged_again_after_the_log_interval() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    itr.client.resolvers = (ip_address("2001:db8::1"),)  # no IPv6 RLOC of ours to send from
+    logged = []
+    for now in (100.0, 101.0, 200.0):
+        actions = itr.handle_tun(icmp(A, f"192.168.{int(now) % 250}.1"), now)
+        logged += [a for a in actions if isinstance(a, Trace) and a.event == "drop"]
+    assert counters.get("drop.no-rloc-for-map-resolver") == 3
+    assert len(logged) == 2
