@@ -31,9 +31,30 @@ def _eid(record: dict[str, Any]) -> str:
     return f"[{record['iid']}]{record['eid']}" if record.get("iid") else str(record["eid"])
 
 
+FORWARDING_FIELDS = (
+    ("destination", "destination"),
+    ("source", "source"),
+    ("iid", "instance-id"),
+    ("verdict", "verdict"),
+    ("reason", "why"),
+    ("prefix", "map-cache entry"),
+    ("rloc", "RLOC"),
+    ("map_resolver", "Map-Resolver"),
+)
+
+
+def fields(result: dict[str, Any], names: Sequence[tuple[str, str]]) -> str:
+    """Aligned "label: value" lines for the keys of `result` that have a value."""
+    shown = [(f"{label}:", result[key]) for key, label in names if result.get(key) is not None]
+    width = max((len(label) for label, _ in shown), default=0)
+    return "\n".join(f"{label.ljust(width)} {value}" for label, value in shown)
+
+
 def render(topic: str, result: Any) -> str:
     if topic == "statistics" and isinstance(result, dict):
         return table(("counter", "value"), sorted(result.items())) if result else "no counters"
+    if topic == "forwarding" and isinstance(result, dict):
+        return fields(result, FORWARDING_FIELDS)
     if not isinstance(result, list):
         return str(result)
     if not result:
