@@ -333,7 +333,8 @@ class Itr(Role):
             Trace("map-cache-add", {"eid": entry.prefix_text, "iid": entry.iid, "by": replier})
         )
         actions.extend(self._routes(changes))
-        for done in [pending, *self.client.take_covered(entry.iid, entry.contains)]:
+        covered = self.client.take_covered(entry.iid, *entry.network)
+        for done in [pending, *covered]:
             for packet in done.queue:
                 version, src, dst = inner_ints(packet)
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))

@@ -6,17 +6,23 @@ destination wait in a bounded queue (per destination and overall) and leave
 when the Map-Reply installs a mapping. No reply: retransmit after 1 s, 2 s,
 4 s (RFC 9301: doubling), then the next Map-Resolver; when every
 Map-Resolver has had its turn the request is given up and its packets dropped.
-At most one Map-Request per second per destination.
+At most one Map-Request per second per destination, and at most
+`max_pending` new ones per second in all: a scan of the EID space is bounded
+in every table here (requests, queued packets, recent requests, deadlines).
 
 Pure logic: the ITR builds and sends the messages this module asks for.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import pytricia
 
 from lispstack.core.events import IPAddress
 
@@ -75,6 +81,8 @@ class ResolverClient:
     __slots__ = (
         "_by_key",
         "_by_nonce",
+        "_deadlines",
+        "_index",
         "_last_request",
         "_queued",
         "_rng",
@@ -101,6 +109,11 @@ class ResolverClient:
         self._by_key: dict[RequestKey, PendingRequest] = {}
         self._by_nonce: dict[int, PendingRequest] = {}
         self._last_request: OrderedDict[RequestKey, float] = OrderedDict()
+        """When a Map-Request last went out per destination, for the last second, oldest first."""
+        self._deadlines: list[tuple[float, int]] = []
+        """(next send, nonce) of the requests, stale pairs included (at most 2 per request + 64)."""
+        self._index: dict[tuple[int, int], Any] = {}
+        """Per (instance-id, IP version): a PyTricia of the destinations being resolved."""
         self._queued = 0
 
     # ------------------------------------------------------------ queries
@@ -122,7 +135,21 @@ class ResolverClient:
         return self.resolvers[pending.resolver_index]
 
     def next_deadline(self) -> float | None:
-        return min((p.next_send for p in self._by_key.values()), default=None)
+        deadlines = self._deadlines
+        while deadlines:
+            when, nonce = deadlines[0]
+            if self._due(when, nonce) is not None:
+                return when
+            heapq.heappop(deadlines)
+        return None
+
+    def recent_requests(self) -> int:
+        """Destinations a Map-Request went to within the last second (bounded by max_pending)."""
+        return len(self._last_request)
+
+    def deadline_backlog(self) -> int:
+        """Deadline pairs held, stale ones included: bounded by the outstanding requests."""
+        return len(self._deadlines)
 
     # ------------------------------------------------------------ inputs
 
@@ -146,11 +173,18 @@ class ResolverClient:
             return MissOutcome(None, False, "map-request-rate-limited")
         if len(self._by_key) >= self.max_pending:
             return MissOutcome(None, False, "map-request-table-full")
+        self._forget_requests_before(now)
+        if len(self._last_request) >= self.max_pending:
+            return MissOutcome(None, False, "map-request-rate-limited")
         pending = PendingRequest(
             key=key, nonce=self._new_nonce(), source_eid=source_eid, started=now, refresh=refresh
         )
         self._by_key[key] = pending
         self._by_nonce[pending.nonce] = pending
+        trie = self._index.get((key[0], key[1].version))
+        if trie is None:
+            trie = self._index[(key[0], key[1].version)] = pytricia.PyTricia(key[1].max_prefixlen)
+        trie[_host(key[1])] = pending
         queued, reason = self._enqueue(pending, packet)
         return MissOutcome(self._sent(pending, now), queued, reason)
 
@@ -165,23 +199,37 @@ class ResolverClient:
     def complete(self, pending: PendingRequest) -> None:
         """`pending` is answered: forget it (its queued packets are the caller's now)."""
         del self._by_nonce[pending.nonce], self._by_key[pending.key]
+        self._index[(pending.iid, pending.eid.version)].delete(_host(pending.eid))
         self._queued -= len(pending.queue)
 
-    def take_covered(self, iid: int, covers: Callable[[IPAddress], bool]) -> list[PendingRequest]:
-        """Complete the other requests whose destination `covers(eid)` (the reply's prefix)."""
-        done: list[PendingRequest] = []
-        for key, pending in list(self._by_key.items()):
-            if key[0] == iid and covers(key[1]):
-                done.append(pending)
-                self.complete(pending)
-        return done
+    def take_covered(self, iid: int, network: IPAddress, length: int) -> list[PendingRequest]:
+        """Complete the requests whose destination lies in the reply's prefix network/length."""
+        trie = self._index.get((iid, network.version))
+        if trie is None:
+            return []
+        node = (network.packed, length)
+        present = trie.has_key(node)
+        if not present:
+            trie[node] = None  # pytricia only walks below an existing node
+        try:
+            inside = [trie[key] for key in trie.children(node)]
+        finally:
+            if not present:
+                trie.delete(node)
+        if present:
+            inside.append(trie[node])
+        for pending in inside:
+            self.complete(pending)
+        return inside
 
     def on_timer(self, now: float) -> tuple[list[RequestToSend], list[PendingRequest]]:
         """Retransmissions due now, and the requests given up (every Map-Resolver silent)."""
         resend: list[RequestToSend] = []
         given_up: list[PendingRequest] = []
-        for pending in list(self._by_key.values()):
-            if pending.next_send > now:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            pending = self._due(*heapq.heappop(deadlines))
+            if pending is None:
                 continue
             if pending.sends >= len(RETRANSMIT_WAITS):
                 pending.resolver_index += 1
@@ -191,11 +239,7 @@ class ResolverClient:
                     self.complete(pending)
                     continue
             resend.append(self._sent(pending, now))
-        while self._last_request:
-            key, when = next(iter(self._last_request.items()))
-            if now - when < MIN_REQUEST_INTERVAL:
-                break
-            del self._last_request[key]
+        self._forget_requests_before(now)
         return resend, given_up
 
     # ------------------------------------------------------------ helpers
@@ -205,7 +249,24 @@ class ResolverClient:
         pending.sends += 1
         self._last_request[pending.key] = now
         self._last_request.move_to_end(pending.key)
+        heapq.heappush(self._deadlines, (pending.next_send, pending.nonce))
+        if len(self._deadlines) > 2 * len(self._by_nonce) + 64:
+            self._deadlines = [(p.next_send, p.nonce) for p in self._by_nonce.values()]
+            heapq.heapify(self._deadlines)
         return RequestToSend(pending, self.resolvers[pending.resolver_index])
+
+    def _due(self, when: float, nonce: int) -> PendingRequest | None:
+        """The request a (deadline, nonce) pair stands for, or None if the pair is stale."""
+        pending = self._by_nonce.get(nonce)
+        return pending if pending is not None and pending.next_send == when else None
+
+    def _forget_requests_before(self, now: float) -> None:
+        recent = self._last_request
+        while recent:
+            key, when = next(iter(recent.items()))
+            if now - when < MIN_REQUEST_INTERVAL:
+                break
+            del recent[key]
 
     def _enqueue(self, pending: PendingRequest, packet: bytes | None) -> tuple[bool, str | None]:
         if packet is None:
@@ -224,3 +285,7 @@ class ResolverClient:
             nonce = self._rng.getrandbits(64)
             if nonce and nonce not in self._by_nonce:
                 return nonce
+
+
+def _host(address: IPAddress) -> tuple[bytes, int]:
+    return address.packed, address.max_prefixlen

@@ -73,12 +73,11 @@ class CacheEntry:
     def action(self) -> Action:
         return self.record.action
 
-    def contains(self, address: IPAddress) -> bool:
+    @property
+    def network(self) -> tuple[IPAddress, int]:
+        """(network address, prefix length)."""
         _, version, network, length = self.key
-        if address.version != version:
-            return False
-        bits = 32 if version == 4 else 128
-        return (int(address) >> (bits - length)) == (network >> (bits - length)) if length else True
+        return (IPv4Address(network) if version == 4 else IPv6Address(network)), length
 
     def to_json(self, now: float) -> dict[str, object]:
         out: dict[str, object] = dict(self.record.to_json())
