@@ -175,9 +175,13 @@ class Itr(Role):
             self.counters.add("map-cache.miss")
             return self._take(self._miss_step, None, packet, iid, version, src, dst, now)
         actions = self._maybe_refresh(entry, version, src, dst, now)
-        actions.extend(
-            self._take(self._steps[entry.kind], entry, packet, iid, version, src, dst, now)
-        )
+        step = self._steps[entry.kind]
+        if step is _ENCAPSULATE:  # the common case, without the dispatch below
+            actions += self._encapsulate(
+                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now
+            )
+        else:
+            actions += self._take(step, entry, packet, iid, version, src, dst, now)
         return actions
 
     def _take(
