@@ -131,9 +131,6 @@ class ResolverClient:
     def pending_list(self) -> list[PendingRequest]:
         return list(self._by_key.values())
 
-    def current_resolver(self, pending: PendingRequest) -> IPAddress:
-        return self.resolvers[pending.resolver_index]
-
     def next_deadline(self) -> float | None:
         deadlines = self._deadlines
         while deadlines:
