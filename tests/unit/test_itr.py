@@ -344,3 +344,11 @@ def test_drops_of_map_requests_are_logged_again_after_the_log_interval() -> None
         logged += [a for a in actions if isinstance(a, Trace) and a.event == "drop"]
     assert counters.get("drop.no-rloc-for-map-resolver") == 3
     assert len(logged) == 2
+
+
+def test_a_ttl_zero_answer_forwards_the_waiting_packets_once_and_is_not_cached() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2", ttl=0), 2.0))
+    assert [str(a.destination) for a in out] == ["10.0.2.2:4341"]
+    assert len(itr.cache) == 0 and counters.get("out.map-request") == 1

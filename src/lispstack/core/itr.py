@@ -170,8 +170,10 @@ class Itr(Role):
         """Look `dst` up and take the step for it (`answer`: a TTL-0 reply's uncached entry)."""
         entry = self.cache.lookup(iid, version, dst, now)
         if entry is None:
-            entry = answer
-        if entry is None:
+            if answer is not None:  # not cached: nothing to refresh
+                return self._take(
+                    self._steps[answer.kind], answer, packet, iid, version, src, dst, now
+                )
             self.counters.add("map-cache.miss")
             return self._take(self._miss_step, None, packet, iid, version, src, dst, now)
         actions = self._maybe_refresh(entry, version, src, dst, now)
@@ -195,20 +197,21 @@ class Itr(Role):
         dst: int,
         now: float,
     ) -> list[Action]:
+        """Carry out `step` for one packet (`entry`: its map-cache entry, None on a miss)."""
         if step is _ENCAPSULATE and entry is not None:
             return self._encapsulate(packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now)
-        label = str(_address(version, dst)) if entry is None else entry.prefix_text
         if step is _TO_PETR:
             self.counters.add("encap.to-petr")
-            return self._encapsulate(packet, iid, self.petrs, 1, label, now)
+            return self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
         if step is _NATIVE:
             self.counters.add("native.negative-entry")
             return [ForwardNatively(packet)]
         if step is _MAP_REQUEST:
             return self._request(packet, iid, version, src, dst, now)
         if entry is None:
-            return self._drop_for("map-cache-miss", version, src, label, now)
-        return list(self.drops.drop(f"map-cache-{entry.action.label}", label, now))
+            destination = str(_address(version, dst))
+            return self._drop_for("map-cache-miss", version, src, destination, now)
+        return list(self.drops.drop(f"map-cache-{entry.action.label}", entry.prefix_text, now))
 
     def _drop_for(
         self, reason: str, version: int, src: int, destination: str, now: float
