@@ -169,49 +169,32 @@ class Itr(Role):
     ) -> list[Action]:
         """Look `dst` up and take the step for it (`answer`: a TTL-0 reply's uncached entry)."""
         entry = self.cache.lookup(iid, version, dst, now)
-        if entry is None:
-            if answer is not None:  # not cached: nothing to refresh
-                return self._take(
-                    self._steps[answer.kind], answer, packet, iid, version, src, dst, now
-                )
+        if entry is not None:
+            actions = self._maybe_refresh(entry, version, src, dst, now)
+            step = self._steps[entry.kind]
+        elif answer is not None:  # not cached: nothing to refresh
+            actions, entry, step = [], answer, self._steps[answer.kind]
+        else:
             self.counters.add("map-cache.miss")
-            return self._take(self._miss_step, None, packet, iid, version, src, dst, now)
-        actions = self._maybe_refresh(entry, version, src, dst, now)
-        step = self._steps[entry.kind]
-        if step is _ENCAPSULATE:  # the common case, without the dispatch below
+            actions, step = [], self._miss_step
+        if step is _ENCAPSULATE and entry is not None:
             actions += self._encapsulate(
                 packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now
             )
-        else:
-            actions += self._take(step, entry, packet, iid, version, src, dst, now)
-        return actions
-
-    def _take(
-        self,
-        step: Step,
-        entry: CacheEntry | None,
-        packet: bytes,
-        iid: int,
-        version: int,
-        src: int,
-        dst: int,
-        now: float,
-    ) -> list[Action]:
-        """Carry out `step` for one packet (`entry`: its map-cache entry, None on a miss)."""
-        if step is _ENCAPSULATE and entry is not None:
-            return self._encapsulate(packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now)
-        if step is _TO_PETR:
+        elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
-            return self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
-        if step is _NATIVE:
+            actions += self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
+        elif step is _NATIVE:
             self.counters.add("native.negative-entry")
-            return [ForwardNatively(packet)]
-        if step is _MAP_REQUEST:
-            return self._request(packet, iid, version, src, dst, now)
-        if entry is None:
+            actions.append(ForwardNatively(packet))
+        elif step is _MAP_REQUEST:
+            actions += self._request(packet, iid, version, src, dst, now)
+        elif entry is None:
             destination = str(_address(version, dst))
-            return self._drop_for("map-cache-miss", version, src, destination, now)
-        return list(self.drops.drop(f"map-cache-{entry.action.label}", entry.prefix_text, now))
+            actions += self._drop_for("map-cache-miss", version, src, destination, now)
+        else:
+            actions += self.drops.drop(f"map-cache-{entry.action.label}", entry.prefix_text, now)
+        return actions
 
     def _drop_for(
         self, reason: str, version: int, src: int, destination: str, now: float
