@@ -352,3 +352,13 @@ def test_a_ttl_zero_answer_forwards_the_waiting_packets_once_and_is_not_cached()
     out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2", ttl=0), 2.0))
     assert [str(a.destination) for a in out] == ["10.0.2.2:4341"]
     assert len(itr.cache) == 0 and counters.get("out.map-request") == 1
+
+
+def test_a_reply_completes_every_request_its_prefix_covers() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    request_nonce(itr, "192.168.2.9", 0.1)
+    request_nonce(itr, "192.168.3.9", 0.2)
+    out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.3))
+    assert [str(a.destination) for a in out] == ["10.0.2.2:4341", "10.0.2.2:4341"]
+    assert [str(p.eid) for p in itr.client.pending_list()] == ["192.168.3.9"]

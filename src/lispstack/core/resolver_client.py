@@ -20,11 +20,11 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pytricia
+from ipaddress import ip_network
 
 from lispstack.core.events import IPAddress
+from lispstack.mapping.prefix import EidPrefix
+from lispstack.mapping.prefix_table import PrefixTable
 
 RETRANSMIT_WAITS = (1.0, 2.0, 4.0)
 """Seconds to wait after each send to one Map-Resolver before the next send."""
@@ -112,8 +112,8 @@ class ResolverClient:
         """When a Map-Request last went out per destination, for the last second, oldest first."""
         self._deadlines: list[tuple[float, int]] = []
         """(next send, nonce) of the requests, stale pairs included (at most 2 per request + 64)."""
-        self._index: dict[tuple[int, int], Any] = {}
-        """Per (instance-id, IP version): a PyTricia of the destinations being resolved."""
+        self._index: PrefixTable[PendingRequest] = PrefixTable()
+        """The requests by destination (host prefixes), to find those a reply covers."""
         self._queued = 0
 
     # ------------------------------------------------------------ queries
@@ -178,10 +178,7 @@ class ResolverClient:
         )
         self._by_key[key] = pending
         self._by_nonce[pending.nonce] = pending
-        trie = self._index.get((key[0], key[1].version))
-        if trie is None:
-            trie = self._index[(key[0], key[1].version)] = pytricia.PyTricia(key[1].max_prefixlen)
-        trie[_host(key[1])] = pending
+        self._index[EidPrefix.host(*key)] = pending
         queued, reason = self._enqueue(pending, packet)
         return MissOutcome(self._sent(pending, now), queued, reason)
 
@@ -196,25 +193,16 @@ class ResolverClient:
     def complete(self, pending: PendingRequest) -> None:
         """`pending` is answered: forget it (its queued packets are the caller's now)."""
         del self._by_nonce[pending.nonce], self._by_key[pending.key]
-        self._index[(pending.iid, pending.eid.version)].delete(_host(pending.eid))
+        self._index.pop(EidPrefix.host(*pending.key))
         self._queued -= len(pending.queue)
 
     def take_covered(self, iid: int, network: IPAddress, length: int) -> list[PendingRequest]:
         """Complete the requests whose destination lies in the reply's prefix network/length."""
-        trie = self._index.get((iid, network.version))
-        if trie is None:
-            return []
-        node = (network.packed, length)
-        present = trie.has_key(node)
-        if not present:
-            trie[node] = None  # pytricia only walks below an existing node
-        try:
-            inside = [trie[key] for key in trie.children(node)]
-        finally:
-            if not present:
-                trie.delete(node)
-        if present:
-            inside.append(trie[node])
+        prefix = EidPrefix(iid, ip_network((network, length)))
+        inside = [pending for _, pending in self._index.more_specifics(prefix)]
+        exact = self._index.get(prefix)
+        if exact is not None:
+            inside.append(exact)
         for pending in inside:
             self.complete(pending)
         return inside
@@ -282,7 +270,3 @@ class ResolverClient:
             nonce = self._rng.getrandbits(64)
             if nonce and nonce not in self._by_nonce:
                 return nonce
-
-
-def _host(address: IPAddress) -> tuple[bytes, int]:
-    return address.packed, address.max_prefixlen
