@@ -5,7 +5,7 @@
 Builds N random IPv4 prefixes (/16 to /32, in 0.0.0.0/1 so that 128.0.0.0/1
 is guaranteed miss space), then measures: building EidPrefix keys, inserting
 into PrefixTable (pytricia) and into a pure-Python dict per mask length,
-longest-prefix lookups (hit and miss) on both, MapCache lookups, and the
+longest-prefix lookups (hit and miss) on both, the ITR's map-cache, and the
 negative-reply prefix. ns/op figures include the Python loop around the call
 (about 20-30 ns). RSS is the peak resident size (ru_maxrss) after each phase.
 """
@@ -22,10 +22,11 @@ from functools import partial
 from ipaddress import IPv4Address, IPv4Network
 from typing import TypeVar
 
-from lispstack.mapping.map_cache import MapCache
+from lispstack.core.xtr_cache import XtrCache
 from lispstack.mapping.negative_prefix import NegativePrefixFinder
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
+from lispstack.wire.records import Locator, MappingRecord
 
 
 class DictPerLength:
@@ -132,19 +133,27 @@ def bench_negative(prefixes: list[EidPrefix], probes: Probes, row: Row) -> None:
 
 
 def bench_map_cache(prefixes: list[EidPrefix], probes: Probes, row: Row) -> None:
-    cache: MapCache[int] = MapCache(max_entries=len(prefixes))
+    """The ITR's map-cache (XtrCache): records in, integer-address lookups as the data path does."""
+    cache = XtrCache(limit=len(prefixes))
+    locators = (Locator(address=IPv4Address("10.0.2.2")),)
+    records = [
+        MappingRecord(
+            eid=p.network.network_address, eid_mask_len=p.length, ttl=1440, locators=locators
+        )
+        for p in prefixes
+    ]
     start = time.perf_counter()
-    for index, prefix in enumerate(prefixes):
-        cache.put(prefix, index, ttl=86400, now=0)
-    row("MapCache put", f"{time.perf_counter() - start:.2f} s")
+    for record in records:
+        cache.insert(record, 0.0, "bench")
+    row("XtrCache insert", f"{time.perf_counter() - start:.2f} s")
     lookup, count = cache.lookup, len(probes.hits)
-    ns = per_op_ns(lambda: [lookup(0, a, 1.0) for a in probes.hits], count)
-    row("MapCache.lookup hit (LRU touch)", f"{ns:.0f} ns/op")
-    ns = per_op_ns(lambda: [lookup(0, a, 1.0) for a in probes.misses], count)
-    row("MapCache.lookup miss", f"{ns:.0f} ns/op")
+    ns = per_op_ns(lambda: [lookup(0, 4, a, 1.0) for a in probes.hit_ints], count)
+    row("XtrCache.lookup hit (LRU touch)", f"{ns:.0f} ns/op")
+    ns = per_op_ns(lambda: [lookup(0, 4, a, 1.0) for a in probes.miss_ints], count)
+    row("XtrCache.lookup miss", f"{ns:.0f} ns/op")
     start = time.perf_counter()
-    expired = cache.expire(86400)
-    row(f"MapCache.expire ({len(expired):,} entries)", f"{time.perf_counter() - start:.2f} s")
+    expired = cache.expire(1440 * 60.0).removed
+    row(f"XtrCache.expire ({len(expired):,} entries)", f"{time.perf_counter() - start:.2f} s")
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""MapCache and RegistrationStore under random operation sequences, against simple models."""
+"""XtrCache (the ITR's map-cache) and RegistrationStore under random operation sequences,
+against simple models."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.registrations import registration
-from lispstack.mapping.map_cache import MapCache
+from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.registrations import RegistrationStore
+from lispstack.wire.records import Action, Locator, MappingRecord
 
 
 def _prefix(value: int, length: int) -> EidPrefix:
@@ -21,12 +23,19 @@ def _prefix(value: int, length: int) -> EidPrefix:
 
 prefixes = st.builds(_prefix, st.integers(0, 15), st.integers(0, 8))
 addresses = st.integers(0, 15).map(lambda v: IPv4Address((v << 24) + 1))
+KINDS = {
+    "positive": (Action.NO_ACTION, (Locator(address=IPv4Address("10.0.2.2")),)),
+    "native": (Action.NATIVELY_FORWARD, ()),
+    "drop": (Action.DROP, ()),
+}
 
 
 @dataclass
 class Put:
     prefix: EidPrefix
     ttl: int
+    """Minutes, as on the wire."""
+    kind: str
 
 
 @dataclass
@@ -41,9 +50,10 @@ class Expire:
 
 operations = st.lists(
     st.tuples(
-        st.integers(0, 30),  # time step
+        st.integers(0, 30),  # time step, seconds
         st.one_of(
-            st.builds(Put, prefixes, st.integers(0, 100)),
+            st.builds(Put, prefixes, st.sampled_from([0, 1, 15]), st.sampled_from(sorted(KINDS))),
+            st.builds(Lookup, addresses),
             st.builds(Lookup, addresses),
             st.just(Expire()),
         ),
@@ -52,49 +62,83 @@ operations = st.lists(
 )
 
 
+def _record(op: Put) -> MappingRecord:
+    action, locators = KINDS[op.kind]
+    network = op.prefix.network
+    return MappingRecord(
+        eid=network.network_address,
+        eid_mask_len=network.prefixlen,
+        ttl=op.ttl,
+        action=action,
+        locators=locators,
+    )
+
+
+def _prefix_of(entry: CacheEntry) -> EidPrefix:
+    return EidPrefix.parse(entry.prefix_text)
+
+
+def _routed(kinds: dict[EidPrefix, str]) -> set[EidPrefix]:
+    """Native prefixes holding no prefix of another kind: those a native route may cover."""
+    return {
+        p
+        for p, kind in kinds.items()
+        if kind == "native"
+        and not any(p.contains(q) and q != p and k != "native" for q, k in kinds.items())
+    }
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.integers(1, 6), operations)
-def test_map_cache_against_model(max_entries: int, ops: list[tuple[int, object]]) -> None:
-    cache: MapCache[int] = MapCache(max_entries=max_entries)
+def test_map_cache_against_model(limit: int, ops: list[tuple[int, object]]) -> None:
+    cache = XtrCache(limit=limit)
     expires: dict[EidPrefix, float] = {}  # the model: prefix -> expiry
+    kinds: dict[EidPrefix, str] = {}
     used: dict[EidPrefix, float] = {}  # prefix -> recency stamp for LRU
+    routed: set[EidPrefix] = set()  # native routes, as the reported changes leave them
     now = 0.0
     for tick, (step, op) in enumerate(ops, 1):
         now += step
         if isinstance(op, Put):
-            evicted = cache.put(op.prefix, op.ttl, ttl=op.ttl, now=now)
-            if op.ttl <= 0:
-                expires.pop(op.prefix, None)
-                used.pop(op.prefix, None)
+            _, changes = cache.insert(_record(op), now, "test")
+            evicted = [_prefix_of(e) for e in changes.removed]
+            if op.ttl == 0:
+                assert evicted == ([op.prefix] if op.prefix in expires else [])
+                for model in (expires, kinds, used):
+                    model.pop(op.prefix, None)
             else:
-                if op.prefix not in expires:
-                    used[op.prefix] = tick
-                expires[op.prefix] = now + op.ttl
-            for entry in evicted:
-                assert used[entry.prefix] == min(used.values())
-                del expires[entry.prefix], used[entry.prefix]
+                expires[op.prefix], kinds[op.prefix], used[op.prefix] = (
+                    now + op.ttl * 60,
+                    op.kind,
+                    tick,
+                )
+                for prefix in evicted:
+                    assert used[prefix] == min(used.values())
+                    del expires[prefix], kinds[prefix], used[prefix]
         elif isinstance(op, Lookup):
-            found = cache.lookup(0, op.address, now)
-            holding = [p for p in expires if op.address in p.network]
-            live = [p for p in holding if now < expires[p]]
-            # expired entries met on the way are evicted by the lookup
-            for p in holding:
-                if now >= expires[p] and p.length > max((q.length for q in live), default=-1):
-                    del expires[p], used[p]
+            changes = Changes()
+            found = cache.lookup(0, 4, int(op.address), now)
+            live = [p for p in expires if op.address in p.network and now < expires[p]]
             if not live:
                 assert found is None
             else:
                 best = max(live, key=lambda p: p.length)
-                assert found is not None and found.prefix == best
+                assert found is not None and _prefix_of(found) == best
                 used[best] = tick
         else:
-            gone = cache.expire(now)
-            assert sorted(e.prefix for e in gone) == sorted(p for p in expires if now >= expires[p])
-            for entry in gone:
-                del expires[entry.prefix], used[entry.prefix]
-        assert len(cache) <= max_entries
-        assert {e.prefix for e in cache} == set(expires)
-        assert cache.next_deadline() == (min(expires.values()) if expires else None)
+            changes = cache.expire(now)
+            gone = [p for p in expires if now >= expires[p]]
+            assert sorted(_prefix_of(e) for e in changes.removed) == sorted(gone)
+            for prefix in gone:
+                del expires[prefix], kinds[prefix], used[prefix]
+        for on, entry in changes.routes:
+            assert (_prefix_of(entry) in routed) != on
+            (routed.add if on else routed.discard)(_prefix_of(entry))
+        assert len(cache) <= limit
+        assert {_prefix_of(e) for e in cache.entries()} == set(expires)
+        assert cache.next_expiry() == (min(expires.values()) if expires else None)
+        assert routed == _routed(kinds)
+        assert {_prefix_of(e) for e in cache.entries() if e.native_route} == routed
 
 
 @settings(max_examples=200, deadline=None)

@@ -12,8 +12,10 @@ from lispstack.core.events import (
     InstallNativeRoute,
     RemoveNativeRoute,
     SendDatagram,
+    Trace,
 )
 from lispstack.core.itr import Itr
+from lispstack.wire.address import with_instance_id
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
@@ -41,6 +43,24 @@ def map_request_in(action: SendDatagram) -> MapRequest:
     return request
 
 
+def record(
+    eid: str,
+    mask: int,
+    *rlocs: str,
+    ttl: int = 1440,
+    action: MapAction = MapAction.NO_ACTION,
+    iid: int = 0,
+) -> MappingRecord:
+    return MappingRecord(
+        eid=with_instance_id(iid, ip_address(eid)),
+        eid_mask_len=mask,
+        ttl=ttl,
+        action=action,
+        authoritative=True,
+        locators=tuple(Locator(address=ip_address(r)) for r in rlocs),
+    )
+
+
 def reply(
     nonce: int,
     eid: str,
@@ -49,15 +69,11 @@ def reply(
     ttl: int = 1440,
     action: MapAction = MapAction.NO_ACTION,
 ) -> bytes:
-    record = MappingRecord(
-        eid=ip_address(eid),
-        eid_mask_len=mask,
-        ttl=ttl,
-        action=action,
-        authoritative=True,
-        locators=tuple(Locator(address=ip_address(r)) for r in rlocs),
-    )
-    return MapReply(nonce=nonce, records=(record,)).encode()
+    return replying(nonce, record(eid, mask, *rlocs, ttl=ttl, action=action))
+
+
+def replying(nonce: int, *records: MappingRecord) -> bytes:
+    return MapReply(nonce=nonce, records=records).encode()
 
 
 def deliver(itr: Itr, payload: bytes, now: float) -> list[Action]:
@@ -202,3 +218,147 @@ def test_show_map_cache_and_forwarding() -> None:
     )
     forwarding = itr.show("forwarding", B, 70.0)
     assert isinstance(forwarding, dict) and forwarding["verdict"] == "encapsulate"
+
+
+# ------------------------------------------------------------ which records a reply may install
+
+
+def cached(itr: Itr) -> dict[str, list[str]]:
+    return {
+        e.prefix_text: [str(r.address) for r in e.rlocs] or [e.action.label]
+        for e in itr.cache.entries()
+    }
+
+
+def request_nonce(itr: Itr, dst: str, now: float = 0.0) -> int:
+    return map_request_in(sends(itr.handle_tun(icmp(A, dst), now))[0]).nonce
+
+
+def test_reply_records_that_do_not_cover_the_requested_eid_are_dropped() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    hijack = replying(
+        nonce,
+        record("192.168.3.0", 24, "10.6.6.6"),  # another site's prefix
+        record("10.0.0.0", 8, "10.6.6.6"),
+        record("0.0.0.0", 1, "10.6.6.6"),
+        record("192.168.2.0", 24, "10.0.2.2"),
+    )
+    out = sends(deliver(itr, hijack, 0.1))
+    assert cached(itr) == {"192.168.2.0/24": ["10.0.2.2"]}
+    assert [str(a.destination) for a in out] == ["10.0.2.2:4341"]
+    assert counters.get("drop.map-reply-record-not-covering") == 3
+
+
+def test_only_the_most_specific_covering_record_is_installed() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    deliver(
+        itr,
+        replying(
+            nonce,
+            record("128.0.0.0", 1, ttl=1440, action=MapAction.NATIVELY_FORWARD),
+            record("192.168.2.0", 24, "10.0.2.2"),
+            record("192.168.0.0", 16, "10.6.6.6"),
+        ),
+        0.1,
+    )
+    assert cached(itr) == {"192.168.2.0/24": ["10.0.2.2"]}
+    assert counters.get("drop.map-reply-record-less-specific") == 2
+
+
+def test_a_reply_cannot_replace_the_mapping_of_a_prefix_it_does_not_cover() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    deliver(itr, reply(request_nonce(itr, "192.168.3.1"), "192.168.3.0", 24, "10.0.3.3"), 0.1)
+    nonce = request_nonce(itr, B, 2.0)
+    deliver(itr, replying(nonce, record("192.168.3.0", 24, "10.6.6.6")), 2.1)
+    assert cached(itr) == {"192.168.3.0/24": ["10.0.3.3"]}
+    assert counters.get("drop.map-reply-no-covering-record") == 1
+    # the request stays outstanding: a good answer with its nonce still resolves it
+    deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 2.2)
+    assert cached(itr) == {"192.168.2.0/24": ["10.0.2.2"], "192.168.3.0/24": ["10.0.3.3"]}
+
+
+def test_a_record_of_another_instance_id_is_dropped() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    deliver(itr, replying(nonce, record("192.168.2.0", 24, "10.6.6.6", iid=7)), 0.1)
+    assert cached(itr) == {}
+    assert counters.get("drop.map-reply-record-other-instance") == 1
+
+
+def test_a_less_specific_covering_record_is_installed_beside_a_more_specific_entry() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    deliver(itr, reply(request_nonce(itr, B), "192.168.2.0", 24, "10.0.2.2"), 0.1)
+    deliver(itr, reply(request_nonce(itr, "192.168.5.1", 2.0), "192.168.0.0", 16, "10.0.5.5"), 2.1)
+    assert cached(itr) == {"192.168.0.0/16": ["10.0.5.5"], "192.168.2.0/24": ["10.0.2.2"]}
+    assert itr.explain(B, 3.0).rloc == "10.0.2.2"
+    assert itr.explain("192.168.7.1", 3.0).rloc == "10.0.5.5"
+
+
+# ------------------------------------------------------------ native routes follow the map-cache
+
+
+def test_a_positive_reply_replacing_a_natively_forwarded_prefix_removes_its_route() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    negative = reply(
+        request_nonce(itr, "4.2.2.2"), "0.0.0.0", 1, ttl=1, action=MapAction.NATIVELY_FORWARD
+    )
+    assert InstallNativeRoute(0, "0.0.0.0/1") in deliver(itr, negative, 0.1)
+    # expired (not yet swept): the next packet asks again, and the answer is now positive
+    positive = reply(request_nonce(itr, "4.2.2.2", 70.0), "0.0.0.0", 1, "10.0.9.9")
+    actions = deliver(itr, positive, 70.1)
+    assert RemoveNativeRoute(0, "0.0.0.0/1") in actions
+    assert itr.shutdown(71.0) == []
+
+
+def test_a_native_prefix_holding_a_positive_entry_gets_no_route_until_that_entry_goes() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    deliver(itr, reply(request_nonce(itr, "10.1.1.1"), "10.1.0.0", 16, "10.0.9.9", ttl=1), 0.1)
+    negative = reply(
+        request_nonce(itr, "4.2.2.2", 1.0), "0.0.0.0", 1, ttl=15, action=MapAction.NATIVELY_FORWARD
+    )
+    actions = deliver(itr, negative, 1.1)
+    # a throw route for 0.0.0.0/1 would send 10.1.0.0/16 natively past its mapping
+    assert InstallNativeRoute(0, "0.0.0.0/1") not in actions
+    assert ForwardNatively(icmp(A, "4.2.2.2")) in actions
+    assert itr.on_timer(61.0) == [InstallNativeRoute(0, "0.0.0.0/1")]
+    assert itr.shutdown(62.0) == [RemoveNativeRoute(0, "0.0.0.0/1")]
+
+
+# ------------------------------------------------------------ timers and logs
+
+
+def test_a_deadline_at_time_zero_is_a_deadline() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    itr.cache.insert(record("192.168.2.0", 24, "10.0.2.2", ttl=1), -60.0, "test")
+    assert itr.next_deadline() == 0.0
+
+
+def test_drops_of_map_requests_are_logged_again_after_the_log_interval() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    itr.client.resolvers = (ip_address("2001:db8::1"),)  # no IPv6 RLOC of ours to send from
+    logged = []
+    for now in (100.0, 101.0, 200.0):
+        actions = itr.handle_tun(icmp(A, f"192.168.{int(now) % 250}.1"), now)
+        logged += [a for a in actions if isinstance(a, Trace) and a.event == "drop"]
+    assert counters.get("drop.no-rloc-for-map-resolver") == 3
+    assert len(logged) == 2
+
+
+def test_a_ttl_zero_answer_forwards_the_waiting_packets_once_and_is_not_cached() -> None:
+    _, itr, counters = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2", ttl=0), 2.0))
+    assert [str(a.destination) for a in out] == ["10.0.2.2:4341"]
+    assert len(itr.cache) == 0 and counters.get("out.map-request") == 1
+
+
+def test_a_reply_completes_every_request_its_prefix_covers() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    nonce = request_nonce(itr, B)
+    request_nonce(itr, "192.168.2.9", 0.1)
+    request_nonce(itr, "192.168.3.9", 0.2)
+    out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.3))
+    assert [str(a.destination) for a in out] == ["10.0.2.2:4341", "10.0.2.2:4341"]
+    assert [str(p.eid) for p in itr.client.pending_list()] == ["192.168.3.9"]

@@ -46,11 +46,32 @@ def _empty(topic: str, arg: str | None) -> str:
     return whole if arg is None else covering.format(arg)
 
 
+FORWARDING_FIELDS = (
+    ("destination", "destination"),
+    ("source", "source"),
+    ("iid", "instance-id"),
+    ("verdict", "verdict"),
+    ("reason", "why"),
+    ("prefix", "map-cache entry"),
+    ("rloc", "RLOC"),
+    ("map_resolver", "Map-Resolver"),
+)
+
+
+def fields(result: dict[str, Any], names: Sequence[tuple[str, str]]) -> str:
+    """Aligned "label: value" lines for the keys of `result` that have a value."""
+    shown = [(f"{label}:", result[key]) for key, label in names if result.get(key) is not None]
+    width = max((len(label) for label, _ in shown), default=0)
+    return "\n".join(f"{label.ljust(width)} {value}" for label, value in shown)
+
+
 def render(topic: str, result: Any, arg: str | None = None) -> str:
     if not result and isinstance(result, list | dict):
         return _empty(topic, arg)
     if topic == "statistics" and isinstance(result, dict):
         return table(("counter", "value"), sorted(result.items()))
+    if topic == "forwarding" and isinstance(result, dict):
+        return fields(result, FORWARDING_FIELDS)
     if not isinstance(result, list):
         return str(result)
     if topic == "registrations":

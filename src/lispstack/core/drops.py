@@ -19,6 +19,10 @@ class DropRecorder:
         self._interval = interval
         self._last_logged: dict[tuple[str, str], float] = {}
 
+    def remembered(self) -> int:
+        """(reason, source) pairs whose last log time is kept (at most 4096)."""
+        return len(self._last_logged)
+
     def drop(self, reason: str, source: str, now: float, detail: str = "") -> list[Trace]:
         self._counters.add(f"drop.{reason}")
         key = (reason, source)

@@ -90,7 +90,13 @@ class ForwardNatively:
 
 @dataclass(frozen=True, slots=True)
 class InstallNativeRoute:
-    """Stop steering EID-sourced packets towards `prefix` into the TUN device."""
+    """`prefix` is now natively forwarded: stop steering EID-sourced packets to it into the TUN.
+
+    The ITR asks for it while its map-cache holds a natively-forward entry for
+    exactly `prefix` with no entry of another kind inside it (see core.xtr_cache),
+    once per such stretch: an install is always followed, sooner or later, by its
+    RemoveNativeRoute (at the latest on shutdown), never by a second install.
+    """
 
     iid: int
     prefix: str
@@ -98,7 +104,11 @@ class InstallNativeRoute:
 
 @dataclass(frozen=True, slots=True)
 class RemoveNativeRoute:
-    """Undo InstallNativeRoute (the negative map-cache entry expired)."""
+    """`prefix` is no longer natively forwarded: undo its InstallNativeRoute.
+
+    Its entry expired, was evicted, replaced by another kind, or now holds an
+    entry of another kind; or the node stops.
+    """
 
     iid: int
     prefix: str

@@ -1,14 +1,70 @@
-"""The ITR's forwarding decision for one destination, and why (`lispstack show forwarding EID`).
+"""The ITR's forwarding rule, written once, and the decision as `show forwarding EID` reports it.
 
-The data path and `show forwarding` take the same decision: the ITR computes
-a `ForwardingDecision` without side effects for `show`, with the same rules
-as `handle_tun` (see itr.Itr.explain).
+`decide` maps what the map-cache holds for a destination (an entry's kind, or
+nothing) and the ITR's configuration to a `Step`. The ITR builds its table of
+steps from it once; the data path (`Itr.handle_tun`) and `show forwarding`
+(`Itr.explain`) both read that table, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
+
+from lispstack.wire.records import Action, MappingRecord
+
+
+class EntryKind(IntEnum):
+    """What a map-cache entry tells the ITR, from its record alone (an index into step tables)."""
+
+    POSITIVE = 0
+    """The record has locators: encapsulate to one of them."""
+    NATIVE = 1
+    """Negative, natively-forward or no-action: not a LISP destination."""
+    SEND_MAP_REQUEST = 2
+    """Negative, send-map-request: ask again for each destination."""
+    DROP = 3
+    """Negative, one of the drop actions."""
+
+
+_NATIVE_ACTIONS = frozenset({Action.NATIVELY_FORWARD, Action.NO_ACTION})
+
+
+def entry_kind(record: MappingRecord) -> EntryKind:
+    if record.locators:
+        return EntryKind.POSITIVE
+    if record.action in _NATIVE_ACTIONS:
+        return EntryKind.NATIVE
+    if record.action is Action.SEND_MAP_REQUEST:
+        return EntryKind.SEND_MAP_REQUEST
+    return EntryKind.DROP
+
+
+class Step(IntEnum):
+    """What the ITR does with an EID-sourced packet."""
+
+    ENCAPSULATE = 0
+    """To the map-cache entry's RLOCs."""
+    TO_PETR = 1
+    """Encapsulate to a Proxy-ETR: the destination is not a LISP site (or not resolved)."""
+    NATIVE = 2
+    MAP_REQUEST = 3
+    """Queue the packet and resolve its destination."""
+    DROP = 4
+
+
+def decide(kind: EntryKind | None, *, map_request_on_miss: bool, petrs: bool) -> Step:
+    """The forwarding rule: the map-cache entry's kind (None: no entry) -> the step to take."""
+    if kind is EntryKind.POSITIVE:
+        return Step.ENCAPSULATE
+    if kind is EntryKind.NATIVE:
+        return Step.TO_PETR if petrs else Step.NATIVE
+    if kind is EntryKind.DROP:
+        return Step.DROP
+    # No entry, or one that says to ask again.
+    if map_request_on_miss:
+        return Step.MAP_REQUEST
+    return Step.TO_PETR if petrs else Step.DROP
 
 
 class Verdict(StrEnum):
@@ -42,15 +98,4 @@ class ForwardingDecision:
         }
 
 
-def not_eid_source() -> str:
-    return "source not in EID space: native"
-
-
-def cache_hit(prefix: str, what: str) -> str:
-    return f"map-cache hit {prefix}: {what}"
-
-
-def miss(resolver: str | None) -> str:
-    if resolver is None:
-        return "miss: no Map-Resolver configured: drop"
-    return f"miss: Map-Request to {resolver}"
+NOT_EID_SOURCE = "source not in EID space: native"

@@ -1,14 +1,20 @@
 """The Ingress Tunnel Router role (RFC 9300 / RFC 9301): packets from the TUN device in.
 
-handle_tun(packet):
-  source not in our EID space -> ForwardNatively       ("native.not-eid-source")
-  map-cache hit, positive     -> SendDatagram to RLOC:4341 ("encap.packets")
-  hit, natively-forward       -> InstallNativeRoute once per entry, ForwardNatively
-  hit, drop actions           -> counted drop ("drop.map-cache-<action>")
-  miss                        -> ECM Map-Request to a Map-Resolver, packet queued
-handle_control(Map-Reply): nonce must match an outstanding request; the
-records are cached; queued packets leave.
-on_timer: Map-Request retransmits / failover, map-cache expiry (RemoveNativeRoute).
+handle_tun(packet): a packet sourced from our EID space (or, on a Proxy-ITR,
+sent to an attracted EID prefix) is looked up in the map-cache, and
+core.forwarding.decide says what to do (`explain` reads the same table):
+  positive entry             -> SendDatagram to RLOC:4341 ("encap.packets")
+  natively-forward entry     -> ForwardNatively, or encapsulate to a PETR
+  drop-action entry          -> counted drop ("drop.map-cache-<action>")
+  miss / send-map-request    -> ECM Map-Request to a Map-Resolver, packet queued
+                                (without one: a PETR, else a drop)
+  anything else              -> ForwardNatively ("native.not-eid-source")
+handle_control(Map-Reply): the nonce must match an outstanding request, and
+reply_check picks the one record that may be cached (core.reply_check);
+queued packets leave.
+on_timer: Map-Request retransmits / failover, map-cache expiry.
+Native routes (InstallNativeRoute / RemoveNativeRoute) follow the map-cache's
+native-route standing (core.xtr_cache), unless PETRs take native traffic.
 """
 
 from __future__ import annotations
@@ -40,11 +46,19 @@ from lispstack.core.events import (
     SendDatagram,
     Trace,
 )
-from lispstack.core.forwarding import ForwardingDecision, Verdict, cache_hit, miss, not_eid_source
+from lispstack.core.forwarding import (
+    NOT_EID_SOURCE,
+    EntryKind,
+    ForwardingDecision,
+    Step,
+    Verdict,
+    decide,
+)
 from lispstack.core.local_eids import LocalEids
-from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
+from lispstack.core.reply_check import ReplyCheck, covering_record
+from lispstack.core.resolver_client import RequestToSend, ResolverClient
 from lispstack.core.role import Role
-from lispstack.core.xtr_cache import CacheEntry, XtrCache, parse_eid
+from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, with_instance_id
@@ -59,7 +73,16 @@ from lispstack.wire.records import EidRecord
 
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
-_NATIVE_ACTIONS = frozenset({MapAction.NATIVELY_FORWARD, MapAction.NO_ACTION})
+NOT_ELIGIBLE = -1
+"""`Itr.admit`: the packet is not the ITR's to resolve; it leaves natively."""
+PROXIED = -2
+"""`Itr.admit`: a Proxy-ITR's packet towards an attracted EID prefix (instance-id 0)."""
+_ENCAPSULATE, _TO_PETR, _NATIVE, _MAP_REQUEST = (
+    Step.ENCAPSULATE,
+    Step.TO_PETR,
+    Step.NATIVE,
+    Step.MAP_REQUEST,
+)
 
 
 def _address(version: int, value: int) -> IPAddress:
@@ -83,6 +106,7 @@ class Itr(Role):
         send_map_request_on_miss: bool = True,
         petrs: Sequence[RlocChoice] = (),
         attracted: Sequence[EidPrefix] = (),
+        reply_check: ReplyCheck = covering_record,
     ) -> None:
         self.local = local
         self.counters = counters
@@ -90,15 +114,22 @@ class Itr(Role):
         self.rng = rng
         self.cache = XtrCache(map_cache_limit)
         self.client = ResolverClient(map_resolvers, rng)
-        self.send_map_request_on_miss = send_map_request_on_miss
+        self.reply_check = reply_check
         self._families = local.families
         self.petrs = tuple(petrs)
+        """Where natively-forward traffic goes, encapsulated, when the provider filters EIDs."""
         # A Proxy-ITR (RFC 6832) encapsulates non-LISP traffic towards these EID prefixes.
         self.attracted: PrefixTable[bool] = PrefixTable()
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
-        """Where natively-forward traffic goes, encapsulated, when the provider filters EIDs."""
+        rule = {
+            "map_request_on_miss": send_map_request_on_miss and bool(self.client.resolvers),
+            "petrs": bool(self.petrs),
+        }
+        self._steps = tuple(decide(kind, **rule) for kind in EntryKind)
+        """The step for a map-cache hit, indexed by the entry's kind."""
+        self._miss_step = decide(None, **rule)
 
     # ------------------------------------------------------------ data path
 
@@ -107,43 +138,69 @@ class Itr(Role):
             version, src, dst = inner_ints(packet)
         except DecodeError as error:
             return list(self.drops.drop("tun-malformed", "tun", now, str(error)))
-        source = self.local.source_prefix(version, src)
-        if source is not None:
-            return self._forward(packet, source.iid, version, src, dst, now)
-        if self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
+        iid = self.admit(version, src, dst)
+        if iid < 0:
+            if iid == NOT_ELIGIBLE:
+                self.counters.add("native.not-eid-source")
+                return [ForwardNatively(packet)]
             self.counters.add("pitr.packets")
-            return self._forward(packet, 0, version, src, dst, now)
-        self.counters.add("native.not-eid-source")
-        return [ForwardNatively(packet)]
+            iid = 0
+        return self._forward(packet, iid, version, src, dst, now)
+
+    def admit(self, version: int, src: int | None, dst: int) -> int:
+        """The instance-id to resolve `dst` in, or NOT_ELIGIBLE, or PROXIED."""
+        if src is not None:
+            source = self.local.source_prefix(version, src)
+            if source is not None:
+                return source.iid
+        if self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
+            return PROXIED
+        return NOT_ELIGIBLE
 
     def _forward(
-        self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
+        self,
+        packet: bytes,
+        iid: int,
+        version: int,
+        src: int,
+        dst: int,
+        now: float,
+        answer: CacheEntry | None = None,
     ) -> list[Action]:
+        """Look `dst` up and take the step for it (`answer`: a TTL-0 reply's uncached entry)."""
         entry = self.cache.lookup(iid, version, dst, now)
-        if entry is None:
-            return self._miss(packet, iid, version, src, dst, now)
-        actions = self._maybe_refresh(entry, version, src, dst, now)
-        if entry.rlocs:
-            actions.extend(
-                self._encapsulate(packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now)
+        if entry is not None:
+            actions = self._maybe_refresh(entry, version, src, dst, now)
+            step = self._steps[entry.kind]
+        elif answer is not None:  # not cached: nothing to refresh
+            actions, entry, step = [], answer, self._steps[answer.kind]
+        else:
+            self.counters.add("map-cache.miss")
+            actions, step = [], self._miss_step
+        if step is _ENCAPSULATE and entry is not None:
+            actions += self._encapsulate(
+                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now
             )
-            return actions
-        action = entry.action
-        if action in _NATIVE_ACTIONS and self.petrs:
+        elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
-            actions.extend(self._encapsulate(packet, iid, self.petrs, 1, entry.prefix_text, now))
-            return actions
-        if action in _NATIVE_ACTIONS:
-            if not entry.native_route:
-                entry.native_route = True
-                actions.append(InstallNativeRoute(iid, entry.prefix_text))
+            actions += self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
+        elif step is _NATIVE:
             self.counters.add("native.negative-entry")
             actions.append(ForwardNatively(packet))
-            return actions
-        if action is MapAction.SEND_MAP_REQUEST:
-            return self._miss(packet, iid, version, src, dst, now)
-        actions.extend(self.drops.drop(f"map-cache-{action.label}", entry.prefix_text, now))
+        elif step is _MAP_REQUEST:
+            actions += self._request(packet, iid, version, src, dst, now)
+        elif entry is None:
+            destination = str(_address(version, dst))
+            actions += self._drop_for("map-cache-miss", version, src, destination, now)
+        else:
+            actions += self.drops.drop(f"map-cache-{entry.action.label}", entry.prefix_text, now)
         return actions
+
+    def _drop_for(
+        self, reason: str, version: int, src: int, destination: str, now: float
+    ) -> list[Action]:
+        """A per-destination drop, logged per source: a scan must not log once per address."""
+        return list(self.drops.drop(reason, str(_address(version, src)), now, f"to {destination}"))
 
     def _encapsulate(
         self,
@@ -168,22 +225,16 @@ class Itr(Role):
             )
         ]
 
-    def _miss(
+    def _request(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
     ) -> list[Action]:
-        self.counters.add("map-cache.miss")
         destination = _address(version, dst)
-        if not self.send_map_request_on_miss:
-            if self.petrs:
-                self.counters.add("encap.to-petr")
-                return self._encapsulate(packet, iid, self.petrs, 1, str(destination), now)
-            return list(self.drops.drop("map-cache-miss", str(destination), now))
         outcome = self.client.on_miss((iid, destination), _address(version, src), packet, now)
         actions: list[Action] = []
         if outcome.request is not None:
-            actions.extend(self._send_request(outcome.request))
+            actions.extend(self._send_request(outcome.request, now))
         if outcome.drop_reason is not None:
-            actions.extend(self.drops.drop(outcome.drop_reason, str(destination), now))
+            actions.extend(self._drop_for(outcome.drop_reason, version, src, str(destination), now))
         return actions
 
     def _maybe_refresh(
@@ -201,16 +252,16 @@ class Itr(Role):
         if outcome.request is None:
             return []
         self.counters.add("out.map-request.refresh")
-        return self._send_request(outcome.request)
+        return self._send_request(outcome.request, now)
 
     # ------------------------------------------------------------ Map-Requests
 
-    def _send_request(self, request: RequestToSend) -> list[Action]:
+    def _send_request(self, request: RequestToSend, now: float) -> list[Action]:
         pending = request.pending
         resolver = request.resolver
         own = self.local.rloc_for.get(resolver.version)
         if own is None:
-            return list(self.drops.drop("no-rloc-for-map-resolver", str(resolver), 0.0))
+            return list(self.drops.drop("no-rloc-for-map-resolver", str(resolver), now))
         eid = pending.eid
         source_eid: Address = NO_ADDRESS
         if pending.source_eid is not None:
@@ -252,39 +303,51 @@ class Itr(Role):
         replier = str(datagram.source.address)
         if not isinstance(message, MapReply):
             return list(self.drops.drop("unexpected-message", replier, now))
-        pending = self.client.on_reply(message.nonce)
+        pending = self.client.awaiting(message.nonce)
         if pending is None:
             return list(self.drops.drop("map-reply-unknown-nonce", replier, now))
+        asked = with_instance_id(pending.iid, pending.eid)
+        accepted = self.reply_check(pending, message)
         actions: list[Action] = []
-        released: list[PendingRequest] = [pending]
-        for record in message.records:
-            try:
-                entry, evicted = self.cache.insert(record, now, replier)
-            except ValueError as error:
-                actions.extend(self.drops.drop("map-reply-bad-record", replier, now, str(error)))
-                continue
-            self.counters.add("reply.negative" if entry.negative else "reply.positive")
-            actions.append(
-                Trace("map-cache-add", {"eid": record.eid_text, "iid": record.iid, "by": replier})
-            )
-            actions.extend(self._removed(evicted))
-            released.extend(self.client.take_covered(entry.iid, entry.contains))
-        for done in released:
+        for record, reason in accepted.rejected:
+            detail = f"record {record.eid} /{record.eid_mask_len} for {asked}"
+            actions.extend(self.drops.drop(reason, replier, now, detail))
+        if accepted.record is None:
+            detail = f"nothing for {asked}; the request stays outstanding"
+            actions.extend(self.drops.drop("map-reply-no-covering-record", replier, now, detail))
+            return actions
+        self.client.complete(pending)
+        entry, changes = self.cache.insert(accepted.record, now, replier)
+        self.counters.add("reply.negative" if entry.negative else "reply.positive")
+        actions.append(
+            Trace("map-cache-add", {"eid": entry.prefix_text, "iid": entry.iid, "by": replier})
+        )
+        actions.extend(self._routes(changes))
+        covered = self.client.take_covered(entry.iid, *entry.network)
+        for done in [pending, *covered]:
             for packet in done.queue:
                 version, src, dst = inner_ints(packet)
-                actions.extend(self._forward(packet, done.iid, version, src, dst, now))
+                actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
         return actions
 
-    def _removed(self, entries: Sequence[CacheEntry]) -> list[Action]:
-        return [RemoveNativeRoute(e.iid, e.prefix_text) for e in entries if e.native_route]
+    def _routes(self, changes: Changes) -> list[Action]:
+        """The native-route changes of a map-cache update (none while PETRs take that traffic)."""
+        if self.petrs:
+            return []
+        return [
+            InstallNativeRoute(e.iid, e.prefix_text)
+            if routed
+            else RemoveNativeRoute(e.iid, e.prefix_text)
+            for routed, e in changes.routes
+        ]
 
     # ------------------------------------------------------------ timers
 
     def on_timer(self, now: float) -> list[Action]:
-        actions = self._removed(self.cache.expire(now))
+        actions = self._routes(self.cache.expire(now))
         resend, given_up = self.client.on_timer(now)
         for request in resend:
-            actions.extend(self._send_request(request))
+            actions.extend(self._send_request(request, now))
         for pending in given_up:
             if pending.queue:
                 self.counters.add("drop.map-request-timeout", len(pending.queue))
@@ -294,13 +357,11 @@ class Itr(Role):
         return actions
 
     def next_deadline(self) -> float | None:
-        deadlines = [d for d in (self.cache.next_expiry(), self.client.next_deadline()) if d]
-        return min(deadlines, default=None)
+        deadlines = (self.cache.next_expiry(), self.client.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def shutdown(self, now: float) -> list[Action]:
-        return [
-            RemoveNativeRoute(e.iid, e.prefix_text) for e in self.cache.entries() if e.native_route
-        ]
+        return self._routes(self.cache.clear())
 
     # ------------------------------------------------------------ show
 
@@ -316,7 +377,7 @@ class Itr(Role):
         return None
 
     def explain(self, arg: str, now: float) -> ForwardingDecision:
-        """The decision `handle_tun` would take for "EID [SOURCE]" (source: our first EID)."""
+        """The step `handle_tun` would take for "EID [SOURCE]" (source: our first EID)."""
         parts = arg.split()
         iid, dst = _parse_show_eid(parts[0])
         src: IPAddress | None = ip_address(parts[1]) if len(parts) > 1 else None
@@ -324,48 +385,60 @@ class Itr(Role):
             first = next((p for p in self.local.prefixes if p.version == dst.version), None)
             if first is not None:
                 src = _address(first.version, first.network + 1)
-        source = None if src is None else self.local.source_prefix(src.version, int(src))
-        verdict, reason = Verdict.NATIVE, not_eid_source()
-        prefix = rloc_text = resolver = None
-        if source is not None:
-            iid = source.iid
-            entry = self.cache.find(iid, dst, now)
-            if entry is None:
-                if self.client.resolvers and self.send_map_request_on_miss:
-                    resolver = str(self.client.resolvers[0])
-                verdict = Verdict.MAP_REQUEST if resolver else Verdict.DROP
-                reason = miss(resolver)
-            else:
-                prefix = entry.prefix_text
-                verdict, what, rloc_text = self._explain_entry(entry)
-                reason = cache_hit(prefix, what)
+        admitted = self.admit(dst.version, None if src is None else int(src), int(dst))
+        source = None if src is None else str(src)
+        if admitted == NOT_ELIGIBLE:
+            return ForwardingDecision(
+                destination=str(dst),
+                source=source,
+                iid=iid,
+                verdict=Verdict.NATIVE,
+                reason=NOT_EID_SOURCE,
+            )
+        iid = max(admitted, 0)
+        entry = self.cache.find(iid, dst, now)
+        step = self._miss_step if entry is None else self._steps[entry.kind]
+        verdict, what, rloc, resolver = self._describe(step, entry)
+        prefix = None if entry is None else entry.prefix_text
         return ForwardingDecision(
             destination=str(dst),
-            source=None if src is None else str(src),
+            source=source,
             iid=iid,
             verdict=verdict,
-            reason=reason,
+            reason=f"miss: {what}" if entry is None else f"map-cache hit {prefix}: {what}",
             prefix=prefix,
-            rloc=rloc_text,
+            rloc=rloc,
             map_resolver=resolver,
         )
 
-    def _explain_entry(self, entry: CacheEntry) -> tuple[Verdict, str, str | None]:
-        if entry.rlocs:
+    def _describe(
+        self, step: Step, entry: CacheEntry | None
+    ) -> tuple[Verdict, str, str | None, str | None]:
+        """(verdict, what is done, RLOC, Map-Resolver) for `show forwarding`, from `step`."""
+        if step is _ENCAPSULATE and entry is not None:
             rloc = choose_rloc(entry.rlocs, 0, self._families)
             if rloc is None:
-                return Verdict.DROP, "no usable RLOC: drop", None
-            return Verdict.ENCAPSULATE, f"encapsulate to {rloc.address}", str(rloc.address)
-        if entry.action in _NATIVE_ACTIONS and self.petrs:
+                return Verdict.DROP, "no usable RLOC: drop", None, None
+            return Verdict.ENCAPSULATE, f"encapsulate to {rloc.address}", str(rloc.address), None
+        subject = "" if entry is None else f"{entry.action.label}, "
+        if step is _TO_PETR:
             petr = choose_rloc(self.petrs, 0, self._families)
-            if petr is not None:
-                what = f"natively-forward, encapsulate to PETR {petr.address}"
-                return Verdict.ENCAPSULATE, what, str(petr.address)
-        if entry.action in _NATIVE_ACTIONS:
-            return Verdict.NATIVE, MapAction.NATIVELY_FORWARD.label, None
-        if entry.action is MapAction.SEND_MAP_REQUEST:
-            return Verdict.MAP_REQUEST, entry.action.label, None
-        return Verdict.DROP, entry.action.label, None
+            if petr is None:
+                return Verdict.DROP, f"{subject}no usable PETR: drop", None, None
+            what = f"{subject}encapsulate to PETR {petr.address}"
+            return Verdict.ENCAPSULATE, what, str(petr.address), None
+        if step is _NATIVE:
+            return Verdict.NATIVE, MapAction.NATIVELY_FORWARD.label, None, None
+        if step is _MAP_REQUEST:
+            resolver = self.client.resolvers[0]
+            if resolver.version not in self._families:
+                what = f"{subject}no RLOC of ours to reach Map-Resolver {resolver}: drop"
+                return Verdict.DROP, what, None, None
+            what = f"{subject}Map-Request to {resolver}"
+            return Verdict.MAP_REQUEST, what, None, str(resolver)
+        if entry is None:
+            return Verdict.DROP, "no Map-Resolver or PETR to ask: drop", None, None
+        return Verdict.DROP, entry.action.label, None, None
 
 
 def _parse_show_eid(text: str) -> tuple[int, IPAddress]:

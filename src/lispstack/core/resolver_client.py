@@ -6,19 +6,25 @@ destination wait in a bounded queue (per destination and overall) and leave
 when the Map-Reply installs a mapping. No reply: retransmit after 1 s, 2 s,
 4 s (RFC 9301: doubling), then the next Map-Resolver; when every
 Map-Resolver has had its turn the request is given up and its packets dropped.
-At most one Map-Request per second per destination.
+At most one Map-Request per second per destination, and at most
+`max_pending` new ones per second in all: a scan of the EID space is bounded
+in every table here (requests, queued packets, recent requests, deadlines).
 
 Pure logic: the ITR builds and sends the messages this module asks for.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 
 from lispstack.core.events import IPAddress
+from lispstack.mapping.prefix import EidPrefix
+from lispstack.mapping.prefix_table import PrefixTable
 
 RETRANSMIT_WAITS = (1.0, 2.0, 4.0)
 """Seconds to wait after each send to one Map-Resolver before the next send."""
@@ -75,6 +81,8 @@ class ResolverClient:
     __slots__ = (
         "_by_key",
         "_by_nonce",
+        "_deadlines",
+        "_index",
         "_last_request",
         "_queued",
         "_rng",
@@ -101,6 +109,11 @@ class ResolverClient:
         self._by_key: dict[RequestKey, PendingRequest] = {}
         self._by_nonce: dict[int, PendingRequest] = {}
         self._last_request: OrderedDict[RequestKey, float] = OrderedDict()
+        """When a Map-Request last went out per destination, for the last second, oldest first."""
+        self._deadlines: list[tuple[float, int]] = []
+        """(next send, nonce) of the requests, stale pairs included (at most 2 per request + 64)."""
+        self._index: PrefixTable[PendingRequest] = PrefixTable()
+        """The requests by destination (host prefixes), to find those a reply covers."""
         self._queued = 0
 
     # ------------------------------------------------------------ queries
@@ -118,11 +131,22 @@ class ResolverClient:
     def pending_list(self) -> list[PendingRequest]:
         return list(self._by_key.values())
 
-    def current_resolver(self, pending: PendingRequest) -> IPAddress:
-        return self.resolvers[pending.resolver_index]
-
     def next_deadline(self) -> float | None:
-        return min((p.next_send for p in self._by_key.values()), default=None)
+        deadlines = self._deadlines
+        while deadlines:
+            when, nonce = deadlines[0]
+            if self._due(when, nonce) is not None:
+                return when
+            heapq.heappop(deadlines)
+        return None
+
+    def recent_requests(self) -> int:
+        """Destinations a Map-Request went to within the last second (bounded by max_pending)."""
+        return len(self._last_request)
+
+    def deadline_backlog(self) -> int:
+        """Deadline pairs held, stale ones included: bounded by the outstanding requests."""
+        return len(self._deadlines)
 
     # ------------------------------------------------------------ inputs
 
@@ -146,56 +170,61 @@ class ResolverClient:
             return MissOutcome(None, False, "map-request-rate-limited")
         if len(self._by_key) >= self.max_pending:
             return MissOutcome(None, False, "map-request-table-full")
+        self._forget_requests_before(now)
+        if len(self._last_request) >= self.max_pending:
+            return MissOutcome(None, False, "map-request-rate-limited")
         pending = PendingRequest(
             key=key, nonce=self._new_nonce(), source_eid=source_eid, started=now, refresh=refresh
         )
         self._by_key[key] = pending
         self._by_nonce[pending.nonce] = pending
+        self._index[EidPrefix.host(*key)] = pending
         queued, reason = self._enqueue(pending, packet)
         return MissOutcome(self._sent(pending, now), queued, reason)
 
-    def on_reply(self, nonce: int) -> PendingRequest | None:
-        """The request this Map-Reply nonce answers (now complete), or None if unknown."""
-        pending = self._by_nonce.pop(nonce, None)
-        if pending is None:
-            return None
-        del self._by_key[pending.key]
-        self._queued -= len(pending.queue)
-        return pending
+    def awaiting(self, nonce: int) -> PendingRequest | None:
+        """The outstanding request a Map-Reply with this nonce answers, or None if unknown.
 
-    def take_covered(self, iid: int, covers: Callable[[IPAddress], bool]) -> list[PendingRequest]:
-        """Complete the other requests whose destination `covers(eid)` (the reply's prefix)."""
-        done: list[PendingRequest] = []
-        for key, pending in list(self._by_key.items()):
-            if key[0] == iid and covers(key[1]):
-                done.append(pending)
-                del self._by_key[key]
-                del self._by_nonce[pending.nonce]
-                self._queued -= len(pending.queue)
-        return done
+        It stays outstanding until `complete`: a reply with nothing acceptable in it
+        must not cancel the retransmissions.
+        """
+        return self._by_nonce.get(nonce)
+
+    def complete(self, pending: PendingRequest) -> None:
+        """`pending` is answered: forget it (its queued packets are the caller's now)."""
+        del self._by_nonce[pending.nonce], self._by_key[pending.key]
+        self._index.pop(EidPrefix.host(*pending.key))
+        self._queued -= len(pending.queue)
+
+    def take_covered(self, iid: int, network: IPAddress, length: int) -> list[PendingRequest]:
+        """Complete the requests whose destination lies in the reply's prefix network/length."""
+        prefix = EidPrefix(iid, ip_network((network, length)))
+        inside = [pending for _, pending in self._index.more_specifics(prefix)]
+        exact = self._index.get(prefix)
+        if exact is not None:
+            inside.append(exact)
+        for pending in inside:
+            self.complete(pending)
+        return inside
 
     def on_timer(self, now: float) -> tuple[list[RequestToSend], list[PendingRequest]]:
         """Retransmissions due now, and the requests given up (every Map-Resolver silent)."""
         resend: list[RequestToSend] = []
         given_up: list[PendingRequest] = []
-        for pending in list(self._by_key.values()):
-            if pending.next_send > now:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            pending = self._due(*heapq.heappop(deadlines))
+            if pending is None:
                 continue
             if pending.sends >= len(RETRANSMIT_WAITS):
                 pending.resolver_index += 1
                 pending.sends = 0
                 if pending.resolver_index >= len(self.resolvers):
                     given_up.append(pending)
-                    del self._by_key[pending.key]
-                    del self._by_nonce[pending.nonce]
-                    self._queued -= len(pending.queue)
+                    self.complete(pending)
                     continue
             resend.append(self._sent(pending, now))
-        while self._last_request:
-            key, when = next(iter(self._last_request.items()))
-            if now - when < MIN_REQUEST_INTERVAL:
-                break
-            del self._last_request[key]
+        self._forget_requests_before(now)
         return resend, given_up
 
     # ------------------------------------------------------------ helpers
@@ -205,7 +234,24 @@ class ResolverClient:
         pending.sends += 1
         self._last_request[pending.key] = now
         self._last_request.move_to_end(pending.key)
+        heapq.heappush(self._deadlines, (pending.next_send, pending.nonce))
+        if len(self._deadlines) > 2 * len(self._by_nonce) + 64:
+            self._deadlines = [(p.next_send, p.nonce) for p in self._by_nonce.values()]
+            heapq.heapify(self._deadlines)
         return RequestToSend(pending, self.resolvers[pending.resolver_index])
+
+    def _due(self, when: float, nonce: int) -> PendingRequest | None:
+        """The request a (deadline, nonce) pair stands for, or None if the pair is stale."""
+        pending = self._by_nonce.get(nonce)
+        return pending if pending is not None and pending.next_send == when else None
+
+    def _forget_requests_before(self, now: float) -> None:
+        recent = self._last_request
+        while recent:
+            key, when = next(iter(recent.items()))
+            if now - when < MIN_REQUEST_INTERVAL:
+                break
+            del recent[key]
 
     def _enqueue(self, pending: PendingRequest, packet: bytes | None) -> tuple[bool, str | None]:
         if packet is None:
