@@ -82,7 +82,7 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR + "[bogus]\nx = 1\n",
             "lisp1.toml: bogus: unknown key (expected node, database-mappings, map-servers,"
-            " map-resolvers, petrs, sites, itr, pitr, tun, petr)",
+            " map-resolvers, petrs, sites, map-server, itr, pitr, tun, petr)",
             id="unknown-table",
         ),
         pytest.param(

@@ -110,7 +110,7 @@ def test_alternating_captures_do_not_keep_a_dead_etr_registered(
 def test_the_window_is_per_site_and_etr(make: Callable[[], Node]) -> None:
     node = make()
     assert _from_etr(node, _site_b(LISP2, nonce=5), 0.0)
-    assert _from_etr(node, _site_b(LISP3, nonce=5), 1.0)  # another ETR, by source
+    assert _from_etr(node, _site_b(LISP3, nonce=5), 1.0, source=LISP3)  # another ETR
     assert _from_etr(node, _site_b(LISP2, nonce=5, xtr_id=9), 2.0)  # another, by xTR-ID
     # An xTR-ID is the ETR wherever it sends from.
     assert not _from_etr(node, _site_b(LISP2, nonce=5, xtr_id=9), 3.0, source=LISP3)
@@ -139,7 +139,9 @@ def test_a_replay_to_another_worker_is_refused() -> None:
     for nonce, now in ((1, 0.0), (2, 60.0)):  # a registration and its refresh (refresh path)
         raw = _site_b(LISP2, nonce=nonce)
         (replica,) = [
-            a for a in deliver(accepting, raw, now, source=LISP2) if isinstance(a, ReplicateRegister)
+            a
+            for a in deliver(accepting, raw, now, source=LISP2)
+            if isinstance(a, ReplicateRegister)
         ]
         assert other.apply_replica is not None
         other.apply_replica(DatagramReceived(replica.payload, replica.source, replica.source), now)

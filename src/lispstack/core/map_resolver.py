@@ -41,7 +41,6 @@ from lispstack.core.replies import (
     pick_itr_rloc,
 )
 from lispstack.core.role import Role
-from lispstack.core.sites import SiteTable
 from lispstack.mapping.prefix import IPAddress
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.control import ControlMessage
@@ -169,7 +168,7 @@ def build_mapping_roles(config: NodeConfig, counters: Counters, drops: DropRecor
     wants_resolver = config.has_role(NodeRole.MAP_RESOLVER)
     if not (wants_server or wants_resolver):
         return []
-    map_server = MapServer(SiteTable(config.sites), counters, drops)
+    map_server = MapServer.from_config(config, counters, drops)
     roles: list[Role] = []
     if wants_server:
         roles.append(map_server)

@@ -1,0 +1,157 @@
+"""The nonces each ETR used in accepted Map-Registers, remembered for the replay window.
+
+A Map-Register is authenticated as a whole, nonce included, so a captured
+one can only be replayed as it is: refusing every nonce that (site, ETR) has
+used within the window refuses every replay within it. The ETR is its
+xTR-ID, or its source address without one.
+
+Sized for a Map-Server with 10,000 ETRs refreshing every minute (14.4 million
+nonces a day), about 9 bytes a nonce. Each ETR's nonces sit in time slices
+of an eighth of the window: a sorted array of 64-bit nonces (8 bytes each,
+binary search) plus, in the newest slice only, a small set of the latest
+ones, merged into the array when it grows past a sixteenth of it. A slice
+is forgotten once everything in it is older than the window, so a nonce is
+remembered for at least the window and at most an eighth longer. Every
+slice is also queued globally in creation order, which makes forgetting
+the oldest slices O(1) whoever they belong to.
+
+Bounds, and what happens past them (counted, the caller logs them):
+- MAX_PER_ETR nonces for one (site, ETR) (45 Map-Registers a minute for
+  24 hours): its oldest slice is forgotten early, so that ETR's window
+  shrinks to what its slices still cover ("replay-window.shortened").
+- MAX_TOTAL nonces in all (about 75 MB): the oldest slice of any ETR is
+  forgotten early ("replay-window.shortened" too).
+A replay of a Map-Register older than what is still remembered is accepted.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Hashable
+
+SLICES = 8
+MAX_PER_ETR = 65_536
+MAX_TOTAL = 8_388_608
+_MERGE_MIN = 16
+_SEALED: set[int] = set()
+"""The `latest` of every sealed slice (never added to): an empty set each would cost 216 bytes."""
+
+
+_FORGOTTEN = array("Q")
+
+
+class _Slice:
+    """The nonces one ETR used from `created` on, for at most an eighth of the window."""
+
+    __slots__ = ("created", "key", "latest", "live", "sorted")
+
+    def __init__(self, key: Hashable, created: float) -> None:
+        self.key = key
+        self.created = created
+        self.sorted = array("Q")
+        self.latest = _SEALED
+        self.live = True
+
+    def __len__(self) -> int:
+        return len(self.sorted) + len(self.latest)
+
+    def holds(self, nonce: int) -> bool:
+        if nonce in self.latest:
+            return True
+        found = self.sorted
+        index = bisect_left(found, nonce)
+        return index < len(found) and found[index] == nonce
+
+    def add(self, nonce: int) -> None:
+        latest = self.latest
+        if latest is _SEALED:
+            latest = self.latest = set()
+        latest.add(nonce)
+        if len(latest) > max(_MERGE_MIN, len(self.sorted) >> 4):
+            self.seal()
+
+    def seal(self) -> None:
+        """Merge the latest nonces into the sorted array (linear: Timsort merges two runs)."""
+        if self.latest:
+            self.sorted = array("Q", sorted([*self.sorted, *sorted(self.latest)]))
+            self.latest = _SEALED
+
+
+class ReplayWindow:
+    """Which nonces each (site, ETR) used in the last `window` seconds."""
+
+    __slots__ = ("_by_etr", "_queue", "_total", "max_per_etr", "max_total", "shortened", "window")
+
+    def __init__(
+        self, window: float, *, max_per_etr: int = MAX_PER_ETR, max_total: int = MAX_TOTAL
+    ) -> None:
+        self.window = window
+        self.max_per_etr = max_per_etr
+        self.max_total = max_total
+        self._by_etr: dict[Hashable, list[_Slice]] = {}
+        self._queue: deque[_Slice] = deque()
+        """Every slice in creation order, forgotten ones too until they reach the head."""
+        self._total = 0
+        self.shortened = 0
+        """Slices forgotten before their time, past a bound (a counter for the caller)."""
+
+    def seen(self, key: Hashable, nonce: int) -> bool:
+        """Did (site, ETR) `key` use `nonce` in a remembered Map-Register?"""
+        slices = self._by_etr.get(key)
+        return slices is not None and any(s.holds(nonce) for s in slices)
+
+    def add(self, key: Hashable, nonce: int, now: float) -> None:
+        """Remember that `key` used `nonce` at `now` (in an accepted Map-Register)."""
+        self.forget_expired(now)
+        slices = self._by_etr.get(key)
+        if slices is None:
+            slices = self._by_etr[key] = []
+        newest = slices[-1] if slices else None
+        if (
+            newest is None
+            or now - newest.created >= self.window / SLICES
+            or len(newest) >= self.max_per_etr // SLICES
+        ):
+            if newest is not None:
+                newest.seal()
+            newest = _Slice(key, now)
+            slices.append(newest)
+            self._queue.append(newest)
+        newest.add(nonce)
+        self._total += 1
+        while sum(len(s) for s in slices) > self.max_per_etr:
+            self._forget(slices[0])
+            self.shortened += 1
+        while self._total > self.max_total and (oldest := self._oldest()) is not None:
+            self._forget(oldest)
+            self.shortened += 1
+
+    def forget_expired(self, now: float) -> None:
+        """Forget the slices whose every nonce is older than the window."""
+        horizon = now - self.window - self.window / SLICES
+        while (oldest := self._oldest()) is not None and oldest.created <= horizon:
+            self._forget(oldest)
+
+    def __len__(self) -> int:
+        """Nonces remembered, over every ETR."""
+        return self._total
+
+    def _oldest(self) -> _Slice | None:
+        queue = self._queue
+        while queue and not queue[0].live:
+            queue.popleft()
+        return queue[0] if queue else None
+
+    def _forget(self, oldest: _Slice) -> None:
+        """Forget an ETR's oldest slice."""
+        slices = self._by_etr[oldest.key]
+        del slices[0]
+        if not slices:
+            del self._by_etr[oldest.key]
+        oldest.live = False
+        self._total -= len(oldest)
+        oldest.sorted, oldest.latest = _FORGOTTEN, _SEALED  # it may wait in the queue a while
+        if self._queue and self._queue[0] is oldest:
+            self._queue.popleft()
