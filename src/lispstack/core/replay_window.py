@@ -6,14 +6,17 @@ used within the window refuses every replay within it. The ETR is its
 xTR-ID, or its source address without one.
 
 Sized for a Map-Server with 10,000 ETRs refreshing every minute (14.4 million
-nonces a day), about 9 bytes a nonce. Each ETR's nonces sit in time slices
+nonces a day), about 10 bytes a nonce. Each ETR's nonces sit in time slices
 of an eighth of the window: a sorted array of 64-bit nonces (8 bytes each,
 binary search) plus, in the newest slice only, a small set of the latest
-ones, merged into the array when it grows past a sixteenth of it. A slice
-is forgotten once everything in it is older than the window, so a nonce is
-remembered for at least the window and at most an eighth longer. Every
-slice is also queued globally in creation order, which makes forgetting
-the oldest slices O(1) whoever they belong to.
+ones, merged into the array when it grows past a sixteenth of it. A closed
+slice adds a one-hash bit filter of 16 bits a nonce, so that a fresh nonce
+(the common case) is told apart in one probe, not a binary search (which
+costs a Python int per step). A slice is forgotten once everything in it
+is older than the window, so a nonce is remembered for at least the window
+and at most an eighth longer. Every slice is also queued globally in
+creation order, which makes forgetting the oldest slices O(1) whoever they
+belong to.
 
 Bounds, and what happens past them (counted, the caller logs them):
 - MAX_PER_ETR nonces for one (site, ETR) (45 Map-Registers a minute for
@@ -35,34 +38,28 @@ SLICES = 8
 MAX_PER_ETR = 65_536
 MAX_TOTAL = 8_388_608
 _MERGE_MIN = 16
+_FILTER_BYTES_PER_NONCE = 2
 _SEALED: set[int] = set()
 """The `latest` of every sealed slice (never added to): an empty set each would cost 216 bytes."""
-
-
 _FORGOTTEN = array("Q")
 
 
 class _Slice:
     """The nonces one ETR used from `created` on, for at most an eighth of the window."""
 
-    __slots__ = ("created", "key", "latest", "live", "sorted")
+    __slots__ = ("created", "filter", "key", "latest", "live", "sorted")
 
     def __init__(self, key: Hashable, created: float) -> None:
         self.key = key
         self.created = created
         self.sorted = array("Q")
         self.latest = _SEALED
+        self.filter: bytearray | None = None
+        """Set when the slice is closed: bit (nonce mod its size) of every nonce in it."""
         self.live = True
 
     def __len__(self) -> int:
         return len(self.sorted) + len(self.latest)
-
-    def holds(self, nonce: int) -> bool:
-        if nonce in self.latest:
-            return True
-        found = self.sorted
-        index = bisect_left(found, nonce)
-        return index < len(found) and found[index] == nonce
 
     def add(self, nonce: int) -> None:
         latest = self.latest
@@ -70,13 +67,37 @@ class _Slice:
             latest = self.latest = set()
         latest.add(nonce)
         if len(latest) > max(_MERGE_MIN, len(self.sorted) >> 4):
-            self.seal()
+            self._merge()
 
-    def seal(self) -> None:
+    def _merge(self) -> None:
         """Merge the latest nonces into the sorted array (linear: Timsort merges two runs)."""
         if self.latest:
             self.sorted = array("Q", sorted([*self.sorted, *sorted(self.latest)]))
             self.latest = _SEALED
+
+    def close(self) -> None:
+        """No more nonces: merge them all, and build the filter."""
+        self._merge()
+        bits = bytearray(max(8, _FILTER_BYTES_PER_NONCE * len(self.sorted)))
+        size = len(bits) << 3
+        for nonce in self.sorted:
+            bit = nonce % size
+            bits[bit >> 3] |= 1 << (bit & 7)
+        self.filter = bits
+
+    def forget(self) -> None:
+        self.live = False
+        self.sorted, self.latest, self.filter = _FORGOTTEN, _SEALED, None
+
+
+class _Etr:
+    """One (site, ETR)'s slices, oldest first, and how many nonces they hold."""
+
+    __slots__ = ("count", "slices")
+
+    def __init__(self) -> None:
+        self.slices: list[_Slice] = []
+        self.count = 0
 
 
 class ReplayWindow:
@@ -90,7 +111,7 @@ class ReplayWindow:
         self.window = window
         self.max_per_etr = max_per_etr
         self.max_total = max_total
-        self._by_etr: dict[Hashable, list[_Slice]] = {}
+        self._by_etr: dict[Hashable, _Etr] = {}
         self._queue: deque[_Slice] = deque()
         """Every slice in creation order, forgotten ones too until they reach the head."""
         self._total = 0
@@ -99,15 +120,30 @@ class ReplayWindow:
 
     def seen(self, key: Hashable, nonce: int) -> bool:
         """Did (site, ETR) `key` use `nonce` in a remembered Map-Register?"""
-        slices = self._by_etr.get(key)
-        return slices is not None and any(s.holds(nonce) for s in slices)
+        etr = self._by_etr.get(key)
+        if etr is None:
+            return False
+        for held in etr.slices:  # (inline: this runs for every Map-Register)
+            bits = held.filter
+            if bits is not None:
+                bit = nonce % (len(bits) << 3)
+                if not bits[bit >> 3] >> (bit & 7) & 1:
+                    continue
+            elif nonce in held.latest:
+                return True
+            found = held.sorted
+            index = bisect_left(found, nonce)
+            if index < len(found) and found[index] == nonce:
+                return True
+        return False
 
     def add(self, key: Hashable, nonce: int, now: float) -> None:
         """Remember that `key` used `nonce` at `now` (in an accepted Map-Register)."""
         self.forget_expired(now)
-        slices = self._by_etr.get(key)
-        if slices is None:
-            slices = self._by_etr[key] = []
+        etr = self._by_etr.get(key)
+        if etr is None:
+            etr = self._by_etr[key] = _Etr()
+        slices = etr.slices
         newest = slices[-1] if slices else None
         if (
             newest is None
@@ -115,13 +151,14 @@ class ReplayWindow:
             or len(newest) >= self.max_per_etr // SLICES
         ):
             if newest is not None:
-                newest.seal()
+                newest.close()
             newest = _Slice(key, now)
             slices.append(newest)
             self._queue.append(newest)
         newest.add(nonce)
+        etr.count += 1
         self._total += 1
-        while sum(len(s) for s in slices) > self.max_per_etr:
+        while etr.count > self.max_per_etr:
             self._forget(slices[0])
             self.shortened += 1
         while self._total > self.max_total and (oldest := self._oldest()) is not None:
@@ -146,12 +183,13 @@ class ReplayWindow:
 
     def _forget(self, oldest: _Slice) -> None:
         """Forget an ETR's oldest slice."""
-        slices = self._by_etr[oldest.key]
-        del slices[0]
-        if not slices:
+        etr = self._by_etr[oldest.key]
+        del etr.slices[0]
+        size = len(oldest)
+        etr.count -= size
+        self._total -= size
+        if not etr.slices:
             del self._by_etr[oldest.key]
-        oldest.live = False
-        self._total -= len(oldest)
-        oldest.sorted, oldest.latest = _FORGOTTEN, _SEALED  # it may wait in the queue a while
+        oldest.forget()  # it may wait in the queue a while
         if self._queue and self._queue[0] is oldest:
             self._queue.popleft()
