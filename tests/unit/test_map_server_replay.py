@@ -35,7 +35,10 @@ def _whole_node(text: str = SITES) -> Node:
     return build_node(parse_config(text, "mapserver.toml"), random.Random(1))
 
 
-NODES: list[Callable[[], Node]] = [mapping_node, _whole_node]
+@pytest.fixture(params=[mapping_node, _whole_node], ids=["general-path", "whole-node"])
+def node(request: pytest.FixtureRequest) -> Node:
+    make: Callable[[], Node] = request.param
+    return make()
 
 
 def _rlocs(node: Node, now: float) -> list[str]:
@@ -58,11 +61,7 @@ def _site_b(rloc: object, nonce: int, ttl: int = 3, xtr_id: int | None = None) -
     )
 
 
-@pytest.mark.parametrize("make", NODES)
-def test_an_older_map_register_replayed_after_a_newer_one_is_refused(
-    make: Callable[[], Node],
-) -> None:
-    node = make()
+def test_an_older_map_register_replayed_after_a_newer_one_is_refused(node: Node) -> None:
     old = _site_b(LISP2, nonce=1)
     assert _from_etr(node, old, 0.0)
     assert _from_etr(node, _site_b(LISP3, nonce=2), 60.0)  # the ETR moved to LISP3
@@ -71,11 +70,7 @@ def test_an_older_map_register_replayed_after_a_newer_one_is_refused(
     assert node.counters.get("drop.replayed") == 1
 
 
-@pytest.mark.parametrize("make", NODES)
-def test_a_map_register_replayed_after_the_deregistration_is_refused(
-    make: Callable[[], Node],
-) -> None:
-    node = make()
+def test_a_map_register_replayed_after_the_deregistration_is_refused(node: Node) -> None:
     registration = _site_b(LISP2, nonce=1)
     withdraw = _site_b(LISP2, nonce=2, ttl=0)
     assert _from_etr(node, registration, 0.0)
@@ -89,11 +84,7 @@ def test_a_map_register_replayed_after_the_deregistration_is_refused(
     assert node.counters.get("drop.replayed") == 2
 
 
-@pytest.mark.parametrize("make", NODES)
-def test_alternating_captures_do_not_keep_a_dead_etr_registered(
-    make: Callable[[], Node],
-) -> None:
-    node = make()
+def test_alternating_captures_do_not_keep_a_dead_etr_registered(node: Node) -> None:
     captures = [_site_b(LISP2, nonce=1), _site_b(LISP2, nonce=2)]
     assert _from_etr(node, captures[0], 0.0)
     assert _from_etr(node, captures[1], 60.0)
@@ -106,9 +97,7 @@ def test_alternating_captures_do_not_keep_a_dead_etr_registered(
     assert node.counters.get("registrations.expired") == 1
 
 
-@pytest.mark.parametrize("make", NODES)
-def test_the_window_is_per_site_and_etr(make: Callable[[], Node]) -> None:
-    node = make()
+def test_the_window_is_per_site_and_etr(node: Node) -> None:
     assert _from_etr(node, _site_b(LISP2, nonce=5), 0.0)
     assert _from_etr(node, _site_b(LISP3, nonce=5), 1.0, source=LISP3)  # another ETR
     assert _from_etr(node, _site_b(LISP2, nonce=5, xtr_id=9), 2.0)  # another, by xTR-ID
