@@ -102,7 +102,8 @@ def test_error_carries_key_and_reason() -> None:
         ),
         pytest.param(
             XTR.replace("[[map-servers]]", "[[map-server]]"),
-            "lisp1.toml: unknown table [[map-server]] (did you mean [[map-servers]]?)",
+            "lisp1.toml: [[map-server]]: map-server is written [map-server]"
+            " (or did you mean [[map-servers]]?)",
             id="array-of-tables-typo",
         ),
         pytest.param(
@@ -114,7 +115,7 @@ def test_error_carries_key_and_reason() -> None:
             XTR.replace("[node]\n", ""),
             "lisp1.toml: unknown key 'name' at the top level (expected the tables [node],"
             " [[database-mappings]], [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]],"
-            " [itr], [pitr], [tun], [petr])",
+            " [map-server], [itr], [pitr], [tun], [petr])",
             id="node-keys-outside-node",
         ),
         pytest.param(
@@ -126,8 +127,8 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR + "[bogus]\nx = 1\n",
             "lisp1.toml: unknown table [bogus] (expected [node], [[database-mappings]],"
-            " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [itr], [pitr], [tun],"
-            " [petr])",
+            " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [map-server], [itr],"
+            " [pitr], [tun], [petr])",
             id="unknown-table",
         ),
         pytest.param(
@@ -153,7 +154,7 @@ def test_error_carries_key_and_reason() -> None:
         ),
         pytest.param(
             XTR.replace("[node]", "[[node]]"),
-            "lisp1.toml: node: expected a table, got array",
+            "lisp1.toml: [[node]]: node is written [node]",
             id="wrong-type-table",
         ),
         pytest.param(

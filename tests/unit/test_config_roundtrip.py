@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import ip_network
 from pathlib import PurePosixPath
 
@@ -105,9 +106,26 @@ def sites(draw: st.DrawFn) -> tuple[Site, ...]:
                 keys=tuple(keys),
                 eid_prefixes=tuple(all_prefixes[index * 2 : index * 2 + count]),
                 accept_more_specifics=draw(st.booleans()),
+                allow_overlap=draw(st.booleans()),
             )
         )
-    return tuple(result)
+    # A site whose prefix lies inside another site's must allow it, or the config is wrong.
+    return tuple(
+        replace(site, allow_overlap=True) if _inside_another(site, result) else site
+        for site in result
+    )
+
+
+def _inside_another(site: Site, sites: list[Site]) -> bool:
+    return any(
+        inner.iid == outer.iid
+        and inner.network.version == outer.network.version
+        and inner.network.subnet_of(outer.network)  # type: ignore[arg-type]
+        for other in sites
+        if other is not site
+        for outer in other.eid_prefixes
+        for inner in site.eid_prefixes
+    )
 
 
 def has(roles: tuple[NodeRole, ...], *wanted: NodeRole) -> bool:

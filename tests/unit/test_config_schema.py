@@ -50,6 +50,10 @@ accept-more-specifics = true
 name = "b"
 auth-keys = [{ id = 1, key = "k1", algorithm = "hmac-sha-256" }]
 eid-prefixes = ["192.168.2.0/24"]
+allow-overlap = true
+
+[map-server]
+replay-window = 3600
 
 [itr]
 map-cache-limit = 10

@@ -132,20 +132,7 @@ def test_a_registered_more_specific_leaves_the_rest_of_the_site_negative(node: N
     assert reply.records[0].eid_mask_len == 25 and reply.records[0].locators
 
 
-@pytest.mark.parametrize(
-    "build",
-    [
-        general_path_node,
-        pytest.param(
-            mapping_node,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the resolver fast path's cached answer outlives an expired "
-                "registration until the expiry timer bumps the store generation",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("build", [general_path_node, mapping_node])
 def test_expired_registration_answers_negative_even_before_the_timer(
     build: Callable[[], Node],
 ) -> None:

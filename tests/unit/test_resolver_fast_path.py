@@ -60,7 +60,7 @@ def _nodes() -> tuple[Node, Node, ResolverFastPath]:
     return fast, general, fast_path
 
 
-def _register(node: Node, eid: str, ttl: int, nonce: int, proxy: bool) -> None:
+def _register(node: Node, eid: str, ttl: int, nonce: int, proxy: bool, now: float = 0.0) -> None:
     record = MappingRecord(
         eid=IPv4Address(eid),
         eid_mask_len=24,
@@ -68,7 +68,7 @@ def _register(node: Node, eid: str, ttl: int, nonce: int, proxy: bool) -> None:
         locators=(Locator(address=IPv4Address("10.0.2.2")),),
     )
     _, raw = MapRegister(nonce=nonce, records=(record,), proxy_reply=proxy).signed(b"key-b")
-    node.handle(DatagramReceived(raw, Endpoint(IPv4Address("10.0.2.2"), 4342), LOCAL), 0.0)
+    node.handle(DatagramReceived(raw, Endpoint(IPv4Address("10.0.2.2"), 4342), LOCAL), now)
 
 
 def _requests() -> list[bytes]:
@@ -126,6 +126,26 @@ def test_fast_and_general_paths_agree() -> None:
     assert fast.counters.get("forward.to-etr") == 1
     # Repeats within one registration state: 1 + 4 (second round) + 1 + 1.
     assert fast_path.hits == 7
+
+
+def test_no_cached_answer_outlives_the_registrations_it_used() -> None:
+    fast, general, _ = _nodes()
+    requests = _requests()
+    for node in (fast, general):
+        _register(node, "192.168.2.0", 3, 1, proxy=True)  # lives 180 s
+    for now in (1.0, 2.0):
+        assert _answers(fast, requests, now) == _answers(general, requests, now)
+    assert fast.answer_cached is not None
+    assert not any(fast.answer_cached(r, 180.0) for r in _with_nonces(requests[2:3]))
+    # No timer tick since: the registration lapsed at 180 s all the same.
+    assert _answers(fast, requests, 180.0) == _answers(general, requests, 180.0)
+    # Registered again before a timer tick removed the lapsed registration.
+    for node in (fast, general):
+        _register(node, "192.168.2.0", 3, 2, proxy=True, now=181.0)
+    assert _answers(fast, requests, 182.0) == _answers(general, requests, 182.0)
+    assert fast.counters.snapshot() == general.counters.snapshot()
+    assert fast.counters.get("reply.proxy") == 3  # at 1, 2 and 182 s
+    assert fast.counters.get("reply.negative-not-registered") == 4 + 1  # site a; b at 180 s
 
 
 def _common_request(eid: int, itr: int, port: int, nonce: int, source_eid: bool) -> bytes:
@@ -210,13 +230,13 @@ def test_cached_answers_from_bytes_match_handle() -> None:
         _register(node, "192.168.2.0", 3, 1, proxy=True)
     requests = _requests()
     assert fast.answer_cached is not None
-    assert not any(fast.answer_cached(r) for r in _with_nonces(requests))  # nothing learnt yet
+    assert not any(fast.answer_cached(r, 2.0) for r in _with_nonces(requests))  # nothing learnt yet
     _answers(fast, requests, 1.0)
     _answers(general, requests, 1.0)
     expected = _answers(general, requests, 2.0)
     answered = []  # as the daemon does: from the cache where it can, else through handle
     for request in _with_nonces(requests):
-        cached = fast.answer_cached(request)
+        cached = fast.answer_cached(request, 2.0)
         if cached is not None:
             reply, rloc, port = cached
             answered.append((reply, f"{IPv4Address(rloc)}:{port}"))
@@ -232,4 +252,4 @@ def test_cached_answers_from_bytes_match_handle() -> None:
     assert fast.counters.snapshot() == general.counters.snapshot()
     for node in (fast, general):  # a change of registration: nothing is answered from the cache
         _register(node, "192.168.2.0", 0, 2, proxy=True)
-    assert not any(fast.answer_cached(r) for r in _with_nonces(requests))
+    assert not any(fast.answer_cached(r, 2.0) for r in _with_nonces(requests))

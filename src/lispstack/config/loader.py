@@ -6,8 +6,7 @@ import os
 import tomllib
 
 from lispstack.config.errors import ConfigError
-from lispstack.config.model import NodeConfig, PitrOptions, Site
-from lispstack.config.prefix import ConfigPrefix
+from lispstack.config.model import NodeConfig, PitrOptions
 from lispstack.config.role_checks import check_required, check_unused
 from lispstack.config.schema import NODE_FILE
 from lispstack.config.sections import (
@@ -15,6 +14,7 @@ from lispstack.config.sections import (
     read_itr_options,
     read_map_resolver,
     read_map_server,
+    read_map_server_options,
     read_node,
     read_petr,
     read_petr_options,
@@ -23,7 +23,8 @@ from lispstack.config.sections import (
     read_tun,
     unique,
 )
-from lispstack.config.table import Table, check_keys, join
+from lispstack.config.site_prefixes import check_site_prefixes
+from lispstack.config.table import Table, check_keys
 
 
 def load_config(path: str | os.PathLike[str]) -> NodeConfig:
@@ -70,7 +71,8 @@ def parse_config(text: str, source: str) -> NodeConfig:
     unique(root, "petrs", petrs, lambda p: p.address, "address", field="address")
     sites = tuple(read_site(t) for t in root.tables("sites"))
     unique(root, "sites", sites, lambda s: s.name, "site name", field="name")
-    _check_site_prefixes(root, sites)
+    check_site_prefixes(root, sites)
+    map_server = read_map_server_options(root.table("map-server"))
 
     itr = read_itr_options(root.table("itr"), has_petrs=bool(petrs), has_resolvers=bool(resolvers))
     pitr_table = root.table("pitr")
@@ -83,6 +85,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
         map_resolvers=resolvers,
         petrs=petrs,
         sites=sites,
+        map_server=map_server,
         itr=itr,
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
@@ -91,17 +94,3 @@ def parse_config(text: str, source: str) -> NodeConfig:
     root.done()
     check_required(config, data.keys())
     return config
-
-
-def _check_site_prefixes(root: Table, sites: tuple[Site, ...]) -> None:
-    """An EID prefix belongs to one site only."""
-    owner: dict[ConfigPrefix, int] = {}
-    for site_index, site in enumerate(sites):
-        for prefix_index, prefix in enumerate(site.eid_prefixes):
-            if prefix in owner:
-                other = owner[prefix]
-                path = join(join(join("sites", site_index), "eid-prefixes"), prefix_index)
-                raise root.child_error(
-                    path, f"EID prefix {prefix} already belongs to sites[{other}]"
-                )
-            owner[prefix] = site_index

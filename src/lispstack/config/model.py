@@ -85,7 +85,8 @@ bits must be clear.
                         RLOC of a known mapping; default false.
 
 ``[[sites]]`` (role map-server, required by it)
-    Who may register what; names unique, an EID prefix in one site only.
+    Who may register what; names unique, an EID prefix in one site only,
+    and no EID prefix inside another site's unless ``allow-overlap`` says so.
     ``name``            required; letters, digits, ``.``, ``_``, ``-``.
     ``auth-key``        one key: key-id 0, either algorithm.
     ``auth-keys``       several keys (instead of ``auth-key``; one of the two
@@ -96,6 +97,21 @@ bits must be clear.
     ``eid-prefixes``    required, non-empty, unique.
     ``accept-more-specifics``  accept registrations of prefixes inside the
                         site's; default false.
+    ``allow-overlap``   this site's EID prefixes may lie inside another site's
+                        (a more-specific the other site delegates to this one:
+                        registrations and Map-Requests inside it go to this
+                        site, the most specific); default false, which makes
+                        such an overlap a config error naming both sites.
+
+``[map-server]`` (role map-server, optional)
+    ``replay-window``   seconds during which a Map-Register whose nonce the
+                        same site and ETR (xTR-ID, else source address) used
+                        in an accepted Map-Register is refused as a replay;
+                        180 to 2592000 (30 days), default 86400 (24 hours).
+                        Nonces are kept in bounded memory (see
+                        core/replay_window.py): at most 65,536 per ETR and
+                        8,388,608 in all, past which the oldest are
+                        forgotten early (counted as replay-window.shortened).
 
 ``[tun]`` (roles itr, etr, pitr, petr, optional)
     ``device``          TUN device name, 1-15 characters, no ``/`` or
@@ -206,10 +222,16 @@ class Site:
     keys: tuple[SiteKey, ...]
     eid_prefixes: tuple[ConfigPrefix, ...]
     accept_more_specifics: bool = False
+    allow_overlap: bool = False
 
     def key(self, key_id: int) -> SiteKey | None:
         """The key with this key id, or None."""
         return next((k for k in self.keys if k.key_id == key_id), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MapServerOptions:
+    replay_window: int = 86_400
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +268,7 @@ class NodeConfig:
     map_resolvers: tuple[MapResolver, ...] = ()
     petrs: tuple[Petr, ...] = ()
     sites: tuple[Site, ...] = ()
+    map_server: MapServerOptions = MapServerOptions()
     itr: ItrOptions = ItrOptions()
     pitr: PitrOptions = PitrOptions()
     petr: PetrOptions = PetrOptions()

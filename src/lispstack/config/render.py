@@ -62,6 +62,7 @@ def _site(site: Site) -> list[str]:
         lines.append("auth-keys = [" + ", ".join(keys) + "]")
     lines.append(f"eid-prefixes = {toml_value(str(p) for p in site.eid_prefixes)}")
     lines.append(f"accept-more-specifics = {toml_value(site.accept_more_specifics)}")
+    lines.append(f"allow-overlap = {toml_value(site.allow_overlap)}")
     return lines
 
 
@@ -105,6 +106,8 @@ def render_config(config: NodeConfig) -> str:
         )
     for site in config.sites:
         lines += _site(site)
+    if config.has_role(NodeRole.MAP_SERVER):
+        lines += _table("[map-server]", {"replay-window": config.map_server.replay_window})
     if config.has_role(NodeRole.ITR):
         lines += _table(
             "[itr]",

@@ -15,6 +15,7 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "map-resolvers": (NodeRole.ITR, NodeRole.PITR),
     "petrs": (NodeRole.ITR,),
     "sites": (NodeRole.MAP_SERVER,),
+    "map-server": (NodeRole.MAP_SERVER,),
     "itr": (NodeRole.ITR,),
     "pitr": (NodeRole.PITR,),
     "petr": (NodeRole.PETR,),

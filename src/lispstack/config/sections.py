@@ -14,6 +14,7 @@ from lispstack.config.model import (
     LogLevel,
     MapResolver,
     MapServer,
+    MapServerOptions,
     NodeRole,
     NodeSection,
     Petr,
@@ -212,9 +213,26 @@ def read_site(table: Table) -> Site:
         keys=keys,
         eid_prefixes=prefixes,
         accept_more_specifics=table.boolean("accept-more-specifics", False),
+        allow_overlap=table.boolean("allow-overlap", False),
     )
     table.done()
     return site
+
+
+REPLAY_WINDOW_MIN_S = 180
+REPLAY_WINDOW_MAX_S = 30 * 86_400
+
+
+def read_map_server_options(table: Table | None) -> MapServerOptions:
+    if table is None:
+        return MapServerOptions()
+    options = MapServerOptions(
+        replay_window=table.integer(
+            "replay-window", low=REPLAY_WINDOW_MIN_S, high=REPLAY_WINDOW_MAX_S, default=86_400
+        )
+    )
+    table.done()
+    return options
 
 
 def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: bool) -> ItrOptions:

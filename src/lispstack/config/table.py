@@ -68,12 +68,35 @@ def check_keys(data: Mapping[str, object], section: Section, source: str, path: 
         sub = section.keys[key]
         if sub is None:
             continue
+        if not path and _written_as_tables(value) and sub.many != isinstance(value, list):
+            raise _wrong_shape(source, key, value, section)
         if isinstance(value, dict):
             check_keys(value, sub, source, join(path, key))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 if isinstance(item, dict):
                     check_keys(item, sub, source, join(join(path, key), index))
+
+
+def _written_as_tables(value: object) -> bool:
+    """`[name]` (a dict) or `[[name]]` (a non-empty list of dicts)."""
+    return isinstance(value, dict) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    )
+
+
+def _wrong_shape(source: str, key: str, value: object, section: Section) -> ConfigError:
+    """`[[map-server]]: map-server is written [map-server] (or did you mean
+    [[map-servers]]?)`: a known table name written in the other table shape."""
+    many = isinstance(value, list)
+    written = f"[[{key}]]" if many else f"[{key}]"
+    shaped = {n: sub for n, sub in section.keys.items() if sub is not None and sub.many == many}
+    close = difflib.get_close_matches(key, list(shaped), n=1)
+    right = "[" + written + "]" if not many else written[1:-1]
+    reason = f"{written}: {key} is written {right}"
+    if close:
+        reason += f" (or did you mean {shaped[close[0]].label(close[0])}?)"
+    return ConfigError(source, key, reason, reason_names_key=True)
 
 
 def _unknown_key(source: str, path: str, key: str, value: object, section: Section) -> ConfigError:
@@ -86,9 +109,7 @@ def _unknown_key(source: str, path: str, key: str, value: object, section: Secti
     else:
         tables = {name: sub.label(name) for name, sub in section.keys.items() if sub is not None}
         expected = ", ".join(tables.values())
-        if isinstance(value, dict) or (
-            isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-        ):
+        if _written_as_tables(value):
             written = f"[[{key}]]" if isinstance(value, list) else f"[{key}]"
             hint = f"did you mean {tables[close[0]]}?" if close else f"expected {expected}"
             reason = f"unknown table {written} ({hint})"

@@ -15,7 +15,6 @@ from lispstack.core.node import Node
 from lispstack.core.register_refresh import with_refresh
 from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.core.role import Role
-from lispstack.core.sites import SiteTable
 from lispstack.core.xtr import build_xtr_roles
 from lispstack.wire.records import new_locator_sets
 
@@ -34,7 +33,7 @@ def build_node(
     roles: list[Role] = []
     registering = resolver = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
-        map_server = MapServer(SiteTable(config.sites), counters, drops, locator_sets)
+        map_server = MapServer.from_config(config, counters, drops, locator_sets)
         if config.has_role(NodeRole.MAP_SERVER):
             registering = map_server
             roles.append(map_server)

@@ -3,6 +3,8 @@
 - Registers the database mappings with every configured Map-Server
   (registration.RegistrationSession decides when), signed with the
   Map-Server's key; Map-Notifies must verify and answer an outstanding nonce.
+  No Map-Register nonce repeats within the process (core/register_nonces.py):
+  a Map-Server refuses a nonce it has seen from us as a replay.
 - Answers Map-Requests for its EID prefixes, direct or forwarded by a
   Map-Server inside an ECM, with an authoritative Map-Reply sent straight to
   the ITR-RLOC at the request's (inner) UDP source port.
@@ -30,6 +32,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.registration import RegistrationSession
 from lispstack.core.role import Role
 from lispstack.wire.address import split_instance_id
@@ -66,6 +69,7 @@ class Etr(Role):
         self.drops = drops
         self.rng = rng
         self.xtr_id = XtrId(rng.getrandbits(128), site_id)
+        self._nonces = RegisterNonces(rng.getrandbits(128).to_bytes(16, "big"))
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
 
@@ -78,7 +82,7 @@ class Etr(Role):
         self, session: RegistrationSession, now: float, ttl: int
     ) -> tuple[list[Action], int]:
         server = session.server
-        nonce = self.rng.getrandbits(64)
+        nonce = self._nonces.next()
         _, payload = MapRegister(
             nonce=nonce,
             records=self._records(ttl),

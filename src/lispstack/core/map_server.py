@@ -13,8 +13,9 @@ these checks, in this order; a failed check is a counted drop
     auth-failure        the HMAC over the raw bytes does not verify
     prefix-not-allowed  a record more specific than its site prefix, in a
                         site that does not accept more-specifics
-    replayed            a record's nonce is the last one accepted from that
-                        ETR for that prefix, and that registration is live
+    replayed            the nonce is one this site and ETR used in a Map-Register
+                        accepted within the replay window (core/replay_window.py;
+                        `[map-server] replay-window`, 24 hours by default)
 
 (An authentication data length that does not match the algorithm never gets
 here: the node drops the datagram as "malformed".)
@@ -32,8 +33,9 @@ import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
-from lispstack.core.drops import DropRecorder
+from lispstack.core.drops import LOG_INTERVAL_S, DropRecorder
 from lispstack.core.events import (
     Action,
     DatagramReceived,
@@ -44,6 +46,7 @@ from lispstack.core.events import (
 )
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
+from lispstack.core.replay_window import ReplayWindow
 from lispstack.core.role import Role
 from lispstack.core.sites import SitePrefix, SiteTable, key_accepts
 from lispstack.mapping.address_cache import AddressCache
@@ -59,6 +62,7 @@ from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import LocatorSets, MappingRecord, new_locator_sets
 
 REGISTRATION_LIFETIME_S = 180.0
+DEFAULT_REPLAY_WINDOW_S = 86_400.0
 _IN_MAP_REGISTER = f"in.{MessageType.MAP_REGISTER.label}"
 
 
@@ -109,6 +113,7 @@ class MapServer(Role):
         sites: SiteTable,
         counters: Counters,
         drops: DropRecorder,
+        replay_window: float = DEFAULT_REPLAY_WINDOW_S,
         locator_sets: LocatorSets | None = None,
     ) -> None:
         self.sites = sites
@@ -120,8 +125,9 @@ class MapServer(Role):
         self.counters = counters
         self.drops = drops
         self.registrations = RegistrationStore()
-        self._deregistered: dict[tuple[EidPrefix, str], tuple[int, float]] = {}
-        """Nonce of the last deregistration per (prefix, ETR), until its window ends."""
+        self.replay_window = replay_window
+        self._nonces = ReplayWindow(replay_window)
+        self._shortened_logged = -LOG_INTERVAL_S
         self._last_registered: dict[EidPrefix, float] = {}
         """Per configured site prefix: when a registration under it was last accepted."""
         self._accepted = AcceptedRegisters()
@@ -130,6 +136,22 @@ class MapServer(Role):
         also handed on (ReplicateRegister) for the other workers to apply."""
         self._applying_replica = False
         self._source_texts = AddressCache()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: NodeConfig,
+        counters: Counters,
+        drops: DropRecorder,
+        locator_sets: LocatorSets | None = None,
+    ) -> MapServer:
+        return cls(
+            SiteTable(config.sites),
+            counters,
+            drops,
+            config.map_server.replay_window,
+            locator_sets,
+        )
 
     # ------------------------------------------------------------ registration
 
@@ -163,6 +185,8 @@ class MapServer(Role):
             if trace is not None:
                 actions.append(trace)
         self.counters.add("map-register.accepted")
+        site = checked.site_prefixes[0].site.name
+        actions.extend(self._remember_nonce((site, checked.etr), message.nonce, now))
         self._remember(message, datagram, checked, stored)
         if self.replicating:
             actions.append(ReplicateRegister(datagram.payload, datagram.source))
@@ -215,10 +239,9 @@ class MapServer(Role):
         if accepted is None:
             return None
         nonce = int.from_bytes(payload[4:12], "big")
-        for registration in accepted.registrations:
-            if registration.nonce == nonce and registration.expires_at > now:
-                return None
-        if not verify_raw(payload, accepted.key):
+        first = accepted.registrations[0]
+        site_etr = (first.site, first.etr)
+        if self._nonces.seen(site_etr, nonce) or not verify_raw(payload, accepted.key):
             return None
         self.counters.add(_IN_MAP_REGISTER)
         for registration, lifetime in zip(accepted.registrations, accepted.lifetimes, strict=True):
@@ -230,7 +253,7 @@ class MapServer(Role):
         self.counters.add("registrations.accepted", count)
         self.counters.add("registrations.refreshed", count)
         self.counters.add("map-register.accepted")
-        actions: list[Action] = []
+        actions = self._remember_nonce(site_etr, nonce, now)
         if self.replicating:
             actions.append(ReplicateRegister(payload, datagram.source))
         if accepted.want_map_notify:
@@ -299,17 +322,25 @@ class MapServer(Role):
             if not site_prefix.allows(prefix):
                 return drop("prefix-not-allowed", f"{prefix} in site {site.name}")
         etr = sys.intern(f"{message.xtr_id.xtr_id:032x}") if message.xtr_id else source
-        for prefix in prefixes:
-            if self._is_replay(prefix, etr, message.nonce, now):
-                return drop("replayed", f"{prefix} nonce {nonce_text(message.nonce)}")
+        if self._nonces.seen((site.name, etr), message.nonce):
+            return drop("replayed", f"site {site.name}, nonce {nonce_text(message.nonce)}")
         return _Accepted(tuple(site_prefixes), tuple(prefixes), key.hmac, etr)
 
-    def _is_replay(self, prefix: EidPrefix, etr: str, nonce: int, now: float) -> bool:
-        current = self.registrations.get(prefix, etr)
-        if current is not None and current.expires_at > now:
-            return current.nonce == nonce
-        remembered = self._deregistered.get((prefix, etr))
-        return remembered is not None and remembered[0] == nonce and remembered[1] > now
+    def _remember_nonce(self, site_etr: tuple[str, str], nonce: int, now: float) -> list[Action]:
+        """Remember an accepted Map-Register's nonce; a rate-limited trace when a bound
+        made the window forget nonces early (what it forgets is counted)."""
+        nonces = self._nonces
+        before = nonces.shortened
+        nonces.add(site_etr, nonce, now)
+        if nonces.shortened == before:
+            return []
+        self.counters.add("replay-window.shortened", nonces.shortened - before)
+        if now - self._shortened_logged < LOG_INTERVAL_S:
+            return []
+        self._shortened_logged = now
+        site, etr = site_etr
+        fields: dict[str, object] = {"site": site, "etr": etr, "remembered": len(nonces)}
+        return [Trace("replay-window-shortened", fields)]
 
     def _store(
         self,
@@ -328,13 +359,10 @@ class MapServer(Role):
             return {"site": site, "eid": prefix, "etr": source}
 
         if record.ttl == 0:
-            self._deregistered[(prefix, etr)] = (message.nonce, now + REGISTRATION_LIFETIME_S)
             if self.registrations.remove(prefix, etr) is None:
                 return None, None
             self.counters.add("registrations.deregistered")
             return None, Trace("deregistered", fields())
-        if self._deregistered:
-            self._deregistered.pop((prefix, etr), None)
         lifetime = _lifetime(message, record)
         new = Registration(
             site=site,
@@ -400,8 +428,7 @@ class MapServer(Role):
                     },
                 )
             )
-        if self._deregistered:
-            self._deregistered = {k: v for k, v in self._deregistered.items() if v[1] > now}
+        self._nonces.forget_expired(now)
         return actions
 
     def next_deadline(self) -> float | None:

@@ -47,7 +47,7 @@ class Node:
         self._tun_roles = tuple(r for r in self.roles if r.handles_tun)
         self._control_routes: dict[int, Role] = {}
         self._control: Callable[[DatagramReceived, float], list[Action]] = self.handle_control
-        self.answer_cached: Callable[[bytes], tuple[bytes, bytes, int] | None] | None = None
+        self.answer_cached: Callable[[bytes, float], tuple[bytes, bytes, int] | None] | None = None
         """See ResolverFastPath.answer_cached; None when the node has no such shortcut."""
         self.apply_replica: Callable[[DatagramReceived, float], None] | None = None
         """See MapServer.apply_replica; None on a node without a Map-Server."""

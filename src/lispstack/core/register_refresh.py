@@ -4,7 +4,8 @@ An ETR re-registers its prefixes every minute with the same Map-Register but
 for the nonce and the authentication data. When the rest of a Map-Register
 is what an earlier accepted one from the same source said, and every
 registration that one made is still stored, the registrations are refreshed
-in place once the HMAC verifies and the nonce is fresh: the records need not
+in place once the HMAC verifies and the nonce is fresh (not one this site and
+ETR used within the replay window, core/replay_window.py): the records need not
 be decoded or checked against the sites again (the sites are fixed for the
 life of the node). "Still stored" means unchanged too: if another message
 changed a registration since (other RLOCs, the P bit, another source for the

@@ -7,13 +7,16 @@ builds every header and address as an object, several times the cost of the
 answer itself), and the Map-Resolver answers from the parsed fields. The
 first answer for an EID is kept as bytes, with the counters it incremented;
 later requests for the same EID patch in their nonce and count the same way,
-until the registrations change. Everything else takes the general path.
+until the registrations change or the earliest of those the answer used
+expires (whether or not a timer tick has removed it yet). Everything else
+takes the general path.
 Tests compare both paths on the same inputs, and check that every request
 the parse takes is one the general decoder takes with the same fields.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ _Journal: TypeAlias = tuple[tuple[str, int], ...]
 @dataclass(frozen=True, slots=True)
 class _CachedReply:
     generation: int
+    expires: float  # the earliest expiry of the registrations the answer used
     head: bytes  # the Map-Reply's first word
     tail: bytes  # everything after the nonce
     counted: _Journal
@@ -71,12 +75,12 @@ class ResolverFastPath:
         reply_to = self._reply_to.entries.get((itr_rloc, port))
         if reply_to is None:
             reply_to = self._reply_to.put((itr_rloc, port), Endpoint(IPv4Address(itr_rloc), port))
-        reply = self._cached_reply(eid, nonce)
+        reply = self._cached_reply(eid, nonce, now)
         if reply is not None:
             return [SendDatagram(reply, reply_to)]
         return self._learn(datagram, eid, reply_to, int.from_bytes(nonce, "big"), now)
 
-    def answer_cached(self, payload: bytes) -> tuple[bytes, bytes, int] | None:
+    def answer_cached(self, payload: bytes, now: float) -> tuple[bytes, bytes, int] | None:
         """(Map-Reply, ITR-RLOC, port) when `payload` is a request answered before, else None.
 
         The reply is counted as `handle` would count it, and goes from the
@@ -88,12 +92,16 @@ class ResolverFastPath:
         if parsed is None:
             return None
         eid, itr_rloc, port, nonce = parsed
-        reply = self._cached_reply(eid, nonce)
+        reply = self._cached_reply(eid, nonce, now)
         return None if reply is None else (reply, itr_rloc, port)
 
-    def _cached_reply(self, eid: int, nonce: bytes) -> bytes | None:
+    def _cached_reply(self, eid: int, nonce: bytes, now: float) -> bytes | None:
         cached = self._cache.entries.get(eid)
-        if cached is None or cached.generation != self._registrations.generation:
+        if (
+            cached is None
+            or cached.generation != self._registrations.generation
+            or now >= cached.expires
+        ):
             return None
         self.hits += 1
         self._counters.replay(cached.counted)
@@ -116,8 +124,15 @@ class ResolverFastPath:
             return actions
         # Answers of one kind count the same names: one tuple for all of them.
         counted = self._journals.shared(counted, counted)
-        self._cache.put(eid, _CachedReply(generation, reply[:4], reply[12:], counted))
+        expires = self._expiry_of_answer(eid, now)
+        self._cache.put(eid, _CachedReply(generation, expires, reply[:4], reply[12:], counted))
         return actions
+
+    def _expiry_of_answer(self, eid: int, now: float) -> float:
+        """When the answer for `eid` stops holding without a change of registrations: the
+        earliest expiry of the live registrations it used (never, for a negative one)."""
+        used = self._resolver.map_server.resolve(0, IPv4Address(eid), now).registrations
+        return min((r.expires_at for r in used), default=math.inf)
 
 
 def parse_common_request(payload: bytes) -> tuple[int, bytes, int, bytes] | None:

@@ -207,7 +207,7 @@ class NodeDaemon:
                 self.node.counters.add("socket-errors")
                 continue
             if answer_cached is not None and reply_socket is not None:
-                cached = self._answer_from_cache(answer_cached, data)
+                cached = self._answer_from_cache(answer_cached, data, time.monotonic())
                 if cached is not None:
                     replied += self._send_cached(reply_socket, *cached)
                     continue
@@ -218,10 +218,13 @@ class NodeDaemon:
         self._schedule()
 
     def _answer_from_cache(
-        self, answer_cached: Callable[[bytes], tuple[bytes, bytes, int] | None], data: bytes
+        self,
+        answer_cached: Callable[[bytes, float], tuple[bytes, bytes, int] | None],
+        data: bytes,
+        now: float,
     ) -> tuple[bytes, bytes, int] | None:
         try:
-            return answer_cached(data)
+            return answer_cached(data, now)
         except Exception:  # a bug must not take the node down
             self.node.counters.add("internal-error")
             log.exception("internal error answering from the cache")

@@ -110,7 +110,13 @@ class RegistrationStore:
         self.renew(current, new.nonce, new.last_registered, new.expires_at)
 
     def renew(self, current: Registration, nonce: int, now: float, expires_at: float) -> None:
-        """Refresh a stored registration whose content is unchanged."""
+        """Refresh a stored registration whose content is unchanged.
+
+        One that had lapsed (not yet removed by `expire`) comes back to answers:
+        that is a change.
+        """
+        if current.expires_at <= now:
+            self.generation += 1
         current.nonce = nonce
         current.last_registered = now
         current.expires_at = expires_at
