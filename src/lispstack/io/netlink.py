@@ -14,9 +14,9 @@ rules: that is LISP-eligibility by source address. A negative
 rest of that prefix is routed by the main table instead of entering the TUN.
 
 Everything carries the route protocol PROTO and lives in TABLE, so a later
-start can find and remove what a crashed run left behind. Each operation
-opens its own netlink socket: pyroute2's synchronous API may not run inside
-an asyncio loop, so the daemon calls these from a worker thread.
+start (or `lispstack cleanup`) can find and remove what a crashed run left
+behind. pyroute2's synchronous API may not run inside an asyncio loop: while
+the daemon runs, io/native_routes.py calls `apply` from its own thread.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ PROTO = 250
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
+_RTN_THROW = 9
 
 
 class PolicyRouting:
@@ -92,54 +93,70 @@ class PolicyRouting:
                     family=_FAMILY[prefix.version],
                 )
 
-    def add_native(self, prefix: str) -> None:
+    def session(self) -> IPRoute:
+        """A netlink socket for a batch of `apply` calls (a context manager)."""
+        return IPRoute()
+
+    def apply(self, ipr: IPRoute, prefix: str, state: str, tun_index: int) -> None:
+        """Make TABLE's route for `prefix` "throw", "tun" (dev <TUN>) or "absent".
+
+        Raises NetlinkError (an OSError) when the kernel refuses; removing a
+        route that is not there is not an error.
+        """
         network = ip_network(prefix)
+        key: dict[str, object] = {
+            "dst": str(network),
+            "table": self.table,
+            "family": _FAMILY[network.version],
+        }
+        if state == "throw":
+            ipr.route("replace", type="throw", proto=PROTO, **key)
+        elif state == "tun":
+            ipr.route("replace", oif=tun_index, proto=PROTO, **key)
+        else:
+            with contextlib.suppress(NetlinkError):
+                ipr.route("del", **key)
+
+    def cleanup_stale(self) -> list[str]:
+        """Remove every rule and route of our table and priorities (ours, or a crashed
+        run's); what was removed, one line each in `ip` words."""
         with IPRoute() as ipr:
-            ipr.route(
-                "replace",
-                dst=str(network),
-                type="throw",
-                table=self.table,
-                proto=PROTO,
-                family=_FAMILY[network.version],
-            )
+            return self._cleanup(ipr)
 
-    def remove_native(self, prefix: str) -> None:
-        network = ip_network(prefix)
-        with IPRoute() as ipr, contextlib.suppress(NetlinkError):
-            ipr.route(
-                "del",
-                dst=str(network),
-                type="throw",
-                table=self.table,
-                family=_FAMILY[network.version],
-            )
-
-    def cleanup_stale(self) -> None:
-        """Remove every rule and route of our table and priorities (ours, or a crashed run's)."""
-        with IPRoute() as ipr:
-            self._cleanup(ipr)
-
-    def _cleanup(self, ipr: IPRoute) -> None:
+    def _cleanup(self, ipr: IPRoute) -> list[str]:
+        removed: list[str] = []
         for family in _FAMILY.values():
             for rule in ipr.get_rules(family=family):
-                if rule.get_attr("FRA_PRIORITY") in (self.priority - 1, self.priority):
-                    with contextlib.suppress(NetlinkError):
-                        ipr.rule(
-                            "del",
-                            family=family,
-                            priority=rule.get_attr("FRA_PRIORITY"),
-                            table=rule.get_attr("FRA_TABLE") or rule["table"],
-                            src=rule.get_attr("FRA_SRC"),
-                            src_len=rule["src_len"],
-                        )
-            for route in ipr.get_routes(family=family, table=self.table):
+                priority = rule.get_attr("FRA_PRIORITY")
+                if priority not in (self.priority - 1, self.priority):
+                    continue
+                table = rule.get_attr("FRA_TABLE") or rule["table"]
+                source = rule.get_attr("FRA_SRC")
                 with contextlib.suppress(NetlinkError):
-                    ipr.route("del", **_route_key(route, self.table, family))
-            for route in ipr.get_routes(family=family, table=MAIN_TABLE):
-                if route.get_attr("RTA_TABLE") == MAIN_TABLE and route["proto"] == PROTO:
-                    with contextlib.suppress(NetlinkError):
-                        ipr.route("del", **_route_key(route, MAIN_TABLE, family))
+                    ipr.rule(
+                        "del",
+                        family=family,
+                        priority=priority,
+                        table=table,
+                        src=source,
+                        src_len=rule["src_len"],
+                    )
+                    removed.append(
+                        f"rule priority {priority} from {source}/{rule['src_len']} lookup {table}"
+                    )
+            routes = [(r, self.table) for r in ipr.get_routes(family=family, table=self.table)]
+            routes += [
+                (r, MAIN_TABLE)
+                for r in ipr.get_routes(family=family, table=MAIN_TABLE)
+                if r.get_attr("RTA_TABLE") == MAIN_TABLE and r["proto"] == PROTO
+            ]
+            for route, table in routes:
+                key = _route_key(route, table, family)
+                with contextlib.suppress(NetlinkError):
+                    ipr.route("del", **key)
+                    kind = "throw " if key["type"] == _RTN_THROW else ""
+                    removed.append(f"route {kind}{key['dst']} table {table}")
+        return removed
 
     def close(self) -> None:
         self.cleanup_stale()
