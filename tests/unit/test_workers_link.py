@@ -39,7 +39,7 @@ def test_replicas_arrive_complete_and_in_order_through_a_full_buffer() -> None:
     assert counted == []
 
 
-def test_statistics_sum_every_worker_forget_the_gone_and_name_the_silent() -> None:
+def test_statistics_sum_every_worker_keep_the_gone_and_name_the_silent() -> None:
     async def scenario() -> list[dict[str, int]]:
         zero, one, two = link_workers(3)
         for link, counters in ((one, {"in.ecm": 5, "reply.proxy": 2}), (two, {"in.ecm": 7})):
@@ -48,17 +48,20 @@ def test_statistics_sum_every_worker_forget_the_gone_and_name_the_silent() -> No
         everyone = await zero.statistics({"in.ecm": 1, "workers.exited": 0})
         two.close()  # gone: its ends of the pairs are closed
         without_two = await zero.statistics({"in.ecm": 1})
+        one.close()
+        without_any = await zero.statistics({"in.ecm": 1})
         silent_zero, talking, silent = link_workers(3)  # `silent` never reads
         talking.start(lambda payload, source: None, lambda: {"in.ecm": 5}, lambda name: None)
         silent_zero.start(lambda payload, source: None, dict, lambda name: None)
         with_a_silent_one = await silent_zero.statistics({"in.ecm": 1})
         for link in (zero, one, silent_zero, talking, silent):
             link.close()
-        return [everyone, without_two, with_a_silent_one]
+        return [everyone, without_two, without_any, with_a_silent_one]
 
-    everyone, without_two, with_a_silent_one = asyncio.run(scenario())
+    everyone, without_two, without_any, with_a_silent_one = asyncio.run(scenario())
     assert everyone == {"in.ecm": 13, "reply.proxy": 2, "workers.exited": 0}
-    assert without_two == {"in.ecm": 6, "reply.proxy": 2}
+    # Worker two's last answer still counts once it is gone (not twice).
+    assert without_two == without_any == {"in.ecm": 13, "reply.proxy": 2}
     assert with_a_silent_one == {"in.ecm": 6, "workers.unanswered": 1}
 
 
