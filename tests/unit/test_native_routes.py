@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any
 
 from lispstack.io.native_routes import DesiredRoutes, RouteState, RouteWorker
 
@@ -73,33 +73,24 @@ def test_a_failed_change_is_tried_again_at_the_next_change_of_that_prefix() -> N
 
 
 class _Routing:
-    """A PolicyRouting stand-in recording `apply`; it blocks while `gate` is clear."""
+    """A PolicyRouting stand-in recording `apply` batches; it blocks while `gate` is clear."""
 
     def __init__(self, fail: frozenset[str] = frozenset()) -> None:
-        self.applied: list[tuple[str, str]] = []
-        self.sessions = 0
+        self.batches: list[list[tuple[str, str]]] = []
         self.fail = fail
         self.gate = threading.Event()
         self.entered = threading.Event()
 
-    def session(self) -> Any:
-        self.sessions += 1
-        return _Session()
+    def session(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
 
-    def apply(self, ipr: object, prefix: str, state: str, tun_index: int) -> None:
+    def apply(
+        self, sock: object, changes: list[tuple[str, str]], tun_index: int
+    ) -> list[tuple[str, OSError]]:
         self.entered.set()
         self.gate.wait(10)
-        if prefix in self.fail:
-            raise OSError(22, "refused")
-        self.applied.append((prefix, state))
-
-
-class _Session:
-    def __enter__(self) -> _Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        self.batches.append(changes)
+        return [(prefix, OSError(22, "refused")) for prefix, _ in changes if prefix in self.fail]
 
 
 def _worker(routing: _Routing) -> RouteWorker:
@@ -126,21 +117,25 @@ def test_the_worker_coalesces_what_arrives_while_it_is_busy_and_counts() -> None
     while not done():
         threading.Event().wait(0.01)
     worker.stop()
-    assert routing.applied == [("10.0.0.0/8", "throw"), ("0.0.0.0/0", "throw")]
+    assert routing.batches == [
+        [("10.0.0.0/8", "throw")],
+        [("0.0.0.0/0", "throw"), ("192.0.2.0/24", "throw")],
+    ]
     assert counted == {"routes.applied": 2, "routes.failed": 1}
 
 
 def test_stopping_does_not_wait_for_the_pending_changes() -> None:
     routing = _Routing()
     worker = _worker(routing)
+    worker.add_native("10.0.0.0/8")
+    assert routing.entered.wait(10)  # the first batch is in progress
     for index in range(1000):
         worker.add_native(f"10.0.{index // 256}.{index % 256}/32")
-    assert routing.entered.wait(10)
     stopper = threading.Thread(target=worker.stop)
     stopper.start()
     while not worker._stopping:  # stop() has been asked, the worker is still busy
         threading.Event().wait(0.01)
-    routing.gate.set()  # lets the change in progress finish
+    routing.gate.set()  # lets the batch in progress finish
     stopper.join(10)
     assert not stopper.is_alive()
-    assert len(routing.applied) <= 1  # the one in progress; the rest were dropped
+    assert routing.batches == [[("10.0.0.0/8", "throw")]]  # the 1000 others were dropped

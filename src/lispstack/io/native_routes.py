@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable
 from lispstack.io.netlink import PolicyRouting
 
 log = logging.getLogger("lispstack.routes")
-BATCH = 256
-"""Changes applied on one netlink socket before the thread looks at the state again."""
+BATCH = 1024
+"""Changes sent at once (a few milliseconds' work for the kernel) before the thread
+looks at the desired state again."""
 DEFAULTS = {4: "0.0.0.0/0", 6: "::/0"}
 WARNING_INTERVAL_S = 60.0
 
@@ -148,31 +149,31 @@ class RouteWorker:
                 self._apply(changes)
 
     def _apply(self, changes: list[tuple[str, RouteState]]) -> None:
+        """One batch on one netlink socket (the kernel handles it within the send)."""
         try:
-            session = self._routing.session()
+            with self._routing.session() as sock:
+                refused = self._routing.apply(
+                    sock, [(prefix, state.value) for prefix, state in changes], self._tun_index
+                )
         except OSError as error:
-            self._fail([prefix for prefix, _ in changes], error)
-            return
-        with session as ipr:
-            for prefix, state in changes:
-                if self._stopping:
-                    return
-                try:
-                    self._routing.apply(ipr, prefix, state.value, self._tun_index)
-                except OSError as error:  # NetlinkError is one
-                    self._fail([prefix], error)
-                    continue
-                with self._changed:
-                    self._tallies["routes.applied"] += 1
-
-    def _fail(self, prefixes: list[str], error: OSError) -> None:
+            refused = [(prefix, error) for prefix, _ in changes]
         with self._changed:
-            for prefix in prefixes:
+            self._tallies["routes.applied"] += len(changes) - len(refused)
+        if refused:
+            self._fail(refused)
+
+    def _fail(self, refused: list[tuple[str, OSError]]) -> None:
+        with self._changed:
+            for prefix, _ in refused:
                 self._desired.failed(prefix)
-            self._tallies["routes.failed"] += len(prefixes)
+            self._tallies["routes.failed"] += len(refused)
         now = time.monotonic()
         if now - self._warned >= WARNING_INTERVAL_S:
             self._warned = now
+            prefix, error = refused[0]
             log.warning(
-                "cannot program the route of %s: %s (counted as routes.failed)", prefixes[0], error
+                "cannot program the route of %s: %s (%d in this batch; counter routes.failed)",
+                prefix,
+                error.strerror or error,
+                len(refused),
             )

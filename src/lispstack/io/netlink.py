@@ -22,11 +22,13 @@ the daemon runs, io/native_routes.py calls `apply` from its own thread.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from lispstack.io.route_batch import RouteChange, RouteSocket
 
 DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
@@ -34,7 +36,7 @@ PROTO = 250
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
-_RTN_THROW = 9
+_STATES = {"throw": "throw", "tun": "dev", "absent": "absent"}
 
 
 class PolicyRouting:
@@ -93,29 +95,20 @@ class PolicyRouting:
                     family=_FAMILY[prefix.version],
                 )
 
-    def session(self) -> IPRoute:
-        """A netlink socket for a batch of `apply` calls (a context manager)."""
-        return IPRoute()
+    def session(self) -> RouteSocket:
+        """A netlink socket for `apply` (a context manager)."""
+        return RouteSocket()
 
-    def apply(self, ipr: IPRoute, prefix: str, state: str, tun_index: int) -> None:
-        """Make TABLE's route for `prefix` "throw", "tun" (dev <TUN>) or "absent".
-
-        Raises NetlinkError (an OSError) when the kernel refuses; removing a
-        route that is not there is not an error.
-        """
-        network = ip_network(prefix)
-        key: dict[str, object] = {
-            "dst": str(network),
-            "table": self.table,
-            "family": _FAMILY[network.version],
-        }
-        if state == "throw":
-            ipr.route("replace", type="throw", proto=PROTO, **key)
-        elif state == "tun":
-            ipr.route("replace", oif=tun_index, proto=PROTO, **key)
-        else:
-            with contextlib.suppress(NetlinkError):
-                ipr.route("del", **key)
+    def apply(
+        self, sock: RouteSocket, changes: Sequence[tuple[str, str]], tun_index: int
+    ) -> list[tuple[str, OSError]]:
+        """Make TABLE's route of each prefix "throw", "tun" (dev <TUN>) or "absent";
+        the prefixes the kernel refused, with why (removing what is not there is fine)."""
+        refused = sock.apply(
+            RouteChange(prefix, _STATES[state], self.table, PROTO, tun_index)
+            for prefix, state in changes
+        )
+        return [(change.prefix, error) for change, error in refused]
 
     def cleanup_stale(self) -> list[str]:
         """Remove every rule and route of our table and priorities (ours, or a crashed
@@ -124,6 +117,7 @@ class PolicyRouting:
             return self._cleanup(ipr)
 
     def _cleanup(self, ipr: IPRoute) -> list[str]:
+        """Rules first, so that nothing is routed by the table while it is emptied."""
         removed: list[str] = []
         for family in _FAMILY.values():
             for rule in ipr.get_rules(family=family):
@@ -144,27 +138,17 @@ class PolicyRouting:
                     removed.append(
                         f"rule priority {priority} from {source}/{rule['src_len']} lookup {table}"
                     )
-            routes = [(r, self.table) for r in ipr.get_routes(family=family, table=self.table)]
-            routes += [
-                (r, MAIN_TABLE)
-                for r in ipr.get_routes(family=family, table=MAIN_TABLE)
-                if r.get_attr("RTA_TABLE") == MAIN_TABLE and r["proto"] == PROTO
-            ]
-            for route, table in routes:
-                key = _route_key(route, table, family)
-                with contextlib.suppress(NetlinkError):
-                    ipr.route("del", **key)
-                    kind = "throw " if key["type"] == _RTN_THROW else ""
-                    removed.append(f"route {kind}{key['dst']} table {table}")
+        with RouteSocket() as sock:
+            for family in _FAMILY.values():
+                routes = sock.routes_of(family, self.table)
+                routes += sock.routes_of(family, MAIN_TABLE, PROTO)
+                refused = {change.prefix for change, _ in sock.delete(routes)}
+                removed += [
+                    f"route {route} table {route.table}"
+                    for route in routes
+                    if route.prefix not in refused
+                ]
         return removed
 
     def close(self) -> None:
         self.cleanup_stale()
-
-
-def _route_key(route: object, table: int, family: int) -> dict[str, object]:
-    dst = route.get_attr("RTA_DST")  # type: ignore[attr-defined]
-    length = route["dst_len"]  # type: ignore[index]
-    key: dict[str, object] = {"table": table, "family": family, "type": route["type"]}  # type: ignore[index]
-    key["dst"] = f"{dst}/{length}" if dst else ("0.0.0.0/0" if family == 2 else "::/0")
-    return key
