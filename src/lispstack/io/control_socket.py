@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import inspect
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,9 +37,12 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
+        """Listen on `path`; a socket file a dead node left there is replaced, a live
+        node's is not (OSError EADDRINUSE)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if listening(self.path):
+            raise OSError(errno.EADDRINUSE, f"a node is already listening on {self.path}")
+        remove_stale(self.path)
         self._server = await asyncio.start_unix_server(
             self._serve, path=str(self.path), limit=MAX_REQUEST_BYTES
         )
@@ -78,6 +83,28 @@ class ControlServer:
         if result is None:
             return {"ok": False, "error": f"this node does not serve '{topic}'"}
         return {"ok": True, "result": result}
+
+
+def listening(path: Path) -> bool:
+    """Whether a process accepts connections on the unix socket `path` (connect and close)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:  # absent, refused (nobody listens), not a socket...
+            return False
+    return True
+
+
+def remove_stale(path: Path) -> bool:
+    """Remove `path` if it is a socket nobody listens on; whether it was removed."""
+    try:
+        if not stat.S_ISSOCK(path.lstat().st_mode) or listening(path):
+            return False
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class ControlError(Exception):

@@ -47,7 +47,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.node import Node
-from lispstack.io.control_socket import ControlServer
+from lispstack.io.control_socket import ControlServer, remove_stale
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
@@ -181,6 +181,8 @@ class NodeDaemon:
             self._workers.close()
         if self._control is not None:
             await self._control.close()
+        elif self._workers is not None:  # worker 0 killed? then its socket file is left
+            remove_stale(Path(self.config.node.control_socket))
         log.info("node %s stopped", self.config.name)
 
     def stop(self) -> None:

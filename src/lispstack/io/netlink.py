@@ -28,7 +28,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lispstack.io.route_batch import RouteChange, RouteSocket
+from lispstack.io.route_batch import RouteChange, RouteSocket, TableRoute
 
 DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
@@ -140,8 +140,7 @@ class PolicyRouting:
                     )
         with RouteSocket() as sock:
             for family in _FAMILY.values():
-                routes = sock.routes_of(family, self.table)
-                routes += sock.routes_of(family, MAIN_TABLE, PROTO)
+                routes = self._routes(sock, family)
                 refused = {change.prefix for change, _ in sock.delete(routes)}
                 removed += [
                     f"route {route} table {route.table}"
@@ -149,6 +148,16 @@ class PolicyRouting:
                     if route.prefix not in refused
                 ]
         return removed
+
+    def in_use(self) -> bool:
+        """Whether a running xTR or PITR routes through our routes: one leads out of
+        an interface (its TUN), which the kernel removes with the device."""
+        with RouteSocket() as sock:
+            return any(r.oif for f in _FAMILY.values() for r in self._routes(sock, f))
+
+    def _routes(self, sock: RouteSocket, family: int) -> list[TableRoute]:
+        """Ours: those of TABLE and those of protocol PROTO in the main table."""
+        return sock.routes_of(family, self.table) + sock.routes_of(family, MAIN_TABLE, PROTO)
 
     def close(self) -> None:
         self.cleanup_stale()

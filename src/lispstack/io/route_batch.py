@@ -63,6 +63,8 @@ class TableRoute:
     type: int
     table: int
     protocol: int
+    oif: int = 0
+    """The interface it leads out of (0: none, e.g. a throw)."""
 
     @property
     def prefix(self) -> str:
@@ -212,7 +214,7 @@ def _change_message(change: RouteChange) -> tuple[int, int, bytes]:
 
 def _parse_route(payload: memoryview) -> TableRoute:
     family, dst_len, _, _, table, protocol, _, route_type, _ = _RTMSG.unpack_from(payload)
-    dst = b""
+    dst, oif = b"", 0
     offset = _RTMSG.size
     while offset + _RTATTR.size <= len(payload):
         length, kind = _RTATTR.unpack_from(payload, offset)
@@ -223,5 +225,7 @@ def _parse_route(payload: memoryview) -> TableRoute:
             dst = value
         elif kind == RTA_TABLE:
             (table,) = _U32.unpack(value)
+        elif kind == RTA_OIF:
+            (oif,) = _U32.unpack(value)
         offset += (length + 3) & ~3
-    return TableRoute(family, dst, dst_len, route_type, table, protocol)
+    return TableRoute(family, dst, dst_len, route_type, table, protocol, oif)
