@@ -170,8 +170,9 @@ class NodeDaemon:
         summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
         await self._stopped.wait()
         summaries.cancel()
+        # Deregistrations are sent by now: a UDP sendto hands the datagram to the
+        # kernel before it returns, so the sockets can close at once.
         self._carry_out(self.node.shutdown(time.monotonic()))
-        await asyncio.sleep(0.05)  # let the last datagrams (deregistrations) leave
         for sock, _ in self._bound:
             loop.remove_reader(sock.fileno())
             sock.close()
