@@ -131,7 +131,7 @@ class RouteWorker:
             count(name, amount)
 
     def stop(self) -> None:
-        """Stop after the change in progress; what is still pending is dropped."""
+        """Stop after the batch in progress; what is still pending is dropped."""
         with self._changed:
             self._stopping = True
             self._changed.notify()
