@@ -111,6 +111,7 @@ def test_a_live_node_s_control_socket_is_not_taken_over(node: RunningNode, tmp_p
     config.write_text(
         f'[node]\nname = "second"\ncontrol-socket = "{node.socket}"\n'
         f'roles = ["map-server"]\nlisten = ["{ETR}"]\n'
+        '[[sites]]\nname = "s"\nauth-key = "k"\neid-prefixes = ["192.168.9.0/24"]\n'
     )
     second = subprocess.run(
         [LISPSTACK, "run", str(config)], capture_output=True, text=True, timeout=30, check=False
