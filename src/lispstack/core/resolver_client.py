@@ -191,11 +191,7 @@ class ResolverClient:
                     self._queued -= len(pending.queue)
                     continue
             resend.append(self._sent(pending, now))
-        while self._last_request:
-            key, when = next(iter(self._last_request.items()))
-            if now - when < MIN_REQUEST_INTERVAL:
-                break
-            del self._last_request[key]
+        self._forget_old_requests(now)
         return resend, given_up
 
     # ------------------------------------------------------------ helpers
@@ -203,9 +199,21 @@ class ResolverClient:
     def _sent(self, pending: PendingRequest, now: float) -> RequestToSend:
         pending.next_send = now + RETRANSMIT_WAITS[pending.sends]
         pending.sends += 1
+        self._forget_old_requests(now)
         self._last_request[pending.key] = now
         self._last_request.move_to_end(pending.key)
         return RequestToSend(pending, self.resolvers[pending.resolver_index])
+
+    def _forget_old_requests(self, now: float) -> None:
+        """Drop send times past the rate limit. Done on every send too: a scan whose
+        requests are all answered at once may never fire a timer (a full map-cache
+        evicts before anything expires), and one entry per destination ever asked
+        for grew an ITR by hundreds of MB."""
+        while self._last_request:
+            key, when = next(iter(self._last_request.items()))
+            if now - when < MIN_REQUEST_INTERVAL:
+                break
+            del self._last_request[key]
 
     def _enqueue(self, pending: PendingRequest, packet: bytes | None) -> tuple[bool, str | None]:
         if packet is None:
