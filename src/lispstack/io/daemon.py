@@ -131,6 +131,7 @@ class NodeDaemon:
         self._sockets: dict[tuple[int, int], socket.socket] = {}
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
+        self._summaries: asyncio.TimerHandle | None = None
         self._workers = workers
         self._control = (
             ControlServer(Path(config.node.control_socket), self.answer)
@@ -167,9 +168,9 @@ class NodeDaemon:
             loop.add_signal_handler(signum, self._stopped.set)
         log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
         self.feed(TimerFired())
-        summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
+        self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
         await self._stopped.wait()
-        summaries.cancel()
+        self._summaries.cancel()
         # Deregistrations are sent by now: a UDP sendto hands the datagram to the
         # kernel before it returns, so the sockets can close at once.
         self._carry_out(self.node.shutdown(time.monotonic()))
@@ -263,7 +264,7 @@ class NodeDaemon:
         summaries: list[Action] = [*self.node.drops.summary(now)]
         self._carry_out(summaries)
         self._errors.summary(now)
-        asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
+        self._summaries = asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
 
     def _schedule(self) -> None:
         deadline = self.node.next_deadline()
