@@ -68,3 +68,21 @@ def test_statistics_sum_every_worker_keep_the_gone_and_name_the_silent() -> None
 def test_replica_frames_round_trip() -> None:
     for source in (ETR, Endpoint(IPv6Address("2001:db8::2"), 4342)):
         assert decode_replica(encode_replica(b"\x30register", source)) == (b"\x30register", source)
+
+
+def test_counters_refreshed_in_the_background_outlive_their_worker() -> None:
+    async def scenario() -> dict[str, int]:
+        zero, one = link_workers(2)
+        one.start(lambda payload, source: None, lambda: {"in.ecm": 5}, lambda name: None)
+        zero.start(lambda payload, source: None, dict, lambda name: None)
+        zero.refresh_counters()  # no `show statistics` was ever asked
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            if zero._last_answers:
+                break
+        one.close()
+        total = await zero.statistics({"in.ecm": 1})
+        zero.close()
+        return total
+
+    assert asyncio.run(scenario()) == {"in.ecm": 6}

@@ -264,6 +264,8 @@ class NodeDaemon:
         summaries: list[Action] = [*self.node.drops.summary(now)]
         self._carry_out(summaries)
         self._errors.summary(now)
+        if self._workers is not None and self._workers.index == 0:
+            self._workers.refresh_counters()
         self._summaries = asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
 
     def _schedule(self) -> None:

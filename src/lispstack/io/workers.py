@@ -20,8 +20,9 @@ Frames on a pair:
 
 so every worker answers Map-Requests from the same registrations, and
 `show statistics` on worker 0 sums the counters of all of them. A worker
-that has exited still counts with the last counters it answered (what it
-counted after its last answer is lost with it). Replicas of
+that has exited still counts with the last counters it answered; worker 0
+asks for them every minute (`refresh_counters`), so what dies with a killed
+worker is at most its last minute's. Replicas of
 one ETR's messages arrive in order (one source address and port reaches one
 worker); messages of one ETR from several source ports, accepted by several
 workers within a moment, may be applied in different orders, until the
@@ -134,6 +135,12 @@ class WorkerLink:
         if len(answers) < len(self._siblings):
             total["workers.unanswered"] = len(self._siblings) - len(answers)
         return dict(sorted(total.items()))
+
+    def refresh_counters(self) -> None:
+        """Ask every sibling for its counters, kept for when it is gone (query id 0:
+        nobody waits for the answers)."""
+        for sibling in list(self._siblings.values()):
+            self._send(sibling, b"Q" + _QUERY.pack(0))
 
     def reap(self) -> list[tuple[int, int, int]]:
         """(index, pid, wait status) of every child worker that has exited, now forgotten."""
