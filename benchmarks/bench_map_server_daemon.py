@@ -8,7 +8,8 @@ registers N /30 prefixes from this process (pinned to CPU 1): authenticated
 Map-Registers (HMAC-SHA-256) of R records each with want-map-notify, at most
 W unanswered at a time. Prints Map-Registers and records accepted per second
 (counted by their Map-Notifies), then does it again (the refresh of every
-registration), and prints the daemon's resident set size after each pass.
+registration), and prints the daemon's resident set size after each pass,
+then how long SIGTERM takes to end it.
 Root is not needed. Not a test: it prints numbers and gates nothing.
 """
 
@@ -138,8 +139,10 @@ def main() -> None:
                     f"{records / elapsed:,.0f} records/s; daemon RSS {rss:,.0f} MiB"
                 )
         finally:
+            began = time.monotonic()
             daemon.terminate()
-            daemon.wait(10)
+            daemon.wait(60)
+            print(f"SIGTERM to exit: {time.monotonic() - began:.2f} s")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import random
 import socket
+import subprocess
 from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
-from nodes import RunningNode, free_loopback, perf, start_node, wait_for
+from nodes import LISPSTACK, RunningNode, free_loopback, perf, start_node, wait_for
 
 from helpers.mapping_messages import record, register
 from lispstack.io.perf import NONCE_OFFSET, templates
@@ -94,11 +95,30 @@ def test_stopping_worker_zero_stops_them_all(node: RunningNode) -> None:
     assert not node.socket.exists()
 
 
-def test_a_killed_worker_zero_takes_the_others_along(node: RunningNode) -> None:
+def test_a_killed_worker_zero_takes_the_others_along(node: RunningNode, tmp_path: Path) -> None:
     workers = _workers_of(node)
     os.kill(node.process.pid, 9)
     node.process.wait(timeout=10)
     assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), 10)
+    assert wait_for(lambda: not node.socket.exists(), 10)  # the others removed it, stale
+    again = start_node(tmp_path, node.name, CONFIG)
+    assert again.show("statistics") is not None
+    assert again.stop() == 0
+
+
+def test_a_live_node_s_control_socket_is_not_taken_over(node: RunningNode, tmp_path: Path) -> None:
+    config = tmp_path / "second.toml"
+    config.write_text(
+        f'[node]\nname = "second"\ncontrol-socket = "{node.socket}"\n'
+        f'roles = ["map-server"]\nlisten = ["{ETR}"]\n'
+        '[[sites]]\nname = "s"\nauth-key = "k"\neid-prefixes = ["192.168.9.0/24"]\n'
+    )
+    second = subprocess.run(
+        [LISPSTACK, "run", str(config)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert second.returncode == 2
+    assert f"a node is already listening on {node.socket}" in second.stderr
+    assert node.show("statistics") is not None  # still its own socket
 
 
 def test_load_from_many_ports_is_answered_and_counted_by_all_workers(node: RunningNode) -> None:
@@ -129,9 +149,13 @@ def test_the_others_take_over_from_a_worker_that_dies(node: RunningNode) -> None
         etr.settimeout(5)
         message = register([record("192.168.2.0", 24, IPv4Address(ETR))], KEY, proxy=True)
         assert isinstance(decode_control(_exchange(etr, message, MS)), MapNotify)
+    _ask_from_many_ports(IPv4Address("192.168.2.7"), 16)  # every worker counts some
+    before = node.show("statistics")
     victim = _workers_of(node)[0]
     os.kill(victim, 9)
     assert wait_for(lambda: node.show("statistics").get("workers.exited") == 1)
+    after = node.show("statistics")
+    assert after["in.ecm"] == before["in.ecm"]  # the victim's counters stay in the totals
     assert node.process.poll() is None
     assert victim not in _workers_of(node)
     # Every source port is answered, from the registration the survivors hold.

@@ -139,7 +139,7 @@ def test_authentication_data_of_the_wrong_length_is_malformed(node: Node) -> Non
     assert _registrations(node) == []
 
 
-def test_drops_are_logged_once_per_source_and_reason(node: Node) -> None:
+def test_drops_are_logged_once_per_reason_per_interval(node: Node) -> None:
     raw = register((record("192.168.2.0", 24, LISP2),), b"wrong")
     traces = [
         [a for a in _from_etr(node, raw, now=t) if isinstance(a, Trace)] for t in (0.0, 1.0, 2.0)
@@ -147,7 +147,7 @@ def test_drops_are_logged_once_per_source_and_reason(node: Node) -> None:
     assert [len(t) for t in traces] == [1, 0, 0]
     assert traces[0][0].fields["reason"] == "auth-failure"
     other = [a for a in _from_etr(node, raw, now=3.0, source=LISP3) if isinstance(a, Trace)]
-    assert len(other) == 1  # another source is logged on its own
+    assert other == []  # another source too: a flood from many sources is one line
     assert node.counters.get("drop.auth-failure") == 4
 
 

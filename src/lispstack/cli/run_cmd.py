@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NoReturn
 
 from lispstack.config import ConfigError, load_config
 from lispstack.io.daemon import run_daemon
@@ -52,4 +53,18 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"lispstack: {config.name}: cannot start: {error.strerror or error}", file=sys.stderr)
         return 2
-    return 0
+    exit_at_once(0)
+
+
+def exit_at_once(code: int) -> NoReturn:
+    """End the process without tearing down the interpreter.
+
+    The node has stopped and removed what it made (sockets, routes, rules);
+    what is left is memory. Freeing it object by object is what made a
+    Map-Server with 200,000 registrations take 1.6 s to exit after SIGTERM;
+    the kernel frees it at once.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,4 +1,13 @@
-"""Counted drops with rate-limited logging: once per (reason, source) per interval."""
+"""Counted drops with rate-limited logging: one line per reason per interval.
+
+Every drop is counted under "drop.<reason>". The first drop of a reason is
+logged (with its source and detail); the next ones within the interval are
+only counted, and the first logged line after the interval carries how many
+were left out ("suppressed"). `summary` reports those of a reason that went
+quiet, so a flood ends with one line saying how big it was. Reasons are the
+role's own fixed names, so what is remembered stays small whatever the
+sources.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +15,18 @@ from lispstack.core.counters import Counters
 from lispstack.core.events import Trace
 
 LOG_INTERVAL_S = 60.0
-_MAX_REMEMBERED = 4096
 
 
 class DropRecorder:
-    """Counts every drop under "drop.<reason>"; returns a Trace only when it is time to log."""
+    """Counts every drop; returns a Trace only when it is time to log."""
 
-    __slots__ = ("_counters", "_interval", "_last_logged")
+    __slots__ = ("_counters", "_interval", "_last_logged", "_suppressed")
 
     def __init__(self, counters: Counters, interval: float = LOG_INTERVAL_S) -> None:
         self._counters = counters
         self._interval = interval
-        self._last_logged: dict[tuple[str, str], float] = {}
+        self._last_logged: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
 
     def remembered(self) -> int:
         """(reason, source) pairs whose last log time is kept (at most 4096)."""
@@ -25,15 +34,31 @@ class DropRecorder:
 
     def drop(self, reason: str, source: str, now: float, detail: str = "") -> list[Trace]:
         self._counters.add(f"drop.{reason}")
-        key = (reason, source)
-        last = self._last_logged.get(key)
+        last = self._last_logged.get(reason)
         if last is not None and now - last < self._interval:
+            self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
             return []
-        if len(self._last_logged) >= _MAX_REMEMBERED:
-            # A flood from many sources must not grow this table without bound.
-            self._last_logged.clear()
-        self._last_logged[key] = now
+        self._last_logged[reason] = now
         fields: dict[str, object] = {"reason": reason, "source": source}
         if detail:
             fields["detail"] = detail
+        suppressed = self._suppressed.pop(reason, 0)
+        if suppressed:
+            fields["suppressed"] = suppressed
         return [Trace("drop", fields)]
+
+    def summary(self, now: float) -> list[Trace]:
+        """One "drops-suppressed" line per reason whose interval has passed with drops
+        left out of the log (the daemon asks every interval)."""
+        traces = []
+        for reason, suppressed in list(self._suppressed.items()):
+            if now - self._last_logged[reason] >= self._interval:
+                del self._suppressed[reason]
+                self._last_logged[reason] = now
+                traces.append(
+                    Trace(
+                        "drops-suppressed",
+                        {"reason": reason, "count": suppressed},
+                    )
+                )
+        return traces

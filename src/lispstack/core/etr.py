@@ -207,9 +207,11 @@ class Etr(Role):
             payload, session.key
         ):
             return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        first = not session.registered
         session.on_notify(notify.nonce, now, self.rng)
         self.counters.add("in.map-notify.accepted")
-        return [Trace("registered", {"map_server": str(server.address), "by": sender})]
+        event = "registered" if first else "map-notify"
+        return [Trace(event, {"map_server": str(server.address), "by": sender})]
 
     # ------------------------------------------------------------ data plane
 

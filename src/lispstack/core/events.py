@@ -124,10 +124,28 @@ class ReplicateRegister:
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """A protocol event worth a structured log line."""
+    """A protocol event worth a structured log line.
+
+    Events in PER_MESSAGE_EVENTS happen once per message or request and are
+    logged at DEBUG; the others are state changes (a registration appears or
+    expires, a node registers for the first time), logged at INFO. Drops are
+    rate-limited where they are made (core/drops.py).
+    """
 
     event: str
     fields: dict[str, object] = field(default_factory=dict)
+
+
+PER_MESSAGE_EVENTS = frozenset(
+    {
+        "map-request",
+        "map-request-timeout",
+        "map-reply",
+        "map-cache-add",
+        "map-register",
+        "map-notify",
+    }
+)
 
 
 Action: TypeAlias = (

@@ -170,7 +170,7 @@ class ResolverClient:
             return MissOutcome(None, False, "map-request-rate-limited")
         if len(self._by_key) >= self.max_pending:
             return MissOutcome(None, False, "map-request-table-full")
-        self._forget_requests_before(now)
+        self._forget_old_requests(now)
         if len(self._last_request) >= self.max_pending:
             return MissOutcome(None, False, "map-request-rate-limited")
         pending = PendingRequest(
@@ -224,7 +224,7 @@ class ResolverClient:
                     self.complete(pending)
                     continue
             resend.append(self._sent(pending, now))
-        self._forget_requests_before(now)
+        self._forget_old_requests(now)
         return resend, given_up
 
     # ------------------------------------------------------------ helpers
@@ -245,13 +245,16 @@ class ResolverClient:
         pending = self._by_nonce.get(nonce)
         return pending if pending is not None and pending.next_send == when else None
 
-    def _forget_requests_before(self, now: float) -> None:
-        recent = self._last_request
-        while recent:
-            key, when = next(iter(recent.items()))
+    def _forget_old_requests(self, now: float) -> None:
+        """Drop send times past the rate limit. Done on every new request too: a scan whose
+        requests are all answered at once may never fire a timer (a full map-cache
+        evicts before anything expires), and one entry per destination ever asked
+        for grew an ITR by hundreds of MB."""
+        while self._last_request:
+            key, when = next(iter(self._last_request.items()))
             if now - when < MIN_REQUEST_INTERVAL:
                 break
-            del recent[key]
+            del self._last_request[key]
 
     def _enqueue(self, pending: PendingRequest, packet: bytes | None) -> tuple[bool, str | None]:
         if packet is None:

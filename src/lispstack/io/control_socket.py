@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import inspect
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,11 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
-        """Listen; an OSError names the path and what to do about it."""
+        """Listen on `path`; a socket file a dead node left there is replaced, a live
+        node's is not (OSError EADDRINUSE). Any other OSError names the path and what to
+        do about it."""
+        if listening(self.path):
+            raise OSError(errno.EADDRINUSE, f"a node is already listening on {self.path}")
         try:
             await self._listen()
         except OSError as error:
@@ -45,8 +51,7 @@ class ControlServer:
 
     async def _listen(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        remove_stale(self.path)
         self._server = await asyncio.start_unix_server(
             self._serve, path=str(self.path), limit=MAX_REQUEST_BYTES
         )
@@ -105,6 +110,28 @@ def _cannot_create(path: Path, error: OSError) -> str:
         f"control socket {path}: cannot create it ({why}); choose another path: "
         "--control-socket PATH, or control-socket in [node]"
     )
+
+
+def listening(path: Path) -> bool:
+    """Whether a process accepts connections on the unix socket `path` (connect and close)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:  # absent, refused (nobody listens), not a socket...
+            return False
+    return True
+
+
+def remove_stale(path: Path) -> bool:
+    """Remove `path` if it is a socket nobody listens on; whether it was removed."""
+    try:
+        if not stat.S_ISSOCK(path.lstat().st_mode) or listening(path):
+            return False
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 class ControlError(Exception):

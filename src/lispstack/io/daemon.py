@@ -3,8 +3,9 @@
 Datagrams from the UDP sockets (4342 control, 4341 data) become
 DatagramReceived inputs; the node's actions are carried out in order; one
 timer (`loop.call_at`) tracks `node.next_deadline()`. Nothing a handler
-raises stops the loop: it is logged, counted as "internal-error", and the
-node keeps serving.
+raises stops the loop: it is counted as "internal-error", logged (the first
+traceback in full, then a count per interval), and the node keeps serving.
+Traces of per-message events are logged at DEBUG, state changes at INFO.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from typing import NoReturn
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.build import build_node
+from lispstack.core.drops import LOG_INTERVAL_S
 from lispstack.core.events import (
     CONTROL_PORT,
     DATA_PORT,
+    PER_MESSAGE_EVENTS,
     Action,
     DatagramReceived,
     Endpoint,
@@ -43,7 +46,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.node import Node
-from lispstack.io.control_socket import ControlServer
+from lispstack.io.control_socket import ControlServer, remove_stale
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.lig import local_address_towards
 from lispstack.io.randomness import BatchedSystemRandom
@@ -128,6 +131,7 @@ class NodeDaemon:
         self._sockets: dict[tuple[int, int], socket.socket] = {}
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
+        self._summaries: asyncio.TimerHandle | None = None
         self._workers = workers
         self._control = (
             ControlServer(Path(config.node.control_socket), self.answer)
@@ -137,6 +141,7 @@ class NodeDaemon:
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
         self._addresses = AddressCache()
+        self._errors = ErrorLog()
 
     # ------------------------------------------------------------ life cycle
 
@@ -163,9 +168,12 @@ class NodeDaemon:
             loop.add_signal_handler(signum, self._stopped.set)
         log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
         self.feed(TimerFired())
+        self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
         await self._stopped.wait()
+        self._summaries.cancel()
+        # Deregistrations are sent by now: a UDP sendto hands the datagram to the
+        # kernel before it returns, so the sockets can close at once.
         self._carry_out(self.node.shutdown(time.monotonic()))
-        await asyncio.sleep(0.05)  # let the last datagrams (deregistrations) leave
         for sock, _ in self._bound:
             loop.remove_reader(sock.fileno())
             sock.close()
@@ -175,6 +183,8 @@ class NodeDaemon:
             self._workers.close()
         if self._control is not None:
             await self._control.close()
+        elif self._workers is not None:  # worker 0 killed? then its socket file is left
+            remove_stale(Path(self.config.node.control_socket))
         log.info("node %s stopped", self.config.name)
 
     def stop(self) -> None:
@@ -190,8 +200,7 @@ class NodeDaemon:
         try:
             self._carry_out(self.node.handle(event, time.monotonic()))
         except Exception:  # a bug must not take the node down
-            self.node.counters.add("internal-error")
-            log.exception("internal error handling %s", type(event).__name__)
+            self._internal_error(f"handling {type(event).__name__}")
 
     def _drain(self, sock: socket.socket, local: Endpoint) -> None:
         """Read what the socket holds (a bounded batch), then reschedule the timer once."""
@@ -226,8 +235,7 @@ class NodeDaemon:
         try:
             return answer_cached(data, now)
         except Exception:  # a bug must not take the node down
-            self.node.counters.add("internal-error")
-            log.exception("internal error answering from the cache")
+            self._internal_error("answering from the cache")
             return None
 
     def _send_cached(self, sock: socket.socket, reply: bytes, itr_rloc: bytes, port: int) -> int:
@@ -247,6 +255,21 @@ class NodeDaemon:
                 break
             self._handle(PacketFromTun(packet))
         self._schedule()
+
+    def _internal_error(self, what: str) -> None:
+        """Called from an `except` block: count, and log what ErrorLog lets through."""
+        self.node.counters.add("internal-error")
+        self._errors.record(what, time.monotonic())
+
+    def _summarize(self) -> None:
+        """Every log interval: what was left out of the log (drops, internal errors)."""
+        now = time.monotonic()
+        summaries: list[Action] = [*self.node.drops.summary(now)]
+        self._carry_out(summaries)
+        self._errors.summary(now)
+        if self._workers is not None and self._workers.index == 0:
+            self._workers.refresh_counters()
+        self._summaries = asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
 
     def _schedule(self) -> None:
         deadline = self.node.next_deadline()
@@ -272,9 +295,10 @@ class NodeDaemon:
                 if self._workers is not None:
                     self._workers.replicate(action.payload, action.source)
             elif isinstance(action, Trace):
-                if log.isEnabledFor(logging.INFO):
+                level = logging.DEBUG if action.event in PER_MESSAGE_EVENTS else logging.INFO
+                if log.isEnabledFor(level):
                     fields = " ".join(f"{k}={v}" for k, v in action.fields.items())
-                    log.info("%s %s", action.event, fields)
+                    log.log(level, "%s %s", action.event, fields)
             elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
             elif isinstance(action, WriteToTun):
@@ -314,6 +338,8 @@ class NodeDaemon:
         self.node.counters.add("out.datagrams")
 
     def answer(self, topic: str, arg: str | None) -> object | None:
+        if topic == "statistics" and self._data_plane is not None:
+            self._data_plane.report(self.node.counters.add)
         if topic == "statistics" and self._workers is not None:
             return self._workers.statistics(self.node.counters.snapshot())
         return self.node.show(topic, arg, time.monotonic())
@@ -341,9 +367,39 @@ class NodeDaemon:
         try:
             self.node.apply_replica(DatagramReceived(payload, source, local), time.monotonic())
         except Exception:  # a bug must not take the node down
-            self.node.counters.add("internal-error")
-            log.exception("internal error applying a replicated Map-Register")
+            self._internal_error("applying a replicated Map-Register")
         self._schedule()
+
+
+class ErrorLog:
+    """Internal-error tracebacks, rate-limited: the first in full, then, once per
+    interval, a count of those left out since."""
+
+    def __init__(self, interval: float = LOG_INTERVAL_S) -> None:
+        self._interval = interval
+        self._logged_at: float | None = None
+        self._left_out: dict[str, int] = {}
+
+    def record(self, what: str, now: float) -> None:
+        """Call from an `except` block (the first one logs its traceback)."""
+        if self._logged_at is None:
+            self._logged_at = now
+            log.exception(
+                "internal error %s (later ones: a count every %d s, counter internal-error)",
+                what,
+                self._interval,
+            )
+            return
+        self._left_out[what] = self._left_out.get(what, 0) + 1
+        self.summary(now)
+
+    def summary(self, now: float) -> None:
+        if not self._left_out or self._logged_at is None or now - self._logged_at < self._interval:
+            return
+        self._logged_at = now
+        for what, count in self._left_out.items():
+            log.error("internal error %s: %d more since the last report", what, count)
+        self._left_out.clear()
 
 
 def run_daemon(config: NodeConfig) -> None:

@@ -1,8 +1,9 @@
 """The data-plane edge of an xTR: its TUN device, policy routing and native forwarding.
 
-Created and closed outside the asyncio loop; while the loop runs, routing
-changes go to one worker thread (in order), since pyroute2's synchronous
-API refuses to run inside a loop.
+Created and closed outside the asyncio loop; while the loop runs, native
+routes change the desired state of the xTR's table, which one thread applies
+(io/native_routes.py), since pyroute2's synchronous API refuses to run
+inside a loop.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import SendDatagram
+from lispstack.io.native_routes import DesiredRoutes, RouteWorker
 from lispstack.io.netlink import PolicyRouting
 from lispstack.io.tun import TunDevice
 from lispstack.wire.ip_udp import ipv4_udp_unchecked
@@ -28,29 +29,30 @@ class DataPlane:
 
     def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
         self._count = count
+        self._routes: RouteWorker | None = None
         self.tun: TunDevice | None = None
         if any(config.has_role(r) for r in (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR)):
             self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
         self._raw: dict[int, socket.socket] = {}
-        self._netlink = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlink")
         try:
+            families: set[int] = set()
             if config.has_role(NodeRole.ITR) and self.tun is not None:
                 self.routing = PolicyRouting()
-                self.routing.install(
-                    [
-                        m.eid_prefix.network
-                        for m in config.database_mappings
-                        if m.eid_prefix.iid == 0
-                    ],
-                    self.tun.index,
-                )
+                eids = [
+                    m.eid_prefix.network for m in config.database_mappings if m.eid_prefix.iid == 0
+                ]
+                self.routing.install(eids, self.tun.index)
+                families = {eid.version for eid in eids}
             if config.has_role(NodeRole.PITR) and self.tun is not None:
                 if self.routing is None:
                     self.routing = PolicyRouting()
                     self.routing.cleanup_stale()
                 attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == 0]
                 self.routing.attract(attracted, self.tun.index)
+            if self.routing is not None and self.tun is not None:
+                desired = DesiredRoutes(families)
+                self._routes = RouteWorker(self.routing, self.tun.index, desired)
             self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self._raw[6] = raw6
@@ -112,15 +114,23 @@ class DataPlane:
         return True
 
     def install_native_route(self, iid: int, prefix: str) -> None:
-        if self.routing is not None and iid == 0:
-            self._netlink.submit(self.routing.add_native, prefix)
+        if self._routes is not None and iid == 0:
+            self._routes.add_native(prefix)
 
     def remove_native_route(self, iid: int, prefix: str) -> None:
-        if self.routing is not None and iid == 0:
-            self._netlink.submit(self.routing.remove_native, prefix)
+        if self._routes is not None and iid == 0:
+            self._routes.remove_native(prefix)
+
+    def report(self, count: Callable[[str, int], None]) -> None:
+        """Add what the route thread did since the last report ("routes.applied", ...)."""
+        if self._routes is not None:
+            self._routes.report(count)
 
     def close(self) -> None:
-        self._netlink.shutdown(wait=True)
+        """Stop without waiting for pending route changes: the table goes away whole."""
+        if self._routes is not None:
+            self._routes.stop()
+            self._routes = None
         if self.routing is not None:
             with contextlib.suppress(OSError):
                 self.routing.close()

@@ -14,19 +14,21 @@ rules: that is LISP-eligibility by source address. A negative
 rest of that prefix is routed by the main table instead of entering the TUN.
 
 Everything carries the route protocol PROTO and lives in TABLE, so a later
-start can find and remove what a crashed run left behind. Each operation
-opens its own netlink socket: pyroute2's synchronous API may not run inside
-an asyncio loop, so the daemon calls these from a worker thread.
+start (or `lispstack cleanup`) can find and remove what a crashed run left
+behind. pyroute2's synchronous API may not run inside an asyncio loop: while
+the daemon runs, io/native_routes.py calls `apply` from its own thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from lispstack.io.route_batch import RouteChange, RouteSocket, TableRoute
 
 DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
@@ -34,6 +36,7 @@ PROTO = 250
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
+_STATES = {"throw": "throw", "tun": "dev", "absent": "absent"}
 
 
 class PolicyRouting:
@@ -92,62 +95,69 @@ class PolicyRouting:
                     family=_FAMILY[prefix.version],
                 )
 
-    def add_native(self, prefix: str) -> None:
-        network = ip_network(prefix)
+    def session(self) -> RouteSocket:
+        """A netlink socket for `apply` (a context manager)."""
+        return RouteSocket()
+
+    def apply(
+        self, sock: RouteSocket, changes: Sequence[tuple[str, str]], tun_index: int
+    ) -> list[tuple[str, OSError]]:
+        """Make TABLE's route of each prefix "throw", "tun" (dev <TUN>) or "absent";
+        the prefixes the kernel refused, with why (removing what is not there is fine)."""
+        refused = sock.apply(
+            RouteChange(prefix, _STATES[state], self.table, PROTO, tun_index)
+            for prefix, state in changes
+        )
+        return [(change.prefix, error) for change, error in refused]
+
+    def cleanup_stale(self) -> list[str]:
+        """Remove every rule and route of our table and priorities (ours, or a crashed
+        run's); what was removed, one line each in `ip` words."""
         with IPRoute() as ipr:
-            ipr.route(
-                "replace",
-                dst=str(network),
-                type="throw",
-                table=self.table,
-                proto=PROTO,
-                family=_FAMILY[network.version],
-            )
+            return self._cleanup(ipr)
 
-    def remove_native(self, prefix: str) -> None:
-        network = ip_network(prefix)
-        with IPRoute() as ipr, contextlib.suppress(NetlinkError):
-            ipr.route(
-                "del",
-                dst=str(network),
-                type="throw",
-                table=self.table,
-                family=_FAMILY[network.version],
-            )
-
-    def cleanup_stale(self) -> None:
-        """Remove every rule and route of our table and priorities (ours, or a crashed run's)."""
-        with IPRoute() as ipr:
-            self._cleanup(ipr)
-
-    def _cleanup(self, ipr: IPRoute) -> None:
+    def _cleanup(self, ipr: IPRoute) -> list[str]:
+        """Rules first, so that nothing is routed by the table while it is emptied."""
+        removed: list[str] = []
         for family in _FAMILY.values():
             for rule in ipr.get_rules(family=family):
-                if rule.get_attr("FRA_PRIORITY") in (self.priority - 1, self.priority):
-                    with contextlib.suppress(NetlinkError):
-                        ipr.rule(
-                            "del",
-                            family=family,
-                            priority=rule.get_attr("FRA_PRIORITY"),
-                            table=rule.get_attr("FRA_TABLE") or rule["table"],
-                            src=rule.get_attr("FRA_SRC"),
-                            src_len=rule["src_len"],
-                        )
-            for route in ipr.get_routes(family=family, table=self.table):
+                priority = rule.get_attr("FRA_PRIORITY")
+                if priority not in (self.priority - 1, self.priority):
+                    continue
+                table = rule.get_attr("FRA_TABLE") or rule["table"]
+                source = rule.get_attr("FRA_SRC")
                 with contextlib.suppress(NetlinkError):
-                    ipr.route("del", **_route_key(route, self.table, family))
-            for route in ipr.get_routes(family=family, table=MAIN_TABLE):
-                if route.get_attr("RTA_TABLE") == MAIN_TABLE and route["proto"] == PROTO:
-                    with contextlib.suppress(NetlinkError):
-                        ipr.route("del", **_route_key(route, MAIN_TABLE, family))
+                    ipr.rule(
+                        "del",
+                        family=family,
+                        priority=priority,
+                        table=table,
+                        src=source,
+                        src_len=rule["src_len"],
+                    )
+                    removed.append(
+                        f"rule priority {priority} from {source}/{rule['src_len']} lookup {table}"
+                    )
+        with RouteSocket() as sock:
+            for family in _FAMILY.values():
+                routes = self._routes(sock, family)
+                refused = {change.prefix for change, _ in sock.delete(routes)}
+                removed += [
+                    f"route {route} table {route.table}"
+                    for route in routes
+                    if route.prefix not in refused
+                ]
+        return removed
+
+    def in_use(self) -> bool:
+        """Whether a running xTR or PITR routes through our routes: one leads out of
+        an interface (its TUN), which the kernel removes with the device."""
+        with RouteSocket() as sock:
+            return any(r.oif for f in _FAMILY.values() for r in self._routes(sock, f))
+
+    def _routes(self, sock: RouteSocket, family: int) -> list[TableRoute]:
+        """Ours: those of TABLE and those of protocol PROTO in the main table."""
+        return sock.routes_of(family, self.table) + sock.routes_of(family, MAIN_TABLE, PROTO)
 
     def close(self) -> None:
         self.cleanup_stale()
-
-
-def _route_key(route: object, table: int, family: int) -> dict[str, object]:
-    dst = route.get_attr("RTA_DST")  # type: ignore[attr-defined]
-    length = route["dst_len"]  # type: ignore[index]
-    key: dict[str, object] = {"table": table, "family": family, "type": route["type"]}  # type: ignore[index]
-    key["dst"] = f"{dst}/{length}" if dst else ("0.0.0.0/0" if family == 2 else "::/0")
-    return key

@@ -19,7 +19,10 @@ Frames on a pair:
     A query-id JSON                 the counters, answering a Q
 
 so every worker answers Map-Requests from the same registrations, and
-`show statistics` on worker 0 sums the counters of all of them. Replicas of
+`show statistics` on worker 0 sums the counters of all of them. A worker
+that has exited still counts with the last counters it answered; worker 0
+asks for them every minute (`refresh_counters`), so what dies with a killed
+worker is at most its last minute's. Replicas of
 one ETR's messages arrive in order (one source address and port reaches one
 worker); messages of one ETR from several source ports, accepted by several
 workers within a moment, may be applied in different orders, until the
@@ -39,7 +42,7 @@ import signal
 import socket
 import struct
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
@@ -90,6 +93,9 @@ class WorkerLink:
         self._query_ids = itertools.count(1)
         self._answers: dict[int, list[dict[str, int]]] = {}
         self._answered: dict[int, asyncio.Event] = {}
+        self._last_answers: dict[int, dict[str, int]] = {}
+        """The last counters each sibling answered; kept in `_departed` once it is gone."""
+        self._departed: Counter[str] = Counter()
         self._count: Count = lambda name: None
 
     def start(
@@ -123,12 +129,18 @@ class WorkerLink:
         finally:
             del self._answers[query], self._answered[query]
         total = dict(own)
-        for counters in answers:
+        for counters in [*answers, self._departed]:
             for name, value in counters.items():
                 total[name] = total.get(name, 0) + value
         if len(answers) < len(self._siblings):
             total["workers.unanswered"] = len(self._siblings) - len(answers)
         return dict(sorted(total.items()))
+
+    def refresh_counters(self) -> None:
+        """Ask every sibling for its counters, kept for when it is gone (query id 0:
+        nobody waits for the answers)."""
+        for sibling in list(self._siblings.values()):
+            self._send(sibling, b"Q" + _QUERY.pack(0))
 
     def reap(self) -> list[tuple[int, int, int]]:
         """(index, pid, wait status) of every child worker that has exited, now forgotten."""
@@ -178,21 +190,23 @@ class WorkerLink:
             elif kind == b"Q" and len(frame) == 1 + _QUERY.size:
                 self._send(sibling, b"A" + frame[1:] + json.dumps(snapshot()).encode())
             elif kind == b"A" and len(frame) > 1 + _QUERY.size:
-                self._take_answer(frame)
+                self._take_answer(sibling, frame)
             else:
                 self._count("drop.worker-frame-malformed")
 
-    def _take_answer(self, frame: bytes) -> None:
+    def _take_answer(self, sibling: _Sibling, frame: bytes) -> None:
         (query,) = _QUERY.unpack_from(frame, 1)
-        answers = self._answers.get(query)
-        if answers is None:
-            return  # too late: that `show` has been answered without it
         try:
-            counters = json.loads(frame[1 + _QUERY.size :])
-            answers.append({str(k): int(v) for k, v in counters.items()})
+            decoded = json.loads(frame[1 + _QUERY.size :])
+            counters = {str(k): int(v) for k, v in decoded.items()}
         except (ValueError, TypeError, AttributeError):
             self._count("drop.worker-frame-malformed")
             return
+        self._last_answers[sibling.index] = counters
+        answers = self._answers.get(query)
+        if answers is None:
+            return  # too late: that `show` has been answered without it
+        answers.append(counters)
         if len(answers) >= len(self._siblings):
             self._answered[query].set()
 
@@ -231,6 +245,7 @@ class WorkerLink:
         """Stop talking to a sibling: nothing is sent to it, `statistics` stops waiting for it."""
         if self._siblings.pop(sibling.index, None) is None:
             return
+        self._departed.update(self._last_answers.pop(sibling.index, {}))
         with contextlib.suppress(RuntimeError):  # no running loop (closing after it)
             loop = asyncio.get_running_loop()
             loop.remove_reader(sibling.socket.fileno())

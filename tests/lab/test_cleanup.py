@@ -1,0 +1,102 @@
+"""`lispstack cleanup` after an xTR was SIGKILLed: its rules, routes and control socket go."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lispstack.lab import netns
+
+pytestmark = pytest.mark.root
+LISPSTACK = str(Path(sys.executable).parent / "lispstack")
+XTR = """[node]
+name = "killed"
+roles = ["itr"]
+control-socket = "{directory}/killed.sock"
+
+[[database-mappings]]
+eid-prefix = "192.168.1.0/24"
+rlocs = [{{ address = "10.0.1.1", priority = 1, weight = 100 }}]
+
+[[map-resolvers]]
+address = "10.0.1.254"
+"""
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    name = f"cl{os.getpid() % 10000}"
+    netns.create(name)
+    try:
+        netns.add_address(name, "lo", "192.168.1.1/32")
+        yield name
+    finally:
+        netns.delete(name)
+
+
+def _start(namespace: str, config: Path) -> subprocess.Popen[bytes]:
+    socket_path = config.with_suffix(".sock")
+    process = netns.popen_in(namespace, [LISPSTACK, "run", str(config)], f"{config}.log")
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, config.with_suffix(".log")
+        time.sleep(0.05)
+    return process
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def _cleanup(namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return netns.run_in(namespace, [LISPSTACK, "cleanup", *args])
+
+
+def _rules(namespace: str) -> list[str]:
+    return [line for line in netns.ip("rule", namespace=namespace).splitlines() if "434" in line]
+
+
+def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
+    namespace: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "killed.toml"
+    config.write_text(XTR.format(directory=tmp_path))
+    process = _start(namespace, config)
+    try:
+        # A throw route as the route thread would have made for a negative entry.
+        netns.ip("route", "add", "throw", "10.9.0.0/16", "table", "4341", "proto", "250",
+                 namespace=namespace)  # fmt: skip
+        live = _cleanup(namespace, str(config))
+        assert live.returncode == 1 and "node killed is running" in live.stderr, live
+        refused = _cleanup(namespace, "--all")
+        assert refused.returncode == 1 and "routes through table 4341" in refused.stderr
+        assert len(_rules(namespace)) == 2
+    finally:
+        _kill(process)
+    assert len(_rules(namespace)) == 2 and config.with_suffix(".sock").exists()  # left behind
+
+    done = _cleanup(namespace, str(config))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"removed stale control socket {tmp_path}/killed.sock",
+        "removed rule priority 4340 from 192.168.1.0/24 lookup 254",
+        "removed rule priority 4341 from 192.168.1.0/24 lookup 4341",
+        "removed route throw 10.9.0.0/16 table 4341",
+    ]
+    assert _rules(namespace) == []
+    assert netns.ip("route", "show", "table", "4341", namespace=namespace) == ""
+    assert not config.with_suffix(".sock").exists()
+    assert _cleanup(namespace, str(config)).stdout == "nothing to remove\n"
+
+    _kill(_start(namespace, config))
+    everything = _cleanup(namespace, "--all")
+    assert everything.returncode == 0 and "removed rule priority 4341" in everything.stdout
+    assert _rules(namespace) == []
