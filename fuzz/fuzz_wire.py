@@ -46,7 +46,6 @@ from lispstack.capture import read_capture
 from lispstack.wire import (
     MAX_LCAF_DEPTH,
     NO_ADDRESS,
-    Action,
     Address,
     AfiList,
     AlgorithmId,
@@ -72,6 +71,7 @@ from lispstack.wire import (
     MapReferral,
     MapRegister,
     MapReply,
+    MapReplyAction,
     MapRequest,
     NatTraversal,
     OpaqueLcaf,
@@ -214,7 +214,7 @@ class Builder:
         eid, mask = self.eid()
         return MappingRecord(
             **self.fields(MappingRecord, eid=eid, eid_mask_len=mask, ttl=self._bits(32)),
-            action=self.rng.choice(list(Action)),
+            action=self.rng.choice(list(MapReplyAction)),
             map_version=self._bits(12),
             locators=tuple(self.locator() for _ in range(self._count(0, 3, 255))),
             reserved=self._bits(12),

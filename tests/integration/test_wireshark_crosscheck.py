@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from helpers.tshark import DATA_PORT, Probe, TsharkFrame, check_payloads
 from lispstack.capture import build_ipv4
 from lispstack.wire import (
-    Action,
     AlgorithmId,
     ControlMessage,
     DataHeader,
@@ -43,6 +42,7 @@ from lispstack.wire import (
     MapReferral,
     MapRegister,
     MapReply,
+    MapReplyAction,
     MapRequest,
     NatTraversal,
     NoAddress,
@@ -86,7 +86,11 @@ SITE_IID = MappingRecord(
     locators=(Locator(address=V4("10.77.0.12"), priority=1, weight=100, local=True),),
 )
 NEGATIVE = MappingRecord(
-    eid=V4("0.0.0.0"), eid_mask_len=1, ttl=15, action=Action.NATIVELY_FORWARD, authoritative=True
+    eid=V4("0.0.0.0"),
+    eid_mask_len=1,
+    ttl=15,
+    action=MapReplyAction.NATIVELY_FORWARD,
+    authoritative=True,
 )
 
 

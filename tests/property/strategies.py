@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from lispstack.capture import build_udp_packet
 from lispstack.wire import (
     NO_ADDRESS,
-    Action,
     Address,
     AfiList,
     AlgorithmId,
@@ -35,6 +34,7 @@ from lispstack.wire import (
     MapReferral,
     MapRegister,
     MapReply,
+    MapReplyAction,
     MapRequest,
     NatTraversal,
     OpaqueLcaf,
@@ -188,7 +188,7 @@ def mapping_records(draw: st.DrawFn, shapes: Shapes = EVERYTHING) -> MappingReco
         eid=eid,
         eid_mask_len=mask,
         ttl=draw(u32),
-        action=draw(st.sampled_from(Action)),
+        action=draw(st.sampled_from(MapReplyAction)),
         authoritative=draw(st.booleans()),
         map_version=draw(st.integers(0, 0xFFF)),
         locators=tuple(draw(st.lists(locators(shapes), max_size=4))),

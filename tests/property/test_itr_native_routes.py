@@ -26,17 +26,16 @@ from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
-from lispstack.wire.records import Action as MapAction
-from lispstack.wire.records import Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 SOURCE = "192.168.1.1"
 PETR = '[[petrs]]\naddress = "10.0.3.3"\n'
 KINDS = {
-    "positive": MapAction.NO_ACTION,
-    "native": MapAction.NATIVELY_FORWARD,
-    "no-action": MapAction.NO_ACTION,
-    "drop": MapAction.DROP,
-    "send-map-request": MapAction.SEND_MAP_REQUEST,
+    "positive": MapReplyAction.NO_ACTION,
+    "native": MapReplyAction.NATIVELY_FORWARD,
+    "no-action": MapReplyAction.NO_ACTION,
+    "drop": MapReplyAction.DROP,
+    "send-map-request": MapReplyAction.SEND_MAP_REQUEST,
 }
 
 
@@ -112,8 +111,8 @@ class RouteTable:
 
 def _native(entry: CacheEntry) -> bool:
     return not entry.record.locators and entry.action in (
-        MapAction.NATIVELY_FORWARD,
-        MapAction.NO_ACTION,
+        MapReplyAction.NATIVELY_FORWARD,
+        MapReplyAction.NO_ACTION,
     )
 
 

@@ -13,7 +13,7 @@ from helpers.registrations import registration
 from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.registrations import RegistrationStore
-from lispstack.wire.records import Action, Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 
 def _prefix(value: int, length: int) -> EidPrefix:
@@ -24,9 +24,9 @@ def _prefix(value: int, length: int) -> EidPrefix:
 prefixes = st.builds(_prefix, st.integers(0, 15), st.integers(0, 8))
 addresses = st.integers(0, 15).map(lambda v: IPv4Address((v << 24) + 1))
 KINDS = {
-    "positive": (Action.NO_ACTION, (Locator(address=IPv4Address("10.0.2.2")),)),
-    "native": (Action.NATIVELY_FORWARD, ()),
-    "drop": (Action.DROP, ()),
+    "positive": (MapReplyAction.NO_ACTION, (Locator(address=IPv4Address("10.0.2.2")),)),
+    "native": (MapReplyAction.NATIVELY_FORWARD, ()),
+    "drop": (MapReplyAction.DROP, ()),
 }
 
 

@@ -16,8 +16,8 @@ from lispstack.config import (
     IPAddress,
     ItrOptions,
     LogLevel,
-    MapResolver,
-    MapServer,
+    MapResolverEntry,
+    MapServerEntry,
     NodeConfig,
     NodeRole,
     NodeSection,
@@ -65,7 +65,7 @@ def database_mapping(draw: st.DrawFn, prefix: ConfigPrefix) -> DatabaseMapping:
 
 
 map_servers = st.builds(
-    MapServer,
+    MapServerEntry,
     address=addresses,
     auth_key=secrets,
     key_id=u8,
@@ -147,18 +147,18 @@ def configs(draw: st.DrawFn) -> NodeConfig:
     if has(roles, NodeRole.ETR, NodeRole.ITR):
         owned = draw(unique_prefixes(1 if NodeRole.ETR in roles else 0))
         mappings = tuple(draw(database_mapping(p)) for p in owned)
-    servers: tuple[MapServer, ...] = ()
+    servers: tuple[MapServerEntry, ...] = ()
     if NodeRole.ETR in roles:
         servers = tuple(draw(st.lists(map_servers, max_size=2, unique_by=lambda s: s.address)))
     petrs: tuple[Petr, ...] = ()
     if NodeRole.ITR in roles:
         petr_list = st.builds(Petr, address=addresses, priority=u8, weight=u8)
         petrs = tuple(draw(st.lists(petr_list, max_size=2, unique_by=lambda p: p.address)))
-    resolvers: tuple[MapResolver, ...] = ()
+    resolvers: tuple[MapResolverEntry, ...] = ()
     if has(roles, NodeRole.ITR, NodeRole.PITR):
         need = 1 if NodeRole.PITR in roles or not petrs else 0
         chosen = draw(st.lists(addresses, min_size=need, max_size=2, unique=True))
-        resolvers = tuple(MapResolver(address=a) for a in chosen)
+        resolvers = tuple(MapResolverEntry(address=a) for a in chosen)
     itr = ItrOptions(
         map_cache_limit=draw(st.integers(1, 100_000_000)),
         use_petrs=bool(petrs) and draw(st.booleans()),

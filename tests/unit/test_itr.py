@@ -20,8 +20,7 @@ from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
-from lispstack.wire.records import Action as MapAction
-from lispstack.wire.records import Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 A = "192.168.1.1"
 B = "192.168.2.1"
@@ -48,7 +47,7 @@ def record(
     mask: int,
     *rlocs: str,
     ttl: int = 1440,
-    action: MapAction = MapAction.NO_ACTION,
+    action: MapReplyAction = MapReplyAction.NO_ACTION,
     iid: int = 0,
 ) -> MappingRecord:
     return MappingRecord(
@@ -67,7 +66,7 @@ def reply(
     mask: int,
     *rlocs: str,
     ttl: int = 1440,
-    action: MapAction = MapAction.NO_ACTION,
+    action: MapReplyAction = MapReplyAction.NO_ACTION,
 ) -> bytes:
     return replying(nonce, record(eid, mask, *rlocs, ttl=ttl, action=action))
 
@@ -140,7 +139,7 @@ def test_negative_natively_forward_installs_route_once_and_removes_it_on_expiry(
     packet = icmp(A, "4.2.2.2")
     nonce = map_request_in(sends(itr.handle_tun(packet, 0.0))[0]).nonce
     actions = deliver(
-        itr, reply(nonce, "0.0.0.0", 1, ttl=15, action=MapAction.NATIVELY_FORWARD), 0.1
+        itr, reply(nonce, "0.0.0.0", 1, ttl=15, action=MapReplyAction.NATIVELY_FORWARD), 0.1
     )
     assert InstallNativeRoute(0, "0.0.0.0/1") in actions
     assert ForwardNatively(packet) in actions
@@ -158,7 +157,7 @@ def test_negative_natively_forward_installs_route_once_and_removes_it_on_expiry(
 def test_drop_action_is_a_counted_drop() -> None:
     _, itr, counters = build_xtr(lisp1_config())
     nonce = map_request_in(sends(itr.handle_tun(icmp(A, "4.2.2.2"), 0.0))[0]).nonce
-    deliver(itr, reply(nonce, "4.0.0.0", 8, ttl=1, action=MapAction.DROP), 0.1)
+    deliver(itr, reply(nonce, "4.0.0.0", 8, ttl=1, action=MapReplyAction.DROP), 0.1)
     assert counters.get("drop.map-cache-drop") == 1
 
 
@@ -257,7 +256,7 @@ def test_only_the_most_specific_covering_record_is_installed() -> None:
         itr,
         replying(
             nonce,
-            record("128.0.0.0", 1, ttl=1440, action=MapAction.NATIVELY_FORWARD),
+            record("128.0.0.0", 1, ttl=1440, action=MapReplyAction.NATIVELY_FORWARD),
             record("192.168.2.0", 24, "10.0.2.2"),
             record("192.168.0.0", 16, "10.6.6.6"),
         ),
@@ -302,7 +301,7 @@ def test_a_less_specific_covering_record_is_installed_beside_a_more_specific_ent
 def test_a_positive_reply_replacing_a_natively_forwarded_prefix_removes_its_route() -> None:
     _, itr, _ = build_xtr(lisp1_config())
     negative = reply(
-        request_nonce(itr, "4.2.2.2"), "0.0.0.0", 1, ttl=1, action=MapAction.NATIVELY_FORWARD
+        request_nonce(itr, "4.2.2.2"), "0.0.0.0", 1, ttl=1, action=MapReplyAction.NATIVELY_FORWARD
     )
     assert InstallNativeRoute(0, "0.0.0.0/1") in deliver(itr, negative, 0.1)
     # expired (not yet swept): the next packet asks again, and the answer is now positive
@@ -316,7 +315,11 @@ def test_a_native_prefix_holding_a_positive_entry_gets_no_route_until_that_entry
     _, itr, _ = build_xtr(lisp1_config())
     deliver(itr, reply(request_nonce(itr, "10.1.1.1"), "10.1.0.0", 16, "10.0.9.9", ttl=1), 0.1)
     negative = reply(
-        request_nonce(itr, "4.2.2.2", 1.0), "0.0.0.0", 1, ttl=15, action=MapAction.NATIVELY_FORWARD
+        request_nonce(itr, "4.2.2.2", 1.0),
+        "0.0.0.0",
+        1,
+        ttl=15,
+        action=MapReplyAction.NATIVELY_FORWARD,
     )
     actions = deliver(itr, negative, 1.1)
     # a throw route for 0.0.0.0/1 would send 10.1.0.0/16 natively past its mapping

@@ -22,8 +22,7 @@ from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, ForwardNatively, SendDatagram
 from lispstack.core.itr import Itr
 from lispstack.core.xtr import build_xtr_roles
-from lispstack.wire.records import Action as MapAction
-from lispstack.wire.records import Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PETR_ONLY = """
@@ -46,25 +45,25 @@ def _configs() -> list[tuple[str, NodeConfig]]:
     return configs
 
 
-def _record(eid: str, mask: int, *rlocs: Locator, action: MapAction) -> MappingRecord:
+def _record(eid: str, mask: int, *rlocs: Locator, action: MapReplyAction) -> MappingRecord:
     return MappingRecord(eid=ip_address(eid), eid_mask_len=mask, action=action, locators=rlocs)
 
 
 CACHE = (
     _record(
-        "192.168.2.0", 24, Locator(address=IPv4Address("10.0.2.2")), action=MapAction.NO_ACTION
+        "192.168.2.0", 24, Locator(address=IPv4Address("10.0.2.2")), action=MapReplyAction.NO_ACTION
     ),
     _record(
-        "192.168.1.0", 24, Locator(address=IPv4Address("10.0.1.1")), action=MapAction.NO_ACTION
+        "192.168.1.0", 24, Locator(address=IPv4Address("10.0.1.1")), action=MapReplyAction.NO_ACTION
     ),
-    _record("0.0.0.0", 1, action=MapAction.NATIVELY_FORWARD),
-    _record("172.16.0.0", 12, action=MapAction.SEND_MAP_REQUEST),
-    _record("203.0.113.0", 24, action=MapAction.DROP),
+    _record("0.0.0.0", 1, action=MapReplyAction.NATIVELY_FORWARD),
+    _record("172.16.0.0", 12, action=MapReplyAction.SEND_MAP_REQUEST),
+    _record("203.0.113.0", 24, action=MapReplyAction.DROP),
     _record(
         "198.51.100.0",
         24,
         Locator(address=IPv4Address("10.0.9.9"), priority=255),
-        action=MapAction.NO_ACTION,
+        action=MapReplyAction.NO_ACTION,
     ),
 )
 DESTINATIONS = (

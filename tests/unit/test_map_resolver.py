@@ -43,12 +43,12 @@ from lispstack.core.replies import (
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.registrations import Registration
 from lispstack.wire import (
-    Action,
     DistinguishedName,
     Ecm,
     InstanceId,
     Locator,
     MappingRecord,
+    MapReplyAction,
     MapRequest,
     decode_control,
 )
@@ -108,7 +108,7 @@ def test_negative_reply_outside_every_site(sites: str, eid: str, expected: str) 
     (negative,) = reply.records
     assert f"{negative.eid}/{negative.eid_mask_len}" == expected
     assert negative.ttl == 15 and negative.authoritative and not negative.locators
-    assert negative.action is Action.NATIVELY_FORWARD and reply.nonce == 0x77
+    assert negative.action is MapReplyAction.NATIVELY_FORWARD and reply.nonce == 0x77
     assert node.counters.get("reply.negative-no-site") == 1
     assert node.counters.get("out.map-reply") == 1
 
@@ -117,7 +117,7 @@ def test_negative_reply_for_a_site_with_nothing_registered(node: Node) -> None:
     reply, _ = only_reply(deliver(node, ecm_request("192.168.1.7"), 1.0))
     assert (str(reply.records[0].eid), reply.records[0].eid_mask_len) == ("192.168.1.0", 24)
     assert reply.records[0].ttl == 1 and reply.records[0].authoritative
-    assert reply.records[0].action is Action.NATIVELY_FORWARD
+    assert reply.records[0].action is MapReplyAction.NATIVELY_FORWARD
     # site-b accepts more-specifics: the host, not the configured prefix.
     reply, _ = only_reply(deliver(node, ecm_request("192.168.2.7"), 1.0))
     assert (str(reply.records[0].eid), reply.records[0].eid_mask_len) == ("192.168.2.7", 32)
@@ -172,7 +172,7 @@ def test_proxy_reply_content(node: Node) -> None:
     (proxied,) = reply.records
     assert (str(proxied.eid), proxied.eid_mask_len) == ("192.168.2.0", 24)
     assert not proxied.authoritative and proxied.ttl == 1440
-    assert proxied.action is Action.NO_ACTION
+    assert proxied.action is MapReplyAction.NO_ACTION
     (locator,) = proxied.locators
     assert (locator.address, locator.priority, locator.weight) == (LISP2, 2, 50)
     assert locator.reachable and not locator.local

@@ -14,7 +14,6 @@ from lispstack.core.node import Node
 from lispstack.mapping.negative_prefix import NegativePrefixFinder
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.wire import (
-    Action,
     AlgorithmId,
     Ecm,
     EidRecord,
@@ -24,6 +23,7 @@ from lispstack.wire import (
     MappingRecord,
     MapRegister,
     MapReply,
+    MapReplyAction,
     MapRequest,
     XtrId,
     decode_control,
@@ -201,7 +201,7 @@ def test_negative_reply_for_eid_outside_every_site(node: Node) -> None:
     (record,) = reply.records
     assert (str(record.eid), record.eid_mask_len) == ("0.0.0.0", 1)
     assert record.ttl == 15 and record.authoritative
-    assert record.action is Action.NATIVELY_FORWARD and not record.locators
+    assert record.action is MapReplyAction.NATIVELY_FORWARD and not record.locators
     assert reply.nonce == 0xABC
 
 

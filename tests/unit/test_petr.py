@@ -10,7 +10,7 @@ from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import data_header, decapsulate
 from lispstack.core.events import ForwardNatively, InstallNativeRoute, SendDatagram
 from lispstack.core.petr import Petr
-from lispstack.wire import Action, MappingRecord, MapReply
+from lispstack.wire import MappingRecord, MapReply, MapReplyAction
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 
@@ -45,7 +45,7 @@ def test_itr_sends_natively_forward_traffic_to_the_petr() -> None:
         eid=IPv4Address("0.0.0.0"),
         eid_mask_len=1,
         ttl=15,
-        action=Action.NATIVELY_FORWARD,
+        action=MapReplyAction.NATIVELY_FORWARD,
         authoritative=True,
     )
     reply = MapReply(nonce=ecm.message.nonce, records=(negative,))

@@ -8,13 +8,13 @@ from ipaddress import IPv4Address, ip_address
 import pytest
 
 from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache
-from lispstack.wire.records import Action, Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 A = IPv4Address
 
 
 def record(
-    prefix: str, *rlocs: str, ttl: int = 1, action: Action = Action.NO_ACTION
+    prefix: str, *rlocs: str, ttl: int = 1, action: MapReplyAction = MapReplyAction.NO_ACTION
 ) -> MappingRecord:
     network, length = prefix.split("/")
     return MappingRecord(
@@ -27,7 +27,7 @@ def record(
 
 
 def native(prefix: str, ttl: int = 1) -> MappingRecord:
-    return record(prefix, ttl=ttl, action=Action.NATIVELY_FORWARD)
+    return record(prefix, ttl=ttl, action=MapReplyAction.NATIVELY_FORWARD)
 
 
 def prefixes(entries: list[CacheEntry]) -> list[str]:
@@ -46,7 +46,11 @@ def test_lookup_longest_match_and_negative_entries() -> None:
     assert hit is not None and hit.prefix_text == "192.168.2.0/24"
     assert [str(r.address) for r in hit.rlocs] == ["10.0.2.2"] and hit.source == "etr"
     negative = cache.lookup(0, 4, int(A("4.2.2.2")), 1)
-    assert negative is not None and negative.negative and negative.action is Action.NATIVELY_FORWARD
+    assert (
+        negative is not None
+        and negative.negative
+        and negative.action is MapReplyAction.NATIVELY_FORWARD
+    )
     assert cache.find(0, A("192.168.3.1"), 1) is None
     assert cache.find(1, A("4.2.2.2"), 1) is None
 
@@ -132,7 +136,7 @@ def test_a_native_prefix_has_a_route_while_nothing_of_another_kind_lies_inside()
     assert routes(changes) == [(True, "10.0.0.0/8")]
     _, changes = cache.insert(record("10.1.0.0/16", "10.9.9.1", ttl=2), 0, "etr")
     assert routes(changes) == [(False, "10.0.0.0/8"), (False, "0.0.0.0/1")]
-    _, changes = cache.insert(record("10.1.0.0/16", ttl=2, action=Action.DROP), 1, "etr")
+    _, changes = cache.insert(record("10.1.0.0/16", ttl=2, action=MapReplyAction.DROP), 1, "etr")
     assert routes(changes) == []  # still another kind
     _, changes = cache.insert(native("10.1.0.0/16", ttl=2), 2, "etr")
     assert routes(changes) == [(True, "10.1.0.0/16"), (True, "10.0.0.0/8"), (True, "0.0.0.0/1")]

@@ -184,7 +184,7 @@ class DatabaseMapping:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MapServer:
+class MapServerEntry:
     address: IPAddress
     auth_key: str
     key_id: int = 0
@@ -196,7 +196,7 @@ class MapServer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MapResolver:
+class MapResolverEntry:
     address: IPAddress
 
 
@@ -264,8 +264,8 @@ class NodeConfig:
     node: NodeSection
     tun: TunOptions
     database_mappings: tuple[DatabaseMapping, ...] = ()
-    map_servers: tuple[MapServer, ...] = ()
-    map_resolvers: tuple[MapResolver, ...] = ()
+    map_servers: tuple[MapServerEntry, ...] = ()
+    map_resolvers: tuple[MapResolverEntry, ...] = ()
     petrs: tuple[Petr, ...] = ()
     sites: tuple[Site, ...] = ()
     map_server: MapServerOptions = MapServerOptions()

@@ -12,8 +12,8 @@ from lispstack.config.model import (
     DatabaseMapping,
     ItrOptions,
     LogLevel,
-    MapResolver,
-    MapServer,
+    MapResolverEntry,
+    MapServerEntry,
     MapServerOptions,
     NodeRole,
     NodeSection,
@@ -153,8 +153,8 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs)
 
 
-def read_map_server(table: Table) -> MapServer:
-    server = MapServer(
+def read_map_server(table: Table) -> MapServerEntry:
+    server = MapServerEntry(
         address=table.parsed("address", parse_address),
         auth_key=table.parsed("auth-key", non_empty),
         key_id=table.integer("key-id", low=0, high=MAX_U8, default=0),
@@ -168,8 +168,8 @@ def read_map_server(table: Table) -> MapServer:
     return server
 
 
-def read_map_resolver(table: Table) -> MapResolver:
-    resolver = MapResolver(address=table.parsed("address", parse_address))
+def read_map_resolver(table: Table) -> MapResolverEntry:
+    resolver = MapResolverEntry(address=table.parsed("address", parse_address))
     table.done()
     return resolver
 

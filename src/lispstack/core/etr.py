@@ -18,10 +18,11 @@ import random
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import MapServer
+from lispstack.config.model import MapServerEntry
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate, inner_ints
+from lispstack.core.etr_schedule import RegistrationSession
 from lispstack.core.events import (
     CONTROL_PORT,
     Action,
@@ -33,7 +34,6 @@ from lispstack.core.events import (
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
 from lispstack.core.register_nonces import RegisterNonces
-from lispstack.core.registration import RegistrationSession
 from lispstack.core.role import Role
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
@@ -58,7 +58,7 @@ class Etr(Role):
         self,
         *,
         local: LocalEids,
-        map_servers: Sequence[MapServer],
+        map_servers: Sequence[MapServerEntry],
         counters: Counters,
         drops: DropRecorder,
         rng: random.Random,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from lispstack.wire.records import Action, MappingRecord
+from lispstack.wire.records import MappingRecord, MapReplyAction
 
 
 class EntryKind(IntEnum):
@@ -27,7 +27,7 @@ class EntryKind(IntEnum):
     """Negative, one of the drop actions."""
 
 
-_NATIVE_ACTIONS = frozenset({Action.NATIVELY_FORWARD, Action.NO_ACTION})
+_NATIVE_ACTIONS = frozenset({MapReplyAction.NATIVELY_FORWARD, MapReplyAction.NO_ACTION})
 
 
 def entry_kind(record: MappingRecord) -> EntryKind:
@@ -35,7 +35,7 @@ def entry_kind(record: MappingRecord) -> EntryKind:
         return EntryKind.POSITIVE
     if record.action in _NATIVE_ACTIONS:
         return EntryKind.NATIVE
-    if record.action is Action.SEND_MAP_REQUEST:
+    if record.action is MapReplyAction.SEND_MAP_REQUEST:
         return EntryKind.SEND_MAP_REQUEST
     return EntryKind.DROP
 

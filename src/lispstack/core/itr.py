@@ -68,8 +68,7 @@ from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import Action as MapAction
-from lispstack.wire.records import EidRecord
+from lispstack.wire.records import EidRecord, MapReplyAction
 
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
@@ -428,7 +427,7 @@ class Itr(Role):
             what = f"{subject}encapsulate to PETR {petr.address}"
             return Verdict.ENCAPSULATE, what, str(petr.address), None
         if step is _NATIVE:
-            return Verdict.NATIVE, MapAction.NATIVELY_FORWARD.label, None, None
+            return Verdict.NATIVE, MapReplyAction.NATIVELY_FORWARD.label, None, None
         if step is _MAP_REQUEST:
             resolver = self.client.resolvers[0]
             if resolver.version not in self._families:

@@ -33,8 +33,7 @@ from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
-from lispstack.wire.records import Action as RecordAction
-from lispstack.wire.records import Locator, MappingRecord, record_head
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction, record_head
 
 NO_SITE_TTL = 15
 """Minutes: negative reply for an EID outside every configured site prefix."""
@@ -64,7 +63,7 @@ def negative_record(prefix: EidPrefix, ttl: int) -> MappingRecord:
         eid=prefix_eid(prefix),
         eid_mask_len=prefix.network.prefixlen,
         ttl=ttl,
-        action=RecordAction.NATIVELY_FORWARD,
+        action=MapReplyAction.NATIVELY_FORWARD,
         authoritative=True,
     )
 

@@ -35,7 +35,7 @@ from lispstack.core.encapsulation import RlocChoice, locator_status_bits
 from lispstack.core.events import IPAddress
 from lispstack.core.forwarding import EntryKind, entry_kind
 from lispstack.wire.address import split_instance_id
-from lispstack.wire.records import Action, MappingRecord
+from lispstack.wire.records import MappingRecord, MapReplyAction
 
 TableKey = tuple[int, int]
 """(instance-id, IP version)."""
@@ -70,7 +70,7 @@ class CacheEntry:
         return not self.record.locators
 
     @property
-    def action(self) -> Action:
+    def action(self) -> MapReplyAction:
         return self.record.action
 
     @property

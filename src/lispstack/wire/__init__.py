@@ -43,13 +43,12 @@ from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
-from lispstack.wire.records import Action, EidRecord, Locator, MappingRecord
+from lispstack.wire.records import EidRecord, Locator, MappingRecord, MapReplyAction
 from lispstack.wire.xtr_id import XtrId
 
 __all__ = [
     "MAX_LCAF_DEPTH",
     "NO_ADDRESS",
-    "Action",
     "Address",
     "AfiList",
     "AlgorithmId",
@@ -80,6 +79,7 @@ __all__ = [
     "MapReferral",
     "MapRegister",
     "MapReply",
+    "MapReplyAction",
     "MapRequest",
     "MappingRecord",
     "MessageType",

@@ -44,7 +44,7 @@ from lispstack.wire.buffer import Reader
 from lispstack.wire.errors import BadValueError, EncodeError
 
 
-class Action(enum.IntEnum):
+class MapReplyAction(enum.IntEnum):
     """Map-Reply action (ACT) for negative and positive records."""
 
     NO_ACTION = 0
@@ -59,7 +59,7 @@ class Action(enum.IntEnum):
         return _ACTION_LABELS[self]
 
     @classmethod
-    def from_label(cls, label: str) -> Action:
+    def from_label(cls, label: str) -> MapReplyAction:
         for action, text in _ACTION_LABELS.items():
             if text == label:
                 return action
@@ -67,12 +67,12 @@ class Action(enum.IntEnum):
 
 
 _ACTION_LABELS = {
-    Action.NO_ACTION: "no-action",
-    Action.NATIVELY_FORWARD: "natively-forward",
-    Action.SEND_MAP_REQUEST: "send-map-request",
-    Action.DROP: "drop",
-    Action.DROP_POLICY_DENIED: "drop-policy-denied",
-    Action.DROP_AUTH_FAILURE: "drop-auth-failure",
+    MapReplyAction.NO_ACTION: "no-action",
+    MapReplyAction.NATIVELY_FORWARD: "natively-forward",
+    MapReplyAction.SEND_MAP_REQUEST: "send-map-request",
+    MapReplyAction.DROP: "drop",
+    MapReplyAction.DROP_POLICY_DENIED: "drop-policy-denied",
+    MapReplyAction.DROP_AUTH_FAILURE: "drop-auth-failure",
 }
 
 _LOCATOR = struct.Struct("!BBBBH")
@@ -156,7 +156,7 @@ class MappingRecord:
     eid: Address
     eid_mask_len: int
     ttl: int = 1440
-    action: Action = Action.NO_ACTION
+    action: MapReplyAction = MapReplyAction.NO_ACTION
     authoritative: bool = False
     map_version: int = 0
     locators: tuple[Locator, ...] = field(default=())
@@ -194,7 +194,7 @@ class MappingRecord:
         ttl, count, mask_len, flags_hi, flags_lo, version = _RECORD.unpack_from(r.data, pos)
         flags = (flags_hi << 8) | flags_lo
         action_value = flags >> 13
-        if action_value > Action.DROP_AUTH_FAILURE:
+        if action_value > MapReplyAction.DROP_AUTH_FAILURE:
             raise BadValueError(
                 f"unknown action {action_value}", field=f"{field}.action", offset=pos + 6
             )
@@ -205,7 +205,7 @@ class MappingRecord:
             eid=eid,
             eid_mask_len=mask_len,
             ttl=ttl,
-            action=Action(action_value),
+            action=MapReplyAction(action_value),
             authoritative=bool(flags & 0x1000),
             map_version=version & 0xFFF,
             locators=locators,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from lispstack.config.model import MapServer
+from lispstack.config.model import MapServerEntry
 from lispstack.wire.auth import HmacKey
 
 JITTER = 0.1
@@ -27,7 +27,7 @@ _REMEMBERED_NONCES = 8
 
 @dataclass(slots=True)
 class RegistrationSession:
-    server: MapServer
+    server: MapServerEntry
     next_register: float = 0.0
     registered: bool = False
     last_register: float | None = None
