@@ -7,6 +7,7 @@ from ipaddress import IPv4Address, ip_address
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import FLAG_L, FLAG_N, decapsulate
 from lispstack.core.events import (
+    PER_MESSAGE_EVENTS,
     Action,
     ForwardNatively,
     InstallNativeRoute,
@@ -365,3 +366,19 @@ def test_a_reply_completes_every_request_its_prefix_covers() -> None:
     out = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.3))
     assert [str(a.destination) for a in out] == ["10.0.2.2:4341", "10.0.2.2:4341"]
     assert [str(p.eid) for p in itr.client.pending_list()] == ["192.168.3.9"]
+
+
+def test_a_reply_that_changes_a_cached_mapping_is_a_state_change_not_a_per_message_event() -> None:
+    _, itr, _ = build_xtr(lisp1_config())
+    first = reply(request_nonce(itr, B), "192.168.2.0", 24, "10.0.2.2", ttl=1)
+    traces = [a for a in deliver(itr, first, 0.0) if isinstance(a, Trace)]
+    assert [t.event for t in traces] == ["map-cache-add"]
+    assert "map-cache-add" in PER_MESSAGE_EVENTS
+    same = reply(request_nonce(itr, B, 61.0), "192.168.2.0", 24, "10.0.2.2", ttl=1)
+    assert [a.event for a in deliver(itr, same, 61.0) if isinstance(a, Trace)] == ["map-cache-add"]
+    moved = reply(request_nonce(itr, B, 122.0), "192.168.2.0", 24, "10.0.3.3", ttl=1)
+    changes = [a for a in deliver(itr, moved, 122.0) if isinstance(a, Trace)]
+    assert [(t.event, t.fields["was"], t.fields["now"]) for t in changes] == [
+        ("map-cache-change", "10.0.2.2", "10.0.3.3")
+    ]
+    assert "map-cache-change" not in PER_MESSAGE_EVENTS

@@ -58,7 +58,7 @@ from lispstack.core.local_eids import LocalEids
 from lispstack.core.reply_check import ReplyCheck, covering_record
 from lispstack.core.resolver_client import RequestToSend, ResolverClient
 from lispstack.core.role import Role
-from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid
+from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, with_instance_id
@@ -68,7 +68,7 @@ from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import EidRecord, MapReplyAction
+from lispstack.wire.records import EidRecord, MappingRecord, MapReplyAction
 
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
@@ -316,11 +316,10 @@ class Itr(Role):
             actions.extend(self.drops.drop("map-reply-no-covering-record", replier, now, detail))
             return actions
         self.client.complete(pending)
+        previous = self.cache.get(record_key(accepted.record))
         entry, changes = self.cache.insert(accepted.record, now, replier)
         self.counters.add("reply.negative" if entry.negative else "reply.positive")
-        actions.append(
-            Trace("map-cache-add", {"eid": entry.prefix_text, "iid": entry.iid, "by": replier})
-        )
+        actions.append(_cache_trace(previous, entry, replier))
         actions.extend(self._routes(changes))
         covered = self.client.take_covered(entry.iid, *entry.network)
         for done in [pending, *covered]:
@@ -438,6 +437,22 @@ class Itr(Role):
         if entry is None:
             return Verdict.DROP, "no Map-Resolver or PETR to ask: drop", None, None
         return Verdict.DROP, entry.action.label, None, None
+
+
+def _cache_trace(previous: CacheEntry | None, entry: CacheEntry, replier: str) -> Trace:
+    """`map-cache-add` (per reply, logged at DEBUG), or `map-cache-change` (a state change,
+    logged at INFO) when the reply changed the RLOCs or the action cached for the prefix."""
+    fields: dict[str, object] = {"eid": entry.prefix_text, "iid": entry.iid, "by": replier}
+    old, new = (previous.record if previous else None), entry.record
+    if old is None or (old.locators == new.locators and old.action is new.action):
+        return Trace("map-cache-add", fields)
+    fields["was"], fields["now"] = _outcome(old), _outcome(new)
+    return Trace("map-cache-change", fields)
+
+
+def _outcome(record: MappingRecord) -> str:
+    """What a record sends traffic to: its RLOCs, or its action without any."""
+    return ",".join(str(locator.address) for locator in record.locators) or record.action.label
 
 
 def _parse_show_eid(text: str) -> tuple[int, IPAddress]:
