@@ -143,3 +143,23 @@ def test_bad_ladder_options_are_usage_errors(
 ) -> None:
     assert main(["decode", str(LIG), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_unwritable_ladder_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["decode", str(LIG), "--ladder", str(tmp_path)]) == 2
+    assert f"--ladder {tmp_path}: Is a directory" in capsys.readouterr().err
+
+
+def test_a_capture_cut_short_draws_the_frames_before_the_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(LIG.read_bytes()[:-30])
+    path = tmp_path / "cut.svg"
+    assert main(["decode", str(cut), "--ladder", str(path)]) == 3
+    assert [_label(a) for a in _arrows(ET.parse(path).getroot())] == LIG_LABELS[:5]
+    out = capsys.readouterr()
+    assert "ladder of 5 LISP frames (5 arrows, 0 in red)" in out.out
+    assert "the capture stops" in out.err

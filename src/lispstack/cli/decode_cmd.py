@@ -109,6 +109,10 @@ class _Output:
         return EXIT_FAILED_FRAME if self.failed else 0
 
 
+def _many(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
 class _LadderOutput(_Output):
     """Keeps every frame with its time, and draws them at the end."""
 
@@ -130,28 +134,34 @@ class _LadderOutput(_Output):
 
     def end(self) -> int:
         ladder = build_ladder(self.frames, self.names, self.order)
-        write_ladder(ladder, self.out, f"LISP messages of {self.source}")
+        try:
+            write_ladder(ladder, self.out, f"LISP messages of {self.source}")
+        except OSError as error:
+            return _fail(f"--ladder {self.out}: {error.strerror or error}")
         failed = sum(arrow.failed for arrow in ladder.arrows)
         print(
-            f"ladder of {self.count} LISP frames ({len(ladder.arrows)} arrows, "
+            f"ladder of {_many(self.count, 'LISP frame')} ({_many(len(ladder.arrows), 'arrow')}, "
             f"{failed} in red) written to {self.out}"
         )
         return EXIT_FAILED_FRAME if self.failed else 0
 
 
-def _output(args: argparse.Namespace) -> _Output:
-    """What prints the frames; a TopologyError or OSError for an unusable --ladder/--topology."""
+def _output(args: argparse.Namespace) -> _Output | str:
+    """What prints the frames, or why --ladder/--topology cannot be used."""
     if args.ladder is None:
         if args.topology is not None:
-            raise TopologyError("--topology names the columns of a --ladder: give --ladder too")
+            return "--topology names the columns of a --ladder: give --ladder too"
         return _Output(args.json)
     out = Path(args.ladder)
     if not out.parent.is_dir():
-        raise TopologyError(f"--ladder {out}: no directory {out.parent}")
+        return f"--ladder {out}: no directory {out.parent}"
     names: dict[str, str] = {}
     order: list[str] = []
     if args.topology is not None:
-        topology = load_topology(args.topology)
+        try:
+            topology = load_topology(args.topology)
+        except TopologyError as error:
+            return str(error)
         names = address_names(topology)
         order = [node.name for node in topology.nodes]
     return _LadderOutput(out, args.file or "--hex", names, order)
@@ -161,10 +171,9 @@ def run(args: argparse.Namespace) -> int:
     if args.hex is None and args.file is None:
         return _fail("give a capture file (.pcap or .pcapng) or --hex HEX")
     keys = [key.encode() for key in args.key]
-    try:
-        output = _output(args)
-    except TopologyError as error:
-        return _fail(str(error))
+    output = _output(args)
+    if isinstance(output, str):
+        return _fail(output)
     if args.hex is not None:
         if args.port not in (4341, 4342):
             return _fail(f"--port {args.port}: expected 4342 (control) or 4341 (data)")

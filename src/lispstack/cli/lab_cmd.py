@@ -111,7 +111,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if not out.parent.is_dir():
             return _fail(f"draw {out}: no directory {out.parent}")
-        print(f"lab {lab.name} drawn into {draw_lab(lab, out)}")
+        try:
+            print(f"lab {lab.name} drawn into {draw_lab(lab, out)}")
+        except OSError as error:
+            return _fail(f"draw {out}: {error.strerror or error}")
         return 0
     known = [*state["nodes"], *state["hosts"]]
     if args.node not in known:
