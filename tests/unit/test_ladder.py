@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.ladder_captures import CAPTURES, LIG, seed_story
-from helpers.pictures import assert_renders, groups
+from helpers.pictures import SVG, assert_renders, groups
 from lispstack.capture import build_udp_packet, write_pcap
 from lispstack.cli.main import main
 from lispstack.pictures.svg import RED
@@ -163,3 +163,24 @@ def test_a_capture_cut_short_draws_the_frames_before_the_cut(
     out = capsys.readouterr()
     assert "ladder of 5 LISP frames (5 arrows, 0 in red)" in out.out
     assert "the capture stops" in out.err
+
+
+def test_two_hundred_messages_keep_their_order_and_repeat_the_column_names(
+    tmp_path: Path,
+) -> None:
+    packets: list[tuple[bytes, float]] = []
+    start = 1_700_000_000.0
+    for _ in range(25):
+        packets += seed_story(start)
+        start = packets[-1][1] + 2.0  # a pause: each story's data is a burst of its own
+    capture = tmp_path / "long.pcap"
+    write_pcap(capture, packets)
+    svg = ET.parse(_ladder(tmp_path, capture, "--topology", "seed")).getroot()
+    arrows = _arrows(svg)
+    assert len(arrows) == 200
+    ys = [_y(a) for a in arrows]
+    assert ys == sorted(ys) and len(set(ys)) == 200
+    frames = [int((a.get("data-frames") or "0").split(",")[0]) for a in arrows]
+    assert frames == sorted(frames)
+    repeated = [t.text for t in svg.iter(f"{SVG}text") if t.get("class") == "column-name"]
+    assert repeated == ["lisp1", "mapserver", "lisp2"] * 7  # before arrows 26, 51, ... 176

@@ -27,6 +27,9 @@ MAX_SPACING = 520
 HEADER = 64
 ROW = 32
 MARGIN = 24
+NAMES_EVERY = 25
+"""Every this many arrows the column names are written again, in a band this high:"""
+NAMES_BAND = 20
 
 
 def _spacing(ladder: Ladder) -> float:
@@ -35,11 +38,16 @@ def _spacing(ladder: Ladder) -> float:
     return max(MIN_SPACING, min(MAX_SPACING, widest + 40))
 
 
+def _row_y(row: int) -> float:
+    """Where arrow `row` (from 1) is drawn: rows ROW apart, plus the names bands above it."""
+    return HEADER + ROW * row + NAMES_BAND * ((row - 1) // NAMES_EVERY)
+
+
 def ladder_svg(ladder: Ladder, title: str) -> str:
     spacing = _spacing(ladder)
     x = {name: TIME_COLUMN + EDGE + spacing * i for i, (name, _) in enumerate(ladder.columns)}
     width = TIME_COLUMN + 2 * EDGE + spacing * max(len(ladder.columns) - 1, 0)
-    bottom = HEADER + ROW * (len(ladder.arrows) + 1)
+    bottom = _row_y(len(ladder.arrows)) + ROW
     root = document(width, bottom + MARGIN, title)
     arrow_markers(root, {"head": INK, "head-red": RED})
     add(root, "text", "time, frame", x=12, y=HEADER - 14, font_size=11, fill=GREY)
@@ -54,7 +62,13 @@ def ladder_svg(ladder: Ladder, title: str) -> str:
             add(column, "text", shown, x=x[name], y=40, font_size=11, text_anchor="middle",
                 fill=GREY)  # fmt: skip
     for row, arrow in enumerate(ladder.arrows, 1):
-        _arrow(root, arrow, HEADER + ROW * row, x, ladder.start, width)
+        y = _row_y(row)
+        if row > 1 and (row - 1) % NAMES_EVERY == 0:  # for a reader scrolled down a long ladder
+            for name, _ in ladder.columns:
+                add(root, "text", name, x=x[name], y=y - 24, font_size=11, font_weight="bold",
+                    text_anchor="middle", fill=GREY, stroke="white", stroke_width=4,
+                    paint_order="stroke", class_="column-name")  # fmt: skip
+        _arrow(root, arrow, y, x, ladder.start, width)
     return to_string(root)
 
 
