@@ -69,8 +69,8 @@ def test_an_unauthenticated_message_is_red(tmp_path: Path) -> None:
     path = _ladder(tmp_path, REGISTER, "--key", "not-the-key")
     arrows = _arrows(ET.parse(path).getroot())
     assert [_label(a).split(" nonce")[0] for a in arrows] == [
-        "Map-Register 10.211.1.0/24 +2 RLOC 10.77.0.12,fd00:77::12 TTL 3",
-        "Map-Notify 10.211.1.0/24 +2 RLOC 10.77.0.12,fd00:77::12 TTL 3",
+        "Map-Register 10.211.1.0/24 +2 more RLOC 10.77.0.12,fd00:77::12 TTL 3",
+        "Map-Notify 10.211.1.0/24 +2 more RLOC 10.77.0.12,fd00:77::12 TTL 3",
         "Map-Notify-Ack",
     ]
     assert all(_label(a).endswith("AUTH INVALID") for a in arrows)

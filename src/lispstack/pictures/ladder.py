@@ -110,7 +110,7 @@ def label(message: Mapping[str, Any]) -> str:
         eid = str(first.get("eid"))
         words.append(f"[{first['iid']}]{eid}" if first.get("iid") else eid)
         if len(records) > 1:
-            words.append(f"+{len(records) - 1}")
+            words.append(f"+{len(records) - 1} more")
         if "ttl" in first:
             rlocs = [str(r.get("address")) for r in first.get("rlocs", [])]
             if rlocs:

@@ -23,7 +23,7 @@ TIME_COLUMN = 130
 EDGE = 110
 """From the time column to the first lifeline, and from the last one to the right edge."""
 MIN_SPACING = 240
-MAX_SPACING = 520
+MAX_SPACING = 600
 HEADER = 64
 ROW = 32
 MARGIN = 24
@@ -84,6 +84,9 @@ def _arrow(
         data_detail=arrow.detail,
     )
     add(group, "title", arrow.detail)
+    # the whole row answers the pointer (a 1.5 px line is hard to hover)
+    add(group, "rect", x=0, y=y - ROW / 2 - 4, width=width, height=ROW, fill="white",
+        fill_opacity=0, class_="hover")  # fmt: skip
     when = f"+{arrow.time - start:.3f}s #{arrow.frames[0]}"
     add(group, "text", when, x=12, y=y + 4, font_size=11, fill=GREY)
     x1, x2 = x[arrow.src], x[arrow.dst]

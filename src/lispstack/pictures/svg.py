@@ -97,6 +97,7 @@ body {{ font-family: sans-serif; margin: 1em; }}
 const tip = document.getElementById("tooltip");
 for (const arrow of document.querySelectorAll(".arrow")) {{
   const detail = arrow.getAttribute("data-detail");
+  arrow.querySelector("title")?.remove();  // the SVG's own tooltip: this page shows its own
   arrow.addEventListener("mousemove", (e) => {{
     tip.textContent = detail;
     tip.style.display = "block";
