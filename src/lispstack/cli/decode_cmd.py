@@ -128,7 +128,8 @@ class _LadderOutput(_Output):
         if datagram is None:
             self.frames.append(Seen(frame, 0.0))
         else:
-            self.frames.append(Seen(frame, datagram.timestamp, hop_limit(datagram.ip_packet)))
+            ttl = hop_limit(datagram.ip_packet)
+            self.frames.append(Seen(frame, datagram.timestamp, ttl, datagram.payload))
         self.count += 1
         self.failed = self.failed or frame.failed
 

@@ -9,7 +9,6 @@ become one arrow per burst, with a count.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,8 @@ class Seen:
     frame: DecodedFrame
     time: float
     ttl: int | None = None
+    payload: bytes = b""
+    """The UDP payload: the same bytes again, with a lower TTL, are a routed copy."""
 
 
 def hop_limit(ip_packet: bytes) -> int | None:
@@ -143,7 +144,7 @@ class _Builder:
         self.names = names
         self.arrows: list[Arrow] = []
         self.columns: dict[str, list[str]] = {}
-        self.recent: dict[tuple[str, str, str], tuple[float, int | None]] = {}
+        self.recent: dict[tuple[str, str, bytes], tuple[float, int]] = {}
         self.bursts: dict[tuple[str, ...], Arrow] = {}
 
     def column(self, address: str) -> str:
@@ -155,14 +156,16 @@ class _Builder:
 
     def _routed_copy(self, seen: Seen) -> bool:
         """The same bytes were recorded a moment ago, one hop or more earlier."""
-        frame = seen.frame
-        fingerprint = json.dumps(frame.to_json() | {"frame": 0}, sort_keys=True)
-        key = (frame.src, frame.dst, fingerprint)
+        if seen.ttl is None or not seen.payload:
+            return False
+        key = (seen.frame.src, seen.frame.dst, seen.payload)
         earlier = self.recent.get(key)
         self.recent[key] = (seen.time, seen.ttl)
-        if earlier is None or seen.ttl is None or earlier[1] is None:
-            return False
-        return seen.time - earlier[0] <= ROUTED_WINDOW and seen.ttl < earlier[1]
+        return (
+            earlier is not None
+            and seen.time - earlier[0] <= ROUTED_WINDOW
+            and seen.ttl < earlier[1]
+        )
 
     def add(self, seen: Seen) -> None:
         frame, time = seen.frame, seen.time
