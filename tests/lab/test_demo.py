@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
+from helpers.pictures import assert_renders, groups, node_texts, texts
 from lispstack.capture import read_capture
 from lispstack.lab.state import LAB_ROOT, LabFiles
 
@@ -58,6 +60,24 @@ def test_every_step_of_the_seed_scenario_holds(tmp_path: Path) -> None:
     timeline = steps[6]["output"][0]
     assert "0.0.0.0/1" in timeline and "ecm/map-request" in timeline
     assert capture.stat().st_size > 0
+
+    pictures = {kind: Path(path) for kind, path in report["pictures"].items()}
+    assert pictures == {
+        "ladder svg": tmp_path / "demo-ladder.svg",
+        "ladder html": tmp_path / "demo-ladder.html",
+        "lab svg": tmp_path / "demo-lab.svg",
+    }
+    ladder = ET.parse(pictures["ladder svg"]).getroot()
+    columns = [texts(g)[0] for g in groups(ladder, "column")]
+    assert columns[:3] == ["lisp1", "mapserver", "lisp2"]
+    labels = [texts(g)[-1] for g in groups(ladder, "arrow")]
+    assert any(label.startswith("Map-Register 192.168.1.0/24 RLOC 10.0.1.1") for label in labels)
+    assert any(label.startswith("Map-Reply 0.0.0.0/1 natively-forward") for label in labels)
+    assert not groups(ladder, "failed")
+    assert "data-detail" in pictures["ladder html"].read_text()
+    lab = node_texts(ET.parse(pictures["lab svg"]).getroot())
+    assert "  registered with 10.0.1.254" in lab["lisp1"]
+    assert_renders(pictures["ladder svg"])
     assert not _namespaces(name) and not (LAB_ROOT / name).exists()
 
 

@@ -7,11 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers.pictures import assert_renders, groups, node_texts
 from lispstack.capture import read_capture
 from lispstack.cli.main import main
 from lispstack.lab.state import LAB_ROOT
@@ -120,6 +122,22 @@ def test_up_exec_show_status_down(tmp_path: Path, lab: str) -> None:
 
     shown = _run("lab", "show", "--name", lab, "mapserver", "registrations", "--json")
     assert {r["eid"] for r in json.loads(shown.stdout)} == {"192.168.1.0/24", "192.168.2.0/24"}
+    drawing = tmp_path / "lab.svg"
+    drawn = _run("lab", "draw", "--name", lab, str(drawing))
+    assert drawn.returncode == 0, drawn.stderr
+    svg = ET.parse(drawing).getroot()
+    nodes = node_texts(svg)
+    assert set(nodes) == {"lisp1", "mapserver", "lisp2", "host"}
+    assert nodes["lisp1"][:2] == ["lisp1", "itr, etr"]
+    assert "  registered with 10.0.1.254" in nodes["lisp1"]
+    assert "  registered with 10.0.2.254" in nodes["lisp2"]
+    assert nodes["mapserver"][:2] == ["mapserver", "map-server, map-resolver"]
+    assert {"holds 192.168.1.0/24 by 10.0.1.1", "holds 192.168.2.0/24 by 10.0.2.2"} <= set(
+        nodes["mapserver"]
+    )
+    assert nodes["host"] == ["host", "host", "dum0 172.31.0.1/32"]
+    assert len(groups(svg, "link")) == 3
+    assert_renders(drawing)
     unknown = _run("lab", "show", "--name", lab, "nobody", "statistics")
     assert unknown.returncode == 2 and "no node 'nobody'" in unknown.stderr
     plain = _run("lab", "show", "--name", lab, "host", "statistics")
@@ -154,6 +172,8 @@ def test_a_crashed_node_shows_with_its_log(tmp_path: Path, lab: str) -> None:
     after = json.loads(_run("lab", "status", "--name", lab, "--json").stdout)
     entry = next(e for e in after["nodes"] if e["node"] == "lisp2")
     assert entry["running"] is False and "log_tail" in entry
+    assert _run("lab", "draw", "--name", lab, str(tmp_path / "lab.svg")).returncode == 0
+    assert node_texts(ET.parse(tmp_path / "lab.svg").getroot())["lisp2"][2] == "STOPPED"
     restarted = _run("lab", "restart", "--name", lab, "lisp2")
     assert restarted.returncode == 0, restarted.stderr
     assert _run("lab", "status", "--name", lab).returncode == 0

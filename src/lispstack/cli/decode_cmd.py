@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from lispstack.capture import (
@@ -30,6 +31,9 @@ from lispstack.cli.dissect import (
     lisp_port,
     render_text,
 )
+from lispstack.lab.topology import TopologyError, address_names, load_topology
+from lispstack.pictures.ladder import Seen, build_ladder, hop_limit
+from lispstack.pictures.ladder_svg import write_ladder
 
 EXIT_FAILED_FRAME = 1
 EXIT_USAGE = 2
@@ -58,6 +62,17 @@ def register(subparsers: Any) -> None:
         help="authentication key to verify Map-Register, Map-Notify(-Ack) and Info messages "
         "with (repeat for several)",
     )
+    parser.add_argument(
+        "--ladder",
+        metavar="OUT",
+        help="draw the messages as a ladder diagram into OUT.svg (or OUT.html: the same "
+        "picture with the whole message shown on hovering an arrow) instead of printing them",
+    )
+    parser.add_argument(
+        "--topology",
+        help="with --ladder: the lab topology the capture comes from (a TOML file or a "
+        "built-in name, e.g. seed): columns named by node instead of address",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -75,14 +90,15 @@ def parse_hex(text: str) -> bytes:
 
 
 class _Output:
-    """Prints each frame as it is decoded; remembers whether any failed."""
+    """Prints each frame as it is decoded (or keeps it for the ladder); remembers whether
+    any failed."""
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
         self.count = 0
         self.failed = False
 
-    def frame(self, frame: DecodedFrame) -> None:
+    def frame(self, frame: DecodedFrame, datagram: UdpDatagram | None = None) -> None:
         print(json.dumps(frame.to_json()) if self.as_json else render_text(frame))
         self.count += 1
         self.failed = self.failed or frame.failed
@@ -93,11 +109,72 @@ class _Output:
         return EXIT_FAILED_FRAME if self.failed else 0
 
 
+def _many(count: int, thing: str) -> str:
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
+class _LadderOutput(_Output):
+    """Keeps every frame with its time, and draws them at the end."""
+
+    def __init__(self, out: Path, source: str, names: dict[str, str], order: list[str]) -> None:
+        super().__init__(as_json=False)
+        self.out = out
+        self.source = source
+        self.names = names
+        self.order = order
+        self.frames: list[Seen] = []
+
+    def frame(self, frame: DecodedFrame, datagram: UdpDatagram | None = None) -> None:
+        if datagram is None:
+            self.frames.append(Seen(frame, 0.0))
+        else:
+            ttl = hop_limit(datagram.ip_packet)
+            self.frames.append(Seen(frame, datagram.timestamp, ttl, datagram.payload))
+        self.count += 1
+        self.failed = self.failed or frame.failed
+
+    def end(self) -> int:
+        ladder = build_ladder(self.frames, self.names, self.order)
+        try:
+            write_ladder(ladder, self.out, f"LISP messages of {self.source}")
+        except OSError as error:
+            return _fail(f"--ladder {self.out}: {error.strerror or error}")
+        failed = sum(arrow.failed for arrow in ladder.arrows)
+        print(
+            f"ladder of {_many(self.count, 'LISP frame')} ({_many(len(ladder.arrows), 'arrow')}, "
+            f"{failed} in red) written to {self.out}"
+        )
+        return EXIT_FAILED_FRAME if self.failed else 0
+
+
+def _output(args: argparse.Namespace) -> _Output | str:
+    """What prints the frames, or why --ladder/--topology cannot be used."""
+    if args.ladder is None:
+        if args.topology is not None:
+            return "--topology names the columns of a --ladder: give --ladder too"
+        return _Output(args.json)
+    out = Path(args.ladder)
+    if not out.parent.is_dir():
+        return f"--ladder {out}: no directory {out.parent}"
+    names: dict[str, str] = {}
+    order: list[str] = []
+    if args.topology is not None:
+        try:
+            topology = load_topology(args.topology)
+        except TopologyError as error:
+            return str(error)
+        names = address_names(topology)
+        order = [node.name for node in topology.nodes]
+    return _LadderOutput(out, args.file or "--hex", names, order)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.hex is None and args.file is None:
         return _fail("give a capture file (.pcap or .pcapng) or --hex HEX")
     keys = [key.encode() for key in args.key]
-    output = _Output(args.json)
+    output = _output(args)
+    if isinstance(output, str):
+        return _fail(output)
     if args.hex is not None:
         if args.port not in (4341, 4342):
             return _fail(f"--port {args.port}: expected 4342 (control) or 4341 (data)")
@@ -128,7 +205,7 @@ def _decode_capture(path: str, data: bytes, keys: list[bytes], output: _Output) 
             frames_read = raw.number
             datagram = udp_datagram_of(raw)
             if isinstance(datagram, UdpDatagram) and (port := lisp_port(datagram)) is not None:
-                output.frame(decode_datagram(datagram, port, keys))
+                output.frame(decode_datagram(datagram, port, keys), datagram)
     except CaptureError as error:
         output.end()
         where = "" if error.offset is None else f" at byte {error.offset}"

@@ -1,4 +1,4 @@
-"""`lispstack lab up|exec|show|status|down`: topologies of real nodes in network namespaces.
+"""`lispstack lab up|exec|show|status|draw|down`: topologies of real nodes in network namespaces.
 
 Exit codes: 0 done, 1 the lab failed (message names the node and its log),
 2 usage or missing prerequisites (root, tools); `exec` passes CMD's code
@@ -19,6 +19,7 @@ from typing import Any
 from lispstack.cli.show_cmd import add_topic_arguments
 from lispstack.cli.show_cmd import run as run_show
 from lispstack.lab import netns
+from lispstack.lab.drawing import draw_lab
 from lispstack.lab.netns import NetnsError
 from lispstack.lab.prerequisites import missing
 from lispstack.lab.runner import Lab, LabError
@@ -51,6 +52,7 @@ def register(subparsers: Any) -> None:
         ("exec", "run a command in a node's namespace (its exit code passes through)"),
         ("show", "lispstack show for a lab node"),
         ("status", "what runs (a stopped node shows with the end of its log)"),
+        ("draw", "draw the lab (nodes, roles, links, addresses, EIDs, registered or not) as SVG"),
         ("restart", "restart one node (its map-cache starts empty), optionally with --config"),
         ("down", "stop and remove everything the lab made (idempotent)"),
     ):
@@ -64,6 +66,8 @@ def register(subparsers: Any) -> None:
             add_topic_arguments(command)
         if name == "status":
             command.add_argument("--json", action="store_true", help="the status as JSON")
+        if name == "draw":
+            command.add_argument("out", help="the SVG file to write")
         if name == "restart":
             command.add_argument("--config", help="a node config (default: the one it runs)")
     parser.set_defaults(handler=run)
@@ -103,6 +107,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _fail(f"lab '{lab.name}' is not up{hint}", 1)
     if command == "status":
         return _status(lab, args.json)
+    if command == "draw":
+        out = Path(args.out)
+        if not out.parent.is_dir():
+            return _fail(f"draw {out}: no directory {out.parent}")
+        try:
+            print(f"lab {lab.name} drawn into {draw_lab(lab, out)}")
+        except OSError as error:
+            return _fail(f"draw {out}: {error.strerror or error}")
+        return 0
     known = [*state["nodes"], *state["hosts"]]
     if args.node not in known:
         return _fail(f"lab '{lab.name}' has no node '{args.node}' (nodes: {', '.join(known)})")

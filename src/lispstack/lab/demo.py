@@ -60,6 +60,8 @@ class Demo:
         self.capture = capture
         self.emit = emit
         self.steps: list[Step] = []
+        self.pictures: dict[str, Path] = {}
+        """The ladder (SVG, HTML) and lab drawing written beside the capture, by kind."""
 
     def run(self) -> bool:
         """The steps, on a lab that is up."""
@@ -137,6 +139,7 @@ def run_demo(
             "passed": passed,
             "lab": demo.lab.name,
             "capture": str(capture),
+            "pictures": {kind: str(path) for kind, path in demo.pictures.items()},
             "steps": [step.to_json() for step in demo.steps],
         }
         print(json.dumps(report, indent=2))
@@ -149,4 +152,6 @@ def run_demo(
         )
         verdict = "Every step held." if passed else "Some checks FAILED."
         print(f"\n{verdict} Capture: {capture}{kept}")
+        for kind, path in demo.pictures.items():
+            print(f"Picture ({kind}): {path}")
     return 0 if passed else 1

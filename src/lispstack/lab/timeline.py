@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lispstack.capture import read_capture
+from lispstack.lab import demo_pictures
 from lispstack.lab.demo import Demo
 from lispstack.lab.runner import lispstack_argv
 
@@ -107,6 +108,7 @@ def wire_step(demo: Demo) -> None:
     step.commands.append(f"tshark -r {merged} -Y '(lisp or lisp-data) and (malformed or warning)'")
     step.output.append("\n".join(verdict) or "no malformed frame, no warning")
     demo.check(step, "Wireshark decodes every control and data frame cleanly", not verdict)
+    demo_pictures.draw(demo, step, merged, keys)
 
 
 def seed_checks(timeline: list[Event]) -> list[tuple[str, bool]]:

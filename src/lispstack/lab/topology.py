@@ -115,6 +115,19 @@ class Topology:
         return None
 
 
+def address_names(topology: Topology) -> dict[str, str]:
+    """Every address of the topology (link ends and node addresses) -> its node's name."""
+    names = {
+        str(ip_interface(end.cidr).ip): end.node
+        for link in topology.links
+        for end in (link.a, link.b)
+    }
+    for node in topology.nodes:
+        for _, cidr in node.addresses:
+            names.setdefault(str(ip_interface(cidr).ip), node.name)
+    return names
+
+
 def check_lab_name(name: str) -> str:
     if not LAB_NAME.fullmatch(name):
         raise TopologyError(f"lab name '{name}': 1 to 32 letters, digits or '_' (no '-')")
