@@ -48,6 +48,7 @@ from lispstack.core.events import (
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer, remove_stale
 from lispstack.io.dataplane import DataPlane
+from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
 from lispstack.io.randomness import BatchedSystemRandom
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
@@ -403,10 +404,17 @@ class ErrorLog:
 
 
 def run_daemon(config: NodeConfig) -> None:
+    """Run the node until SIGINT/SIGTERM; OSError (one line) if it cannot start, e.g.
+    while another process runs it (its lock is taken before any socket is bound)."""
     gc.set_threshold(*GC_THRESHOLDS)
-    if config.node.workers > 1:
-        run_workers(config)
-        return
+    with InstanceLock(Path(config.node.control_socket), config.name):
+        if config.node.workers > 1:
+            run_workers(config)
+        else:
+            _run_single(config)
+
+
+def _run_single(config: NodeConfig) -> None:
     proxy_rlocs = []
     if config.has_role(NodeRole.PITR) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
