@@ -51,6 +51,7 @@ from lispstack.io.dataplane import DataPlane
 from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
 from lispstack.io.randomness import BatchedSystemRandom
+from lispstack.io.sd_notify import notify
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
@@ -167,10 +168,15 @@ class NodeDaemon:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
-        log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
-        self.feed(TimerFired())
+        roles = ", ".join(self.config.roles)
+        log.info("node %s up: roles %s", self.config.name, roles)
+        self.feed(TimerFired())  # an ETR's first Map-Registers leave here
+        if self._control is not None:  # the main process (worker 0) speaks for the node
+            notify("READY=1", f"STATUS=node {self.config.name} serving: roles {roles}")
         self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
         await self._stopped.wait()
+        if self._control is not None:
+            notify("STOPPING=1", f"STATUS=node {self.config.name} stopping")
         self._summaries.cancel()
         # Deregistrations are sent by now: a UDP sendto hands the datagram to the
         # kernel before it returns, so the sockets can close at once.
