@@ -265,7 +265,7 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR + "[node.extra]\nx = 1\n",
             "lisp1.toml: unknown key 'extra' in [node] (expected name, roles, control-socket,"
-            " listen, log-level, workers)",
+            " listen, log-level, log-format, workers)",
             id="unknown-key-in-node",
         ),
         pytest.param(
@@ -295,6 +295,11 @@ def test_error_carries_key_and_reason() -> None:
             "lisp1.toml: node.log-level: unknown log level 'loud'"
             " (expected debug, info, warning or error)",
             id="bad-log-level",
+        ),
+        pytest.param(
+            XTR.replace('roles = ["itr", "etr"]', 'roles = ["itr", "etr"]\nlog-format = "xml"'),
+            "lisp1.toml: node.log-format: unknown log format 'xml' (expected text or json)",
+            id="bad-log-format",
         ),
     ],
 )

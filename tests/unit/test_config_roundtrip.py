@@ -15,6 +15,7 @@ from lispstack.config import (
     DatabaseMapping,
     IPAddress,
     ItrOptions,
+    LogFormat,
     LogLevel,
     MapResolverEntry,
     MapServerEntry,
@@ -142,6 +143,7 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         control_socket=PurePosixPath(draw(st.from_regex(r"/[a-z0-9._-]{1,20}", fullmatch=True))),
         listen=tuple(draw(st.lists(addresses, max_size=2, unique=True))),
         log_level=draw(st.sampled_from(LogLevel)),
+        log_format=draw(st.sampled_from(LogFormat)),
     )
     mappings: tuple[DatabaseMapping, ...] = ()
     if has(roles, NodeRole.ETR, NodeRole.ITR):

@@ -16,6 +16,7 @@ roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr"]
 control-socket = "/tmp/all.sock"
 listen = ["10.0.1.1"]
 log-level = "debug"
+log-format = "json"
 workers = 1
 
 [[database-mappings]]

@@ -24,6 +24,13 @@ bits must be clear.
     ``listen``          unique addresses to bind UDP 4342 (control) and 4341 (data)
                         on; default ``[]`` = every address (0.0.0.0 and ::).
     ``log-level``       ``debug``, ``info`` (default), ``warning`` or ``error``.
+    ``log-format``      ``text`` (default): one line per record, for people; or
+                        ``json``: one JSON object per line, for log shippers, with
+                        ``time`` (UTC, ISO 8601), ``level``, ``node``, ``logger``,
+                        ``event`` (a node event such as ``registered``,
+                        else ``log``), ``message``, ``fields`` (the event's
+                        key/value pairs, an object), and ``exception`` (a
+                        traceback) when there is one.
     ``workers``         processes sharing the node's UDP ports (SO_REUSEPORT), 1 to
                         64; default 1. More than one only for roles map-server and
                         map-resolver: the workers replicate accepted Map-Registers
@@ -151,6 +158,11 @@ class AuthAlgorithm(StrEnum):
         return 1 if self is AuthAlgorithm.HMAC_SHA_1 else 2
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
@@ -165,6 +177,7 @@ class NodeSection:
     control_socket: PurePosixPath
     listen: tuple[IPAddress, ...] = ()
     log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = LogFormat.TEXT
     workers: int = 1
 
 

@@ -77,6 +77,7 @@ def render_config(config: NodeConfig) -> str:
             "control-socket": str(node.control_socket),
             "listen": [str(address) for address in node.listen],
             "log-level": node.log_level.value,
+            "log-format": node.log_format.value,
             "workers": node.workers,
         },
     )

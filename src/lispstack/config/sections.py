@@ -11,6 +11,7 @@ from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
     ItrOptions,
+    LogFormat,
     LogLevel,
     MapResolverEntry,
     MapServerEntry,
@@ -54,6 +55,7 @@ def enum_parser(kind: Callable[[str], E], values: Sequence[str], what: str) -> C
 
 parse_algorithm = enum_parser(AuthAlgorithm, [a.value for a in AuthAlgorithm], "algorithm")
 parse_log_level = enum_parser(LogLevel, [v.value for v in LogLevel], "log level")
+parse_log_format = enum_parser(LogFormat, [v.value for v in LogFormat], "log format")
 parse_role = enum_parser(NodeRole, [r.value for r in NodeRole], "role")
 
 
@@ -116,6 +118,7 @@ def read_node(table: Table) -> NodeSection:
     listen = table.parsed_list("listen", parse_address)
     unique(table, "listen", listen, str, "address")
     log_level = table.parsed("log-level", parse_log_level, LogLevel.INFO)
+    log_format = table.parsed("log-format", parse_log_format, LogFormat.TEXT)
     workers = table.integer("workers", low=1, high=MAX_WORKERS, default=1)
     table.done()
     return NodeSection(
@@ -124,6 +127,7 @@ def read_node(table: Table) -> NodeSection:
         control_socket=socket,
         listen=listen,
         log_level=log_level,
+        log_format=log_format,
         workers=workers,
     )
 

@@ -50,6 +50,7 @@ from lispstack.io.control_socket import ControlServer, remove_stale
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
+from lispstack.io.log_format import event_extra
 from lispstack.io.randomness import BatchedSystemRandom
 from lispstack.io.sd_notify import notify
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
@@ -305,7 +306,8 @@ class NodeDaemon:
                 level = logging.DEBUG if action.event in PER_MESSAGE_EVENTS else logging.INFO
                 if log.isEnabledFor(level):
                     fields = " ".join(f"{k}={v}" for k, v in action.fields.items())
-                    log.log(level, "%s %s", action.event, fields)
+                    extra = event_extra(action.event, action.fields)
+                    log.log(level, "%s %s", action.event, fields, extra=extra)
             elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
             elif isinstance(action, WriteToTun):
