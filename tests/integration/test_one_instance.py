@@ -35,8 +35,10 @@ def test_a_second_start_is_refused_naming_the_first(tmp_path: Path, workers: int
         assert second.returncode == 2
         error = second.stderr.strip()
         assert len(error.splitlines()) == 1, error
-        assert error.startswith("lispstack: ms: cannot start: node ms is already running ")
-        assert f"(pid {first.process.pid}, holding {first.socket}.lock)" in error
+        assert error == (
+            f"lispstack: ms: cannot start: node ms (pid {first.process.pid}) is already running "
+            f"on control socket {first.socket} (lock {first.socket}.lock)"
+        )
         # the first is untouched: still serving its control socket and its port
         assert first.process.poll() is None
         assert isinstance(first.show("statistics"), dict)

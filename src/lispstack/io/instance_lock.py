@@ -3,7 +3,7 @@
 The lock, not the socket file, says whether the node runs: the kernel drops a
 flock when the last descriptor of its open file goes away, so a node killed
 with SIGKILL leaves a file nobody holds, and the next start takes it. The
-holder writes its pid into the file, so a refused start can name it. Forked
+holder writes its pid and node name into the file, so a refused start can name it. Forked
 workers inherit the descriptor; the lock is released when the last of them
 and worker 0 have exited.
 """
@@ -43,17 +43,18 @@ class InstanceLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = _read_pid(fd)
+                holder = _read_holder(fd)
                 os.close(fd)
                 raise OSError(
                     errno.EADDRINUSE,
-                    f"node {self.name} is already running (pid {holder}, holding {self.path})",
+                    f"{holder} is already running on control socket {self.control_socket} "
+                    f"(lock {self.path})",
                 ) from None
             if _same_file(fd, self.path):
                 break
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {self.name}\n".encode())
         self._fd = fd
 
     def release(self) -> None:
@@ -81,9 +82,10 @@ class InstanceLock:
         self.release()
 
 
-def _read_pid(fd: int) -> str:
-    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
-    return text if text.isdigit() else "unknown"
+def _read_holder(fd: int) -> str:
+    """`node NAME (pid PID)` from what the holder wrote: "PID NAME"."""
+    pid, _, name = os.pread(fd, 128, 0).decode(errors="replace").strip().partition(" ")
+    return f"node {name or '?'} (pid {pid if pid.isdigit() else 'unknown'})"
 
 
 def _same_file(fd: int, path: Path) -> bool:
