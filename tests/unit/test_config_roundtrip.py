@@ -15,6 +15,7 @@ from lispstack.config import (
     DatabaseMapping,
     IPAddress,
     ItrOptions,
+    ListenAddress,
     LogFormat,
     LogLevel,
     MapResolverEntry,
@@ -144,6 +145,10 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         listen=tuple(draw(st.lists(addresses, max_size=2, unique=True))),
         log_level=draw(st.sampled_from(LogLevel)),
         log_format=draw(st.sampled_from(LogFormat)),
+        metrics=draw(
+            st.none()
+            | st.builds(ListenAddress, addresses, st.integers(min_value=1, max_value=0xFFFF))
+        ),
     )
     mappings: tuple[DatabaseMapping, ...] = ()
     if has(roles, NodeRole.ETR, NodeRole.ITR):

@@ -35,6 +35,12 @@ bits must be clear.
                         64; default 1. More than one only for roles map-server and
                         map-resolver: the workers replicate accepted Map-Registers
                         to each other, and `show statistics` sums their counters.
+    ``metrics``         ``"ADDRESS:PORT"`` (``"[IPv6]:PORT"``): serve Prometheus
+                        metrics over HTTP there (``/metrics``): every counter of
+                        `show statistics`, summed across workers, as
+                        ``lispstack_*_total``, gauges (registrations, map-cache
+                        entries, pending Map-Requests) and the process's; default:
+                        none (off). See io/metrics.py for the names.
 
 ``[[database-mappings]]`` (roles etr, itr; required by etr)
     The EID prefixes this site owns. An ITR only encapsulates packets whose
@@ -170,6 +176,19 @@ class LogLevel(StrEnum):
     ERROR = "error"
 
 
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """An address and TCP port to serve on (`metrics`)."""
+
+    address: IPAddress
+    port: int
+
+    def __str__(self) -> str:
+        if self.address.version == 6:
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeSection:
     name: str
@@ -179,6 +198,7 @@ class NodeSection:
     log_level: LogLevel = LogLevel.INFO
     log_format: LogFormat = LogFormat.TEXT
     workers: int = 1
+    metrics: ListenAddress | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,7 +38,14 @@ NODE_FILE = Section(
     {
         "node": Section(
             _values(
-                "name", "roles", "control-socket", "listen", "log-level", "log-format", "workers"
+                "name",
+                "roles",
+                "control-socket",
+                "listen",
+                "log-level",
+                "log-format",
+                "workers",
+                "metrics",
             )
         ),
         "database-mappings": Section({"eid-prefix": None, "rlocs": RLOCS}, many=True),

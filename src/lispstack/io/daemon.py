@@ -51,6 +51,7 @@ from lispstack.io.dataplane import DataPlane
 from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
 from lispstack.io.log_format import event_extra
+from lispstack.io.metrics import MetricsServer, Reading
 from lispstack.io.randomness import BatchedSystemRandom
 from lispstack.io.sd_notify import notify
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
@@ -141,6 +142,11 @@ class NodeDaemon:
             if workers is None or workers.index == 0
             else None
         )
+        self._metrics = (
+            MetricsServer(config.node.metrics, config.name, config.roles, self._reading)
+            if config.node.metrics is not None and self._control is not None
+            else None
+        )
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
         self._addresses = AddressCache()
@@ -165,6 +171,8 @@ class NodeDaemon:
             if self._workers.children:
                 loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)
                 self._reap_workers()  # any that died before the handler was there
+        if self._metrics is not None:
+            await self._metrics.start()
         if self._control is not None:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -189,6 +197,8 @@ class NodeDaemon:
             loop.remove_reader(tun.fileno())
         if self._workers is not None:
             self._workers.close()
+        if self._metrics is not None:
+            await self._metrics.close()
         if self._control is not None:
             await self._control.close()
         elif self._workers is not None:  # worker 0 killed? then its socket file is left
@@ -347,11 +357,20 @@ class NodeDaemon:
         self.node.counters.add("out.datagrams")
 
     def answer(self, topic: str, arg: str | None) -> object | None:
-        if topic == "statistics" and self._data_plane is not None:
-            self._data_plane.report(self.node.counters.add)
-        if topic == "statistics" and self._workers is not None:
-            return self._workers.statistics(self.node.counters.snapshot())
+        if topic == "statistics":
+            return self.statistics()
         return self.node.show(topic, arg, time.monotonic())
+
+    async def statistics(self) -> dict[str, int]:
+        """The node's counters (`show statistics`, metrics): every worker's, summed."""
+        if self._data_plane is not None:
+            self._data_plane.report(self.node.counters.add)
+        if self._workers is not None:
+            return await self._workers.statistics(self.node.counters.snapshot())
+        return self.node.counters.snapshot()
+
+    async def _reading(self) -> Reading:
+        return Reading(await self.statistics(), self.node.gauges())
 
     def _reap_workers(self) -> None:
         assert self._workers is not None
