@@ -61,9 +61,7 @@ class InstanceLock:
         """Remove the file while still holding it, then let go."""
         if self._fd is None:
             return
-        if _same_file(self._fd, self.path):
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+        _unlink_held(self._fd, self.path)
         os.close(self._fd)
         self._fd = None
 
@@ -82,10 +80,35 @@ class InstanceLock:
         self.release()
 
 
+def remove_stale_lock(control_socket: Path) -> bool:
+    """Remove the lock file a killed node left (nobody holds it); whether it was removed."""
+    path = lock_path(control_socket)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return _unlink_held(fd, path)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def _read_holder(fd: int) -> str:
     """`node NAME (pid PID)` from what the holder wrote: "PID NAME"."""
     pid, _, name = os.pread(fd, 128, 0).decode(errors="replace").strip().partition(" ")
     return f"node {name or '?'} (pid {pid if pid.isdigit() else 'unknown'})"
+
+
+def _unlink_held(fd: int, path: Path) -> bool:
+    """Remove `path` if it still is the file `fd` holds locked; whether it was removed."""
+    if not _same_file(fd, path):
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return True
 
 
 def _same_file(fd: int, path: Path) -> bool:
