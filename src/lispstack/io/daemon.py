@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.render import render_config
 from lispstack.core.build import build_node
 from lispstack.core.drops import LOG_INTERVAL_S
 from lispstack.core.events import (
@@ -359,6 +360,8 @@ class NodeDaemon:
     def answer(self, topic: str, arg: str | None) -> object | None:
         if topic == "statistics":
             return self.statistics()
+        if topic == "config":  # as running: with the command line's overrides
+            return render_config(self.config)
         return self.node.show(topic, arg, time.monotonic())
 
     async def statistics(self) -> dict[str, int]:
