@@ -117,7 +117,11 @@ def test_a_live_node_s_control_socket_is_not_taken_over(node: RunningNode, tmp_p
         [LISPSTACK, "run", str(config)], capture_output=True, text=True, timeout=30, check=False
     )
     assert second.returncode == 2
-    assert f"a node is already listening on {node.socket}" in second.stderr
+    error = second.stderr.strip()  # the lock, taken before any socket is bound, says who
+    assert error.startswith(
+        f"lispstack: second: cannot start: node ms-workers (pid {node.process.pid}) "
+    )
+    assert f"is already running on control socket {node.socket} " in error
     assert node.show("statistics") is not None  # still its own socket
 
 

@@ -87,6 +87,7 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"removed stale control socket {tmp_path}/killed.sock",
+        f"removed stale lock {tmp_path}/killed.sock.lock",
         "removed rule priority 4340 from 192.168.1.0/24 lookup 254",
         "removed rule priority 4341 from 192.168.1.0/24 lookup 4341",
         "removed route throw 10.9.0.0/16 table 4341",
@@ -94,6 +95,7 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
     assert _rules(namespace) == []
     assert netns.ip("route", "show", "table", "4341", namespace=namespace) == ""
     assert not config.with_suffix(".sock").exists()
+    assert not config.with_suffix(".sock.lock").exists()
     assert _cleanup(namespace, str(config)).stdout == "nothing to remove\n"
 
     _kill(_start(namespace, config))

@@ -265,7 +265,7 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR + "[node.extra]\nx = 1\n",
             "lisp1.toml: unknown key 'extra' in [node] (expected name, roles, control-socket,"
-            " listen, log-level, workers)",
+            " listen, log-level, log-format, workers, metrics)",
             id="unknown-key-in-node",
         ),
         pytest.param(
@@ -295,6 +295,28 @@ def test_error_carries_key_and_reason() -> None:
             "lisp1.toml: node.log-level: unknown log level 'loud'"
             " (expected debug, info, warning or error)",
             id="bad-log-level",
+        ),
+        pytest.param(
+            XTR.replace('roles = ["itr", "etr"]', 'roles = ["itr", "etr"]\nlog-format = "xml"'),
+            "lisp1.toml: node.log-format: unknown log format 'xml' (expected text or json)",
+            id="bad-log-format",
+        ),
+        *(
+            pytest.param(
+                MS.replace('roles = ["map-server"]', f'roles = ["map-server"]\nmetrics = "{text}"'),
+                f"lisp1.toml: node.metrics: {reason}",
+                id=f"bad-metrics-{text}",
+            )
+            for text, reason in [
+                ("9100", "bad address '9100' (expected ADDRESS:PORT or [IPv6]:PORT)"),
+                ("::1:9100", "bad address '::1:9100' (expected ADDRESS:PORT or [IPv6]:PORT)"),
+                (
+                    "127.0.0.1:http",
+                    "bad address '127.0.0.1:http' (expected ADDRESS:PORT or [IPv6]:PORT)",
+                ),
+                ("127.0.0.1:70000", "port 70000 out of range 1-65535"),
+                ("localhost:9100", "bad IP address 'localhost'"),
+            ]
         ),
     ],
 )

@@ -15,6 +15,8 @@ from lispstack.config import (
     DatabaseMapping,
     IPAddress,
     ItrOptions,
+    ListenAddress,
+    LogFormat,
     LogLevel,
     MapResolverEntry,
     MapServerEntry,
@@ -142,6 +144,11 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         control_socket=PurePosixPath(draw(st.from_regex(r"/[a-z0-9._-]{1,20}", fullmatch=True))),
         listen=tuple(draw(st.lists(addresses, max_size=2, unique=True))),
         log_level=draw(st.sampled_from(LogLevel)),
+        log_format=draw(st.sampled_from(LogFormat)),
+        metrics=draw(
+            st.none()
+            | st.builds(ListenAddress, addresses, st.integers(min_value=1, max_value=0xFFFF))
+        ),
     )
     mappings: tuple[DatabaseMapping, ...] = ()
     if has(roles, NodeRole.ETR, NodeRole.ITR):

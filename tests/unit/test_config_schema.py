@@ -16,7 +16,9 @@ roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr"]
 control-socket = "/tmp/all.sock"
 listen = ["10.0.1.1"]
 log-level = "debug"
+log-format = "json"
 workers = 1
+metrics = "127.0.0.1:9100"
 
 [[database-mappings]]
 eid-prefix = "192.168.1.0/24"

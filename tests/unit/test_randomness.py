@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -146,6 +147,7 @@ def test_run_daemon_builds_its_node_with_the_system_randomness(
     monkeypatch.setattr(daemon, "NodeDaemon", NotRun)
     monkeypatch.setattr(daemon, "DataPlane", lambda *args: None)  # no TUN device here
     monkeypatch.setattr(daemon.gc, "set_threshold", lambda *args: None)  # not this process's
+    monkeypatch.setattr(daemon, "InstanceLock", lambda *args: contextlib.nullcontext())
     daemon.run_daemon(lisp1_config())
     (node,) = built
     rngs = _rngs(node)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from lispstack.config import ConfigError, load_config
 from lispstack.io.daemon import run_daemon
+from lispstack.io.log_format import configure_logging
 
 
 def register(subparsers: Any) -> None:
@@ -43,10 +44,8 @@ def run(args: argparse.Namespace) -> int:
         config = replace(
             config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))
         )
-    level = (args.log_level or str(config.node.log_level)).upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format=f"%(asctime)s {config.name} %(levelname)s %(name)s: %(message)s",
+    configure_logging(
+        config.name, args.log_level or str(config.node.log_level), config.node.log_format
     )
     try:
         run_daemon(config)

@@ -24,10 +24,23 @@ bits must be clear.
     ``listen``          unique addresses to bind UDP 4342 (control) and 4341 (data)
                         on; default ``[]`` = every address (0.0.0.0 and ::).
     ``log-level``       ``debug``, ``info`` (default), ``warning`` or ``error``.
+    ``log-format``      ``text`` (default): one line per record, for people; or
+                        ``json``: one JSON object per line, for log shippers, with
+                        ``time`` (UTC, ISO 8601), ``level``, ``node``, ``logger``,
+                        ``event`` (a node event such as ``registered``,
+                        else ``log``), ``message``, ``fields`` (the event's
+                        key/value pairs, an object), and ``exception`` (a
+                        traceback) when there is one.
     ``workers``         processes sharing the node's UDP ports (SO_REUSEPORT), 1 to
                         64; default 1. More than one only for roles map-server and
                         map-resolver: the workers replicate accepted Map-Registers
                         to each other, and `show statistics` sums their counters.
+    ``metrics``         ``"ADDRESS:PORT"`` (``"[IPv6]:PORT"``): serve Prometheus
+                        metrics over HTTP there (``/metrics``): every counter of
+                        `show statistics`, summed across workers, as
+                        ``lispstack_*_total``, gauges (registrations, map-cache
+                        entries, pending Map-Requests) and the process's; default:
+                        none (off). See io/metrics.py for the names.
 
 ``[[database-mappings]]`` (roles etr, itr; required by etr)
     The EID prefixes this site owns. An ITR only encapsulates packets whose
@@ -151,11 +164,29 @@ class AuthAlgorithm(StrEnum):
         return 1 if self is AuthAlgorithm.HMAC_SHA_1 else 2
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
 class LogLevel(StrEnum):
     DEBUG = "debug"
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """An address and TCP port to serve on (`metrics`)."""
+
+    address: IPAddress
+    port: int
+
+    def __str__(self) -> str:
+        if self.address.version == 6:
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,7 +196,9 @@ class NodeSection:
     control_socket: PurePosixPath
     listen: tuple[IPAddress, ...] = ()
     log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = LogFormat.TEXT
     workers: int = 1
+    metrics: ListenAddress | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

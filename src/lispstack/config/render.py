@@ -69,17 +69,18 @@ def _site(site: Site) -> list[str]:
 def render_config(config: NodeConfig) -> str:
     """The TOML text of `config`."""
     node = config.node
-    lines = _table(
-        "[node]",
-        {
-            "name": node.name,
-            "roles": [role.value for role in node.roles],
-            "control-socket": str(node.control_socket),
-            "listen": [str(address) for address in node.listen],
-            "log-level": node.log_level.value,
-            "workers": node.workers,
-        },
-    )
+    pairs: dict[str, Scalar | Iterable[Scalar]] = {
+        "name": node.name,
+        "roles": [role.value for role in node.roles],
+        "control-socket": str(node.control_socket),
+        "listen": [str(address) for address in node.listen],
+        "log-level": node.log_level.value,
+        "log-format": node.log_format.value,
+        "workers": node.workers,
+    }
+    if node.metrics is not None:
+        pairs["metrics"] = str(node.metrics)
+    lines = _table("[node]", pairs)
     for mapping in config.database_mappings:
         lines += _table("[[database-mappings]]", {"eid-prefix": str(mapping.eid_prefix)})
         lines.append("rlocs = [" + ", ".join(_rloc(r) for r in mapping.rlocs) + "]")

@@ -37,7 +37,16 @@ AUTH_KEYS = Section(_values("id", "key", "algorithm"), many=True)
 NODE_FILE = Section(
     {
         "node": Section(
-            _values("name", "roles", "control-socket", "listen", "log-level", "workers")
+            _values(
+                "name",
+                "roles",
+                "control-socket",
+                "listen",
+                "log-level",
+                "log-format",
+                "workers",
+                "metrics",
+            )
         ),
         "database-mappings": Section({"eid-prefix": None, "rlocs": RLOCS}, many=True),
         "map-servers": Section(

@@ -11,6 +11,8 @@ from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
     ItrOptions,
+    ListenAddress,
+    LogFormat,
     LogLevel,
     MapResolverEntry,
     MapServerEntry,
@@ -54,6 +56,7 @@ def enum_parser(kind: Callable[[str], E], values: Sequence[str], what: str) -> C
 
 parse_algorithm = enum_parser(AuthAlgorithm, [a.value for a in AuthAlgorithm], "algorithm")
 parse_log_level = enum_parser(LogLevel, [v.value for v in LogLevel], "log level")
+parse_log_format = enum_parser(LogFormat, [v.value for v in LogFormat], "log format")
 parse_role = enum_parser(NodeRole, [r.value for r in NodeRole], "role")
 
 
@@ -104,6 +107,21 @@ def parse_rloc_address(text: str) -> IPAddress:
 MAX_WORKERS = 64
 
 
+def parse_listen_address(text: str) -> ListenAddress:
+    """`ADDRESS:PORT`, an IPv6 address in brackets (`[::1]:9100`)."""
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""
+    if not colon or not host or not port.isdigit():
+        raise ValueError(f"bad address {text!r} (expected ADDRESS:PORT or [IPv6]:PORT)")
+    number = int(port)
+    if not 1 <= number <= 0xFFFF:
+        raise ValueError(f"port {number} out of range 1-65535")
+    return ListenAddress(parse_address(host), number)
+
+
 def read_node(table: Table) -> NodeSection:
     name = table.parsed("name", matching(NODE_NAME, "node name", "1-63 of a-z 0-9 _ -"))
     roles = table.parsed_list("roles", parse_role, required=True)
@@ -116,7 +134,9 @@ def read_node(table: Table) -> NodeSection:
     listen = table.parsed_list("listen", parse_address)
     unique(table, "listen", listen, str, "address")
     log_level = table.parsed("log-level", parse_log_level, LogLevel.INFO)
+    log_format = table.parsed("log-format", parse_log_format, LogFormat.TEXT)
     workers = table.integer("workers", low=1, high=MAX_WORKERS, default=1)
+    metrics = table.parsed("metrics", parse_listen_address, None)
     table.done()
     return NodeSection(
         name=name,
@@ -124,7 +144,9 @@ def read_node(table: Table) -> NodeSection:
         control_socket=socket,
         listen=listen,
         log_level=log_level,
+        log_format=log_format,
         workers=workers,
+        metrics=metrics,
     )
 
 

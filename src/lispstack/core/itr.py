@@ -363,6 +363,9 @@ class Itr(Role):
 
     # ------------------------------------------------------------ show
 
+    def gauges(self) -> dict[str, int]:
+        return {"map-cache-entries": len(self.cache), "pending-map-requests": len(self.client)}
+
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "map-cache":
             if arg is None:

@@ -434,6 +434,9 @@ class MapServer(Role):
     def next_deadline(self) -> float | None:
         return self.registrations.next_deadline()
 
+    def gauges(self) -> dict[str, int]:
+        return {"registrations": len(self.registrations)}
+
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "sites":
             return site_entries(self.sites, self.registrations, self._last_registered, now)

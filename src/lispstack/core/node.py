@@ -118,6 +118,10 @@ class Node:
                 return answer
         return None
 
+    def gauges(self) -> dict[str, int]:
+        """Every role's gauges (see Role.gauges)."""
+        return {name: value for role in self.roles for name, value in role.gauges().items()}
+
     def shutdown(self, now: float) -> list[Action]:
         actions: list[Action] = []
         for role in self.roles:

@@ -41,6 +41,10 @@ class Role:
         """The JSON-able answer to `lispstack show TOPIC [ARG]`, or None if not ours."""
         return None
 
+    def gauges(self) -> dict[str, int]:
+        """Sizes worth watching now (metrics), e.g. {"registrations": 12}."""
+        return {}
+
     def shutdown(self, now: float) -> list[Action]:
         """Actions to carry out before the node stops (e.g. deregistration)."""
         return []

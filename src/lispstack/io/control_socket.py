@@ -47,7 +47,7 @@ class ControlServer:
         try:
             await self._listen()
         except OSError as error:
-            raise OSError(error.errno, _cannot_create(self.path, error)) from None
+            raise OSError(error.errno, cannot_create(self.path, error)) from None
 
     async def _listen(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ class ControlServer:
         return {"ok": True, "result": result}
 
 
-def _cannot_create(path: Path, error: OSError) -> str:
+def cannot_create(path: Path, error: OSError) -> str:
     """`control socket PATH: cannot create it (why); choose another path ...`: one line."""
     if isinstance(error, FileExistsError):  # from mkdir: something that is not a directory
         why = f"{error.filename} is not a directory"

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.render import render_config
 from lispstack.core.build import build_node
 from lispstack.core.drops import LOG_INTERVAL_S
 from lispstack.core.events import (
@@ -48,8 +49,12 @@ from lispstack.core.events import (
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer, remove_stale
 from lispstack.io.dataplane import DataPlane
+from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
+from lispstack.io.log_format import event_extra
+from lispstack.io.metrics import MetricsServer, Reading
 from lispstack.io.randomness import BatchedSystemRandom
+from lispstack.io.sd_notify import notify
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
@@ -138,6 +143,11 @@ class NodeDaemon:
             if workers is None or workers.index == 0
             else None
         )
+        self._metrics = (
+            MetricsServer(config.node.metrics, config.name, config.roles, self._reading)
+            if config.node.metrics is not None and self._control is not None
+            else None
+        )
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
         self._addresses = AddressCache()
@@ -162,14 +172,21 @@ class NodeDaemon:
             if self._workers.children:
                 loop.add_signal_handler(signal.SIGCHLD, self._reap_workers)
                 self._reap_workers()  # any that died before the handler was there
+        if self._metrics is not None:
+            await self._metrics.start()
         if self._control is not None:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
-        log.info("node %s up: roles %s", self.config.name, ", ".join(self.config.roles))
-        self.feed(TimerFired())
+        roles = ", ".join(self.config.roles)
+        log.info("node %s up: roles %s", self.config.name, roles)
+        self.feed(TimerFired())  # an ETR's first Map-Registers leave here
+        if self._control is not None:  # the main process (worker 0) speaks for the node
+            notify("READY=1", f"STATUS=node {self.config.name} serving: roles {roles}")
         self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
         await self._stopped.wait()
+        if self._control is not None:
+            notify("STOPPING=1", f"STATUS=node {self.config.name} stopping")
         self._summaries.cancel()
         # Deregistrations are sent by now: a UDP sendto hands the datagram to the
         # kernel before it returns, so the sockets can close at once.
@@ -181,6 +198,8 @@ class NodeDaemon:
             loop.remove_reader(tun.fileno())
         if self._workers is not None:
             self._workers.close()
+        if self._metrics is not None:
+            await self._metrics.close()
         if self._control is not None:
             await self._control.close()
         elif self._workers is not None:  # worker 0 killed? then its socket file is left
@@ -298,7 +317,8 @@ class NodeDaemon:
                 level = logging.DEBUG if action.event in PER_MESSAGE_EVENTS else logging.INFO
                 if log.isEnabledFor(level):
                     fields = " ".join(f"{k}={v}" for k, v in action.fields.items())
-                    log.log(level, "%s %s", action.event, fields)
+                    extra = event_extra(action.event, action.fields)
+                    log.log(level, "%s %s", action.event, fields, extra=extra)
             elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
             elif isinstance(action, WriteToTun):
@@ -338,11 +358,22 @@ class NodeDaemon:
         self.node.counters.add("out.datagrams")
 
     def answer(self, topic: str, arg: str | None) -> object | None:
-        if topic == "statistics" and self._data_plane is not None:
-            self._data_plane.report(self.node.counters.add)
-        if topic == "statistics" and self._workers is not None:
-            return self._workers.statistics(self.node.counters.snapshot())
+        if topic == "statistics":
+            return self.statistics()
+        if topic == "config":  # as running: with the command line's overrides
+            return render_config(self.config)
         return self.node.show(topic, arg, time.monotonic())
+
+    async def statistics(self) -> dict[str, int]:
+        """The node's counters (`show statistics`, metrics): every worker's, summed."""
+        if self._data_plane is not None:
+            self._data_plane.report(self.node.counters.add)
+        if self._workers is not None:
+            return await self._workers.statistics(self.node.counters.snapshot())
+        return self.node.counters.snapshot()
+
+    async def _reading(self) -> Reading:
+        return Reading(await self.statistics(), self.node.gauges())
 
     def _reap_workers(self) -> None:
         assert self._workers is not None
@@ -403,10 +434,17 @@ class ErrorLog:
 
 
 def run_daemon(config: NodeConfig) -> None:
+    """Run the node until SIGINT/SIGTERM; OSError (one line) if it cannot start, e.g.
+    while another process runs it (its lock is taken before any socket is bound)."""
     gc.set_threshold(*GC_THRESHOLDS)
-    if config.node.workers > 1:
-        run_workers(config)
-        return
+    with InstanceLock(Path(config.node.control_socket), config.name):
+        if config.node.workers > 1:
+            run_workers(config)
+        else:
+            _run_single(config)
+
+
+def _run_single(config: NodeConfig) -> None:
     proxy_rlocs = []
     if config.has_role(NodeRole.PITR) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))

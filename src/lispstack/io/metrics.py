@@ -1,0 +1,187 @@
+"""Prometheus metrics (`[node] metrics = "ADDRESS:PORT"`), served from the node's event loop.
+
+prometheus_client (the Prometheus project's own Python client) writes the text
+exposition; the numbers are read at scrape time, nothing is counted twice
+per packet. A scrape asks the node as `show statistics` does (with workers,
+worker 0 sums every worker's counters over their socket pairs), so the two
+always agree. Names are stable:
+
+    in.TYPE              lispstack_received_total{type="TYPE"}
+    out.TYPE             lispstack_sent_total{type="TYPE"}
+    drop.REASON          lispstack_dropped_total{reason="REASON"}
+    reply.KIND           lispstack_map_replies_total{kind="KIND"}
+    registrations.EVENT  lispstack_registration_events_total{event="EVENT"}
+    any other counter    lispstack_<name, '.' and '-' as '_'>_total
+                         (e.g. map-cache.miss: lispstack_map_cache_miss_total)
+
+Gauges (worker 0's: registrations are replicated to every worker):
+lispstack_registrations, lispstack_map_cache_entries,
+lispstack_pending_map_requests, for the roles that have them;
+lispstack_node_info{node, roles} = 1; and the process_* metrics of worker 0.
+
+The server is a minimal HTTP/1.0 responder on asyncio (GET /metrics; one
+request per connection): no thread touches the node's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from lispstack.config.model import ListenAddress
+
+PREFIX = "lispstack"
+LABELLED = {
+    "in": ("received", "type", "messages received, by message type"),
+    "out": ("sent", "type", "datagrams and messages sent, by type"),
+    "drop": ("dropped", "reason", "datagrams and packets dropped, by reason"),
+    "reply": ("map_replies", "kind", "Map-Replies sent, by kind"),
+    "registrations": ("registration_events", "event", "registration changes, by event"),
+}
+"""Counter prefix -> (metric name, label, help)."""
+GAUGES = {
+    "registrations": "registrations held (Map-Server)",
+    "map-cache-entries": "map-cache entries (ITR, PITR)",
+    "pending-map-requests": "Map-Requests waiting for a Map-Reply (ITR, PITR)",
+}
+MAX_REQUEST_BYTES = 8192
+REQUEST_TIMEOUT_S = 5.0
+_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def metric_name(text: str) -> str:
+    return f"{PREFIX}_{_NOT_NAME.sub('_', text)}"
+
+
+def counter_metric(counter: str) -> tuple[str, str | None, str]:
+    """(metric name without _total, label name or None, label value) of a counter."""
+    head, dot, rest = counter.partition(".")
+    if dot and head in LABELLED:
+        name, label, _ = LABELLED[head]
+        return metric_name(name), label, rest
+    return metric_name(counter), None, ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What one scrape reads from the node."""
+
+    counters: Mapping[str, int]
+    gauges: Mapping[str, int]
+
+
+class NodeCollector(Collector):
+    """The metric families of one Reading."""
+
+    def __init__(self, node: str, roles: Iterable[str], reading: Reading) -> None:
+        self._node = node
+        self._roles = ",".join(roles)
+        self._reading = reading
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, CounterMetricFamily] = {}
+        for counter, value in self._reading.counters.items():
+            name, label, label_value = counter_metric(counter)
+            family = families.get(name)
+            if family is None:
+                head = counter.partition(".")[0]
+                documentation = LABELLED[head][2] if label else f"counter {counter}"
+                family = CounterMetricFamily(name, documentation, labels=[label] if label else [])
+                families[name] = family
+            family.add_metric([label_value] if label else [], value)
+        yield from families.values()
+        for gauge, value in sorted(self._reading.gauges.items()):
+            yield GaugeMetricFamily(metric_name(gauge), GAUGES.get(gauge, gauge), value=value)
+        info = GaugeMetricFamily(
+            metric_name("node_info"), "the node's name and roles", labels=["node", "roles"]
+        )
+        info.add_metric([self._node, self._roles], 1)
+        yield info
+
+
+def exposition(node: str, roles: Iterable[str], reading: Reading) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(node, roles, reading))
+    ProcessCollector(registry=registry)
+    return generate_latest(registry)
+
+
+class MetricsServer:
+    """Serves GET /metrics on `listen` from the running event loop."""
+
+    def __init__(
+        self,
+        listen: ListenAddress,
+        node: str,
+        roles: Iterable[str],
+        read: Callable[[], Awaitable[Reading]],
+    ) -> None:
+        self.listen = listen
+        self._node = node
+        self._roles = tuple(roles)
+        self._read = read
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        """Listen, or raise OSError with one line naming the address."""
+        try:
+            self._server = await asyncio.start_server(
+                self._serve,
+                str(self.listen.address),
+                self.listen.port,
+                limit=MAX_REQUEST_BYTES,
+                reuse_address=True,
+            )
+        except OSError as error:  # asyncio's text repeats the address: say it once
+            why = os.strerror(error.errno) if error.errno else str(error)
+            raise OSError(error.errno, f"metrics {self.listen}: cannot listen: {why}") from None
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
+            writer.write(await self._respond(head.split(b"\r\n", 1)[0]))
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _respond(self, request_line: bytes) -> bytes:
+        parts = request_line.split()
+        if len(parts) != 3 or not parts[2].startswith(b"HTTP/"):
+            return _response(400, "Bad Request", b"bad request\n")
+        method, target = parts[0], parts[1].split(b"?", 1)[0]
+        if method != b"GET":
+            return _response(405, "Method Not Allowed", b"GET /metrics\n")
+        if target not in (b"/metrics", b"/"):
+            return _response(404, "Not Found", b"GET /metrics\n")
+        body = exposition(self._node, self._roles, await self._read())
+        return _response(200, "OK", body, CONTENT_TYPE_LATEST)
+
+
+def _response(
+    status: int, reason: str, body: bytes, content_type: str = "text/plain; charset=utf-8"
+) -> bytes:
+    head = (
+        f"HTTP/1.0 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body

@@ -1,0 +1,51 @@
+"""Metric names and the exposition of a node's reading, parsed back with Prometheus's parser."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from lispstack.io.metrics import Reading, counter_metric, exposition
+
+
+@pytest.mark.parametrize(
+    ("counter", "metric"),
+    [
+        ("in.map-request", ("lispstack_received", "type", "map-request")),
+        ("in.map-notify.accepted", ("lispstack_received", "type", "map-notify.accepted")),
+        ("out.map-reply", ("lispstack_sent", "type", "map-reply")),
+        ("drop.bad-auth", ("lispstack_dropped", "reason", "bad-auth")),
+        ("reply.negative-no-site", ("lispstack_map_replies", "kind", "negative-no-site")),
+        ("registrations.expired", ("lispstack_registration_events", "event", "expired")),
+        ("map-cache.miss", ("lispstack_map_cache_miss", None, "")),
+        ("internal-error", ("lispstack_internal_error", None, "")),
+    ],
+)
+def test_counter_names(counter: str, metric: tuple[str, str | None, str]) -> None:
+    assert counter_metric(counter) == metric
+
+
+def test_every_counter_and_gauge_is_exposed() -> None:
+    counters = {
+        "in.map-request": 7,
+        "in.malformed": 1,
+        "drop.malformed": 1,
+        "out.map-reply": 7,
+        "internal-error": 2,
+    }
+    gauges = {"registrations": 3}
+    text = exposition("ms", ["map-server", "map-resolver"], Reading(counters, gauges)).decode()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("lispstack_received_total", (("type", "map-request"),))] == 7
+    assert samples[("lispstack_received_total", (("type", "malformed"),))] == 1
+    assert samples[("lispstack_dropped_total", (("reason", "malformed"),))] == 1
+    assert samples[("lispstack_sent_total", (("type", "map-reply"),))] == 7
+    assert samples[("lispstack_internal_error_total", ())] == 2
+    assert samples[("lispstack_registrations", ())] == 3
+    info = (("node", "ms"), ("roles", "map-server,map-resolver"))
+    assert samples[("lispstack_node_info", info)] == 1
+    assert any(name == "process_cpu_seconds_total" for name, _ in samples)
