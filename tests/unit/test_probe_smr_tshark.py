@@ -10,8 +10,8 @@ from helpers.tshark import check_payloads
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config, lisp2_config
 from lispstack.core.events import SendDatagram
 from lispstack.wire.control import decode_control
-from lispstack.wire.map_request import MapRequest
 from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import EidRecord, Locator, MappingRecord
 
 pytestmark = pytest.mark.tshark
