@@ -6,6 +6,7 @@ from ipaddress import ip_address
 from itertools import pairwise
 
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.cli.tables import render
 from lispstack.core.encapsulation import decapsulate
 from lispstack.core.events import Action, SendDatagram, Trace
 from lispstack.core.itr import Itr
@@ -179,3 +180,15 @@ def test_probes_never_exceed_the_rate_and_never_come_in_bursts() -> None:
     gaps = [b - a for a, b in pairwise(times)]
     assert min(gaps) >= 1 / 20 - 1e-9
     assert max(itr.prober.sizes().values()) <= 100
+
+
+def test_show_map_cache_table_gives_each_rlocs_state_rtt_and_last_probe() -> None:
+    itr = probing_itr()
+    resolve(itr, multihomed())
+    fired = run(itr, 0.0, INTERVAL + 0.001)
+    sent_at = {str(a.destination.address): t for t, a in fired if isinstance(a, SendDatagram)}
+    address, probe = next((a, p) for a, p in probes_in([a for _, a in fired]) if a == PRIMARY)
+    answer(itr, probe, sent_at[address] + 0.0012, address)
+    text = render("map-cache", itr.show("map-cache", None, sent_at[address] + 3.0), None)
+    assert f"{PRIMARY} 1/100 up rtt 1.2ms probed 3s ago" in text
+    assert f"{BACKUP} 2/100 up probed" in text
