@@ -192,3 +192,15 @@ def test_show_map_cache_table_gives_each_rlocs_state_rtt_and_last_probe() -> Non
     text = render("map-cache", itr.show("map-cache", None, sent_at[address] + 3.0), None)
     assert f"{PRIMARY} 1/100 up rtt 1.2ms probed 3s ago" in text
     assert f"{BACKUP} 2/100 up probed" in text
+
+
+def test_an_evicted_entry_leaves_no_probe_state_behind() -> None:
+    _, itr, _ = build_xtr(
+        lisp1_config(extra="[itr]\nmap-cache-limit = 1\nrloc-probe-interval = 10\n")
+    )
+    resolve(itr, multihomed())
+    run(itr, 0.0, INTERVAL)
+    assert itr.prober.sizes()["states"] == 2
+    resolve(itr, multihomed("192.168.3.0"))  # evicts 192.168.2.0/24
+    assert itr.prober.sizes()["states"] == 0
+    assert itr.prober.sizes()["nonces"] == 0

@@ -450,7 +450,12 @@ class Itr(Role):
         return actions
 
     def _routes(self, changes: Changes) -> list[Action]:
-        """The native-route changes of a map-cache update (none while PETRs take that traffic)."""
+        """The native-route changes of a map-cache update (none while PETRs take that traffic).
+
+        Probing forgets the entries the update removed (evicted, expired) at once.
+        """
+        for removed in changes.removed:
+            self.prober.forget(removed.key)
         if self.petrs:
             return []
         return [
