@@ -3,13 +3,17 @@ through the Map-Resolver replaces the cached mapping; ETRs send SMRs to recent I
 
 from __future__ import annotations
 
+import random
 from ipaddress import ip_address
 
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config, lisp2_config
+from lispstack.config import parse_config
+from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import data_header
 from lispstack.core.events import Action, PacketFromTun, SendDatagram
 from lispstack.core.node import Node
+from lispstack.core.xtr import build_xtr_roles
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_reply import MapReply
@@ -19,6 +23,17 @@ from lispstack.wire.records import EidRecord, Locator, MappingRecord
 OOR_SMR = bytes.fromhex("1100000100000000000000000001c0a8010000010a09010300180001c0a80200")
 """What OOR's xTR (RLOC 10.9.1.3, EID 192.168.1.0/24) sent when its RLOC changed (issue 14)."""
 OOR_EID_HOST = "192.168.1.7"
+
+
+ITR_ONLY = """[node]
+name = "itr"
+roles = ["itr"]
+[[database-mappings]]
+eid-prefix = "192.168.2.0/24"
+rlocs = [{ address = "10.0.2.2" }]
+[[map-resolvers]]
+address = "10.0.2.254"
+"""
 
 
 def oor_mapping(rloc: str) -> MappingRecord:
@@ -156,3 +171,17 @@ def test_smr_on_an_etr_without_itr_is_dropped_never_answered() -> None:
         == []
     )
     assert counters.get("drop.smr-without-itr") == 1
+
+
+def test_itr_only_node_answers_no_plain_map_request_but_takes_smrs() -> None:
+    counters = Counters()
+    itr_only = parse_config(ITR_ONLY, "itr.toml")
+    roles = build_xtr_roles(itr_only, counters, DropRecorder(counters), random.Random(1))
+    node = Node("itr", roles, counters, DropRecorder(counters))
+    plain = MapRequest(
+        nonce=9, itr_rlocs=(ip_address("10.9.1.3"),), records=(_record("192.168.2.1"),)
+    ).encode()
+    assert sent(node.handle(datagram(plain, "10.9.1.3", 4342, "10.0.2.2", 4342), 1.0)) == []
+    assert counters.get("drop.unexpected-map-request") == 1
+    node.handle(datagram(OOR_SMR, "10.9.1.3", 4342, "10.0.2.2", 4342), 1.0)
+    assert counters.get("in.smr") == 1

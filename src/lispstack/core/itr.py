@@ -319,8 +319,10 @@ class Itr(Role):
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
         replier = str(datagram.source.address)
-        if isinstance(message, MapRequest) and message.smr:
-            return self.handle_smr(message, replier, now)
+        if isinstance(message, MapRequest):
+            if message.smr:
+                return self.handle_smr(message, replier, now)
+            return list(self.drops.drop("unexpected-map-request", replier, now))
         if not isinstance(message, MapReply):
             return list(self.drops.drop("unexpected-message", replier, now))
         if message.probe:
