@@ -61,6 +61,9 @@ replay-window = 3600
 map-cache-limit = 10
 use-petrs = true
 send-map-request-on-miss = true
+rloc-probe-interval = 10
+rloc-probe-misses = 2
+rloc-probe-rate = 50
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

@@ -20,11 +20,21 @@ def _rlocs(record: dict[str, Any]) -> str:
         ", ".join(
             f"{r['address']} {r['priority']}/{r['weight']}"
             + (" local" if r.get("local") else "")
-            + ("" if r.get("reachable", True) else " down")
+            + (_probe(r["probe"]) if "probe" in r else "" if r.get("reachable", True) else " down")
             for r in record.get("rlocs", [])
         )
         or "-"
     )
+
+
+def _probe(probe: dict[str, Any]) -> str:
+    """A map-cache RLOC's probing: " up rtt 1.2ms probed 3s ago" (state alone when unprobed)."""
+    text = f" {probe['state']}"
+    if probe.get("rtt_ms") is not None:
+        text += f" rtt {probe['rtt_ms']:g}ms"
+    if probe.get("last_probe_s_ago") is not None:
+        text += f" probed {probe['last_probe_s_ago']:.0f}s ago"
+    return text
 
 
 def _eid(record: dict[str, Any]) -> str:

@@ -86,6 +86,14 @@ bits must be clear.
     ``send-map-request-on-miss``  send a Map-Request on a map-cache miss;
                         default true when ``[[map-resolvers]]`` is present,
                         else false; true without ``[[map-resolvers]]`` is an error.
+    ``rloc-probe-interval``  seconds between RLOC probes of a cached mapping in
+                        use (RFC 9301 section 7.1; up to 10 % less, jitter),
+                        0 to 86400, 0 = no probing; default 60.
+    ``rloc-probe-misses``  probes missed in a row that make an RLOC unreachable
+                        (it leaves the load-split until a probe is answered),
+                        1 to 255; default 3.
+    ``rloc-probe-rate`` at most this many probes per second, evenly spaced
+                        (never a burst), 1 to 100000; default 100.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
 ``[pitr]`` (role pitr, required by it)
@@ -272,6 +280,9 @@ class ItrOptions:
     map_cache_limit: int = 100_000
     use_petrs: bool = False
     send_map_request_on_miss: bool = True
+    rloc_probe_interval: int = 60
+    rloc_probe_misses: int = 3
+    rloc_probe_rate: int = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

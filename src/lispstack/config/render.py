@@ -116,6 +116,9 @@ def render_config(config: NodeConfig) -> str:
                 "map-cache-limit": config.itr.map_cache_limit,
                 "use-petrs": config.itr.use_petrs,
                 "send-map-request-on-miss": config.itr.send_map_request_on_miss,
+                "rloc-probe-interval": config.itr.rloc_probe_interval,
+                "rloc-probe-misses": config.itr.rloc_probe_misses,
+                "rloc-probe-rate": config.itr.rloc_probe_rate,
             },
         )
     if config.has_role(NodeRole.PITR):

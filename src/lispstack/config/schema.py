@@ -76,7 +76,16 @@ NODE_FILE = Section(
             many=True,
         ),
         "map-server": Section(_values("replay-window")),
-        "itr": Section(_values("map-cache-limit", "use-petrs", "send-map-request-on-miss")),
+        "itr": Section(
+            _values(
+                "map-cache-limit",
+                "use-petrs",
+                "send-map-request-on-miss",
+                "rloc-probe-interval",
+                "rloc-probe-misses",
+                "rloc-probe-rate",
+            )
+        ),
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),

@@ -264,6 +264,9 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
         map_cache_limit=table.integer("map-cache-limit", low=1, high=100_000_000, default=100_000),
         use_petrs=table.boolean("use-petrs", has_petrs),
         send_map_request_on_miss=table.boolean("send-map-request-on-miss", has_resolvers),
+        rloc_probe_interval=table.integer("rloc-probe-interval", low=0, high=86_400, default=60),
+        rloc_probe_misses=table.integer("rloc-probe-misses", low=1, high=255, default=3),
+        rloc_probe_rate=table.integer("rloc-probe-rate", low=1, high=100_000, default=100),
     )
     if options.use_petrs and not has_petrs:
         raise table.error("use-petrs", "true, but there are no [[petrs]]")

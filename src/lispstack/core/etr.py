@@ -9,13 +9,20 @@
   Map-Server inside an ECM, with an authoritative Map-Reply sent straight to
   the ITR-RLOC at the request's (inner) UDP source port.
 - Decapsulates UDP 4341 packets whose inner destination is in its EID space.
+- Answers an RLOC probe (Map-Request with the P bit, sent to the RLOC itself)
+  the same way, with the P bit set in the Map-Reply and the records.
+- Never answers an SMR (Map-Request with the S bit): it goes to the node's ITR
+  (`on_smr`), or is dropped and counted.
+- Remembers the ITRs recently seen asking for or sending to its EIDs
+  (core.recent_itrs) and, when its database changes (`database_changed`),
+  sends each an SMR (RFC 9301 section 6.1).
 - On shutdown, deregisters (Map-Register with TTL 0).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.config.model import MapServerEntry
@@ -33,9 +40,10 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
-from lispstack.wire.address import split_instance_id
+from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
@@ -45,7 +53,7 @@ from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import MappingRecord
+from lispstack.wire.records import EidRecord, MappingRecord
 from lispstack.wire.xtr_id import XtrId
 
 
@@ -72,6 +80,9 @@ class Etr(Role):
         self._nonces = RegisterNonces(rng.getrandbits(128).to_bytes(16, "big"))
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
+        self.recent_itrs = RecentItrs()
+        self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
+        """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
 
     # ------------------------------------------------------------ registration
 
@@ -149,6 +160,10 @@ class Etr(Role):
                 return list(self.drops.drop("ecm-not-map-request", sender, now))
             return self._map_request(message.message, message.source_port, sender, now)
         if isinstance(message, MapRequest):
+            if message.smr:
+                if self.on_smr is None:
+                    return list(self.drops.drop("smr-without-itr", sender, now))
+                return self.on_smr(message, sender, now)
             return self._map_request(message, datagram.source.port, sender, now)
         return list(self.drops.drop("unexpected-message", sender, now))
 
@@ -176,6 +191,7 @@ class Etr(Role):
                     self.drops.drop("map-request-not-our-eid", sender, now, str(eid_record.eid))
                 )
             records.append(prefix.record(AUTHORITATIVE_TTL, probed=request.probe))
+        self.recent_itrs.saw(itr_rloc, request.source_eid, now)
         reply = MapReply(nonce=request.nonce, records=tuple(records), probe=request.probe)
         self.counters.add("out.map-reply")
         return [
@@ -226,7 +242,40 @@ class Etr(Role):
         if self.local.lookup(packet.iid, version, dst) is None:
             return list(self.drops.drop("decap-not-our-eid", str(datagram.source.address), now))
         self.counters.add("decap.packets")
+        self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         return [WriteToTun(packet.inner)]
+
+    # ------------------------------------------------------------ SMR
+
+    def database_changed(self, now: float) -> list[Action]:
+        """The database mappings changed (a reload, an RLOC or a priority): tell who holds them.
+
+        Registers again at the next timer, and sends each ITR seen recently an SMR
+        per EID prefix of ours (source EID: our prefix; record: an EID of theirs),
+        from our RLOC of its family to its port 4342.
+        """
+        self.trigger_register(now)
+        actions: list[Action] = []
+        for itr, their_eid in self.recent_itrs.current(now):
+            own = self.local.rloc_for.get(itr.version)
+            if own is None:
+                continue
+            for prefix in self.local.prefixes:
+                record = prefix.record(AUTHORITATIVE_TTL)
+                asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
+                smr = MapRequest(
+                    nonce=self.rng.getrandbits(64),
+                    itr_rlocs=self.local.rlocs,
+                    source_eid=record.eid,
+                    records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
+                    smr=True,
+                )
+                self.counters.add("out.smr")
+                actions.append(
+                    SendDatagram(smr.encode(), Endpoint(itr, CONTROL_PORT), CONTROL_PORT, own)
+                )
+                actions.append(Trace("smr", {"itr": str(itr), "eid": record.eid_text}))
+        return actions
 
     # ------------------------------------------------------------ show
 
@@ -240,3 +289,8 @@ class Etr(Role):
             }
             for prefix in self.local.prefixes
         ]
+
+
+def _host_length(eid: Address) -> int:
+    _, address = split_instance_id(eid)
+    return address.max_prefixlen if isinstance(address, IPv4Address | IPv6Address) else 0

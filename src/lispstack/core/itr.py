@@ -11,8 +11,12 @@ core.forwarding.decide says what to do (`explain` reads the same table):
   anything else              -> ForwardNatively ("native.not-eid-source")
 handle_control(Map-Reply): the nonce must match an outstanding request, and
 reply_check picks the one record that may be cached (core.reply_check);
-queued packets leave.
-on_timer: Map-Request retransmits / failover, map-cache expiry.
+queued packets leave. A Map-Reply with the P bit answers an RLOC probe.
+handle_control(SMR, a Map-Request with the S bit): an SMR-invoked Map-Request
+for the cached mapping goes through the Map-Resolver (never a Map-Reply, never
+to the SMR's source); its answer replaces the entry (RFC 9301 section 6.1).
+on_timer: Map-Request retransmits / failover, map-cache expiry, RLOC probes
+(core.rloc_probe: unreachable RLOCs leave the load-split at once).
 Native routes (InstallNativeRoute / RemoveNativeRoute) follow the map-cache's
 native-route standing (core.xtr_cache), unless PETRs take native traffic.
 """
@@ -57,11 +61,18 @@ from lispstack.core.forwarding import (
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.reply_check import ReplyCheck, covering_record
 from lispstack.core.resolver_client import RequestToSend, ResolverClient
+from lispstack.core.rloc_probe import (
+    DEFAULT_INTERVAL,
+    DEFAULT_MISSES,
+    DEFAULT_RATE,
+    ReachabilityChange,
+    RlocProber,
+)
 from lispstack.core.role import Role
 from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
-from lispstack.wire.address import NO_ADDRESS, Address, with_instance_id
+from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
@@ -90,7 +101,8 @@ def _address(version: int, value: int) -> IPAddress:
 
 class Itr(Role):
     name = "itr"
-    control_types = frozenset({MessageType.MAP_REPLY})
+    control_types = frozenset({MessageType.MAP_REPLY, MessageType.MAP_REQUEST})
+    """Map-Requests are SMRs; on an xTR the ETR owns them and hands SMRs on (`handle_smr`)."""
     handles_tun = True
 
     def __init__(
@@ -106,6 +118,9 @@ class Itr(Role):
         petrs: Sequence[RlocChoice] = (),
         attracted: Sequence[EidPrefix] = (),
         reply_check: ReplyCheck = covering_record,
+        rloc_probe_interval: float = DEFAULT_INTERVAL,
+        rloc_probe_misses: int = DEFAULT_MISSES,
+        rloc_probe_rate: float = DEFAULT_RATE,
     ) -> None:
         self.local = local
         self.counters = counters
@@ -114,6 +129,9 @@ class Itr(Role):
         self.cache = XtrCache(map_cache_limit)
         self.client = ResolverClient(map_resolvers, rng)
         self.reply_check = reply_check
+        self.prober = RlocProber(
+            rng, interval=rloc_probe_interval, misses=rloc_probe_misses, rate=rloc_probe_rate
+        )
         self._families = local.families
         self.petrs = tuple(petrs)
         """Where natively-forward traffic goes, encapsulated, when the provider filters EIDs."""
@@ -273,6 +291,7 @@ class Itr(Role):
             ),
             source_eid=NO_ADDRESS if self.proxy else source_eid,
             pitr=self.proxy,
+            smr_invoked=pending.smr_invoked,
         )
         inner_src: IPAddress = own
         if eid.version != own.version:
@@ -300,8 +319,14 @@ class Itr(Role):
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
         replier = str(datagram.source.address)
+        if isinstance(message, MapRequest):
+            if message.smr:
+                return self.handle_smr(message, replier, now)
+            return list(self.drops.drop("unexpected-map-request", replier, now))
         if not isinstance(message, MapReply):
             return list(self.drops.drop("unexpected-message", replier, now))
+        if message.probe:
+            return self._probe_reply(message, replier, now)
         pending = self.client.awaiting(message.nonce)
         if pending is None:
             return list(self.drops.drop("map-reply-unknown-nonce", replier, now))
@@ -318,6 +343,7 @@ class Itr(Role):
         self.client.complete(pending)
         previous = self.cache.get(record_key(accepted.record))
         entry, changes = self.cache.insert(accepted.record, now, replier)
+        self._watch(entry, now)
         self.counters.add("reply.negative" if entry.negative else "reply.positive")
         actions.append(_cache_trace(previous, entry, replier))
         actions.extend(self._routes(changes))
@@ -328,8 +354,110 @@ class Itr(Role):
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
         return actions
 
+    # ------------------------------------------------------------ SMR
+
+    def handle_smr(self, smr: MapRequest, sender: str, now: float) -> list[Action]:
+        """An SMR: ask the mapping system again for the cached mapping of its source EID.
+
+        Never answered with a Map-Reply, and never asked of the SMR's sender: the
+        SMR-invoked Map-Request goes to a Map-Resolver, rate-limited per EID by the
+        resolver client; its answer replaces the cached entry.
+        """
+        self.counters.add("in.smr")
+        iid, eid = split_instance_id(smr.source_eid)
+        if not isinstance(eid, IPv4Address | IPv6Address):
+            return list(self.drops.drop("smr-no-source-eid", sender, now))
+        if self.cache.find(iid, eid, now) is None:
+            return list(self.drops.drop("smr-not-cached", sender, now, str(smr.source_eid)))
+        _, ours = split_instance_id(smr.records[0].eid)
+        source = ours if isinstance(ours, IPv4Address | IPv6Address) else None
+        outcome = self.client.on_miss((iid, eid), source, None, now, refresh=True)
+        if outcome.request is None:
+            reason = outcome.drop_reason or "smr-request-outstanding"
+            return list(self.drops.drop(reason, sender, now, f"SMR for {smr.source_eid}"))
+        outcome.request.pending.smr_invoked = True
+        self.counters.add("out.map-request.smr-invoked")
+        return [
+            Trace("smr", {"eid": str(smr.source_eid), "by": sender}),
+            *self._send_request(outcome.request, now),
+        ]
+
+    # ------------------------------------------------------------ RLOC probes
+
+    def _watch(self, entry: CacheEntry, now: float) -> None:
+        """A new entry: schedule its probes and keep what probing knows of its RLOCs."""
+        if entry.kind != EntryKind.POSITIVE or not self.prober.enabled:
+            return
+        self.prober.watch(entry.key, now)
+        states = self.prober.states(entry.key)
+        if states:
+            entry.set_reachable({a: s.reachable for a, s in states.items()})
+
+    def _probe_reply(self, reply: MapReply, replier: str, now: float) -> list[Action]:
+        answer = self.prober.answered(reply.nonce, now)
+        if answer is None:
+            return list(self.drops.drop("probe-reply-unknown-nonce", replier, now))
+        self.counters.add("in.probe-reply")
+        return self._reachability([answer.change] if answer.change else [])
+
+    def _probe(self, now: float) -> list[Action]:
+        """Due probe rounds, then the one probe the rate allows now."""
+        actions: list[Action] = []
+        while (key := self.prober.round_due(now)) is not None:
+            entry = self.cache.get(key)
+            rlocs = None
+            in_use = False
+            if entry is not None and entry.expires > now:
+                rlocs = [r.address for r in entry.rlocs if r.address.version in self._families]
+                in_use = entry.last_used > now - self.prober.interval
+            actions.extend(self._reachability(self.prober.run_round(key, rlocs, in_use, now)))
+        probe = self.prober.next_probe(now)
+        if probe is None:
+            return actions
+        key, address = probe
+        entry = self.cache.get(key)
+        if entry is None:
+            return actions
+        nonce = self.rng.getrandbits(64) or 1
+        request = MapRequest(
+            nonce=nonce,
+            itr_rlocs=self.local.rlocs,
+            records=(EidRecord(eid=entry.record.eid, eid_mask_len=entry.record.eid_mask_len),),
+            probe=True,
+        )
+        self.prober.sent_probe(key, address, nonce, now)
+        self.counters.add("out.rloc-probe")
+        actions.append(
+            SendDatagram(
+                request.encode(),
+                Endpoint(address, CONTROL_PORT),
+                CONTROL_PORT,
+                self.local.rloc_for[address.version],
+            )
+        )
+        return actions
+
+    def _reachability(self, changes: list[ReachabilityChange]) -> list[Action]:
+        actions: list[Action] = []
+        for change in changes:
+            entry = self.cache.get(change.key)
+            if entry is not None:
+                entry.set_reachable({change.address: change.reachable})
+            event = "rloc-reachable" if change.reachable else "rloc-unreachable"
+            self.counters.add(f"probe.{event}")
+            fields: dict[str, object] = {"rloc": str(change.address)}
+            if entry is not None:
+                fields["eid"] = entry.prefix_text
+            actions.append(Trace(event, fields))
+        return actions
+
     def _routes(self, changes: Changes) -> list[Action]:
-        """The native-route changes of a map-cache update (none while PETRs take that traffic)."""
+        """The native-route changes of a map-cache update (none while PETRs take that traffic).
+
+        Probing forgets the entries the update removed (evicted, expired) at once.
+        """
+        for removed in changes.removed:
+            self.prober.forget(removed.key)
         if self.petrs:
             return []
         return [
@@ -352,10 +480,15 @@ class Itr(Role):
             actions.append(
                 Trace("map-request-timeout", {"eid": str(pending.eid), "iid": pending.iid})
             )
+        actions.extend(self._probe(now))
         return actions
 
     def next_deadline(self) -> float | None:
-        deadlines = (self.cache.next_expiry(), self.client.next_deadline())
+        deadlines = (
+            self.cache.next_expiry(),
+            self.client.next_deadline(),
+            self.prober.next_deadline(),
+        )
         return min((d for d in deadlines if d is not None), default=None)
 
     def shutdown(self, now: float) -> list[Action]:
@@ -369,13 +502,28 @@ class Itr(Role):
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "map-cache":
             if arg is None:
-                return [e.to_json(now) for e in self.cache.entries()]
+                return [self._entry_json(e, now) for e in self.cache.entries()]
             iid, address = _parse_show_eid(arg)
             entry = self.cache.find(iid, address, now)
-            return [] if entry is None else [entry.to_json(now)]
+            return [] if entry is None else [self._entry_json(entry, now)]
         if topic == "forwarding" and arg is not None:
             return self.explain(arg, now).to_json()
         return None
+
+    def _entry_json(self, entry: CacheEntry, now: float) -> dict[str, object]:
+        """The entry, each locator with what probing knows of it (state, last probe, RTT)."""
+        out = entry.to_json(now)
+        states = {str(a): s for a, s in self.prober.states(entry.key).items()}
+        reachable = {str(r.address): r.reachable for r in entry.rlocs}
+        rlocs = out.get("rlocs")
+        for rloc in rlocs if isinstance(rlocs, list) else []:
+            address = str(rloc["address"])
+            state = states.get(address)
+            if state is not None:
+                rloc["probe"] = state.to_json(now)
+            elif address in reachable:
+                rloc["probe"] = {"state": "up" if reachable[address] else "down"}
+        return out
 
     def explain(self, arg: str, now: float) -> ForwardingDecision:
         """The step `handle_tun` would take for "EID [SOURCE]" (source: our first EID)."""

@@ -49,6 +49,8 @@ class PendingRequest:
     next_send: float = 0.0
     refresh: bool = False
     """A refresh of a live map-cache entry: no packets wait for it."""
+    smr_invoked: bool = False
+    """Sent because of an SMR (the s bit, RFC 9301 section 6.1)."""
     queue: deque[bytes] = field(default_factory=deque)
 
     @property

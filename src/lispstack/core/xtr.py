@@ -32,33 +32,37 @@ def build_xtr_roles(
     """
     local = LocalEids(config.database_mappings)
     roles: list[Role] = []
+    etr = None
     if config.has_role(NodeRole.ETR):
-        roles.append(
-            Etr(
-                local=local, map_servers=config.map_servers, counters=counters, drops=drops, rng=rng
-            )
+        etr = Etr(
+            local=local, map_servers=config.map_servers, counters=counters, drops=drops, rng=rng
         )
+        roles.append(etr)
     petrs = [
         RlocChoice(index, petr.address, petr.priority, petr.weight)
         for index, petr in enumerate(config.petrs)
     ]
     if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.PITR):
         proxy = config.has_role(NodeRole.PITR)
-        roles.append(
-            Itr(
-                local=LocalEids(config.database_mappings, proxy_rlocs) if proxy else local,
-                map_resolvers=[r.address for r in config.map_resolvers],
-                counters=counters,
-                drops=drops,
-                rng=rng,
-                map_cache_limit=config.itr.map_cache_limit,
-                send_map_request_on_miss=config.itr.send_map_request_on_miss,
-                petrs=petrs if config.itr.use_petrs else (),
-                attracted=[EidPrefix(p.iid, p.network) for p in config.pitr.eid_prefixes]
-                if proxy
-                else (),
-            )
+        itr = Itr(
+            local=LocalEids(config.database_mappings, proxy_rlocs) if proxy else local,
+            map_resolvers=[r.address for r in config.map_resolvers],
+            counters=counters,
+            drops=drops,
+            rng=rng,
+            map_cache_limit=config.itr.map_cache_limit,
+            send_map_request_on_miss=config.itr.send_map_request_on_miss,
+            petrs=petrs if config.itr.use_petrs else (),
+            attracted=[EidPrefix(p.iid, p.network) for p in config.pitr.eid_prefixes]
+            if proxy
+            else (),
+            rloc_probe_interval=config.itr.rloc_probe_interval,
+            rloc_probe_misses=config.itr.rloc_probe_misses,
+            rloc_probe_rate=config.itr.rloc_probe_rate,
         )
+        roles.append(itr)
+        if etr is not None:
+            etr.on_smr = itr.handle_smr  # the ETR owns Map-Requests; SMRs are the ITR's
     if config.has_role(NodeRole.PETR):
         roles.append(Petr(counters, drops))
     return roles

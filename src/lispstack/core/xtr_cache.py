@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
@@ -78,6 +78,16 @@ class CacheEntry:
         """(network address, prefix length)."""
         _, version, network, length = self.key
         return (IPv4Address(network) if version == 4 else IPv6Address(network)), length
+
+    def set_reachable(self, reachable: dict[IPAddress, bool]) -> None:
+        """RLOC probing's verdicts: unreachable RLOCs leave the load-split at once."""
+        self.rlocs = tuple(
+            r
+            if reachable.get(r.address, r.reachable) == r.reachable
+            else replace(r, reachable=reachable[r.address])
+            for r in self.rlocs
+        )
+        self.lsb = locator_status_bits(self.rlocs)
 
     def to_json(self, now: float) -> dict[str, object]:
         out: dict[str, object] = dict(self.record.to_json())
