@@ -18,7 +18,7 @@ import random
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import MapServerEntry
+from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate, inner_ints
@@ -75,17 +75,17 @@ class Etr(Role):
 
     # ------------------------------------------------------------ registration
 
-    def _records(self, ttl: int) -> tuple[MappingRecord, ...]:
-        return tuple(prefix.record(ttl) for prefix in self.local.prefixes)
-
     def _register(
-        self, session: RegistrationSession, now: float, ttl: int
+        self, session: RegistrationSession, now: float, ttl: int, local: LocalEids | None = None
     ) -> tuple[list[Action], int]:
+        """A Map-Register of `local` (by default our database mappings) to the session's
+        Map-Server, with record TTL `ttl` (0 deregisters)."""
         server = session.server
+        local = local or self.local
         nonce = self._nonces.next()
         _, payload = MapRegister(
             nonce=nonce,
-            records=self._records(ttl),
+            records=tuple(prefix.record(ttl) for prefix in local.prefixes),
             key_id=server.key_id,
             algorithm=AlgorithmId(server.algorithm.algorithm_id),
             proxy_reply=server.proxy_reply,
@@ -98,7 +98,7 @@ class Etr(Role):
                 payload,
                 Endpoint(server.address, CONTROL_PORT),
                 CONTROL_PORT,
-                self.local.rloc_for.get(server.address.version),
+                local.rloc_for.get(server.address.version),
             ),
             Trace(
                 "map-register",
@@ -128,6 +128,30 @@ class Etr(Role):
         """The database changed: register with every Map-Server at the next timer."""
         for session in self.sessions:
             session.trigger(now)
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New database mappings or Map-Servers: deregister what is gone (from a removed
+        Map-Server, a removed EID prefix), and register at once where what we register
+        changed (every Map-Server if the mappings did, else the new ones)."""
+        old = self.local
+        self.local = old.with_mappings(config.database_mappings)
+        changed = [p.mapping for p in old.prefixes] != [p.mapping for p in self.local.prefixes]
+        current = {p.mapping.eid_prefix for p in self.local.prefixes}
+        gone = LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        kept = {session.server: session for session in self.sessions}
+        self.sessions = [
+            kept.pop(server) if server in kept else RegistrationSession(server)
+            for server in config.map_servers
+        ]
+        actions: list[Action] = []
+        for removed in kept.values():
+            actions.extend(self._register(removed, now, 0, old)[0])
+        for session in self.sessions:
+            if gone.prefixes and session.last_register is not None:
+                actions.extend(self._register(session, now, 0, gone)[0])
+            if changed or session.last_register is None:
+                session.trigger(now)
+        return actions
 
     def shutdown(self, now: float) -> list[Action]:
         actions: list[Action] = []
