@@ -385,6 +385,8 @@ class NodeDaemon:
             notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
         try:
             self._carry_out(self.node.reconfigure(new, time.monotonic()))
+            if self._data_plane is not None:
+                self._data_plane.reconfigure(self.config, new)
         except Exception:  # a bug must not take the node down
             self._internal_error("reloading")
         self.config = new
