@@ -93,6 +93,7 @@ def test_reload_by_command_and_by_sighup(node: RunningNode) -> None:
     )
     assert _registers("192.168.3.0", b"site-c-secret", nonce=3)
     assert _registered(node) == ["site-b 192.168.2.0/24", "site-c 192.168.3.0/24"]
+    assert 'name = "site-c"' in node.show("config")  # the running configuration
     # A broken file: refused in one line, and the node goes on as it was.
     _edit(node, "[[sites]]", "[[sites]")
     refused = _reload(node)
