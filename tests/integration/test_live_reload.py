@@ -127,7 +127,12 @@ def test_a_reload_under_map_request_load_loses_no_answer(node: RunningNode) -> N
             assert _reload(node).returncode == 0
 
     summary = perf(MS, "--eids", "192.168.2.0/24", "--duration", "2", during=reload_repeatedly)
-    assert summary["lost"] == 0 and summary["received"] == summary["sent"]
+    statistics = node.show("statistics")
+    # Every request reached the node and was answered...
+    assert statistics["in.ecm"] == statistics["out.map-reply"] == summary["sent"]
+    # ... and perf had each answer but those in flight when it stopped (at most its window).
+    assert summary["sent"] - summary["received"] == summary["lost"] <= 8
+    assert not [name for name in statistics if name.startswith("drop.")]
     assert _registered(node) == ["site-b 192.168.2.0/24"]
 
 
