@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,19 +56,21 @@ def start_node(directory: Path, name: str, body: str) -> RunningNode:
     return node
 
 
-def perf(address: str, *options: str) -> dict[str, Any]:
-    """One second of `lispstack perf map-resolver` against `address`: its JSON summary,
-    checked to have replies and to account for every request sent."""
-    command = [LISPSTACK, "perf", "map-resolver", address, "--duration", "1", "--window", "8"]
-    result = subprocess.run(
-        [*command, *options, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    summary: dict[str, Any] = json.loads(result.stdout)
+def perf(address: str, *options: str, during: Callable[[], None] | None = None) -> dict[str, Any]:
+    """One second (else --duration) of `lispstack perf map-resolver` against `address`:
+    its JSON summary, checked to have replies and to account for every request sent.
+    `during` is called while it runs."""
+    command = [LISPSTACK, "perf", "map-resolver", address, "--window", "8"]
+    if "--duration" not in options:
+        command += ["--duration", "1"]
+    with subprocess.Popen(
+        [*command, *options, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        if during is not None:
+            during()
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    summary: dict[str, Any] = json.loads(stdout)
     assert summary["received"] > 0
     assert summary["received"] + summary["lost"] == summary["sent"]
     return summary

@@ -109,6 +109,7 @@ def sites(draw: st.DrawFn) -> tuple[Site, ...]:
                 eid_prefixes=tuple(all_prefixes[index * 2 : index * 2 + count]),
                 accept_more_specifics=draw(st.booleans()),
                 allow_overlap=draw(st.booleans()),
+                previous_key_grace=draw(st.integers(0, 30 * 86_400)),
             )
         )
     # A site whose prefix lies inside another site's must allow it, or the config is wrong.

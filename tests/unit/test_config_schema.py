@@ -53,6 +53,7 @@ name = "b"
 auth-keys = [{ id = 1, key = "k1", algorithm = "hmac-sha-256" }]
 eid-prefixes = ["192.168.2.0/24"]
 allow-overlap = true
+previous-key-grace = 600
 
 [map-server]
 replay-window = 3600

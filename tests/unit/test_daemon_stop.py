@@ -65,7 +65,7 @@ def test_run_exits_at_once_once_the_node_has_stopped(
     def exit_now(code: int) -> None:
         raise _Exited(code)
 
-    monkeypatch.setattr(run_cmd, "run_daemon", lambda config: happened.append(config.name))
+    monkeypatch.setattr(run_cmd, "run_daemon", lambda config, reread: happened.append(config.name))
     monkeypatch.setattr(run_cmd.logging, "shutdown", lambda: happened.append("logs flushed"))
     monkeypatch.setattr(run_cmd.logging, "basicConfig", lambda **options: None)
     monkeypatch.setattr(run_cmd.os, "_exit", exit_now)

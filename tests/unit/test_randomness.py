@@ -137,7 +137,7 @@ def test_run_daemon_builds_its_node_with_the_system_randomness(
         return built[-1]
 
     class NotRun:
-        def __init__(self, *args: object) -> None:
+        def __init__(self, *args: object, **options: object) -> None:
             pass
 
         async def run(self) -> None:

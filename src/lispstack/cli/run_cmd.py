@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any, NoReturn
 
 from lispstack.config import ConfigError, load_config
+from lispstack.config.model import LogLevel, NodeConfig
 from lispstack.io.daemon import run_daemon
 from lispstack.io.log_format import configure_logging
 
@@ -22,14 +23,29 @@ def register(subparsers: Any) -> None:
         description="Run the node CONFIG describes until SIGINT or SIGTERM.",
     )
     parser.add_argument("config", help="the node's TOML configuration")
-    parser.add_argument("--log-level", help="override the configured log level")
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=[level.value for level in LogLevel],
+        help="override the configured log level",
+    )
     parser.add_argument("--control-socket", help="override the configured control socket")
     parser.set_defaults(handler=run)
 
 
+def with_overrides(config: NodeConfig, args: argparse.Namespace) -> NodeConfig:
+    """`config` with what the command line overrides (as run, and at each reload)."""
+    node = config.node
+    if args.control_socket:
+        node = replace(node, control_socket=PurePosixPath(args.control_socket))
+    if args.log_level:
+        node = replace(node, log_level=LogLevel(args.log_level))
+    return replace(config, node=node)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = with_overrides(load_config(args.config), args)
     except ConfigError as error:
         print(f"lispstack: {error}", file=sys.stderr)
         return 2
@@ -40,15 +56,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.control_socket:
-        config = replace(
-            config, node=replace(config.node, control_socket=PurePosixPath(args.control_socket))
-        )
-    configure_logging(
-        config.name, args.log_level or str(config.node.log_level), config.node.log_format
-    )
+    configure_logging(config.name, str(config.node.log_level), config.node.log_format)
     try:
-        run_daemon(config)
+        run_daemon(config, lambda: with_overrides(load_config(args.config), args))
     except OSError as error:
         print(f"lispstack: {config.name}: cannot start: {error.strerror or error}", file=sys.stderr)
         return 2

@@ -33,20 +33,31 @@ def register(subparsers: Any) -> None:
         description="Ask a running node through its "
         "control socket (default /run/lispstack/NAME.sock).",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--node", help="node name")
-    where.add_argument("--socket", help="control socket path")
+    add_node_arguments(parser)
     add_topic_arguments(parser)
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def add_node_arguments(parser: argparse.ArgumentParser) -> None:
+    """--node NAME | --socket PATH: which running node to ask."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--node", help="node name")
+    where.add_argument("--socket", help="control socket path")
+
+
+def node_socket(args: argparse.Namespace, command: str) -> Path | None:
+    """The control socket --node or --socket names; None (and a line on stderr) if neither."""
     if args.socket:
-        path = Path(args.socket)
-    elif args.node:
-        path = socket_path(args.node)
-    else:
-        print("lispstack show: name the node with --node NAME or --socket PATH", file=sys.stderr)
+        return Path(args.socket)
+    if args.node:
+        return socket_path(args.node)
+    print(f"lispstack {command}: name the node with --node NAME or --socket PATH", file=sys.stderr)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    path = node_socket(args, "show")
+    if path is None:
         return 2
     if args.topic == "forwarding" and not args.arg:
         print("lispstack show: forwarding needs an EID", file=sys.stderr)

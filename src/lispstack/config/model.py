@@ -123,6 +123,12 @@ bits must be clear.
                         registrations and Map-Requests inside it go to this
                         site, the most specific); default false, which makes
                         such an overlap a config error naming both sites.
+    ``previous-key-grace``  seconds during which, after a live reload
+                        (`lispstack reload`, SIGHUP) changed one of the site's
+                        keys, the key it replaced (same key id) is still
+                        accepted, so that ETRs can move to the new key one by
+                        one; 0 to 2592000, default 0 (the old key is refused
+                        at once).
 
 ``[map-server]`` (role map-server, optional)
     ``replay-window``   seconds during which a Map-Register whose nonce the
@@ -264,6 +270,7 @@ class Site:
     eid_prefixes: tuple[ConfigPrefix, ...]
     accept_more_specifics: bool = False
     allow_overlap: bool = False
+    previous_key_grace: int = 0
 
     def key(self, key_id: int) -> SiteKey | None:
         """The key with this key id, or None."""

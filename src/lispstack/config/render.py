@@ -63,6 +63,7 @@ def _site(site: Site) -> list[str]:
     lines.append(f"eid-prefixes = {toml_value(str(p) for p in site.eid_prefixes)}")
     lines.append(f"accept-more-specifics = {toml_value(site.accept_more_specifics)}")
     lines.append(f"allow-overlap = {toml_value(site.allow_overlap)}")
+    lines.append(f"previous-key-grace = {toml_value(site.previous_key_grace)}")
     return lines
 
 

@@ -72,6 +72,7 @@ NODE_FILE = Section(
                 "eid-prefixes": None,
                 "accept-more-specifics": None,
                 "allow-overlap": None,
+                "previous-key-grace": None,
             },
             many=True,
         ),

@@ -236,11 +236,15 @@ def read_site(table: Table) -> Site:
         eid_prefixes=prefixes,
         accept_more_specifics=table.boolean("accept-more-specifics", False),
         allow_overlap=table.boolean("allow-overlap", False),
+        previous_key_grace=table.integer(
+            "previous-key-grace", low=0, high=MAX_KEY_GRACE_S, default=0
+        ),
     )
     table.done()
     return site
 
 
+MAX_KEY_GRACE_S = 30 * 86_400
 REPLAY_WINDOW_MIN_S = 180
 REPLAY_WINDOW_MAX_S = 30 * 86_400
 

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.events import IPAddress, SendDatagram
 from lispstack.wire.data_header import (
     FLAG_I,
@@ -77,6 +78,16 @@ class RlocChoice:
     priority: int
     weight: int
     reachable: bool = True
+
+
+def petr_choices(config: NodeConfig) -> tuple[RlocChoice, ...]:
+    """The PETRs an ITR encapsulates to ([[petrs]] when [itr] use-petrs, else none)."""
+    if not config.itr.use_petrs:
+        return ()
+    return tuple(
+        RlocChoice(index, petr.address, petr.priority, petr.weight)
+        for index, petr in enumerate(config.petrs)
+    )
 
 
 def choose_rloc(

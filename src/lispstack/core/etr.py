@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import MapServerEntry
+from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate, inner_ints
@@ -86,17 +86,17 @@ class Etr(Role):
 
     # ------------------------------------------------------------ registration
 
-    def _records(self, ttl: int) -> tuple[MappingRecord, ...]:
-        return tuple(prefix.record(ttl) for prefix in self.local.prefixes)
-
     def _register(
-        self, session: RegistrationSession, now: float, ttl: int
+        self, session: RegistrationSession, now: float, ttl: int, local: LocalEids | None = None
     ) -> tuple[list[Action], int]:
+        """A Map-Register of `local` (by default our database mappings) to the session's
+        Map-Server, with record TTL `ttl` (0 deregisters)."""
         server = session.server
+        local = local or self.local
         nonce = self._nonces.next()
         _, payload = MapRegister(
             nonce=nonce,
-            records=self._records(ttl),
+            records=tuple(prefix.record(ttl) for prefix in local.prefixes),
             key_id=server.key_id,
             algorithm=AlgorithmId(server.algorithm.algorithm_id),
             proxy_reply=server.proxy_reply,
@@ -109,7 +109,7 @@ class Etr(Role):
                 payload,
                 Endpoint(server.address, CONTROL_PORT),
                 CONTROL_PORT,
-                self.local.rloc_for.get(server.address.version),
+                local.rloc_for.get(server.address.version),
             ),
             Trace(
                 "map-register",
@@ -139,6 +139,33 @@ class Etr(Role):
         """The database changed: register with every Map-Server at the next timer."""
         for session in self.sessions:
             session.trigger(now)
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New database mappings or Map-Servers: deregister what is gone (from a removed
+        Map-Server, a removed EID prefix), register at once where what we register
+        changed (every Map-Server if the mappings did, else the new ones), and send SMRs
+        to the ITRs seen recently when the mappings changed."""
+        old = self.local
+        self.local = old.with_mappings(config.database_mappings)
+        changed = [p.mapping for p in old.prefixes] != [p.mapping for p in self.local.prefixes]
+        current = {p.mapping.eid_prefix for p in self.local.prefixes}
+        gone = LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        kept = {session.server: session for session in self.sessions}
+        self.sessions = [
+            kept.pop(server) if server in kept else RegistrationSession(server)
+            for server in config.map_servers
+        ]
+        actions: list[Action] = []
+        for removed in kept.values():
+            actions.extend(self._register(removed, now, 0, old)[0])
+        for session in self.sessions:
+            if gone.prefixes and session.last_register is not None:
+                actions.extend(self._register(session, now, 0, gone)[0])
+            if changed or session.last_register is None:
+                session.trigger(now)
+        if changed:
+            actions.extend(self._solicit(now))
+        return actions
 
     def shutdown(self, now: float) -> list[Action]:
         actions: list[Action] = []
@@ -250,11 +277,15 @@ class Etr(Role):
     def database_changed(self, now: float) -> list[Action]:
         """The database mappings changed (a reload, an RLOC or a priority): tell who holds them.
 
-        Registers again at the next timer, and sends each ITR seen recently an SMR
-        per EID prefix of ours (source EID: our prefix; record: an EID of theirs),
-        from our RLOC of its family to its port 4342.
+        Registers again at the next timer, and solicits a Map-Request from each ITR
+        seen recently (`_solicit`).
         """
         self.trigger_register(now)
+        return self._solicit(now)
+
+    def _solicit(self, now: float) -> list[Action]:
+        """An SMR to each ITR seen recently per EID prefix of ours (source EID: our
+        prefix; record: an EID of theirs), from our RLOC of its family to its port 4342."""
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
             own = self.local.rloc_for.get(itr.version)

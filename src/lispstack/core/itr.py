@@ -27,6 +27,7 @@ import random
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import (
@@ -35,6 +36,7 @@ from lispstack.core.encapsulation import (
     data_header,
     flow_hash,
     inner_ints,
+    petr_choices,
     source_port,
 )
 from lispstack.core.events import (
@@ -140,6 +142,9 @@ class Itr(Role):
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
+        self._decide_steps(send_map_request_on_miss)
+
+    def _decide_steps(self, send_map_request_on_miss: bool) -> None:
         rule = {
             "map_request_on_miss": send_map_request_on_miss and bool(self.client.resolvers),
             "petrs": bool(self.petrs),
@@ -147,6 +152,15 @@ class Itr(Role):
         self._steps = tuple(decide(kind, **rule) for kind in EntryKind)
         """The step for a map-cache hit, indexed by the entry's kind."""
         self._miss_step = decide(None, **rule)
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
+        self.local = self.local.with_mappings(config.database_mappings)
+        self._families = self.local.families
+        self.client.resolvers = tuple(r.address for r in config.map_resolvers)
+        self.petrs = tuple(petr_choices(config))
+        self._decide_steps(config.itr.send_map_request_on_miss)
+        return []
 
     # ------------------------------------------------------------ data path
 

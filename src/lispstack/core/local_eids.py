@@ -60,11 +60,12 @@ class LocalPrefix:
 class LocalEids:
     """Longest-prefix match over the (few) database mappings, and our RLOCs by family."""
 
-    __slots__ = ("prefixes", "rloc_for", "rlocs")
+    __slots__ = ("extra_rlocs", "prefixes", "rloc_for", "rlocs")
 
     def __init__(
         self, mappings: Sequence[DatabaseMapping], extra_rlocs: Sequence[IPAddress] = ()
     ) -> None:
+        self.extra_rlocs = tuple(extra_rlocs)
         prefixes = []
         for mapping in mappings:
             network = mapping.eid_prefix.network
@@ -88,6 +89,10 @@ class LocalEids:
         self.rloc_for: dict[int, IPAddress] = {}
         for address in self.rlocs:
             self.rloc_for.setdefault(address.version, address)
+
+    def with_mappings(self, mappings: Sequence[DatabaseMapping]) -> LocalEids:
+        """These database mappings instead (a reload), with the same extra RLOCs."""
+        return LocalEids(mappings, self.extra_rlocs)
 
     @property
     def families(self) -> frozenset[int]:

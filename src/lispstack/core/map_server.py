@@ -87,6 +87,9 @@ class _Accepted:
     prefixes: tuple[EidPrefix, ...]
     key: HmacKey
     etr: str
+    current_key: bool = True
+    """False: signed with a key a reload replaced (in its grace period), which the
+    refresh shortcut must not remember (it would outlive the grace period)."""
 
 
 def _lifetime(message: MapRegister, record: MappingRecord) -> float:
@@ -187,7 +190,8 @@ class MapServer(Role):
         self.counters.add("map-register.accepted")
         site = checked.site_prefixes[0].site.name
         actions.extend(self._remember_nonce((site, checked.etr), message.nonce, now))
-        self._remember(message, datagram, checked, stored)
+        if checked.current_key:
+            self._remember(message, datagram, checked, stored)
         if self.replicating:
             actions.append(ReplicateRegister(datagram.payload, datagram.source))
         if message.want_map_notify:
@@ -316,15 +320,20 @@ class MapServer(Role):
             return drop("unknown-key-id", f"site {site.name}, key id {message.key_id}")
         if not key_accepts(key.config, message.algorithm):
             return drop("wrong-algorithm", f"site {site.name}, {message.algorithm.label}")
-        if not verify_raw(payload, key.hmac):
-            return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
+        current_key = verify_raw(payload, key.hmac)
+        if not current_key:
+            previous = self.sites.previous_key(site, message.key_id, now)
+            if previous is None or not verify_raw(payload, previous.hmac):
+                return drop("auth-failure", f"site {site.name}, key id {message.key_id}")
+            self.counters.add("map-register.previous-key")
+            key = previous
         for site_prefix, prefix in zip(site_prefixes, prefixes, strict=True):
             if not site_prefix.allows(prefix):
                 return drop("prefix-not-allowed", f"{prefix} in site {site.name}")
         etr = sys.intern(f"{message.xtr_id.xtr_id:032x}") if message.xtr_id else source
         if self._nonces.seen((site.name, etr), message.nonce):
             return drop("replayed", f"site {site.name}, nonce {nonce_text(message.nonce)}")
-        return _Accepted(tuple(site_prefixes), tuple(prefixes), key.hmac, etr)
+        return _Accepted(tuple(site_prefixes), tuple(prefixes), key.hmac, etr, current_key)
 
     def _remember_nonce(self, site_etr: tuple[str, str], nonce: int, now: float) -> list[Action]:
         """Remember an accepted Map-Register's nonce; a rate-limited trace when a bound
@@ -393,6 +402,30 @@ class MapServer(Role):
         encoded = sign_encoded(notify_answering(register, i_bit=i_bit), algorithm, key)
         self.counters.add("out.map-notify")
         return SendDatagram(encoded, etr)
+
+    # ------------------------------------------------------------ reload
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """Take the new `[[sites]]`: registrations stay unless no site allows them any
+        more; a changed key's predecessor stays valid for the site's previous-key-grace."""
+        sites = SiteTable(config.sites)
+        sites.keep_previous_keys(self.sites, now)
+        self.sites = sites
+        self._accepted = AcceptedRegisters()  # remembered with keys that may be gone
+        actions: list[Action] = []
+        for prefix, registration in self.registrations.items():
+            site_prefix = sites.site_for(prefix)
+            if (
+                site_prefix is None
+                or site_prefix.site.name != registration.site
+                or not site_prefix.allows(prefix)
+            ):
+                self.registrations.remove(prefix, registration.etr)
+                self.counters.add("registrations.unconfigured")
+                fields = {"site": registration.site, "eid": prefix, "etr": registration.etr}
+                actions.append(Trace("registration-unconfigured", fields))
+        self.registrations.generation += 1  # answers cached from the old sites are stale
+        return actions
 
     # ------------------------------------------------------------ lookups
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import (
@@ -121,6 +122,13 @@ class Node:
     def gauges(self) -> dict[str, int]:
         """Every role's gauges (see Role.gauges)."""
         return {name: value for role in self.roles for name, value in role.gauges().items()}
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """A live reload: every role takes what changed (see Role.reconfigure)."""
+        actions: list[Action] = []
+        for role in self.roles:
+            actions.extend(role.reconfigure(config, now))
+        return actions
 
     def shutdown(self, now: float) -> list[Action]:
         actions: list[Action] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.events import Action, DatagramReceived
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.message_type import MessageType
@@ -44,6 +45,14 @@ class Role:
     def gauges(self) -> dict[str, int]:
         """Sizes worth watching now (metrics), e.g. {"registrations": 12}."""
         return {}
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """Take what is new in `config` (a live reload) and keep the rest of the state.
+
+        The edge has checked that nothing changed that the node cannot apply
+        live (config/reload_changes.py): roles, addresses and sizes are as before.
+        """
+        return []
 
     def shutdown(self, now: float) -> list[Action]:
         """Actions to carry out before the node stops (e.g. deregistration)."""

@@ -58,12 +58,14 @@ class SiteSecret:
 class SiteTable:
     """Configured sites, their prefixes (longest-prefix match) and keys (by key id)."""
 
-    __slots__ = ("_keys", "_negative", "_prefixes", "sites")
+    __slots__ = ("_keys", "_negative", "_prefixes", "_previous", "sites")
 
     def __init__(self, sites: Sequence[Site]) -> None:
         self.sites = tuple(sites)
         self._prefixes: PrefixTable[SitePrefix] = PrefixTable()
         self._keys: dict[str, dict[int, SiteSecret]] = {}
+        self._previous: dict[tuple[str, int], tuple[SiteSecret, float]] = {}
+        """Keys a reload replaced, still accepted until the time given (previous-key-grace)."""
         configured: list[EidPrefix] = []
         for site in self.sites:
             self._keys[site.name] = {
@@ -88,6 +90,26 @@ class SiteTable:
     def key(self, site: Site, key_id: int) -> SiteSecret | None:
         """The site's key with this key id, or None."""
         return self._keys[site.name].get(key_id)
+
+    def previous_key(self, site: Site, key_id: int, now: float) -> SiteSecret | None:
+        """The key a reload replaced under this key id, while its grace period lasts."""
+        previous = self._previous.get((site.name, key_id))
+        if previous is None or now >= previous[1]:
+            return None
+        return previous[0]
+
+    def keep_previous_keys(self, old: SiteTable, now: float) -> None:
+        """After a reload from `old`: the keys it held that this table changed stay
+        accepted for their site's `previous-key-grace` (and those `old` still kept)."""
+        for site in self.sites:
+            if site.previous_key_grace == 0 or site.name not in old._keys:
+                continue
+            for key_id, secret in self._keys[site.name].items():
+                replaced = old._keys[site.name].get(key_id)
+                if replaced is not None and replaced.config != secret.config:
+                    self._previous[site.name, key_id] = (replaced, now + site.previous_key_grace)
+                elif (site.name, key_id) in old._previous:
+                    self._previous[site.name, key_id] = old._previous[site.name, key_id]
 
     def negative_prefix(self, iid: int, eid: IPAddress) -> EidPrefix:
         """The least-specific prefix holding `eid` that overlaps no configured prefix."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.encapsulation import RlocChoice
+from lispstack.core.encapsulation import petr_choices
 from lispstack.core.etr import Etr
 from lispstack.core.events import IPAddress
 from lispstack.core.itr import Itr
@@ -38,10 +38,6 @@ def build_xtr_roles(
             local=local, map_servers=config.map_servers, counters=counters, drops=drops, rng=rng
         )
         roles.append(etr)
-    petrs = [
-        RlocChoice(index, petr.address, petr.priority, petr.weight)
-        for index, petr in enumerate(config.petrs)
-    ]
     if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.PITR):
         proxy = config.has_role(NodeRole.PITR)
         itr = Itr(
@@ -52,7 +48,7 @@ def build_xtr_roles(
             rng=rng,
             map_cache_limit=config.itr.map_cache_limit,
             send_map_request_on_miss=config.itr.send_map_request_on_miss,
-            petrs=petrs if config.itr.use_petrs else (),
+            petrs=petr_choices(config),
             attracted=[EidPrefix(p.iid, p.network) for p in config.pitr.eid_prefixes]
             if proxy
             else (),

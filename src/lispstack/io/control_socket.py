@@ -87,11 +87,18 @@ class ControlServer:
             result = self._answer(topic, arg)
             if inspect.isawaitable(result):  # e.g. statistics gathered from other workers
                 result = await result
+        except RequestRefused as refused:
+            return {"ok": False, "error": str(refused)}
         except ValueError as error:  # an argument the topic cannot use (EID, prefix)
             return {"ok": False, "error": f"{topic} {arg}: {error}"}
         if result is None:
             return {"ok": False, "error": f"this node does not serve '{topic}'"}
         return {"ok": True, "result": result}
+
+
+class RequestRefused(Exception):
+    """The node will not do what was asked (e.g. a reload of a broken config): the
+    one-line reason goes back as the answer's error."""
 
 
 def cannot_create(path: Path, error: OSError) -> str:

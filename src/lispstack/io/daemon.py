@@ -23,7 +23,9 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import NoReturn
 
+from lispstack.config import ConfigError, load_config
 from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.reload_changes import describe_changes, fixed_change
 from lispstack.config.render import render_config
 from lispstack.core.build import build_node
 from lispstack.core.drops import LOG_INTERVAL_S
@@ -47,7 +49,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.node import Node
-from lispstack.io.control_socket import ControlServer, remove_stale
+from lispstack.io.control_socket import ControlServer, RequestRefused, remove_stale
 from lispstack.io.dataplane import DataPlane
 from lispstack.io.instance_lock import InstanceLock
 from lispstack.io.lig import local_address_towards
@@ -130,8 +132,11 @@ class NodeDaemon:
         *,
         sockets: list[tuple[socket.socket, Endpoint]] | None = None,
         workers: WorkerLink | None = None,
+        reread: Callable[[], NodeConfig] | None = None,
     ) -> None:
         self.config = config
+        self._reread = reread or (lambda: load_config(self.config.source))
+        """The configuration a reload applies: the file the node started from, read again."""
         self.node = node or build_node(config, BatchedSystemRandom())
         self._sockets: dict[tuple[int, int], socket.socket] = {}
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
@@ -178,6 +183,7 @@ class NodeDaemon:
             await self._control.start()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         roles = ", ".join(self.config.roles)
         log.info("node %s up: roles %s", self.config.name, roles)
         self.feed(TimerFired())  # an ETR's first Map-Registers leave here
@@ -357,9 +363,55 @@ class NodeDaemon:
             return
         self.node.counters.add("out.datagrams")
 
+    # ------------------------------------------------------------ reload
+
+    def reload(self) -> list[str]:
+        """Apply the configuration file as it reads now; what changed, one line each.
+
+        Raises RequestRefused (one line) and leaves the node as it was when the
+        file has an error or changes what a running node cannot (see
+        config/reload_changes.py). Worker 0 then has the other workers reload.
+        """
+        try:
+            new = self._reread()
+        except ConfigError as error:
+            raise RequestRefused(f"reload refused: {error}") from None
+        refusal = fixed_change(self.config, new)
+        if refusal is not None:
+            raise RequestRefused(f"reload refused: {new.source}: {refusal}")
+        changes = describe_changes(self.config, new)
+        speaking = self._control is not None
+        if speaking:
+            notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            self._carry_out(self.node.reconfigure(new, time.monotonic()))
+            if self._data_plane is not None:
+                self._data_plane.reconfigure(self.config, new)
+        except Exception:  # a bug must not take the node down
+            self._internal_error("reloading")
+        self.config = new
+        logging.getLogger().setLevel(new.node.log_level.upper())
+        self._schedule()
+        if self._workers is not None:
+            for pid in self._workers.children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
+        if speaking:
+            notify("READY=1", f"STATUS=node {new.name} serving, reloaded")
+        log.info("reloaded %s: %s", new.source, "; ".join(changes) or "no change")
+        return changes
+
+    def _reload_on_signal(self) -> None:
+        try:
+            self.reload()
+        except RequestRefused as refused:
+            log.error("%s", refused)
+
     def answer(self, topic: str, arg: str | None) -> object | None:
         if topic == "statistics":
             return self.statistics()
+        if topic == "reload":
+            return self.reload()
         if topic == "config":  # as running: with the command line's overrides
             return render_config(self.config)
         return self.node.show(topic, arg, time.monotonic())
@@ -433,18 +485,19 @@ class ErrorLog:
         self._left_out.clear()
 
 
-def run_daemon(config: NodeConfig) -> None:
+def run_daemon(config: NodeConfig, reread: Callable[[], NodeConfig] | None = None) -> None:
     """Run the node until SIGINT/SIGTERM; OSError (one line) if it cannot start, e.g.
-    while another process runs it (its lock is taken before any socket is bound)."""
+    while another process runs it (its lock is taken before any socket is bound).
+    `reread` gives the configuration a reload applies (default: the file read again)."""
     gc.set_threshold(*GC_THRESHOLDS)
     with InstanceLock(Path(config.node.control_socket), config.name):
         if config.node.workers > 1:
-            run_workers(config)
+            run_workers(config, reread)
         else:
-            _run_single(config)
+            _run_single(config, reread)
 
 
-def _run_single(config: NodeConfig) -> None:
+def _run_single(config: NodeConfig, reread: Callable[[], NodeConfig] | None = None) -> None:
     proxy_rlocs = []
     if config.has_role(NodeRole.PITR) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
@@ -454,13 +507,13 @@ def _run_single(config: NodeConfig) -> None:
         data_plane = DataPlane(config, node.counters.add)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(NodeDaemon(config, node, data_plane).run())
+            asyncio.run(NodeDaemon(config, node, data_plane, reread=reread).run())
     finally:
         if data_plane is not None:
             data_plane.close()
 
 
-def run_workers(config: NodeConfig) -> None:
+def run_workers(config: NodeConfig, reread: Callable[[], NodeConfig] | None = None) -> None:
     """Worker 0 here; the others forked, each with its own sockets (see io/workers.py)."""
     count, parent = config.node.workers, os.getpid()
     first = bind_sockets(config, reuse_port=True)
@@ -474,13 +527,14 @@ def run_workers(config: NodeConfig) -> None:
     for index in range(1, count):
         pid = os.fork()
         if pid == 0:
-            _run_worker(config, sockets, links, index, parent)
+            _run_worker(config, sockets, links, index, parent, reread)
         children.append(pid)
         links[0].children[pid] = index
     _close_others(sockets, links, 0)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(NodeDaemon(config, sockets=sockets[0], workers=links[0]).run())
+            daemon = NodeDaemon(config, sockets=sockets[0], workers=links[0], reread=reread)
+            asyncio.run(daemon.run())
     finally:
         stop_children(children)
 
@@ -491,14 +545,20 @@ def _run_worker(
     links: list[WorkerLink],
     index: int,
     parent: int,
+    reread: Callable[[], NodeConfig] | None,
 ) -> NoReturn:
-    """A forked worker's whole life: it never returns into the code that forked it."""
+    """A forked worker's whole life: it never returns into the code that forked it.
+
+    Worker 0 forwards a reload as SIGHUP; until the worker's loop handles it,
+    it is ignored (its default would end the worker)."""
     code = 1
     try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         die_with_parent(parent)
         _close_others(sockets, links, index)
+        daemon = NodeDaemon(config, sockets=sockets[index], workers=links[index], reread=reread)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(NodeDaemon(config, sockets=sockets[index], workers=links[index]).run())
+            asyncio.run(daemon.run())
         code = 0
     except BaseException:
         log.exception("worker %d failed", index)

@@ -12,6 +12,10 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from ipaddress import IPv4Network, IPv6Network
+
+from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
@@ -39,9 +43,7 @@ class DataPlane:
             families: set[int] = set()
             if config.has_role(NodeRole.ITR) and self.tun is not None:
                 self.routing = PolicyRouting()
-                eids = [
-                    m.eid_prefix.network for m in config.database_mappings if m.eid_prefix.iid == 0
-                ]
+                eids = _source_prefixes(config)
                 self.routing.install(eids, self.tun.index)
                 families = {eid.version for eid in eids}
             if config.has_role(NodeRole.PITR) and self.tun is not None:
@@ -60,6 +62,26 @@ class DataPlane:
             self.close()
             raise
         log.info("data plane up: TUN %s", self.tun.name if self.tun else "none (PETR only)")
+
+    def reconfigure(self, running: NodeConfig, new: NodeConfig) -> None:
+        """A reload: the policy rules of an ITR's EID source prefixes follow its database
+        mappings (a failure is logged and counted; the node serves on)."""
+        routing, tun = self.routing, self.tun
+        if routing is None or tun is None or not new.has_role(NodeRole.ITR):
+            return
+        before, after = _source_prefixes(running), _source_prefixes(new)
+        if before == after:
+            return
+        added = [p for p in after if p not in before]
+        removed = [p for p in before if p not in after]
+        # pyroute2's IPRoute runs an event loop of its own: not inside the node's.
+        with ThreadPoolExecutor(1) as thread:
+            done = thread.submit(lambda: routing.change_sources(added, removed, tun.index))
+        try:
+            done.result()
+        except (OSError, NetlinkError) as error:
+            self._count("reload.rules-failed")
+            log.error("reload: cannot change the policy rules of the EID prefixes: %s", error)
 
     def write_to_tun(self, packet: bytes) -> None:
         if self.tun is None:
@@ -138,3 +160,8 @@ class DataPlane:
             raw.close()
         if self.tun is not None:
             self.tun.close()
+
+
+def _source_prefixes(config: NodeConfig) -> list[IPv4Network | IPv6Network]:
+    """The EID prefixes (instance-id 0) whose packets the ITR's policy rules route."""
+    return [m.eid_prefix.network for m in config.database_mappings if m.eid_prefix.iid == 0]

@@ -53,25 +53,8 @@ class PolicyRouting:
         self, ipr: IPRoute, eid_prefixes: list[IPv4Network | IPv6Network], tun_index: int
     ) -> None:
         for prefix in eid_prefixes:
-            family = _FAMILY[prefix.version]
-            source = str(prefix.network_address)
-            ipr.rule(
-                "add",
-                family=family,
-                src=source,
-                src_len=prefix.prefixlen,
-                table=254,
-                priority=self.priority - 1,
-                suppress_prefixlen=0,
-            )
-            ipr.rule(
-                "add",
-                family=family,
-                src=source,
-                src_len=prefix.prefixlen,
-                table=self.table,
-                priority=self.priority,
-            )
+            for rule in self._source_rules(prefix):
+                ipr.rule("add", **rule)
         for version in {prefix.version for prefix in eid_prefixes}:
             default = "0.0.0.0/0" if version == 4 else "::/0"
             ipr.route(
@@ -82,6 +65,33 @@ class PolicyRouting:
                 proto=PROTO,
                 family=_FAMILY[version],
             )
+
+    def _source_rules(self, prefix: IPv4Network | IPv6Network) -> list[dict[str, object]]:
+        """The two rules of an EID source prefix: the main table first (suppressing its
+        default route), then TABLE."""
+        source = {
+            "family": _FAMILY[prefix.version],
+            "src": str(prefix.network_address),
+            "src_len": prefix.prefixlen,
+        }
+        return [
+            {**source, "table": MAIN_TABLE, "priority": self.priority - 1, "suppress_prefixlen": 0},
+            {**source, "table": self.table, "priority": self.priority},
+        ]
+
+    def change_sources(
+        self,
+        added: Iterable[IPv4Network | IPv6Network],
+        removed: Iterable[IPv4Network | IPv6Network],
+        tun_index: int,
+    ) -> None:
+        """A reload changed the database mappings: the rules of the EID prefixes follow."""
+        with IPRoute() as ipr:
+            for prefix in removed:
+                for rule in self._source_rules(prefix):
+                    with contextlib.suppress(NetlinkError):  # already gone
+                        ipr.rule("del", **rule)
+            self._install(ipr, list(added), tun_index)
 
     def attract(self, eid_prefixes: Iterable[IPv4Network | IPv6Network], tun_index: int) -> None:
         """Proxy-ITR: route traffic towards these EID prefixes into the TUN (main table)."""
