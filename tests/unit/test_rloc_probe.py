@@ -145,12 +145,14 @@ def test_missed_probes_fail_over_to_priority_two_and_an_answer_brings_the_rloc_b
     assert isinstance(shown, list)
     states = {r["address"]: r["probe"]["state"] for r in shown[0]["rlocs"]}
     assert states == {PRIMARY: "down", BACKUP: "up"}
+    assert itr.gauges()["rlocs-unreachable"] == 1 and itr.gauges()["rlocs-reachable"] == 1
     # The primary answers again: back in the load-split at once.
     fired = run(itr, now, now + INTERVAL)
     primary = [p for address, p in probes_in([a for _, a in fired]) if address == PRIMARY]
     assert primary
     back = answer(itr, primary[-1], now + INTERVAL - 0.5, PRIMARY)
     assert [a.event for a in back if isinstance(a, Trace)] == ["rloc-reachable"]
+    assert itr.gauges()["rlocs-unreachable"] == 0
     assert encapsulated_to(itr, now + INTERVAL) == PRIMARY
 
 

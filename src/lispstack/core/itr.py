@@ -511,7 +511,11 @@ class Itr(Role):
     # ------------------------------------------------------------ show
 
     def gauges(self) -> dict[str, int]:
-        return {"map-cache-entries": len(self.cache), "pending-map-requests": len(self.client)}
+        return {
+            "map-cache-entries": len(self.cache),
+            "pending-map-requests": len(self.client),
+            **self.prober.reachability(),
+        }
 
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "map-cache":

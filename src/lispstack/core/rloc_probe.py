@@ -129,6 +129,12 @@ class RlocProber:
             "nonces": len(self._nonces),
         }
 
+    def reachability(self) -> dict[str, int]:
+        """Probed RLOCs of cached mappings: how many are up, how many down (metrics)."""
+        states = [state for per_entry in self._states.values() for state in per_entry.values()]
+        down = sum(not state.reachable for state in states)
+        return {"rlocs-reachable": len(states) - down, "rlocs-unreachable": down}
+
     def next_deadline(self) -> float | None:
         if not self.enabled:
             return None

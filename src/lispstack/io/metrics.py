@@ -16,7 +16,8 @@ always agree. Names are stable:
 
 Gauges (worker 0's: registrations are replicated to every worker):
 lispstack_registrations, lispstack_map_cache_entries,
-lispstack_pending_map_requests, for the roles that have them;
+lispstack_pending_map_requests, lispstack_rlocs_reachable,
+lispstack_rlocs_unreachable (RLOC probing), for the roles that have them;
 lispstack_node_info{node, roles} = 1; and the process_* metrics of worker 0.
 
 The server is a minimal HTTP/1.0 responder on asyncio (GET /metrics; one
@@ -52,6 +53,8 @@ GAUGES = {
     "registrations": "registrations held (Map-Server)",
     "map-cache-entries": "map-cache entries (ITR, PITR)",
     "pending-map-requests": "Map-Requests waiting for a Map-Reply (ITR, PITR)",
+    "rlocs-reachable": "probed RLOCs of cached mappings that answer (ITR, PITR)",
+    "rlocs-unreachable": "probed RLOCs of cached mappings marked unreachable (ITR, PITR)",
 }
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT_S = 5.0
