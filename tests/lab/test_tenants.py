@@ -114,7 +114,8 @@ def test_the_tenants_demo_holds_every_check(tmp_path: Path) -> None:
     assert result.returncode == 0 and report["passed"], failed
     checks = {c["check"] for s in report["steps"] for c in s["checks"]}
     assert {"[100]10.2.0.0/24 registered by 10.0.2.2 for site-2",
-            "h2-100 got the 3 echo requests, h2-200 none",
-            "h1-200 got the 3 echo requests, h1-100 none",
-            "tenant 100's 24 encapsulated packets all carry instance-id 100",
-            "tenant 200's 24 encapsulated packets all carry instance-id 200"} <= checks  # fmt: skip
+            "h2-100 got the 3 echo requests to 10.2.0.2, h2-200 none",
+            "h1-200 got the 3 echo requests to fd00:1::2, h1-100 none",
+            "tenant 100's 24 encapsulated IPv4 packets all carry instance-id 100",
+            "tenant 200's 24 encapsulated IPv6 packets all carry instance-id 200",
+            } <= checks  # fmt: skip

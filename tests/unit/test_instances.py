@@ -104,3 +104,11 @@ def test_the_etr_delivers_each_instance_id_to_its_own_tun() -> None:
     assert not [a for a in etr.handle_data(unserved, 0.0) if isinstance(a, WriteToTun)]
     assert counters.get("drop.decap-unserved-iid") == 1
     assert counters.get("decap.packets") == 2
+
+
+def test_show_forwarding_explains_a_tenant_destination_in_its_instance_id() -> None:
+    _, itr, _ = build_xtr(lisp1_config(extra=TENANTS))
+    answer(itr, requested(itr, 200), 200, "10.0.3.9")
+    assert itr.explain("[200]10.2.0.2", 0.2).reason.endswith("encapsulate to 10.0.3.9")
+    assert itr.explain("[100]10.2.0.2", 0.2).iid == 100
+    assert "10.0.3.9" not in itr.explain("[100]10.2.0.2", 0.2).reason

@@ -24,8 +24,9 @@ def ping_size(iid: int) -> int:
     return iid
 
 
-def inner_length(iid: int) -> int:
-    return ping_size(iid) + 28
+def inner_lengths(iid: int) -> dict[int, int]:
+    """Tenant `iid`'s inner packet length by IP version (ICMP and IP headers added)."""
+    return {4: ping_size(iid) + 28, 6: ping_size(iid) + 48}
 
 
 def registrations(demo: Demo) -> None:
@@ -46,8 +47,13 @@ def registrations(demo: Demo) -> None:
             )
 
 
-def echo_requests(demo: Demo, host: str) -> int:
-    """ICMP echo requests `host` has received (its namespace's /proc/net/snmp)."""
+def echo_requests(demo: Demo, host: str, version: int) -> int:
+    """ICMP echo requests of IP `version` that `host` has received (its namespace's
+    /proc/net/snmp or snmp6); -1 if unreadable."""
+    if version == 6:
+        result = run_in(demo.lab.namespace(host), ["cat", "/proc/net/snmp6"])
+        counters = dict(line.split()[:2] for line in result.stdout.splitlines() if line.strip())
+        return int(counters.get("Icmp6InEchos", -1))
     result = run_in(demo.lab.namespace(host), ["cat", "/proc/net/snmp"])
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("Icmp:")]
     return int(rows[1][rows[0].index("InEchos")]) if len(rows) >= 2 else -1
@@ -64,11 +70,13 @@ def tenant_step(iid: int) -> Callable[[Demo], None]:
             f"[{iid}]10.2.0.2 and encapsulates with instance-id {iid}; lisp2 decapsulates "
             f"into instance {iid}'s routing table, which reaches h2-{iid} only.",
         )
-        for source, destination, target, untouched in (
-            (f"h1-{iid}", "10.2.0.2", f"h2-{iid}", f"h2-{other}"),
-            (f"h2-{iid}", "10.1.0.2", f"h1-{iid}", f"h1-{other}"),
+        for source, destination, target, untouched, version in (
+            (f"h1-{iid}", "10.2.0.2", f"h2-{iid}", f"h2-{other}", 4),
+            (f"h2-{iid}", "10.1.0.2", f"h1-{iid}", f"h1-{other}", 4),
+            (f"h1-{iid}", "fd00:2::2", f"h2-{iid}", f"h2-{other}", 6),
+            (f"h2-{iid}", "fd00:1::2", f"h1-{iid}", f"h1-{other}", 6),
         ):
-            before = {host: echo_requests(demo, host) for host in (target, untouched)}
+            before = {host: echo_requests(demo, host, version) for host in (target, untouched)}
             argv = ["ping", "-n", "-c", str(PINGS), "-s", str(ping_size(iid)), "-W", "2"]
             ping = demo.lab_command(step, "exec", source, "--", *argv, destination)
             demo.check(
@@ -78,9 +86,9 @@ def tenant_step(iid: int) -> Callable[[Demo], None]:
             )
             demo.check(
                 step,
-                f"{target} got the {PINGS} echo requests, {untouched} none",
-                echo_requests(demo, target) - before[target] == PINGS
-                and echo_requests(demo, untouched) == before[untouched],
+                f"{target} got the {PINGS} echo requests to {destination}, {untouched} none",
+                echo_requests(demo, target, version) - before[target] == PINGS
+                and echo_requests(demo, untouched, version) == before[untouched],
             )
         demo.lab_command(step, "show", "lisp1", "map-cache")
         cached = {(e["iid"], e["eid"]) for e in demo.ask("lisp1", "map-cache")}
@@ -94,14 +102,16 @@ def capture_checks(decoded: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     data = [f["message"] for f in decoded if (f.get("message") or {}).get("type") == "data"]
     checks = []
     for iid in TENANTS:
-        sized = [m for m in data if m.get("inner", {}).get("length") == inner_length(iid)]
-        wrong = [m for m in sized if m.get("instance_id") != iid]
-        checks.append(
-            (
-                f"tenant {iid}'s {len(sized)} encapsulated packets all carry instance-id {iid}",
-                len(sized) >= 4 * PINGS and not wrong,
+        for version, length in inner_lengths(iid).items():
+            sized = [m for m in data if m.get("inner", {}).get("length") == length]
+            wrong = [m for m in sized if m.get("instance_id") != iid]
+            checks.append(
+                (
+                    f"tenant {iid}'s {len(sized)} encapsulated IPv{version} packets all carry "
+                    f"instance-id {iid}",
+                    len(sized) >= 4 * PINGS and not wrong,
+                )
             )
-        )
     return checks
 
 
