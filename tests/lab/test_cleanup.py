@@ -124,8 +124,12 @@ address = "10.0.1.254"
 
 
 def test_cleanup_removes_an_instances_rules_and_table(namespace: str, tmp_path: Path) -> None:
-    netns.ip("link", "add", "t100", "type", "dummy", namespace=namespace)
-    netns.ip("link", "set", "t100", "up", namespace=namespace)
+    # a veth pair: this kernel may have no dummy interfaces
+    netns.ip(
+        "link", "add", "t100", "type", "veth", "peer", "name", "t100-peer", namespace=namespace
+    )
+    for link in ("t100", "t100-peer"):
+        netns.ip("link", "set", link, "up", namespace=namespace)
     netns.ip("address", "add", "10.1.0.1/24", "dev", "t100", namespace=namespace)
     config = tmp_path / "killed.toml"
     config.write_text(TENANT_XTR.format(directory=tmp_path))

@@ -20,15 +20,15 @@ TUN device and table, and, at INSTANCE_PRIORITY (before the rules above),
     iif <its TUN>                                    lookup ITS TABLE
 
 Its table holds a copy of the main table's routes out of its interfaces
-(their connected subnets, made when their addresses were set) and a default
-route into its TUN. So what a tenant's hosts send reaches the ITR through
+(their connected subnets, made when their addresses were set), of protocol
+COPY_PROTO, and a default route into its TUN. So what a tenant's hosts send reaches the ITR through
 the instance's TUN, which tells the ITR the instance-id, and what the ETR
 decapsulates with that instance-id, written to that TUN, is routed to the
 tenant's interfaces only: two tenants may use the same EID prefix, and
 neither ever falls through to the main table.
 
-Everything carries the route protocol PROTO (in TABLE, an instance's table
-or, for a Proxy-ITR, the main table), so a later
+Every other route carries the route protocol PROTO (in TABLE, an instance's
+table or, for a Proxy-ITR, the main table), so a later
 start (or `lispstack cleanup`) can find and remove what a crashed run left
 behind. pyroute2's synchronous API may not run inside an asyncio loop: while
 the daemon runs, io/native_routes.py calls `apply` from its own thread.
@@ -51,6 +51,9 @@ DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
 INSTANCE_PRIORITY = DEFAULT_PRIORITY - 2
 PROTO = 250
+COPY_PROTO = 251
+"""An instance's copies of main-table routes: they lead out of real interfaces, not a
+TUN, so they do not say that a node is running."""
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
@@ -190,13 +193,21 @@ class PolicyRouting:
         """Whether a running xTR or PITR routes through our routes: one leads out of
         an interface (its TUN), which the kernel removes with the device."""
         with RouteSocket() as sock:
-            return any(r.oif for f in _FAMILY.values() for r in self._routes(sock, f))
+            return any(
+                r.oif and r.protocol != COPY_PROTO
+                for f in _FAMILY.values()
+                for r in self._routes(sock, f)
+            )
 
     def _routes(self, sock: RouteSocket, family: int) -> list[TableRoute]:
-        """Ours: those of TABLE and those of protocol PROTO in any other table (the
-        main table's on a Proxy-ITR, the instances' tables)."""
-        others = sock.routes_of(family, None, PROTO)
-        return sock.routes_of(family, self.table) + [r for r in others if r.table != self.table]
+        """Ours: those of TABLE and those of protocol PROTO or COPY_PROTO in any other
+        table (the main table's on a Proxy-ITR, the instances' tables)."""
+        others = [
+            r
+            for r in sock.routes_of(family, None)
+            if r.protocol in (PROTO, COPY_PROTO) and r.table != self.table
+        ]
+        return sock.routes_of(family, self.table) + others
 
     def close(self) -> None:
         self.cleanup_stale()
@@ -216,7 +227,7 @@ def _copied(route: Any, table: int) -> dict[str, object]:
         "dst_len": route["dst_len"],
         "scope": route["scope"],
         "table": table,
-        "proto": PROTO,
+        "proto": COPY_PROTO,
         "oif": route.get_attr("RTA_OIF"),
     }
     for attribute, key in (
