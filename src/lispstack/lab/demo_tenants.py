@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lispstack.lab.demo import Demo
+from lispstack.lab.demo_seed import check_registered
 from lispstack.lab.netns import run_in
 
 TENANTS = (100, 200)
@@ -35,16 +36,9 @@ def registrations(demo: Demo) -> None:
         "lisp1 and lisp2 each registered the same prefix under instance-ids 100 and 200: "
         "the Map-Server keeps one registration per (instance-id, prefix).",
     )
-    demo.lab_command(step, "show", "mapserver", "registrations")
-    registered = {(r.get("iid", 0), r["eid"]): r for r in demo.ask("mapserver", "registrations")}
-    for eid, rloc, site in SITES:
-        for iid in TENANTS:
-            entry = registered.get((iid, eid), {})
-            demo.check(
-                step,
-                f"[{iid}]{eid} registered by {rloc} for {site}",
-                entry.get("registered_by") == rloc and entry.get("site") == site,
-            )
+    check_registered(
+        demo, step, [(iid, eid, rloc, site) for eid, rloc, site in SITES for iid in TENANTS]
+    )
 
 
 def echo_requests(demo: Demo, host: str, version: int) -> int:
