@@ -102,3 +102,50 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
     everything = _cleanup(namespace, "--all")
     assert everything.returncode == 0 and "removed rule priority 4341" in everything.stdout
     assert _rules(namespace) == []
+
+
+TENANT_XTR = """[node]
+name = "killed"
+roles = ["itr"]
+control-socket = "{directory}/killed.sock"
+
+[[database-mappings]]
+eid-prefix = "[100]10.1.0.0/24"
+rlocs = [{{ address = "10.0.1.1" }}]
+
+[[instances]]
+iid = 100
+interfaces = ["t100"]
+table = 100
+
+[[map-resolvers]]
+address = "10.0.1.254"
+"""
+
+
+def test_cleanup_removes_an_instances_rules_and_table(namespace: str, tmp_path: Path) -> None:
+    # a veth pair: this kernel may have no dummy interfaces
+    netns.ip(
+        "link", "add", "t100", "type", "veth", "peer", "name", "t100-peer", namespace=namespace
+    )
+    for link in ("t100", "t100-peer"):
+        netns.ip("link", "set", link, "up", namespace=namespace)
+    netns.ip("address", "add", "10.1.0.1/24", "dev", "t100", namespace=namespace)
+    config = tmp_path / "killed.toml"
+    config.write_text(TENANT_XTR.format(directory=tmp_path))
+    process = _start(namespace, config)
+    try:
+        rules = netns.ip("rule", namespace=namespace)
+        assert "iif t100 lookup 100" in rules and "iif lisp-killed.100 lookup 100" in rules
+        table = netns.ip("route", "show", "table", "100", namespace=namespace)
+        assert "default dev lisp-killed.100" in table and "10.1.0.0/24 dev t100" in table
+    finally:
+        _kill(process)
+    done = _cleanup(namespace, str(config))
+    assert done.returncode == 0, done.stderr
+    assert {
+        "removed rule priority 4339 iif t100 lookup 100",
+        "removed route 10.1.0.0/24 table 100",
+    } <= set(done.stdout.splitlines())
+    assert "lookup 100" not in netns.ip("rule", namespace=namespace)
+    assert netns.ip("route", "show", "table", "100", namespace=namespace) == ""

@@ -115,7 +115,7 @@ def test_error_carries_key_and_reason() -> None:
             XTR.replace("[node]\n", ""),
             "lisp1.toml: unknown key 'name' at the top level (expected the tables [node],"
             " [[database-mappings]], [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]],"
-            " [map-server], [itr], [pitr], [tun], [petr])",
+            " [map-server], [itr], [pitr], [tun], [petr], [[instances]])",
             id="node-keys-outside-node",
         ),
         pytest.param(
@@ -128,7 +128,7 @@ def test_error_carries_key_and_reason() -> None:
             XTR + "[bogus]\nx = 1\n",
             "lisp1.toml: unknown table [bogus] (expected [node], [[database-mappings]],"
             " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [map-server], [itr],"
-            " [pitr], [tun], [petr])",
+            " [pitr], [tun], [petr], [[instances]])",
             id="unknown-table",
         ),
         pytest.param(

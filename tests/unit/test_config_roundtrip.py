@@ -13,6 +13,7 @@ from lispstack.config import (
     AuthAlgorithm,
     ConfigPrefix,
     DatabaseMapping,
+    Instance,
     IPAddress,
     ItrOptions,
     ListenAddress,
@@ -182,9 +183,16 @@ def configs(draw: st.DrawFn) -> NodeConfig:
     if has(roles, NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR):
         device = draw(st.from_regex(r"[a-z0-9_-]{1,15}", fullmatch=True))
         tun = TunOptions(device=device, mtu=draw(st.integers(576, 65535)))
+    # Every non-zero instance-id of the mappings needs its routing domain.
+    iids = sorted({m.eid_prefix.iid for m in mappings} - {0})
+    instances = tuple(
+        Instance(iid=iid, interfaces=(f"eth{n}",), table=1000 + n, device=f"t{n}")
+        for n, iid in enumerate(iids)
+    )
     return NodeConfig(
         node=node,
         tun=tun,
+        instances=instances,
         database_mappings=mappings,
         map_servers=servers,
         map_resolvers=resolvers,

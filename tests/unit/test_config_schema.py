@@ -75,6 +75,12 @@ mtu = 1400
 
 [petr]
 check-source = false
+
+[[instances]]
+iid = 100
+interfaces = ["eth-t100"]
+table = 100
+device = "lisp-all.100"
 """
 
 
@@ -102,6 +108,7 @@ def test_the_readers_read_every_declared_key() -> None:
     # Table refuses an undeclared key and done() a key left unread: parsing is the check.
     config = parse_config(EVERY_KEY, "all.toml")
     assert config.sites[1].keys[0].key_id == 1 and config.petrs[0].weight == 100
+    assert config.instances[0].device == "lisp-all.100"
 
 
 def test_every_top_level_table_but_node_belongs_to_a_role() -> None:

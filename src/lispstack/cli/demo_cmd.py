@@ -29,10 +29,16 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="the steps and checks as JSON")
     parser.add_argument("--name", help="the lab's name (default: the topology's, seed)")
-    parser.add_argument(
+    story = parser.add_mutually_exclusive_group()
+    story.add_argument(
         "--pxtr",
         action="store_true",
         help="the proxy xTR story (seed-pxtr lab) instead of the seed scenario",
+    )
+    story.add_argument(
+        "--tenants",
+        action="store_true",
+        help="the instance-id story (tenants lab): two tenants, the same addresses, isolated",
     )
     parser.set_defaults(handler=run)
 
@@ -44,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         name = check_lab_name(args.name) if args.name else None
-        return run_demo(Path(args.capture).resolve(), args.keep, args.json, args.pxtr, name)
+        story = "pxtr" if args.pxtr else "tenants" if args.tenants else "seed"
+        return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)
         return 2

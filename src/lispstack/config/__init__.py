@@ -5,6 +5,7 @@ from lispstack.config.loader import load_config, parse_config
 from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
+    Instance,
     ItrOptions,
     ListenAddress,
     LogFormat,
@@ -33,6 +34,7 @@ __all__ = [
     "DatabaseMapping",
     "IPAddress",
     "IPNetwork",
+    "Instance",
     "ItrOptions",
     "ListenAddress",
     "LogFormat",

@@ -6,11 +6,13 @@ import os
 import tomllib
 
 from lispstack.config.errors import ConfigError
+from lispstack.config.instances import check_instances
 from lispstack.config.model import NodeConfig, PitrOptions
 from lispstack.config.role_checks import check_required, check_unused
 from lispstack.config.schema import NODE_FILE
 from lispstack.config.sections import (
     read_database_mapping,
+    read_instance,
     read_itr_options,
     read_map_resolver,
     read_map_server,
@@ -77,9 +79,12 @@ def parse_config(text: str, source: str) -> NodeConfig:
     itr = read_itr_options(root.table("itr"), has_petrs=bool(petrs), has_resolvers=bool(resolvers))
     pitr_table = root.table("pitr")
     pitr = read_pitr_options(pitr_table) if pitr_table is not None else PitrOptions()
+    tun = read_tun(root.table("tun"), node.name)
+    instances = tuple(read_instance(t, tun.device) for t in root.tables("instances"))
+    check_instances(root, instances, mappings)
     config = NodeConfig(
         node=node,
-        tun=read_tun(root.table("tun"), node.name),
+        tun=tun,
         database_mappings=mappings,
         map_servers=map_servers,
         map_resolvers=resolvers,
@@ -89,6 +94,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
         itr=itr,
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
+        instances=instances,
         source=source,
     )
     root.done()

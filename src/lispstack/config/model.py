@@ -144,6 +144,24 @@ bits must be clear.
     ``device``          TUN device name, 1-15 characters, no ``/`` or
                         whitespace; default ``lisp-<name>`` cut to 15 characters.
     ``mtu``             576 to 65535; default 1400.
+
+``[[instances]]`` (roles itr, etr, optional)
+    One routing domain per non-zero instance-id (a tenant, a VPN): EID
+    prefixes ``[IID]...`` of ``[[database-mappings]]`` need one, and two
+    tenants may use the same EID prefix. Instance-id 0 needs none: it is
+    the main routing table, as without ``[[instances]]``. Each instance has
+    its own TUN device; policy rules send what arrives on its interfaces,
+    and what its TUN delivers (decapsulated packets of that instance-id),
+    to its routing table, which holds the routes of its interfaces (copied
+    from the main table at start) and a default route into its TUN.
+    ``iid``             required, 1 to 16777215, unique.
+    ``interfaces``      required, non-empty: the EID-facing interfaces that
+                        belong to this instance; an interface in one instance only.
+    ``table``           required, the instance's routing table number,
+                        1 to 4294967295, unique, not 253-255 (default, main,
+                        local) nor 4341 (the instance-id 0 table).
+    ``device``          its TUN device name (as ``[tun].device``); default
+                        ``[tun].device`` cut to leave room for ``.<iid>``.
 """
 
 from __future__ import annotations
@@ -309,6 +327,16 @@ class TunOptions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Instance:
+    """A non-zero instance-id's routing domain on an xTR."""
+
+    iid: int
+    interfaces: tuple[str, ...]
+    table: int
+    device: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """One node's whole configuration. Sections a role does not use hold their defaults."""
 
@@ -323,6 +351,7 @@ class NodeConfig:
     itr: ItrOptions = ItrOptions()
     pitr: PitrOptions = PitrOptions()
     petr: PetrOptions = PetrOptions()
+    instances: tuple[Instance, ...] = ()
     source: str = field(default="", compare=False)
     """The file (or name) the configuration was read from; not part of equality."""
 

@@ -3,8 +3,9 @@
 A running node takes new sites and keys, database mappings, Map-Servers,
 Map-Resolvers, PETRs, `[itr]` use-petrs / send-map-request-on-miss and its
 log level. The rest (roles, addresses it binds, workers, sockets, the TUN
-device, table sizes) is fixed once it runs: a reload that changes any of it
-is refused, naming the first such key, and the node goes on as it was.
+device, the instances' routing domains, table sizes) is fixed once it runs: a
+reload that changes any of it is refused, naming the first such key, and the
+node goes on as it was.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("pitr", lambda c: c.pitr),
     ("petr", lambda c: c.petr),
     ("tun", lambda c: c.tun),
+    ("instances", lambda c: c.instances),
 )
 """The keys a running node cannot change, and how to read each from a config."""
 

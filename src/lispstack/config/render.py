@@ -129,4 +129,14 @@ def render_config(config: NodeConfig) -> str:
         lines += _table("[petr]", {"check-source": config.petr.check_source})
     if any(config.has_role(role) for role in DATA_PLANE):
         lines += _table("[tun]", {"device": config.tun.device, "mtu": config.tun.mtu})
+    for instance in config.instances:
+        lines += _table(
+            "[[instances]]",
+            {
+                "iid": instance.iid,
+                "interfaces": list(instance.interfaces),
+                "table": instance.table,
+                "device": instance.device,
+            },
+        )
     return "\n".join(lines[1:]) + "\n"

@@ -20,6 +20,7 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "pitr": (NodeRole.PITR,),
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
+    "instances": (NodeRole.ITR, NodeRole.ETR),
 }
 """Which roles use each top-level table; a table present on a node without them is an error."""
 

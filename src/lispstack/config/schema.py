@@ -90,6 +90,7 @@ NODE_FILE = Section(
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),
+        "instances": Section(_values("iid", "interfaces", "table", "device"), many=True),
     }
 )
 """The whole file: its top-level tables."""

@@ -10,6 +10,7 @@ from typing import TypeVar
 from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
+    Instance,
     ItrOptions,
     ListenAddress,
     LogFormat,
@@ -27,7 +28,7 @@ from lispstack.config.model import (
     SiteKey,
     TunOptions,
 )
-from lispstack.config.prefix import IPAddress, parse_address, parse_prefix
+from lispstack.config.prefix import MAX_IID, IPAddress, parse_address, parse_prefix
 from lispstack.config.table import Table, join
 
 T = TypeVar("T")
@@ -311,3 +312,35 @@ def read_tun(table: Table | None, node_name: str) -> TunOptions:
         raise table.error("device", f"bad device name {options.device!r}")
     table.done()
     return options
+
+
+RESERVED_TABLES = {253: "default", 254: "main", 255: "local", 4341: "the instance-id 0 table"}
+
+
+def parse_table_number(number: int) -> int:
+    if number in RESERVED_TABLES:
+        raise ValueError(f"table {number} is reserved ({RESERVED_TABLES[number]})")
+    return number
+
+
+def read_instance(table: Table, tun_device: str) -> Instance:
+    iid = table.integer("iid", low=1, high=MAX_IID)
+    interfaces = table.parsed_list(
+        "interfaces",
+        matching(TUN_DEVICE, "interface name", "1-15 characters, no / or spaces"),
+        required=True,
+    )
+    unique(table, "interfaces", interfaces, str, "interface")
+    number = table.integer("table", low=1, high=MAX_U32)
+    try:
+        parse_table_number(number)
+    except ValueError as exc:
+        raise table.error("table", str(exc)) from None
+    suffix = f".{iid}"
+    device = table.parsed(
+        "device",
+        matching(TUN_DEVICE, "device name", "1-15 characters, no / or spaces"),
+        tun_device[: 15 - len(suffix)] + suffix,
+    )
+    table.done()
+    return Instance(iid=iid, interfaces=interfaces, table=number, device=device)

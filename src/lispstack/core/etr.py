@@ -267,10 +267,11 @@ class Etr(Role):
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
         if self.local.lookup(packet.iid, version, dst) is None:
-            return list(self.drops.drop("decap-not-our-eid", str(datagram.source.address), now))
+            reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
+            return list(self.drops.drop(reason, str(datagram.source.address), now))
         self.counters.add("decap.packets")
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
-        return [WriteToTun(packet.inner)]
+        return [WriteToTun(packet.inner, packet.iid)]
 
     # ------------------------------------------------------------ SMR
 

@@ -43,9 +43,11 @@ class DatagramReceived:
 
 @dataclass(frozen=True, slots=True)
 class PacketFromTun:
-    """An IP packet the kernel routed into our TUN device (an EID-sourced packet)."""
+    """An IP packet the kernel routed into our TUN device (an EID-sourced packet);
+    `iid`: the instance-id whose TUN it came from (0: the main routing domain's)."""
 
     packet: bytes
+    iid: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,11 @@ class SendDatagram:
 
 @dataclass(frozen=True, slots=True)
 class WriteToTun:
-    """Hand a decapsulated IP packet to the local kernel through the TUN device."""
+    """Hand a decapsulated IP packet to the local kernel through the TUN device of
+    instance-id `iid`, so that the kernel routes it in that instance's domain only."""
 
     packet: bytes
+    iid: int = 0
 
 
 @dataclass(frozen=True, slots=True)

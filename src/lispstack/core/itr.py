@@ -164,13 +164,16 @@ class Itr(Role):
 
     # ------------------------------------------------------------ data path
 
-    def handle_tun(self, packet: bytes, now: float) -> list[Action]:
+    def handle_tun(self, packet: bytes, now: float, instance: int = 0) -> list[Action]:
+        """`instance`: the instance-id of the TUN the packet came from (its routing domain)."""
         try:
             version, src, dst = inner_ints(packet)
         except DecodeError as error:
             return list(self.drops.drop("tun-malformed", "tun", now, str(error)))
-        iid = self.admit(version, src, dst)
+        iid = self.admit(version, src, dst, instance)
         if iid < 0:
+            if instance != 0:  # the main table is another domain: never leak into it
+                return list(self.drops.drop("instance-not-eid-source", f"[{instance}]", now))
             if iid == NOT_ELIGIBLE:
                 self.counters.add("native.not-eid-source")
                 return [ForwardNatively(packet)]
@@ -178,13 +181,12 @@ class Itr(Role):
             iid = 0
         return self._forward(packet, iid, version, src, dst, now)
 
-    def admit(self, version: int, src: int | None, dst: int) -> int:
-        """The instance-id to resolve `dst` in, or NOT_ELIGIBLE, or PROXIED."""
-        if src is not None:
-            source = self.local.source_prefix(version, src)
-            if source is not None:
-                return source.iid
-        if self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
+    def admit(self, version: int, src: int | None, dst: int, iid: int = 0) -> int:
+        """The instance-id to resolve `dst` in (that of the packet's TUN, when its
+        source is one of that instance's EIDs), or NOT_ELIGIBLE, or PROXIED."""
+        if src is not None and self.local.lookup(iid, version, src) is not None:
+            return iid
+        if iid == 0 and self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
             return PROXIED
         return NOT_ELIGIBLE
 
@@ -215,7 +217,7 @@ class Itr(Role):
         elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
             actions += self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
-        elif step is _NATIVE:
+        elif step is _NATIVE and iid == 0:  # an instance has no native path out of its domain
             self.counters.add("native.negative-entry")
             actions.append(ForwardNatively(packet))
         elif step is _MAP_REQUEST:
@@ -549,10 +551,12 @@ class Itr(Role):
         iid, dst = _parse_show_eid(parts[0])
         src: IPAddress | None = ip_address(parts[1]) if len(parts) > 1 else None
         if src is None:
-            first = next((p for p in self.local.prefixes if p.version == dst.version), None)
+            first = next(
+                (p for p in self.local.prefixes if p.version == dst.version and p.iid == iid), None
+            )
             if first is not None:
                 src = _address(first.version, first.network + 1)
-        admitted = self.admit(dst.version, None if src is None else int(src), int(dst))
+        admitted = self.admit(dst.version, None if src is None else int(src), int(dst), iid)
         source = None if src is None else str(src)
         if admitted == NOT_ELIGIBLE:
             return ForwardingDecision(

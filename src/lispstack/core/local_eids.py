@@ -60,7 +60,7 @@ class LocalPrefix:
 class LocalEids:
     """Longest-prefix match over the (few) database mappings, and our RLOCs by family."""
 
-    __slots__ = ("extra_rlocs", "prefixes", "rloc_for", "rlocs")
+    __slots__ = ("extra_rlocs", "iids", "prefixes", "rloc_for", "rlocs")
 
     def __init__(
         self, mappings: Sequence[DatabaseMapping], extra_rlocs: Sequence[IPAddress] = ()
@@ -80,6 +80,8 @@ class LocalEids:
             )
         # Longest first, so the first hit is the longest match.
         self.prefixes = tuple(sorted(prefixes, key=lambda p: -p.length))
+        self.iids = frozenset(p.iid for p in prefixes)
+        """The instance-ids this xTR serves."""
         rlocs: list[IPAddress] = list(extra_rlocs)
         for mapping in mappings:
             for rloc in mapping.rlocs:
@@ -101,12 +103,5 @@ class LocalEids:
     def lookup(self, iid: int, version: int, address: int) -> LocalPrefix | None:
         for prefix in self.prefixes:
             if prefix.iid == iid and prefix.holds(version, address):
-                return prefix
-        return None
-
-    def source_prefix(self, version: int, address: int) -> LocalPrefix | None:
-        """The local prefix (any instance-id) a packet source lies in: LISP-eligibility."""
-        for prefix in self.prefixes:
-            if prefix.holds(version, address):
                 return prefix
         return None

@@ -62,7 +62,7 @@ class Node:
                 return self._handle_data(event, now)
             return self._control(event, now)
         if isinstance(event, PacketFromTun):
-            return self._handle_tun(event.packet, now)
+            return self._handle_tun(event.packet, event.iid, now)
         if isinstance(event, TimerFired):
             return self.on_timer(now)
         raise TypeError(f"unknown input {event!r}")
@@ -94,11 +94,11 @@ class Node:
             return list(self.drops.drop("data-without-etr", str(datagram.source.address), now))
         return self._data_roles[0].handle_data(datagram, now)
 
-    def _handle_tun(self, packet: bytes, now: float) -> list[Action]:
+    def _handle_tun(self, packet: bytes, iid: int, now: float) -> list[Action]:
         if not self._tun_roles:
             self.counters.add("drop.tun-without-itr")
             return []
-        return self._tun_roles[0].handle_tun(packet, now)
+        return self._tun_roles[0].handle_tun(packet, now, iid)
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []

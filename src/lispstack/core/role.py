@@ -29,7 +29,7 @@ class Role:
     def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
         return []
 
-    def handle_tun(self, packet: bytes, now: float) -> list[Action]:
+    def handle_tun(self, packet: bytes, now: float, iid: int = 0) -> list[Action]:
         return []
 
     def on_timer(self, now: float) -> list[Action]:

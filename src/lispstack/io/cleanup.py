@@ -44,7 +44,8 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     if routing:
         removed += PolicyRouting().cleanup_stale()
     if any(config.has_role(role) for role in _TUN_ROLES):
-        removed += _remove_link(config.tun.device)
+        for device in (config.tun.device, *(i.device for i in config.instances)):
+            removed += _remove_link(device)
     return removed
 
 

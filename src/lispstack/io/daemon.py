@@ -57,6 +57,7 @@ from lispstack.io.log_format import event_extra
 from lispstack.io.metrics import MetricsServer, Reading
 from lispstack.io.randomness import BatchedSystemRandom
 from lispstack.io.sd_notify import notify
+from lispstack.io.tun import TunDevice
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
 
@@ -167,9 +168,11 @@ class NodeDaemon:
         for sock, local in self._bound:
             loop.add_reader(sock.fileno(), self._drain, sock, local)
             self._sockets.setdefault((local.address.version, local.port), sock)
-        tun = self._data_plane.tun if self._data_plane is not None else None
-        if tun is not None:
-            loop.add_reader(tun.fileno(), self._read_tun)
+        tuns: dict[int, TunDevice] = {}
+        if self._data_plane is not None and self._data_plane.tun is not None:
+            tuns = {0: self._data_plane.tun, **self._data_plane.instance_tuns}
+        for iid, tun in tuns.items():
+            loop.add_reader(tun.fileno(), self._read_tun, tun, iid)
         if self._workers is not None:
             self._workers.start(
                 self._apply_replica, self.node.counters.snapshot, self.node.counters.add
@@ -200,7 +203,7 @@ class NodeDaemon:
         for sock, _ in self._bound:
             loop.remove_reader(sock.fileno())
             sock.close()
-        if tun is not None:
+        for tun in tuns.values():
             loop.remove_reader(tun.fileno())
         if self._workers is not None:
             self._workers.close()
@@ -272,13 +275,12 @@ class NodeDaemon:
             return 0
         return 1
 
-    def _read_tun(self) -> None:
-        assert self._data_plane is not None and self._data_plane.tun is not None
+    def _read_tun(self, tun: TunDevice, iid: int) -> None:
         for _ in range(64):  # a batch, then let the sockets have their turn
-            packet = self._data_plane.tun.read()
+            packet = tun.read()
             if packet is None:
                 break
-            self._handle(PacketFromTun(packet))
+            self._handle(PacketFromTun(packet, iid))
         self._schedule()
 
     def _internal_error(self, what: str) -> None:
@@ -328,7 +330,7 @@ class NodeDaemon:
             elif self._data_plane is None:
                 self.node.counters.add(f"drop.no-data-plane.{type(action).__name__}")
             elif isinstance(action, WriteToTun):
-                self._data_plane.write_to_tun(action.packet)
+                self._data_plane.write_to_tun(action.packet, action.iid)
             elif isinstance(action, ForwardNatively):
                 self._data_plane.forward_natively(action.packet)
             elif isinstance(action, InstallNativeRoute):

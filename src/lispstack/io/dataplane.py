@@ -1,4 +1,10 @@
-"""The data-plane edge of an xTR: its TUN device, policy routing and native forwarding.
+"""The data-plane edge of an xTR: its TUN devices, policy routing and native forwarding.
+
+One TUN device for instance-id 0 (the main routing domain), and one for each
+`[[instances]]` entry, whose packets the kernel routes in that instance's
+table only (see io/netlink.py): the TUN a packet comes out of tells the ITR
+its instance-id, and the ETR writes a decapsulated packet into the TUN of its
+instance-id.
 
 Created and closed outside the asyncio loop; while the loop runs, native
 routes change the desired state of the xTR's table, which one thread applies
@@ -17,7 +23,7 @@ from ipaddress import IPv4Network, IPv6Network
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.model import Instance, NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import SendDatagram
 from lispstack.io.native_routes import DesiredRoutes, RouteWorker
@@ -35,6 +41,8 @@ class DataPlane:
         self._count = count
         self._routes: RouteWorker | None = None
         self.tun: TunDevice | None = None
+        self.instance_tuns: dict[int, TunDevice] = {}
+        """The TUN device of each non-zero instance-id, by instance-id."""
         if any(config.has_role(r) for r in (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR)):
             self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
@@ -47,11 +55,11 @@ class DataPlane:
                 self.routing.install(eids, self.tun.index)
                 families = {eid.version for eid in eids}
             if config.has_role(NodeRole.PITR) and self.tun is not None:
-                if self.routing is None:
-                    self.routing = PolicyRouting()
-                    self.routing.cleanup_stale()
                 attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == 0]
-                self.routing.attract(attracted, self.tun.index)
+                self._policy_routing().attract(attracted, self.tun.index)
+            if self.tun is not None:
+                for instance in config.instances:
+                    self._open_instance(instance, config.tun.mtu)
             if self.routing is not None and self.tun is not None:
                 desired = DesiredRoutes(families)
                 self._routes = RouteWorker(self.routing, self.tun.index, desired)
@@ -83,12 +91,27 @@ class DataPlane:
             self._count("reload.rules-failed")
             log.error("reload: cannot change the policy rules of the EID prefixes: %s", error)
 
-    def write_to_tun(self, packet: bytes) -> None:
-        if self.tun is None:
+    def _policy_routing(self) -> PolicyRouting:
+        if self.routing is None:
+            self.routing = PolicyRouting()
+            self.routing.cleanup_stale()
+        return self.routing
+
+    def _open_instance(self, instance: Instance, mtu: int) -> None:
+        tun = TunDevice.open(instance.device, mtu)
+        self.instance_tuns[instance.iid] = tun
+        self._policy_routing().install_instance(
+            instance.table, instance.interfaces, tun.name, tun.index
+        )
+
+    def write_to_tun(self, packet: bytes, iid: int = 0) -> None:
+        """Into instance-id `iid`'s TUN device, so into that routing domain only."""
+        tun = self.tun if iid == 0 else self.instance_tuns.get(iid)
+        if tun is None:
             self._count("drop.no-tun")
             return
         try:
-            self.tun.write(packet)
+            tun.write(packet)
         except OSError:
             self._count("drop.tun-write-failed")
 
@@ -158,6 +181,8 @@ class DataPlane:
                 self.routing.close()
         for raw in self._raw.values():
             raw.close()
+        for tun in self.instance_tuns.values():
+            tun.close()
         if self.tun is not None:
             self.tun.close()
 

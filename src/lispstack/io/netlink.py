@@ -13,7 +13,22 @@ rules: that is LISP-eligibility by source address. A negative
 "natively-forward" map-cache entry becomes a `throw` route in TABLE, so the
 rest of that prefix is routed by the main table instead of entering the TUN.
 
-Everything carries the route protocol PROTO and lives in TABLE, so a later
+An instance-id other than 0 (a tenant) has its own routing domain: its own
+TUN device and table, and, at INSTANCE_PRIORITY (before the rules above),
+
+    iif <each EID-facing interface of the instance>  lookup ITS TABLE
+    iif <its TUN>                                    lookup ITS TABLE
+
+Its table holds a copy of the main table's routes out of its interfaces
+(their connected subnets, made when their addresses were set), of protocol
+COPY_PROTO, and a default route into its TUN. So what a tenant's hosts send reaches the ITR through
+the instance's TUN, which tells the ITR the instance-id, and what the ETR
+decapsulates with that instance-id, written to that TUN, is routed to the
+tenant's interfaces only: two tenants may use the same EID prefix, and
+neither ever falls through to the main table.
+
+Every other route carries the route protocol PROTO (in TABLE, an instance's
+table or, for a Proxy-ITR, the main table), so a later
 start (or `lispstack cleanup`) can find and remove what a crashed run left
 behind. pyroute2's synchronous API may not run inside an asyncio loop: while
 the daemon runs, io/native_routes.py calls `apply` from its own thread.
@@ -22,8 +37,10 @@ the daemon runs, io/native_routes.py calls `apply` from its own thread.
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -32,7 +49,11 @@ from lispstack.io.route_batch import RouteChange, RouteSocket, TableRoute
 
 DEFAULT_TABLE = 4341
 DEFAULT_PRIORITY = 4341
+INSTANCE_PRIORITY = DEFAULT_PRIORITY - 2
 PROTO = 250
+COPY_PROTO = 251
+"""An instance's copies of main-table routes: they lead out of real interfaces, not a
+TUN, so they do not say that a node is running."""
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
@@ -93,6 +114,29 @@ class PolicyRouting:
                         ipr.rule("del", **rule)
             self._install(ipr, list(added), tun_index)
 
+    def install_instance(
+        self, table: int, interfaces: Sequence[str], tun_name: str, tun_index: int
+    ) -> None:
+        """Give an instance-id its domain: `table`, reached from `interfaces` and its TUN."""
+        with IPRoute() as ipr:
+            indexes = {_index(ipr, name) for name in interfaces}
+            for family in _FAMILY.values():
+                for route in ipr.get_routes(family=family, table=MAIN_TABLE):
+                    if route.get_attr("RTA_OIF") in indexes and route["type"] == 1:
+                        ipr.route("replace", **_copied(route, table))
+                ipr.route(
+                    "replace",
+                    dst="0.0.0.0/0" if family == _FAMILY[4] else "::/0",
+                    oif=tun_index,
+                    table=table,
+                    proto=PROTO,
+                    family=family,
+                )
+                for name in (*interfaces, tun_name):
+                    ipr.rule(
+                        "add", family=family, iifname=name, table=table, priority=INSTANCE_PRIORITY
+                    )
+
     def attract(self, eid_prefixes: Iterable[IPv4Network | IPv6Network], tun_index: int) -> None:
         """Proxy-ITR: route traffic towards these EID prefixes into the TUN (main table)."""
         with IPRoute() as ipr:
@@ -132,22 +176,18 @@ class PolicyRouting:
         for family in _FAMILY.values():
             for rule in ipr.get_rules(family=family):
                 priority = rule.get_attr("FRA_PRIORITY")
-                if priority not in (self.priority - 1, self.priority):
+                if priority not in (INSTANCE_PRIORITY, self.priority - 1, self.priority):
                     continue
                 table = rule.get_attr("FRA_TABLE") or rule["table"]
                 source = rule.get_attr("FRA_SRC")
+                match = {"src": source, "src_len": rule["src_len"]}
+                where = f"from {source}/{rule['src_len']}"
+                if priority == INSTANCE_PRIORITY:
+                    match = {"iifname": rule.get_attr("FRA_IIFNAME")}
+                    where = f"iif {match['iifname']}"
                 with contextlib.suppress(NetlinkError):
-                    ipr.rule(
-                        "del",
-                        family=family,
-                        priority=priority,
-                        table=table,
-                        src=source,
-                        src_len=rule["src_len"],
-                    )
-                    removed.append(
-                        f"rule priority {priority} from {source}/{rule['src_len']} lookup {table}"
-                    )
+                    ipr.rule("del", family=family, priority=priority, table=table, **match)
+                    removed.append(f"rule priority {priority} {where} lookup {table}")
         with RouteSocket() as sock:
             for family in _FAMILY.values():
                 routes = self._routes(sock, family)
@@ -163,11 +203,49 @@ class PolicyRouting:
         """Whether a running xTR or PITR routes through our routes: one leads out of
         an interface (its TUN), which the kernel removes with the device."""
         with RouteSocket() as sock:
-            return any(r.oif for f in _FAMILY.values() for r in self._routes(sock, f))
+            return any(
+                r.oif and r.protocol != COPY_PROTO
+                for f in _FAMILY.values()
+                for r in self._routes(sock, f)
+            )
 
     def _routes(self, sock: RouteSocket, family: int) -> list[TableRoute]:
-        """Ours: those of TABLE and those of protocol PROTO in the main table."""
-        return sock.routes_of(family, self.table) + sock.routes_of(family, MAIN_TABLE, PROTO)
+        """Ours: those of TABLE and those of protocol PROTO or COPY_PROTO in any other
+        table (the main table's on a Proxy-ITR, the instances' tables)."""
+        others = [
+            r
+            for r in sock.routes_of(family, None)
+            if r.protocol in (PROTO, COPY_PROTO) and r.table != self.table
+        ]
+        return sock.routes_of(family, self.table) + others
 
     def close(self) -> None:
         self.cleanup_stale()
+
+
+def _index(ipr: IPRoute, name: str) -> int:
+    found: list[int] = ipr.link_lookup(ifname=name)
+    if not found:
+        raise OSError(errno.ENODEV, f"no interface {name} (in [[instances]])")
+    return found[0]
+
+
+def _copied(route: Any, table: int) -> dict[str, object]:
+    """The arguments of `ipr.route` that copy a main-table unicast route into `table`."""
+    copy: dict[str, object] = {
+        "family": route["family"],
+        "dst_len": route["dst_len"],
+        "scope": route["scope"],
+        "table": table,
+        "proto": COPY_PROTO,
+        "oif": route.get_attr("RTA_OIF"),
+    }
+    for attribute, key in (
+        ("RTA_DST", "dst"),
+        ("RTA_GATEWAY", "gateway"),
+        ("RTA_PREFSRC", "prefsrc"),
+    ):
+        value = route.get_attr(attribute)
+        if value is not None:
+            copy[key] = value
+    return copy

@@ -104,8 +104,11 @@ class RouteSocket:
         """Remove `routes` (found by `routes_of`)."""
         return self.apply(RouteChange(r.prefix, "absent", r.table, r.protocol) for r in routes)
 
-    def routes_of(self, family: int, table: int, protocol: int | None = None) -> list[TableRoute]:
-        """The routes of `table` (of `protocol`, if given) in one address family."""
+    def routes_of(
+        self, family: int, table: int | None, protocol: int | None = None
+    ) -> list[TableRoute]:
+        """The routes of `table` (None: of every table) and of `protocol` (if given)
+        in one address family."""
         self._sequence += 1
         body = _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
         self._socket.send(_message(RTM_GETROUTE, NLM_F_DUMP, self._sequence, body))
@@ -117,7 +120,7 @@ class RouteSocket:
                 if kind == NLMSG_ERROR:
                     raise _error(payload)
                 route = _parse_route(payload)
-                if route.table == table and protocol in (None, route.protocol):
+                if table in (None, route.table) and protocol in (None, route.protocol):
                     found.append(route)
 
     def _acknowledged(

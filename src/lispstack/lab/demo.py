@@ -4,7 +4,7 @@ Every step runs real commands against a real lab, shows what they printed,
 and checks the outcome through the nodes' JSON answers (the control socket,
 which is what `show --json` prints) and `lispstack decode --json`. The demo
 succeeds only if every check holds. The stories: `demo_seed` (the seed
-scenario) and `demo_pxtr` (the proxy xTR).
+scenario), `demo_pxtr` (the proxy xTR) and `demo_tenants` (instance-ids).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from lispstack.lab.runner import Lab, lispstack_argv
 from lispstack.lab.topology import load_topology
 
 LISPSTACK = " ".join(lispstack_argv())
+TOPOLOGIES = {"seed": "seed", "pxtr": "seed-pxtr", "tenants": "tenants"}
+"""The lab of each story."""
 
 
 @dataclass
@@ -52,11 +54,11 @@ class Demo:
     """The lab, the steps so far, and the helpers every story uses."""
 
     def __init__(
-        self, capture: Path, emit: Callable[[str], None], pxtr: bool, name: str | None
+        self, capture: Path, emit: Callable[[str], None], story: str, name: str | None
     ) -> None:
-        self.topology = load_topology("seed-pxtr" if pxtr else "seed")
+        self.topology = load_topology(TOPOLOGIES[story])
         self.lab = Lab(name or self.topology.name)
-        self.pxtr = pxtr
+        self.story = story
         self.capture = capture
         self.emit = emit
         self.steps: list[Step] = []
@@ -65,9 +67,10 @@ class Demo:
 
     def run(self) -> bool:
         """The steps, on a lab that is up."""
-        from lispstack.lab import demo_pxtr, demo_seed, timeline
+        from lispstack.lab import demo_pxtr, demo_seed, demo_tenants, timeline
 
-        for story in demo_pxtr.STORY if self.pxtr else demo_seed.STORY:
+        stories = {"seed": demo_seed.STORY, "pxtr": demo_pxtr.STORY, "tenants": demo_tenants.STORY}
+        for story in stories[self.story]:
             story(self)
             self.show(self.steps[-1])
         timeline.wire_step(self)
@@ -122,10 +125,11 @@ class Demo:
 
 
 def run_demo(
-    capture: Path, keep: bool, as_json: bool, pxtr: bool = False, name: str | None = None
+    capture: Path, keep: bool, as_json: bool, story: str = "seed", name: str | None = None
 ) -> int:
+    """`story`: a key of TOPOLOGIES."""
     emit: Callable[[str], None] = (lambda _: None) if as_json else print
-    demo = Demo(capture, emit, pxtr, name)
+    demo = Demo(capture, emit, story, name)
     demo.lab.up(demo.topology, capture)  # a failed up removes what it made, nothing else
     try:
         passed = demo.run()

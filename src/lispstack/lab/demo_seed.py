@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lispstack.config import render_config
-from lispstack.lab.demo import Demo
+from lispstack.lab.demo import Demo, Step
 
 
 def registrations(demo: Demo) -> None:
@@ -16,14 +16,22 @@ def registrations(demo: Demo) -> None:
         "lisp1 and lisp2 sent authenticated Map-Registers; the Map-Server checked the key "
         "and the prefix, and answered with Map-Notifies.",
     )
+    check_registered(
+        demo,
+        step,
+        [(0, "192.168.1.0/24", "10.0.1.1", "site-a"), (0, "192.168.2.0/24", "10.0.2.2", "site-b")],
+    )
+
+
+def check_registered(demo: Demo, step: Step, expected: list[tuple[int, str, str, str]]) -> None:
+    """Show the Map-Server's registrations; check each (iid, EID prefix, RLOC, site)."""
     demo.lab_command(step, "show", "mapserver", "registrations")
-    registered = {r["eid"]: r for r in demo.ask("mapserver", "registrations")}
-    sites = (("192.168.1.0/24", "10.0.1.1", "site-a"), ("192.168.2.0/24", "10.0.2.2", "site-b"))
-    for eid, rloc, site in sites:
-        entry = registered.get(eid, {})
+    registered = {(r.get("iid", 0), r["eid"]): r for r in demo.ask("mapserver", "registrations")}
+    for iid, eid, rloc, site in expected:
+        entry = registered.get((iid, eid), {})
         demo.check(
             step,
-            f"{eid} registered by {rloc} for {site}",
+            f"{f'[{iid}]' if iid else ''}{eid} registered by {rloc} for {site}",
             entry.get("registered_by") == rloc and entry.get("site") == site,
         )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lispstack.capture import read_capture
-from lispstack.lab import demo_pictures
+from lispstack.lab import demo_pictures, demo_tenants
 from lispstack.lab.demo import Demo
 from lispstack.lab.runner import lispstack_argv
 
@@ -102,7 +102,13 @@ def wire_step(demo: Demo) -> None:
     demo.check(
         step, "decode: no malformed frame, every authentication valid", result.returncode == 0
     )
-    for text, ok in pxtr_checks(merged) if demo.pxtr else seed_checks(timeline):
+    if demo.story == "pxtr":
+        story_checks = pxtr_checks(merged)
+    elif demo.story == "tenants":
+        story_checks = demo_tenants.capture_checks(decoded)
+    else:
+        story_checks = seed_checks(timeline)
+    for text, ok in story_checks:
         demo.check(step, text, ok)
     verdict = tshark_problems(merged)
     step.commands.append(f"tshark -r {merged} -Y '(lisp or lisp-data) and (malformed or warning)'")

@@ -1,0 +1,121 @@
+"""Instance-ids on xTRs in the tenants lab: two tenants with the same addresses at each
+site, each reaching only itself, both directions; an unserved instance-id is dropped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+LISPSTACK = str(Path(sys.executable).parent / "lispstack")
+LAB = "tnts"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LISPSTACK, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _exec(node: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return _run("lab", "exec", "--name", LAB, node, "--", *argv)
+
+
+def _echo_requests(host: str, destination: str) -> int:
+    """ICMP echo requests of `destination`'s family that `host` has received (its
+    namespace's /proc/net/snmp or snmp6)."""
+    if ":" in destination:
+        counters = dict(
+            line.split() for line in _exec(host, "cat", "/proc/net/snmp6").stdout.splitlines()
+        )
+        return int(counters["Icmp6InEchos"])
+    lines = [line.split() for line in _exec(host, "cat", "/proc/net/snmp").stdout.splitlines()]
+    names, values = [line for line in lines if line[0] == "Icmp:"][:2]
+    return int(values[names.index("InEchos")])
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[str]:
+    up = _run("lab", "up", "tenants", "--name", LAB)
+    assert up.returncode == 0, up.stderr
+    try:
+        yield LAB
+    finally:
+        _run("lab", "down", "--name", LAB)
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "reached", "other"),
+    [
+        ("h1-100", "10.2.0.2", "h2-100", "h2-200"),
+        ("h1-200", "10.2.0.2", "h2-200", "h2-100"),
+        ("h2-100", "10.1.0.2", "h1-100", "h1-200"),
+        ("h2-200", "10.1.0.2", "h1-200", "h1-100"),
+        ("h1-100", "fd00:2::2", "h2-100", "h2-200"),
+        ("h1-200", "fd00:2::2", "h2-200", "h2-100"),
+        ("h2-100", "fd00:1::2", "h1-100", "h1-200"),
+        ("h2-200", "fd00:1::2", "h1-200", "h1-100"),
+    ],
+)
+def test_a_tenant_reaches_its_own_host_only_though_both_tenants_use_the_address(
+    lab: str, source: str, destination: str, reached: str, other: str
+) -> None:
+    before = {host: _echo_requests(host, destination) for host in (reached, other)}
+    ping = _exec(source, "ping", "-n", "-c", "3", "-W", "2", destination)
+    assert "3 received" in ping.stdout, ping.stdout + ping.stderr
+    assert _echo_requests(reached, destination) - before[reached] == 3
+    assert _echo_requests(other, destination) == before[other]
+
+
+def test_the_map_cache_holds_each_tenants_mapping_under_its_instance_id(lab: str) -> None:
+    _exec("h1-100", "ping", "-n", "-c", "1", "-W", "2", "10.2.0.2")
+    _exec("h1-200", "ping", "-n", "-c", "1", "-W", "2", "10.2.0.2")
+    cache = json.loads(_run("lab", "show", "--name", lab, "lisp1", "map-cache", "--json").stdout)
+    assert {(100, "10.2.0.0/24"), (200, "10.2.0.0/24")} <= {(e["iid"], e["eid"]) for e in cache}
+
+
+SEND_IID_300 = """
+import socket
+from lispstack.core.encapsulation import data_header
+from lispstack.wire.ip_udp import build_ipv4
+from ipaddress import ip_address
+inner = build_ipv4(ip_address("10.1.0.2"), ip_address("10.2.0.2"), 1, b"\\x08\\x00ping")
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(data_header(1, 1, iid=300) + inner, ("10.0.2.2", 4341))
+"""
+
+
+def test_a_packet_of_an_unserved_instance_id_is_dropped_and_counted(lab: str) -> None:
+    sent = _exec("lisp1", sys.executable, "-c", SEND_IID_300)
+    assert sent.returncode == 0, sent.stderr
+    for _ in range(50):  # the datagram may still be on its way
+        statistics = json.loads(
+            _run("lab", "show", "--name", lab, "lisp2", "statistics", "--json").stdout
+        )
+        if "drop.decap-unserved-iid" in statistics:
+            break
+        time.sleep(0.1)
+    assert statistics.get("drop.decap-unserved-iid") == 1
+
+
+def test_the_tenants_demo_holds_every_check(tmp_path: Path) -> None:
+    capture = tmp_path / "demo.pcapng"
+    result = _run("demo", "--tenants", "--json", "--name", "tntdemo", "--capture", str(capture))
+    report = json.loads(result.stdout)
+    failed = [
+        (s["title"], c["check"]) for s in report["steps"] for c in s["checks"] if not c["passed"]
+    ]
+    assert result.returncode == 0 and report["passed"], failed
+    checks = {c["check"] for s in report["steps"] for c in s["checks"]}
+    assert {"[100]10.2.0.0/24 registered by 10.0.2.2 for site-2",
+            "h2-100 got the 3 echo requests to 10.2.0.2, h2-200 none",
+            "h1-200 got the 3 echo requests to fd00:1::2, h1-100 none",
+            "tenant 100's 24 encapsulated IPv4 packets all carry instance-id 100",
+            "tenant 200's 24 encapsulated IPv6 packets all carry instance-id 200",
+            } <= checks  # fmt: skip

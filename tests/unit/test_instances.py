@@ -1,0 +1,114 @@
+"""Instance-ids on an xTR: each TUN is a routing domain; two tenants share an EID prefix."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from lispstack.core.encapsulation import data_header, decapsulate
+from lispstack.core.events import Action, SendDatagram, WriteToTun
+from lispstack.core.itr import Itr
+from lispstack.wire.address import with_instance_id
+from lispstack.wire.control import decode_control
+from lispstack.wire.ecm import Ecm
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.records import Locator, MappingRecord
+
+TENANTS = """
+[[database-mappings]]
+eid-prefix = "[100]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+[[database-mappings]]
+eid-prefix = "[200]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+[[instances]]
+iid = 100
+interfaces = ["t100"]
+table = 100
+[[instances]]
+iid = 200
+interfaces = ["t200"]
+table = 200
+"""
+HOST, REMOTE = "10.1.0.2", "10.2.0.2"
+
+
+def sends(actions: list[Action]) -> list[SendDatagram]:
+    return [a for a in actions if isinstance(a, SendDatagram)]
+
+
+def requested(itr: Itr, instance: int) -> MapRequest:
+    """The Map-Request a tenant's first packet to REMOTE sends (from its TUN)."""
+    out = sends(itr.handle_tun(icmp(HOST, REMOTE), 0.0, instance))
+    assert len(out) == 1
+    ecm = decode_control(out[0].payload)
+    assert isinstance(ecm, Ecm) and isinstance(ecm.message, MapRequest)
+    return ecm.message
+
+
+def answer(itr: Itr, request: MapRequest, iid: int, rloc: str) -> list[Action]:
+    record = MappingRecord(
+        eid=with_instance_id(iid, ip_address("10.2.0.0")),
+        eid_mask_len=24,
+        ttl=60,
+        authoritative=True,
+        locators=(Locator(address=ip_address(rloc)),),
+    )
+    payload = MapReply(nonce=request.nonce, records=(record,)).encode()
+    message = decode_control(payload)
+    return itr.handle_control(message, datagram(payload, "10.0.2.2", 4342, "10.0.1.1", 4342), 0.1)
+
+
+def test_each_tun_resolves_in_its_own_instance_id_with_the_same_source_prefix() -> None:
+    _, itr, _ = build_xtr(lisp1_config(extra=TENANTS))
+    asked = {iid: requested(itr, iid) for iid in (100, 200)}
+    assert {iid: str(r.records[0].eid) for iid, r in asked.items()} == {
+        100: "[100]10.2.0.2",
+        200: "[200]10.2.0.2",
+    }
+    out = {iid: sends(answer(itr, asked[iid], iid, f"10.0.{iid // 100 + 1}.9")) for iid in asked}
+    headers = {iid: decapsulate(o[0].payload) for iid, o in out.items()}
+    assert {iid: h.iid for iid, h in headers.items()} == {100: 100, 200: 200}
+    assert {iid: str(o[0].destination) for iid, o in out.items()} == {
+        100: "10.0.2.9:4341",
+        200: "10.0.3.9:4341",
+    }
+    shown = itr.show("map-cache", None, 0.2)
+    assert isinstance(shown, list)
+    assert [(e["iid"], e["eid"], e["rlocs"][0]["address"]) for e in shown] == [
+        (100, "10.2.0.0/24", "10.0.2.9"),
+        (200, "10.2.0.0/24", "10.0.3.9"),
+    ]
+
+
+def test_a_tenant_packet_not_from_its_eid_space_is_dropped_never_forwarded_natively() -> None:
+    _, itr, counters = build_xtr(lisp1_config(extra=TENANTS))
+    # 192.168.1.1 is an instance-id 0 EID: from tenant 100's TUN it is no EID of tenant 100.
+    for source, instance in (("192.168.1.1", 100), ("4.2.2.2", 200)):
+        assert not sends(itr.handle_tun(icmp(source, REMOTE), 0.0, instance))
+    assert counters.get("drop.instance-not-eid-source") == 2
+    # and a tenant's EID is no EID of instance-id 0
+    assert counters.get("native.not-eid-source") == 0
+    itr.handle_tun(icmp(HOST, REMOTE), 0.0)
+    assert counters.get("native.not-eid-source") == 1
+
+
+def test_the_etr_delivers_each_instance_id_to_its_own_tun() -> None:
+    etr, _, counters = build_xtr(lisp1_config(extra=TENANTS))
+    inner = icmp(REMOTE, HOST)
+    for iid in (100, 200):
+        encapsulated = datagram(data_header(1, 1, iid=iid) + inner, "10.0.2.2", 5, "10.0.1.1", 4341)
+        assert etr.handle_data(encapsulated, 0.0) == [WriteToTun(inner, iid)]
+    unserved = datagram(data_header(1, 1, iid=300) + inner, "10.0.2.2", 5, "10.0.1.1", 4341)
+    assert not [a for a in etr.handle_data(unserved, 0.0) if isinstance(a, WriteToTun)]
+    assert counters.get("drop.decap-unserved-iid") == 1
+    assert counters.get("decap.packets") == 2
+
+
+def test_show_forwarding_explains_a_tenant_destination_in_its_instance_id() -> None:
+    _, itr, _ = build_xtr(lisp1_config(extra=TENANTS))
+    answer(itr, requested(itr, 200), 200, "10.0.3.9")
+    assert itr.explain("[200]10.2.0.2", 0.2).reason.endswith("encapsulate to 10.0.3.9")
+    assert itr.explain("[100]10.2.0.2", 0.2).iid == 100
+    assert "10.0.3.9" not in itr.explain("[100]10.2.0.2", 0.2).reason
