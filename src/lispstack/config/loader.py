@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 
+from lispstack.config.ddt_sections import read_ddt_tables
 from lispstack.config.errors import ConfigError
 from lispstack.config.model import NodeConfig, PitrOptions
 from lispstack.config.role_checks import check_required, check_unused
@@ -73,6 +74,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
     unique(root, "sites", sites, lambda s: s.name, "site name", field="name")
     check_site_prefixes(root, sites)
     map_server = read_map_server_options(root.table("map-server"))
+    ddt_prefixes, delegations = read_ddt_tables(root)
 
     itr = read_itr_options(root.table("itr"), has_petrs=bool(petrs), has_resolvers=bool(resolvers))
     pitr_table = root.table("pitr")
@@ -89,6 +91,8 @@ def parse_config(text: str, source: str) -> NodeConfig:
         itr=itr,
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
+        ddt_prefixes=ddt_prefixes,
+        delegations=delegations,
         source=source,
     )
     root.done()

@@ -20,6 +20,8 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "pitr": (NodeRole.PITR,),
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
+    "ddt-prefixes": (NodeRole.DDT_NODE,),
+    "delegations": (NodeRole.DDT_NODE,),
 }
 """Which roles use each top-level table; a table present on a node without them is an error."""
 
@@ -63,6 +65,8 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
         raise missing("map-resolvers", NodeRole.ITR, "[[map-resolvers]] (or [[petrs]])")
     if config.has_role(NodeRole.MAP_SERVER) and not config.sites:
         raise missing("sites", NodeRole.MAP_SERVER, "at least one [[sites]]")
+    if config.has_role(NodeRole.DDT_NODE) and not config.ddt_prefixes:
+        raise missing("ddt-prefixes", NodeRole.DDT_NODE, "at least one [[ddt-prefixes]]")
     if config.has_role(NodeRole.PITR):
         if "pitr" not in present:
             raise missing("pitr", NodeRole.PITR, "a [pitr] table with eid-prefixes")

@@ -80,6 +80,16 @@ NODE_FILE = Section(
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),
+        "ddt-prefixes": Section(_values("eid-prefix"), many=True),
+        "delegations": Section(
+            {
+                "eid-prefix": None,
+                "kind": None,
+                "ttl": None,
+                "children": Section(_values("address", "priority", "weight"), many=True),
+            },
+            many=True,
+        ),
     }
 )
 """The whole file: its top-level tables."""

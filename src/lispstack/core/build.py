@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
+from lispstack.core.ddt_node import DdtNode
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, IPAddress
 from lispstack.core.map_resolver import MapResolver
@@ -40,6 +41,8 @@ def build_node(
         if config.has_role(NodeRole.MAP_RESOLVER):
             resolver = MapResolver(map_server, counters, drops)
             roles.append(resolver)
+    if config.has_role(NodeRole.DDT_NODE):
+        roles.append(DdtNode.from_config(config, counters, drops))
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops, locator_sets)
     control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control
