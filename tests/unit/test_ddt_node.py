@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import random
 import re
-from ipaddress import IPv4Address, ip_address
+from ipaddress import IPv4Address
 
 import pytest
 
-from helpers.mapping_messages import LISP1, deliver, map_request, sends
+from helpers.mapping_messages import LISP1, deliver, ecm_request, sends
 from helpers.tshark import Probe, check_payloads, tshark_binary
 from lispstack.config import ConfigError, parse_config
 from lispstack.core.build import build_node
 from lispstack.core.events import Endpoint
 from lispstack.core.node import Node
-from lispstack.wire import Ecm, InstanceId, MapReferral, decode_control
+from lispstack.wire import InstanceId, MapReferral, decode_control
 from lispstack.wire.map_referral import ReferralAction
 
 ROOT = """
@@ -54,20 +54,15 @@ def root() -> Node:
     return build_node(parse_config(ROOT, "root.toml"), random.Random(1))
 
 
-def ddt_request(eid: str, *, iid: int = 0, ddt: bool = True) -> bytes:
-    """A DDT Map-Resolver's ECM: the ITR's Map-Request, D bit set."""
-    return Ecm(
-        source=LISP1,
-        destination=ip_address(eid),
-        source_port=50000,
-        message=map_request(eid, nonce=NONCE, iid=iid),
-        ddt=ddt,
-    ).encode()
-
-
 def ask(node: Node, eid: str, *, iid: int = 0) -> bytes:
     (send,) = sends(
-        deliver(node, ddt_request(eid, iid=iid), 0.0, port=RESOLVER_PORT, local=DDT_NODE)
+        deliver(
+            node,
+            ecm_request(eid, nonce=NONCE, iid=iid, sport=50000, ddt=True),
+            0.0,
+            port=RESOLVER_PORT,
+            local=DDT_NODE,
+        )
     )
     assert send.destination == Endpoint(LISP1, RESOLVER_PORT)  # the ECM's outer source
     return send.payload
@@ -138,7 +133,7 @@ def _decoded(payload: bytes) -> MapReferral:
 
 def test_a_request_without_the_ddt_bit_is_a_counted_drop() -> None:
     node = root()
-    actions = deliver(node, ddt_request("10.1.2.3", ddt=False), 0.0, local=DDT_NODE)
+    actions = deliver(node, ecm_request("10.1.2.3"), 0.0, local=DDT_NODE)
     assert sends(actions) == []
     assert node.counters.get("drop.not-ddt-request") == 1
 

@@ -10,9 +10,10 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.core.events import CONTROL_PORT, IPAddress
 from lispstack.wire.address import with_instance_id
-from lispstack.wire.control import decode_control
+from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_referral import MapReferral
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import EidRecord
@@ -33,6 +34,64 @@ def local_address_towards(destination: IPAddress) -> IPAddress:
     with socket.socket(family, socket.SOCK_DGRAM) as probe:
         probe.connect((str(destination), CONTROL_PORT))
         return ip_address(probe.getsockname()[0])
+
+
+def ecm_map_request(
+    eid: IPv4Address | IPv6Address,
+    iid: int,
+    itr_rloc: IPAddress,
+    port: int,
+    nonce: int,
+    *,
+    ddt: bool = False,
+) -> bytes:
+    """An ECM Map-Request for `eid` whose answers come back to `itr_rloc` at `port`."""
+    request = MapRequest(
+        nonce=nonce,
+        itr_rlocs=(itr_rloc,),
+        source_eid=itr_rloc,
+        records=(EidRecord(eid=with_instance_id(iid, eid), eid_mask_len=eid.max_prefixlen),),
+    )
+    inner_destination = eid if eid.version == itr_rloc.version else itr_rloc
+    ecm = Ecm(
+        source=itr_rloc,
+        destination=inner_destination,
+        source_port=port,
+        message=request,
+        ddt=ddt,
+    )
+    return ecm.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    message: ControlMessage | None
+    """None: the deadline passed first."""
+    sender: str
+    ignored: int
+    """Datagrams that were not it (undecodable, another type or nonce)."""
+
+
+def receive_answer(
+    sock: socket.socket, deadline: float, kind: type[MapReply | MapReferral], nonce: int
+) -> Received:
+    """Read `sock` until a `kind` message with `nonce` arrives or `deadline` passes."""
+    ignored = 0
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data, sender = sock.recvfrom(65535)
+        except TimeoutError:
+            break
+        try:
+            message = decode_control(data)
+        except DecodeError:
+            ignored += 1
+            continue
+        if isinstance(message, kind) and message.nonce == nonce:
+            return Received(message, str(sender[0]), ignored)
+        ignored += 1
+    return Received(None, "", ignored)
 
 
 def lig(
@@ -56,35 +115,13 @@ def lig(
         port = sock.getsockname()[1]
         for attempt in range(1, count + 1):
             nonce = secrets.randbits(64)
-            request = MapRequest(
-                nonce=nonce,
-                itr_rlocs=(itr_rloc,),
-                source_eid=itr_rloc,
-                records=(
-                    EidRecord(eid=with_instance_id(iid, eid), eid_mask_len=eid.max_prefixlen),
-                ),
-            )
-            inner_destination = eid if eid.version == itr_rloc.version else itr_rloc
-            ecm = Ecm(
-                source=itr_rloc, destination=inner_destination, source_port=port, message=request
-            )
             sent = time.monotonic()
-            sock.sendto(ecm.encode(), (str(map_resolver), CONTROL_PORT))
-            deadline = sent + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    data, sender = sock.recvfrom(65535)
-                except TimeoutError:
-                    break
-                try:
-                    reply = decode_control(data)
-                except DecodeError:
-                    ignored += 1
-                    continue
-                if not isinstance(reply, MapReply) or reply.nonce != nonce:
-                    ignored += 1
-                    continue
+            sock.sendto(
+                ecm_map_request(eid, iid, itr_rloc, port, nonce), (str(map_resolver), CONTROL_PORT)
+            )
+            received = receive_answer(sock, sent + timeout, MapReply, nonce)
+            ignored += received.ignored
+            if isinstance(received.message, MapReply):
                 rtt = (time.monotonic() - sent) * 1000
-                return LigAnswer(reply, str(sender[0]), rtt, attempt, ignored)
+                return LigAnswer(received.message, received.sender, rtt, attempt, ignored)
     return None
