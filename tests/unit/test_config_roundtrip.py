@@ -14,6 +14,7 @@ from lispstack.config import (
     AuthAlgorithm,
     ConfigPrefix,
     DatabaseMapping,
+    DdtRoot,
     Delegation,
     DelegationChild,
     DelegationKind,
@@ -202,8 +203,12 @@ def configs(draw: st.DrawFn) -> NodeConfig:
 
 @st.composite
 def ddt_tables(draw: st.DrawFn, roles: tuple[NodeRole, ...]) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    if NodeRole.MAP_RESOLVER in roles:
+        roots = draw(st.lists(addresses, max_size=2, unique=True))
+        tables["ddt_roots"] = tuple(DdtRoot(address=a) for a in roots)
     if NodeRole.DDT_NODE not in roles:
-        return {}
+        return tables
     prefixes = tuple(draw(unique_prefixes()))
     # The first authoritative prefix delegated whole: inside it, and nesting no other.
     children = (DelegationChild(address=draw(addresses), priority=draw(u8), weight=draw(u8)),)
@@ -213,7 +218,9 @@ def ddt_tables(draw: st.DrawFn, roles: tuple[NodeRole, ...]) -> dict[str, Any]:
         kind=draw(st.sampled_from(DelegationKind)),
         ttl=draw(st.integers(1, 2**32 - 1)),
     )
-    return {"ddt_prefixes": prefixes, "delegations": draw(st.sampled_from([(), (delegation,)]))}
+    tables["ddt_prefixes"] = prefixes
+    tables["delegations"] = draw(st.sampled_from([(), (delegation,)]))
+    return tables
 
 
 @settings(max_examples=200, deadline=None)

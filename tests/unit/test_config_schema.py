@@ -72,6 +72,9 @@ mtu = 1400
 [petr]
 check-source = false
 
+[[ddt-roots]]
+address = "10.0.9.1"
+
 [[ddt-prefixes]]
 eid-prefix = "10.0.0.0/8"
 

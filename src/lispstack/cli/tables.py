@@ -119,6 +119,24 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                 for r in result
             ],
         )
+    if topic == "referral-cache":
+        return table(
+            ("EID prefix", "action", "expires", "incomplete", "referrals"),
+            [
+                (
+                    _eid(r),
+                    r["action"],
+                    f"{r['expires_in_s']:.0f}s",
+                    "yes" if r["incomplete"] else "no",
+                    ", ".join(
+                        f"{loc['address']} {loc['priority']}/{loc['weight']}"
+                        for loc in r["referrals"]
+                    )
+                    or "-",
+                )
+                for r in result
+            ],
+        )
     if topic == "database":
         return table(
             ("EID prefix", "RLOCs", "registration"),

@@ -5,6 +5,7 @@ from lispstack.config.loader import load_config, parse_config
 from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
+    DdtRoot,
     Delegation,
     DelegationChild,
     DelegationKind,
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigError",
     "ConfigPrefix",
     "DatabaseMapping",
+    "DdtRoot",
     "Delegation",
     "DelegationChild",
     "DelegationKind",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lispstack.config.model import Delegation, DelegationChild, DelegationKind
+from lispstack.config.model import DdtRoot, Delegation, DelegationChild, DelegationKind
 from lispstack.config.prefix import ConfigPrefix, parse_prefix
 from lispstack.config.sections import (
     MAX_U32,
@@ -18,6 +18,15 @@ from lispstack.config.table import Table, join
 parse_delegation_kind = enum_parser(
     DelegationKind, [k.value for k in DelegationKind], "delegation kind"
 )
+
+
+def read_ddt_roots(root: Table) -> tuple[DdtRoot, ...]:
+    roots = []
+    for table in root.tables("ddt-roots"):
+        roots.append(DdtRoot(address=table.parsed("address", parse_rloc_address)))
+        table.done()
+    unique(root, "ddt-roots", roots, lambda r: r.address, "address", field="address")
+    return tuple(roots)
 
 
 def read_ddt_prefix(table: Table) -> ConfigPrefix:

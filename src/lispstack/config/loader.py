@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 
-from lispstack.config.ddt_sections import read_ddt_tables
+from lispstack.config.ddt_sections import read_ddt_roots, read_ddt_tables
 from lispstack.config.errors import ConfigError
 from lispstack.config.model import NodeConfig, PitrOptions
 from lispstack.config.role_checks import check_required, check_unused
@@ -93,6 +93,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
         petr=read_petr_options(root.table("petr")),
         ddt_prefixes=ddt_prefixes,
         delegations=delegations,
+        ddt_roots=read_ddt_roots(root),
         source=source,
     )
     root.done()

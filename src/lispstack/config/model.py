@@ -144,6 +144,12 @@ bits must be clear.
         ``priority``    0-255, default 1.
         ``weight``      0-255, default 100.
 
+``[[ddt-roots]]`` (role map-resolver)
+    LISP-DDT root nodes: with them, the Map-Resolver resolves by walking
+    Map-Referrals from these roots (core/ddt_resolver.py) instead of answering
+    from its own Map-Server; addresses unique.
+    ``address``         required.
+
 ``[tun]`` (roles itr, etr, pitr, petr, optional)
     ``device``          TUN device name, 1-15 characters, no ``/`` or
                         whitespace; default ``lisp-<name>`` cut to 15 characters.
@@ -336,6 +342,11 @@ class Delegation:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DdtRoot:
+    address: IPAddress
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeConfig:
     """One node's whole configuration. Sections a role does not use hold their defaults."""
 
@@ -352,6 +363,7 @@ class NodeConfig:
     petr: PetrOptions = PetrOptions()
     ddt_prefixes: tuple[ConfigPrefix, ...] = ()
     delegations: tuple[Delegation, ...] = ()
+    ddt_roots: tuple[DdtRoot, ...] = ()
     source: str = field(default="", compare=False)
     """The file (or name) the configuration was read from; not part of equality."""
 

@@ -140,6 +140,8 @@ def render_config(config: NodeConfig) -> str:
         lines += _table("[pitr]", {"eid-prefixes": prefixes})
     if config.has_role(NodeRole.PETR):
         lines += _table("[petr]", {"check-source": config.petr.check_source})
+    for ddt_root in config.ddt_roots:
+        lines += _table("[[ddt-roots]]", {"address": str(ddt_root.address)})
     for prefix in config.ddt_prefixes:
         lines += _table("[[ddt-prefixes]]", {"eid-prefix": str(prefix)})
     for delegation in config.delegations:

@@ -80,6 +80,7 @@ NODE_FILE = Section(
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),
+        "ddt-roots": Section(_values("address"), many=True),
         "ddt-prefixes": Section(_values("eid-prefix"), many=True),
         "delegations": Section(
             {

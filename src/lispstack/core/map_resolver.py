@@ -187,7 +187,7 @@ class MapResolver(Role):
         rloc = pick_etr_rloc(resolution.registrations, datagram.local.address)
         if rloc is None:
             return list(self.drops.drop("no-etr-rloc", source, now, str(resolution.prefix)))
-        payload = datagram.payload if plain is None else self._encapsulate(plain, datagram, eid)
+        payload = datagram.payload if plain is None else encapsulate_plain(plain, datagram, eid)
         if payload is None:
             return list(self.drops.drop("no-inner-header", source, now, str(eid)))
         self.counters.add("forward.to-etr")
@@ -195,14 +195,14 @@ class MapResolver(Role):
         # source_address None: the outer source is our address towards the ETR.
         return [SendDatagram(payload, Endpoint(rloc, CONTROL_PORT))]
 
-    @staticmethod
-    def _encapsulate(
-        request: MapRequest, datagram: DatagramReceived, eid: IPAddress
-    ) -> bytes | None:
-        """A plain Map-Request in an ECM from an ITR-RLOC of the EID's family, else None."""
-        for address in request.itr_rlocs:
-            if isinstance(address, IPv4Address | IPv6Address) and address.version == eid.version:
-                return encapsulate_request(
-                    request, datagram.payload, address, eid, datagram.source.port
-                )
-        return None
+
+def encapsulate_plain(
+    request: MapRequest, datagram: DatagramReceived, eid: IPAddress
+) -> bytes | None:
+    """A plain Map-Request in an ECM from an ITR-RLOC of the EID's family, else None."""
+    for address in request.itr_rlocs:
+        if isinstance(address, IPv4Address | IPv6Address) and address.version == eid.version:
+            return encapsulate_request(
+                request, datagram.payload, address, eid, datagram.source.port
+            )
+    return None

@@ -20,10 +20,11 @@ Map-Referrals go to the source address and port of the DDT Map-Request's ECM.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.config.model import DelegationChild
 from lispstack.core.replies import prefix_eid
-from lispstack.mapping.prefix import EidPrefix
+from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
 from lispstack.wire.records import Locator
 
@@ -58,6 +59,13 @@ def referral_record(
         incomplete=incomplete,
         referrals=referrals,
     )
+
+
+def referral_order(record: ReferralRecord) -> list[IPAddress]:
+    """The referral set in the order to try it: priority, then heavier first; 255 never."""
+    usable = [loc for loc in record.referrals if loc.priority != 255]
+    ordered = sorted(usable, key=lambda loc: (loc.priority, -loc.weight))
+    return [loc.address for loc in ordered if isinstance(loc.address, IPv4Address | IPv6Address)]
 
 
 def encode_referral(nonce: int, record: ReferralRecord) -> bytes:

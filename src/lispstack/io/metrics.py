@@ -52,6 +52,9 @@ GAUGES = {
     "registrations": "registrations held (Map-Server)",
     "map-cache-entries": "map-cache entries (ITR, PITR)",
     "pending-map-requests": "Map-Requests waiting for a Map-Reply (ITR, PITR)",
+    "referral-cache-entries": "referral-cache entries (DDT Map-Resolver)",
+    "pending-ddt-requests": "Map-Requests walking LISP-DDT referrals (DDT Map-Resolver)",
+    "delegations": "delegations configured (DDT node)",
 }
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT_S = 5.0

@@ -18,6 +18,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from lispstack.core.events import CONTROL_PORT, IPAddress
+from lispstack.core.referrals import referral_order
 from lispstack.io.lig import ecm_map_request, local_address_towards, receive_answer
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
 
@@ -68,12 +69,6 @@ class RigWalk:
         return self.outcome in {action.label for action in FOUND}
 
 
-def _by_priority(record: ReferralRecord) -> list[IPAddress]:
-    usable = [loc for loc in record.referrals if loc.priority != 255]
-    ordered = sorted(usable, key=lambda loc: (loc.priority, -loc.weight))
-    return [loc.address for loc in ordered if isinstance(loc.address, IPv4Address | IPv6Address)]
-
-
 def rig(
     eid: IPv4Address | IPv6Address,
     ddt_node: IPAddress,
@@ -107,7 +102,7 @@ def rig(
                 continue  # the next of the referral set, if any
             if hop.record.action not in FOLLOWED:
                 return RigWalk(tuple(hops), hop.record.action.label)
-            candidates = _by_priority(hop.record)
+            candidates = referral_order(hop.record)
     return RigWalk(tuple(hops), "no-answer")
 
 
