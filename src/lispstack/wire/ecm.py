@@ -14,9 +14,9 @@
     |                       LISP Control Message                    |
 
 S LISP-SEC, D DDT-originated (set by a DDT client, RFC 8111 section 5),
-E to be forwarded to an ETR, M to be forwarded to a Map-Server. The inner IP and UDP headers (ip_udp.py)
-are kept field by field so that a forwarded ECM re-encodes to the very bytes
-that arrived.
+E to be forwarded to an ETR, M to be forwarded to a Map-Server. The inner IP
+and UDP headers (ip_udp.py) are kept field by field so that a forwarded ECM
+re-encodes to the very bytes that arrived.
 """
 
 from __future__ import annotations
