@@ -21,6 +21,7 @@ CHILD = free_loopback(12)
 MS = free_loopback(13)
 DEAD_MS = free_loopback(14)
 ETR = free_loopback(15)
+MR = free_loopback(16)
 
 
 @pytest.fixture
@@ -49,6 +50,11 @@ listen = ["{MS}"]
 name = "site-a"
 auth-key = "site-a-secret"
 eid-prefixes = ["192.168.1.0/24"]
+""",
+        "mr": f"""roles = ["map-resolver"]
+listen = ["{MR}"]
+[[ddt-roots]]
+address = "{ROOT}"
 """,
     }
     nodes: list[RunningNode] = []
@@ -90,12 +96,49 @@ def test_rig_walks_to_the_map_server_past_a_dead_one(ddt: list[RunningNode]) -> 
     assert walk["hops"][0]["eid_prefix"] == "192.168.0.0/20"
 
 
-def test_rig_sees_ms_ack_once_the_site_registered(ddt: list[RunningNode]) -> None:
-    registration = register((record("192.168.1.0", 24, IPv4Address(ETR)),), b"site-a-secret")
+def _register(ms: RunningNode, *, proxy: bool = False) -> None:
+    rec = record("192.168.1.0", 24, IPv4Address(ETR))
+    registration = register((rec,), b"site-a-secret", proxy=proxy)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as etr:
         etr.bind((ETR, 0))
         etr.sendto(registration, (MS, 4342))
-    assert wait_for(lambda: ddt[2].show("registrations"))
+    assert wait_for(lambda: ms.show("registrations"))
+
+
+def lig(eid: str) -> dict[str, Any]:
+    # The dead Map-Server comes first in the referral set: the resolver waits 2 s for it.
+    command = [LISPSTACK, "lig", eid, "--map-resolver", MR, "--json", "--timeout", "6"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+def test_the_ddt_map_resolver_walks_for_an_itr(ddt: list[RunningNode]) -> None:
+    (record_json,) = lig("192.168.1.7")["message"]["records"]
+    assert (record_json["eid"], record_json["ttl"], record_json["rlocs"]) == (
+        "192.168.1.0/24",
+        1,
+        [],
+    )  # ms-not-registered, as a negative Map-Reply
+    cached = {(r["eid"], r["action"]) for r in ddt[3].show("referral-cache")}
+    assert cached == {
+        ("192.168.0.0/20", "node-referral"),
+        ("192.168.1.0/24", "ms-referral"),
+        ("192.168.1.0/24", "ms-not-registered"),
+    }
+
+
+def test_the_ddt_map_resolver_gets_the_proxy_reply_of_a_registered_site(
+    ddt: list[RunningNode],
+) -> None:
+    _register(ddt[2], proxy=True)
+    (record_json,) = lig("192.168.1.9")["message"]["records"]
+    assert record_json["rlocs"][0]["address"] == ETR  # proxy-replied by the Map-Server
+    assert ddt[3].show("statistics")["ddt.ms-ack"] == 1
+
+
+def test_rig_sees_ms_ack_once_the_site_registered(ddt: list[RunningNode]) -> None:
+    _register(ddt[2])
     code, walk = rig("192.168.1.7")
     assert code == 0 and walk["outcome"] == "ms-ack", walk
     assert walk["hops"][-1]["eid_prefix"] == "192.168.1.0/24"

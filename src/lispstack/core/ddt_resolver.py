@@ -79,6 +79,9 @@ class DdtResolver(Role):
         self.counters = counters
         self.drops = drops
         self.cache = ReferralCache()
+        self.negatives = ReferralCache()
+        """MS-NOT-REGISTERED and DELEGATION-HOLE answers: apart, so that one does not
+        replace the MS-REFERRAL of the same prefix (still good once it expires)."""
         self.negative_replies = NegativeReplyEncoder()
         self._pending: dict[int, _Pending] = {}
         self._deadlines: list[tuple[float, int]] = []
@@ -121,7 +124,7 @@ class DdtResolver(Role):
                 return list(self.drops.drop("no-inner-header", source, now, str(eid)))
             ecm = encapsulated
         reply_to = Endpoint(itr_rloc, reply_port)
-        cached = self.cache.lookup(iid, eid, now)
+        cached = self._cached(iid, eid, now)
         if cached is None:
             pending = _Pending(iid, eid, with_ddt_flag(ecm), reply_to, list(self.roots))
             return self._ask_next(request.nonce, pending, now)
@@ -180,12 +183,21 @@ class DdtResolver(Role):
             self.counters.add("ddt.ms-ack")
             del self._pending[message.nonce]
             return []
-        self.cache.put(prefix, record, now)
         if action in _NEGATIVE:
+            self.negatives.put(prefix, record, now)
             self.counters.add("ddt.negative")
             del self._pending[message.nonce]
             return [self._negative(message.nonce, record, pending.reply_to)]
+        self.cache.put(prefix, record, now)
         return self._follow(message.nonce, pending, record, now)
+
+    def _cached(self, iid: int, eid: IPAddress, now: float) -> ReferralRecord | None:
+        """The most specific live entry holding `eid`; a negative one on a tie."""
+        referral = self.cache.lookup(iid, eid, now)
+        negative = self.negatives.lookup(iid, eid, now)
+        if referral is None or negative is None:
+            return negative or referral
+        return negative if negative.eid_mask_len >= referral.eid_mask_len else referral
 
     def _follow(
         self, nonce: int, pending: _Pending, record: ReferralRecord, now: float
@@ -234,10 +246,10 @@ class DdtResolver(Role):
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic != "referral-cache":
             return None
-        return self.cache.to_json(now)
+        return self.cache.to_json(now) + self.negatives.to_json(now)
 
     def gauges(self) -> dict[str, int]:
         return {
-            "referral_cache_entries": len(self.cache),
-            "pending_ddt_requests": len(self._pending),
+            "referral-cache-entries": len(self.cache) + len(self.negatives),
+            "pending-ddt-requests": len(self._pending),
         }

@@ -36,6 +36,22 @@ def local_address_towards(destination: IPAddress) -> IPAddress:
         return ip_address(probe.getsockname()[0])
 
 
+def open_itr_socket(
+    source: IPAddress | None, towards: IPAddress
+) -> tuple[socket.socket, IPAddress, int]:
+    """A UDP socket bound to `source` (default: our address towards `towards`), an
+    ephemeral port: (socket, ITR-RLOC, port). OSError says which address failed."""
+    itr_rloc = source or local_address_towards(towards)
+    family = socket.AF_INET if itr_rloc.version == 4 else socket.AF_INET6
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((str(itr_rloc), 0))
+    except OSError as error:
+        sock.close()
+        raise OSError(error.errno, f"cannot send from {itr_rloc}: {error.strerror}") from None
+    return sock, itr_rloc, sock.getsockname()[1]
+
+
 def ecm_map_request(
     eid: IPv4Address | IPv6Address,
     iid: int,
@@ -104,15 +120,9 @@ def lig(
     timeout: float = 2.0,
 ) -> LigAnswer | None:
     """Send up to `count` Map-Requests, each waiting `timeout` s; None when nothing answered."""
-    itr_rloc = source or local_address_towards(map_resolver)
-    family = socket.AF_INET if itr_rloc.version == 4 else socket.AF_INET6
     ignored = 0
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((str(itr_rloc), 0))
-        except OSError as error:
-            raise OSError(error.errno, f"cannot send from {itr_rloc}: {error.strerror}") from None
-        port = sock.getsockname()[1]
+    sock, itr_rloc, port = open_itr_socket(source, map_resolver)
+    with sock:
         for attempt in range(1, count + 1):
             nonce = secrets.randbits(64)
             sent = time.monotonic()

@@ -19,7 +19,7 @@ from typing import Any
 
 from lispstack.core.events import CONTROL_PORT, IPAddress
 from lispstack.core.referrals import referral_order
-from lispstack.io.lig import ecm_map_request, local_address_towards, receive_answer
+from lispstack.io.lig import ecm_map_request, open_itr_socket, receive_answer
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
 
 FOLLOWED = (ReferralAction.NODE_REFERRAL, ReferralAction.MS_REFERRAL)
@@ -78,17 +78,11 @@ def rig(
     timeout: float = 2.0,
     max_hops: int = MAX_HOPS,
 ) -> RigWalk:
-    itr_rloc = source or local_address_towards(ddt_node)
-    family = socket.AF_INET if itr_rloc.version == 4 else socket.AF_INET6
     hops: list[RigHop] = []
     asked: set[IPAddress] = set()
     candidates: list[IPAddress] = [ddt_node]
-    with socket.socket(family, socket.SOCK_DGRAM) as sock:
-        try:
-            sock.bind((str(itr_rloc), 0))
-        except OSError as error:
-            raise OSError(error.errno, f"cannot send from {itr_rloc}: {error.strerror}") from None
-        port = sock.getsockname()[1]
+    sock, itr_rloc, port = open_itr_socket(source, ddt_node)
+    with sock:
         while candidates:
             node = candidates.pop(0)
             if node in asked:
