@@ -37,6 +37,7 @@ _EMPTY = {
     "registrations": ("no registrations", "no registration covers {}"),
     "sites": ("no sites", "no sites"),
     "statistics": ("no counters", "no counters"),
+    "referral-cache": ("the referral cache is empty", "the referral cache is empty"),
 }
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
