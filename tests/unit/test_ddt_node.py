@@ -183,3 +183,10 @@ def test_config_errors(tables: str, error: str) -> None:
     text = f'[node]\nname = "d"\nroles = ["ddt-node"]\n{tables}\n'
     with pytest.raises(ConfigError, match=re.escape(error)):
         parse_config(text, "d.toml")
+
+
+def test_a_ddt_map_resolver_runs_as_one_worker() -> None:
+    text = '[node]\nname = "mr"\nroles = ["map-resolver"]\nworkers = 2\n'
+    text += '[[ddt-roots]]\naddress = "192.0.2.1"\n'
+    with pytest.raises(ConfigError, match="runs as one worker"):
+        parse_config(text, "mr.toml")

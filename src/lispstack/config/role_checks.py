@@ -60,6 +60,13 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
                 f"more than one worker is only for roles map-server and map-resolver, "
                 f"not {', '.join(xtr_roles)} (a TUN device and its routes belong to one process)",
             )
+    if config.ddt_roots and config.node.workers > 1:
+        raise ConfigError(
+            config.source,
+            "node.workers",
+            "a DDT Map-Resolver ([[ddt-roots]]) runs as one worker"
+            " (a Map-Referral must reach the worker that asked for it)",
+        )
     if config.has_role(NodeRole.ETR) and not config.database_mappings:
         raise missing("database-mappings", NodeRole.ETR, "at least one [[database-mappings]]")
     if config.has_role(NodeRole.ITR) and not (config.map_resolvers or config.petrs):
