@@ -125,10 +125,5 @@ class DdtNode(Role):
         )
         return EidPrefix(iid, EidPrefix.host(iid, eid).network.supernet(new_prefix=length))
 
-    def show(self, topic: str, arg: str | None, now: float) -> object | None:
-        if topic != "delegations":
-            return None
-        return [record.to_json() for _, record in self._delegations.items()]
-
     def gauges(self) -> dict[str, int]:
         return {"delegations": len(self._delegations)}
