@@ -60,3 +60,13 @@ def test_sites_on_two_map_servers_reach_each_other_through_ddt(lab: None) -> Non
         ("192.168.4.0/24", "ms-referral"),
         ("192.168.2.0/24", "ms-referral"),
     } <= cached
+
+
+def test_a_dead_map_server_is_survived(lab: None) -> None:
+    # Learn the referral set of 192.168.4.0/24 (ms2 first, then ms1), then cut ms2 off.
+    assert _ping_until_answered("site1", "192.168.1.1", "192.168.4.1", 40)
+    cut = _run("lab", "exec", "--name", "ddt", "mr", "--", "ip", "link", "set", "to-ms2", "down")
+    assert cut.returncode == 0, cut.stderr
+    # site2 has no mapping for site3 yet: its request walks to ms2, times out, gets ms1.
+    assert _ping_until_answered("site2", "192.168.2.1", "192.168.4.1", 30)
+    assert _show("mr", "statistics")["ddt.timeout"] >= 1
