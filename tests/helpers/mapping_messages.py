@@ -147,13 +147,15 @@ def ecm_request(
     iid: int = 0,
     itr_rlocs: Sequence[object] = (LISP1,),
     sport: int = ITR_PORT,
+    ddt: bool = False,
 ) -> bytes:
-    """An ITR's ECM Map-Request: inner header ITR-RLOC -> EID."""
+    """An ITR's ECM Map-Request: inner header ITR-RLOC -> EID (`ddt`: as a DDT
+    Map-Resolver passes it on, D bit set)."""
     request = map_request(eid, nonce=nonce, iid=iid, itr_rlocs=itr_rlocs)
     address = ip_address(eid)
     inner_source: IP = LISP1 if address.version == 4 else IPv6Address("2001:db8:1::1")
     return Ecm(
-        source=inner_source, destination=address, source_port=sport, message=request
+        source=inner_source, destination=address, source_port=sport, message=request, ddt=ddt
     ).encode()
 
 

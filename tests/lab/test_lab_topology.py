@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 
 import pytest
@@ -148,3 +148,30 @@ def test_toml_text_round_trips_a_node_config() -> None:
         "itr": {"nested": {"deep": 'q"uote'}},
     }
     assert tomllib.loads(dumps(document)) == document
+
+
+def test_ddt_topology_is_a_delegation_hierarchy() -> None:
+    ddt = load_topology("ddt")
+    configs = {n.name: n.config for n in ddt.nodes if n.config is not None}
+    roles = {name: tuple(str(r) for r in c.roles) for name, c in configs.items()}
+    assert [name for name, r in roles.items() if r == ("ddt-node",)] == ["root", "ddt-a", "ddt-b"]
+    address = {
+        e.node: ip_interface(e.cidr).ip for link in ddt.links for e in (link.a,) if e.node != "mr"
+    }
+    # Every delegation names a node of the lab, of the right kind.
+    for name in ("root", "ddt-a", "ddt-b"):
+        for delegation in configs[name].delegations:
+            for child in delegation.children:
+                (owner,) = [n for n, a in address.items() if a == child.address]
+                wanted = "map-server" if delegation.kind == "map-server" else "ddt-node"
+                assert wanted in roles[owner], (name, delegation.eid_prefix, owner)
+    assert configs["mr"].ddt_roots[0].address == address["root"]
+    # Three sites, over two Map-Servers; site3 registers with both.
+    servers = {
+        n: [str(m.address) for m in configs[n].map_servers] for n in ("site1", "site2", "site3")
+    }
+    assert servers == {
+        "site1": [str(address["ms1"])],
+        "site2": [str(address["ms1"])],
+        "site3": [str(address["ms2"]), str(address["ms1"])],
+    }

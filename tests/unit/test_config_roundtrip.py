@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import ip_network
 from pathlib import PurePosixPath
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,10 @@ from lispstack.config import (
     AuthAlgorithm,
     ConfigPrefix,
     DatabaseMapping,
+    DdtRoot,
+    Delegation,
+    DelegationChild,
+    DelegationKind,
     Instance,
     IPAddress,
     ItrOptions,
@@ -201,7 +206,30 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         itr=itr,
         pitr=pitr,
         petr=petr,
+        **draw(ddt_tables(roles)),
     )
+
+
+@st.composite
+def ddt_tables(draw: st.DrawFn, roles: tuple[NodeRole, ...]) -> dict[str, Any]:
+    tables: dict[str, Any] = {}
+    if NodeRole.MAP_RESOLVER in roles:
+        roots = draw(st.lists(addresses, max_size=2, unique=True))
+        tables["ddt_roots"] = tuple(DdtRoot(address=a) for a in roots)
+    if NodeRole.DDT_NODE not in roles:
+        return tables
+    prefixes = tuple(draw(unique_prefixes()))
+    # The first authoritative prefix delegated whole: inside it, and nesting no other.
+    children = (DelegationChild(address=draw(addresses), priority=draw(u8), weight=draw(u8)),)
+    delegation = Delegation(
+        eid_prefix=prefixes[0],
+        children=children,
+        kind=draw(st.sampled_from(DelegationKind)),
+        ttl=draw(st.integers(1, 2**32 - 1)),
+    )
+    tables["ddt_prefixes"] = prefixes
+    tables["delegations"] = draw(st.sampled_from([(), (delegation,)]))
+    return tables
 
 
 @settings(max_examples=200, deadline=None)

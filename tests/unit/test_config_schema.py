@@ -12,7 +12,7 @@ from lispstack.config.schema import NODE_FILE, Section
 EVERY_KEY = """
 [node]
 name = "all"
-roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr"]
+roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr", "ddt-node"]
 control-socket = "/tmp/all.sock"
 listen = ["10.0.1.1"]
 log-level = "debug"
@@ -81,6 +81,18 @@ iid = 100
 interfaces = ["eth-t100"]
 table = 100
 device = "lisp-all.100"
+
+[[ddt-roots]]
+address = "10.0.9.1"
+
+[[ddt-prefixes]]
+eid-prefix = "10.0.0.0/8"
+
+[[delegations]]
+eid-prefix = "10.1.0.0/16"
+kind = "map-server"
+ttl = 60
+children = [{ address = "10.0.1.254", priority = 1, weight = 50 }]
 """
 
 
@@ -109,6 +121,7 @@ def test_the_readers_read_every_declared_key() -> None:
     config = parse_config(EVERY_KEY, "all.toml")
     assert config.sites[1].keys[0].key_id == 1 and config.petrs[0].weight == 100
     assert config.instances[0].device == "lisp-all.100"
+    assert config.delegations[0].children[0].weight == 50
 
 
 def test_every_top_level_table_but_node_belongs_to_a_role() -> None:

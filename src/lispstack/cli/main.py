@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from lispstack import __version__
 
-COMMANDS = ("run", "show", "reload", "cleanup", "lig", "decode", "perf", "lab", "demo")
+COMMANDS = ("run", "show", "reload", "cleanup", "lig", "rig", "decode", "perf", "lab", "demo")
 EXIT_INTERNAL_ERROR = 70
 """EX_SOFTWARE (sysexits.h): lispstack itself failed, not the user's input."""
 

@@ -11,7 +11,16 @@ from typing import Any
 from lispstack.cli.tables import render
 from lispstack.io.control_socket import ControlError, ask, socket_path
 
-TOPICS = ("map-cache", "database", "registrations", "sites", "forwarding", "statistics", "config")
+TOPICS = (
+    "map-cache",
+    "database",
+    "registrations",
+    "sites",
+    "forwarding",
+    "statistics",
+    "config",
+    "referral-cache",
+)
 
 
 def add_topic_arguments(parser: argparse.ArgumentParser) -> None:

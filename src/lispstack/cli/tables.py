@@ -47,6 +47,7 @@ _EMPTY = {
     "registrations": ("no registrations", "no registration covers {}"),
     "sites": ("no sites", "no sites"),
     "statistics": ("no counters", "no counters"),
+    "referral-cache": ("the referral cache is empty", "the referral cache is empty"),
 }
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
@@ -125,6 +126,24 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                     r.get("source", "-"),
                     r["action"],
                     _rlocs(r),
+                )
+                for r in result
+            ],
+        )
+    if topic == "referral-cache":
+        return table(
+            ("EID prefix", "action", "expires", "incomplete", "referrals"),
+            [
+                (
+                    _eid(r),
+                    r["action"],
+                    f"{r['expires_in_s']:.0f}s",
+                    "yes" if r["incomplete"] else "no",
+                    ", ".join(
+                        f"{loc['address']} {loc['priority']}/{loc['weight']}"
+                        for loc in r["referrals"]
+                    )
+                    or "-",
                 )
                 for r in result
             ],

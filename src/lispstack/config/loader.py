@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 
+from lispstack.config.ddt_sections import read_ddt_roots, read_ddt_tables
 from lispstack.config.errors import ConfigError
 from lispstack.config.instances import check_instances
 from lispstack.config.model import NodeConfig, PitrOptions
@@ -75,6 +76,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
     unique(root, "sites", sites, lambda s: s.name, "site name", field="name")
     check_site_prefixes(root, sites)
     map_server = read_map_server_options(root.table("map-server"))
+    ddt_prefixes, delegations = read_ddt_tables(root)
 
     itr = read_itr_options(root.table("itr"), has_petrs=bool(petrs), has_resolvers=bool(resolvers))
     pitr_table = root.table("pitr")
@@ -95,6 +97,9 @@ def parse_config(text: str, source: str) -> NodeConfig:
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
         instances=instances,
+        ddt_prefixes=ddt_prefixes,
+        delegations=delegations,
+        ddt_roots=read_ddt_roots(root),
         source=source,
     )
     root.done()

@@ -140,6 +140,30 @@ bits must be clear.
                         8,388,608 in all, past which the oldest are
                         forgotten early (counted as replay-window.shortened).
 
+``[[ddt-prefixes]]`` (role ddt-node, required by it)
+    The EID prefixes this LISP-DDT node (RFC 8111) is authoritative for:
+    a DDT Map-Request for an EID inside none of them gets NOT-AUTHORITATIVE.
+    ``eid-prefix``      required; unique across the table.
+
+``[[delegations]]`` (role ddt-node)
+    The parts of the authoritative prefixes handed down to children; an EID
+    in an authoritative prefix but in no delegation gets DELEGATION-HOLE.
+    ``eid-prefix``      required, unique, inside one of ``[[ddt-prefixes]]``.
+    ``kind``            ``node`` (default: the children are DDT nodes, answered
+                        with NODE-REFERRAL) or ``map-server`` (the children
+                        are Map-Servers, answered with MS-REFERRAL).
+    ``ttl``             referral TTL in minutes, 1 to 4294967295; default 1440.
+    ``children``        required, non-empty array of tables, addresses unique:
+        ``address``     required.
+        ``priority``    0-255, default 1.
+        ``weight``      0-255, default 100.
+
+``[[ddt-roots]]`` (role map-resolver)
+    LISP-DDT root nodes: with them, the Map-Resolver resolves by walking
+    Map-Referrals from these roots (core/ddt_resolver.py) instead of answering
+    from its own Map-Server; addresses unique.
+    ``address``         required.
+
 ``[tun]`` (roles itr, etr, pitr, petr, optional)
     ``device``          TUN device name, 1-15 characters, no ``/`` or
                         whitespace; default ``lisp-<name>`` cut to 15 characters.
@@ -182,6 +206,7 @@ class NodeRole(StrEnum):
     MAP_RESOLVER = "map-resolver"
     PITR = "pitr"
     PETR = "petr"
+    DDT_NODE = "ddt-node"
 
 
 class AuthAlgorithm(StrEnum):
@@ -326,6 +351,37 @@ class TunOptions:
     mtu: int = 1400
 
 
+class DelegationKind(StrEnum):
+    """What a delegation's children are, as the config file spells it."""
+
+    NODE = "node"
+    MAP_SERVER = "map-server"
+
+
+DEFAULT_REFERRAL_TTL = 1440
+"""Minutes: RFC 8111's default TTL of a NODE-REFERRAL or MS-REFERRAL (24 hours)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DelegationChild:
+    address: IPAddress
+    priority: int = 1
+    weight: int = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delegation:
+    eid_prefix: ConfigPrefix
+    children: tuple[DelegationChild, ...]
+    kind: DelegationKind = DelegationKind.NODE
+    ttl: int = DEFAULT_REFERRAL_TTL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DdtRoot:
+    address: IPAddress
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Instance:
     """A non-zero instance-id's routing domain on an xTR."""
@@ -352,6 +408,9 @@ class NodeConfig:
     pitr: PitrOptions = PitrOptions()
     petr: PetrOptions = PetrOptions()
     instances: tuple[Instance, ...] = ()
+    ddt_prefixes: tuple[ConfigPrefix, ...] = ()
+    delegations: tuple[Delegation, ...] = ()
+    ddt_roots: tuple[DdtRoot, ...] = ()
     source: str = field(default="", compare=False)
     """The file (or name) the configuration was read from; not part of equality."""
 

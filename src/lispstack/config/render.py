@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from lispstack.config.model import NodeConfig, NodeRole, Rloc, Site
+from lispstack.config.model import Delegation, NodeConfig, NodeRole, Rloc, Site
 from lispstack.config.role_checks import DATA_PLANE
 
 Scalar = str | int | bool
@@ -64,6 +64,23 @@ def _site(site: Site) -> list[str]:
     lines.append(f"accept-more-specifics = {toml_value(site.accept_more_specifics)}")
     lines.append(f"allow-overlap = {toml_value(site.allow_overlap)}")
     lines.append(f"previous-key-grace = {toml_value(site.previous_key_grace)}")
+    return lines
+
+
+def _delegation(delegation: Delegation) -> list[str]:
+    lines = _table(
+        "[[delegations]]",
+        {
+            "eid-prefix": str(delegation.eid_prefix),
+            "kind": delegation.kind.value,
+            "ttl": delegation.ttl,
+        },
+    )
+    children = (
+        inline_table({"address": str(c.address), "priority": c.priority, "weight": c.weight})
+        for c in delegation.children
+    )
+    lines.append("children = [" + ", ".join(children) + "]")
     return lines
 
 
@@ -127,6 +144,12 @@ def render_config(config: NodeConfig) -> str:
         lines += _table("[pitr]", {"eid-prefixes": prefixes})
     if config.has_role(NodeRole.PETR):
         lines += _table("[petr]", {"check-source": config.petr.check_source})
+    for ddt_root in config.ddt_roots:
+        lines += _table("[[ddt-roots]]", {"address": str(ddt_root.address)})
+    for prefix in config.ddt_prefixes:
+        lines += _table("[[ddt-prefixes]]", {"eid-prefix": str(prefix)})
+    for delegation in config.delegations:
+        lines += _delegation(delegation)
     if any(config.has_role(role) for role in DATA_PLANE):
         lines += _table("[tun]", {"device": config.tun.device, "mtu": config.tun.mtu})
     for instance in config.instances:

@@ -21,6 +21,9 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
     "instances": (NodeRole.ITR, NodeRole.ETR),
+    "ddt-roots": (NodeRole.MAP_RESOLVER,),
+    "ddt-prefixes": (NodeRole.DDT_NODE,),
+    "delegations": (NodeRole.DDT_NODE,),
 }
 """Which roles use each top-level table; a table present on a node without them is an error."""
 
@@ -58,12 +61,21 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
                 f"more than one worker is only for roles map-server and map-resolver, "
                 f"not {', '.join(xtr_roles)} (a TUN device and its routes belong to one process)",
             )
+    if config.ddt_roots and config.node.workers > 1:
+        raise ConfigError(
+            config.source,
+            "node.workers",
+            "a DDT Map-Resolver ([[ddt-roots]]) runs as one worker"
+            " (a Map-Referral must reach the worker that asked for it)",
+        )
     if config.has_role(NodeRole.ETR) and not config.database_mappings:
         raise missing("database-mappings", NodeRole.ETR, "at least one [[database-mappings]]")
     if config.has_role(NodeRole.ITR) and not (config.map_resolvers or config.petrs):
         raise missing("map-resolvers", NodeRole.ITR, "[[map-resolvers]] (or [[petrs]])")
     if config.has_role(NodeRole.MAP_SERVER) and not config.sites:
         raise missing("sites", NodeRole.MAP_SERVER, "at least one [[sites]]")
+    if config.has_role(NodeRole.DDT_NODE) and not config.ddt_prefixes:
+        raise missing("ddt-prefixes", NodeRole.DDT_NODE, "at least one [[ddt-prefixes]]")
     if config.has_role(NodeRole.PITR):
         if "pitr" not in present:
             raise missing("pitr", NodeRole.PITR, "a [pitr] table with eid-prefixes")

@@ -91,6 +91,17 @@ NODE_FILE = Section(
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),
         "instances": Section(_values("iid", "interfaces", "table", "device"), many=True),
+        "ddt-roots": Section(_values("address"), many=True),
+        "ddt-prefixes": Section(_values("eid-prefix"), many=True),
+        "delegations": Section(
+            {
+                "eid-prefix": None,
+                "kind": None,
+                "ttl": None,
+                "children": Section(_values("address", "priority", "weight"), many=True),
+            },
+            many=True,
+        ),
     }
 )
 """The whole file: its top-level tables."""

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
+from lispstack.core.ddt_node import DdtNode
+from lispstack.core.ddt_resolver import DdtResolver
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, IPAddress
 from lispstack.core.map_resolver import MapResolver
@@ -37,9 +39,13 @@ def build_node(
         if config.has_role(NodeRole.MAP_SERVER):
             registering = map_server
             roles.append(map_server)
-        if config.has_role(NodeRole.MAP_RESOLVER):
+        if config.has_role(NodeRole.MAP_RESOLVER) and config.ddt_roots:
+            roles.append(DdtResolver([r.address for r in config.ddt_roots], counters, drops))
+        elif config.has_role(NodeRole.MAP_RESOLVER):
             resolver = MapResolver(map_server, counters, drops)
             roles.append(resolver)
+    if config.has_role(NodeRole.DDT_NODE):
+        roles.append(DdtNode.from_config(config, counters, drops))
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops, locator_sets)
     control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control

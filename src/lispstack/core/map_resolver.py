@@ -17,6 +17,16 @@ For each Map-Request (inside an ECM, or plain), about its first EID record:
                                         on 4342 (a plain request is first put
                                         in an ECM)                    forward.to-etr
 
+A DDT Map-Request (an ECM with the D bit, RFC 8111 section 7.1) from a DDT
+Map-Resolver is first answered with a Map-Referral to the ECM's source
+(core/referrals.py has the TTLs and flags):
+
+    EID in no configured site prefix    DELEGATION-HOLE  referral.delegation-hole
+    site configured, nothing live       MS-NOT-REGISTERED
+                                                  referral.ms-not-registered
+    registered                          MS-ACK, then the proxy reply or the
+                                        forward above          referral.ms-ack
+
 Replies go to an ITR-RLOC of the family the request arrived on (else any),
 at the request's (inner) UDP source port, from 4342. Messages out are
 counted as "out.map-reply" and "out.ecm".
@@ -30,6 +40,13 @@ from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
 from lispstack.core.map_server import MapServer, Resolution
+from lispstack.core.referrals import (
+    DELEGATION_HOLE_TTL,
+    MS_ACK_TTL,
+    MS_NOT_REGISTERED_TTL,
+    encode_referral,
+    referral_record,
+)
 from lispstack.core.replies import (
     NO_SITE_TTL,
     NOT_REGISTERED_TTL,
@@ -44,6 +61,7 @@ from lispstack.mapping.prefix import IPAddress
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
+from lispstack.wire.map_referral import ReferralAction
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 
@@ -75,10 +93,45 @@ class MapResolver(Role):
         itr_rloc = pick_itr_rloc(request, datagram.local.address)
         if itr_rloc is None:
             return list(self.drops.drop("no-itr-rloc", source, now))
+        reply_to = Endpoint(itr_rloc, reply_port)
+        if isinstance(message, Ecm) and message.ddt:
+            return self._answer_ddt(request.nonce, iid, eid, reply_to, datagram, now)
         plain = None if isinstance(message, Ecm) else request
-        return self.answer(
-            request.nonce, iid, eid, Endpoint(itr_rloc, reply_port), datagram, now, plain
-        )
+        return self.answer(request.nonce, iid, eid, reply_to, datagram, now, plain)
+
+    def _answer_ddt(
+        self,
+        nonce: int,
+        iid: int,
+        eid: IPAddress,
+        reply_to: Endpoint,
+        datagram: DatagramReceived,
+        now: float,
+    ) -> list[Action]:
+        """The Map-Referral of a DDT leaf, then (MS-ACK) the usual answer to the ITR."""
+        resolution = self.map_server.resolve(iid, eid, now)
+        site = resolution.site
+        if site is None:
+            hole = self.map_server.sites.negative_prefix(iid, eid)
+            record = referral_record(ReferralAction.DELEGATION_HOLE, hole, DELEGATION_HOLE_TTL)
+        elif not resolution.registrations:
+            record = referral_record(
+                ReferralAction.MS_NOT_REGISTERED,
+                site.not_registered_prefix(iid, eid),
+                MS_NOT_REGISTERED_TTL,
+                incomplete=True,
+            )
+        else:
+            assert resolution.prefix is not None
+            record = referral_record(
+                ReferralAction.MS_ACK, resolution.prefix, MS_ACK_TTL, incomplete=True
+            )
+        self.counters.add(f"referral.{record.action.label}")
+        self.counters.add("out.map-referral")
+        referral = SendDatagram(encode_referral(nonce, record), datagram.source)
+        if record.action is not ReferralAction.MS_ACK:
+            return [referral]
+        return [referral, *self.answer(nonce, iid, eid, reply_to, datagram, now)]
 
     def answer(
         self,
@@ -134,7 +187,7 @@ class MapResolver(Role):
         rloc = pick_etr_rloc(resolution.registrations, datagram.local.address)
         if rloc is None:
             return list(self.drops.drop("no-etr-rloc", source, now, str(resolution.prefix)))
-        payload = datagram.payload if plain is None else self._encapsulate(plain, datagram, eid)
+        payload = datagram.payload if plain is None else encapsulate_plain(plain, datagram, eid)
         if payload is None:
             return list(self.drops.drop("no-inner-header", source, now, str(eid)))
         self.counters.add("forward.to-etr")
@@ -142,14 +195,14 @@ class MapResolver(Role):
         # source_address None: the outer source is our address towards the ETR.
         return [SendDatagram(payload, Endpoint(rloc, CONTROL_PORT))]
 
-    @staticmethod
-    def _encapsulate(
-        request: MapRequest, datagram: DatagramReceived, eid: IPAddress
-    ) -> bytes | None:
-        """A plain Map-Request in an ECM from an ITR-RLOC of the EID's family, else None."""
-        for address in request.itr_rlocs:
-            if isinstance(address, IPv4Address | IPv6Address) and address.version == eid.version:
-                return encapsulate_request(
-                    request, datagram.payload, address, eid, datagram.source.port
-                )
-        return None
+
+def encapsulate_plain(
+    request: MapRequest, datagram: DatagramReceived, eid: IPAddress
+) -> bytes | None:
+    """A plain Map-Request in an ECM from an ITR-RLOC of the EID's family, else None."""
+    for address in request.itr_rlocs:
+        if isinstance(address, IPv4Address | IPv6Address) and address.version == eid.version:
+            return encapsulate_request(
+                request, datagram.payload, address, eid, datagram.source.port
+            )
+    return None

@@ -55,6 +55,9 @@ GAUGES = {
     "pending-map-requests": "Map-Requests waiting for a Map-Reply (ITR, PITR)",
     "rlocs-reachable": "probed RLOCs of cached mappings that answer (ITR, PITR)",
     "rlocs-unreachable": "probed RLOCs of cached mappings marked unreachable (ITR, PITR)",
+    "referral-cache-entries": "referral-cache entries (DDT Map-Resolver)",
+    "pending-ddt-requests": "Map-Requests walking LISP-DDT referrals (DDT Map-Resolver)",
+    "delegations": "delegations configured (DDT node)",
 }
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT_S = 5.0

@@ -13,10 +13,10 @@
     +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |                       LISP Control Message                    |
 
-S LISP-SEC, D sent by a DDT node, E to be forwarded to an ETR,
-M to be forwarded to a Map-Server. The inner IP and UDP headers (ip_udp.py)
-are kept field by field so that a forwarded ECM re-encodes to the very bytes
-that arrived.
+S LISP-SEC, D DDT-originated (set by a DDT client, RFC 8111 section 5),
+E to be forwarded to an ETR, M to be forwarded to a Map-Server. The inner IP
+and UDP headers (ip_udp.py) are kept field by field so that a forwarded ECM
+re-encodes to the very bytes that arrived.
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 _FIRST = struct.Struct("!I")
 _S, _D, _E, _M = 1 << 27, 1 << 26, 1 << 25, 1 << 24
+
+
+def with_ddt_flag(ecm: bytes) -> bytes:
+    """The encoded ECM `ecm` with its D (DDT-originated) flag set, otherwise unchanged."""
+    return bytes((ecm[0] | _D >> 24,)) + ecm[1:]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

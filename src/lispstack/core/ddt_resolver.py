@@ -1,0 +1,255 @@
+"""The DDT Map-Resolver (RFC 8111 section 7.3): resolving by walking Map-Referrals.
+
+With `[[ddt-roots]]`, a Map-Resolver answers an ITR's Map-Request not from
+its own Map-Server but by asking the LISP-DDT hierarchy. The ITR's ECM goes,
+byte for byte but with the D bit set and the ITR's nonce, to the DDT node
+that the most specific live referral-cache entry holding the EID names (the
+roots when none does), and each Map-Referral decides the next step:
+
+    node-referral, ms-referral   cache it for its TTL, ask its referral set
+                                 (priority order)           ddt.referral
+    ms-ack                       done: the Map-Server forwards to the ETR
+                                 or proxy-replies to the ITR  ddt.ms-ack
+    ms-not-registered,           cache it, send the ITR a negative Map-Reply
+    delegation-hole              for its prefix and TTL     ddt.negative
+    not-authoritative            try the next node of the set  ddt.not-authoritative
+
+A cached negative entry is answered at once (ddt.cache-negative). A node
+that does not answer within DDT_TIMEOUT s is replaced by the next of its
+referral set (ddt.timeout); an exhausted set, a referral that is not more
+specific than the one followed before it (a loop: ddt.loop), or more than
+MAX_DEPTH referrals end the request silently (ddt.gave-up): the ITR asks
+again. A Map-Referral is only taken from the node asked, with the nonce of a
+pending request. Pending requests are bounded (MAX_PENDING; beyond:
+drop.ddt-pending-full).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
+
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
+from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
+from lispstack.core.map_resolver import encapsulate_plain
+from lispstack.core.referral_cache import ReferralCache, record_prefix
+from lispstack.core.referrals import referral_order
+from lispstack.core.replies import NegativeReplyEncoder, pick_itr_rloc
+from lispstack.core.role import Role
+from lispstack.mapping.prefix import IPAddress
+from lispstack.wire.address import split_instance_id
+from lispstack.wire.control import ControlMessage
+from lispstack.wire.ecm import Ecm, with_ddt_flag
+from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.message_type import MessageType
+
+DDT_TIMEOUT = 2.0
+MAX_DEPTH = 16
+MAX_PENDING = 65_536
+_FOLLOWED = (ReferralAction.NODE_REFERRAL, ReferralAction.MS_REFERRAL)
+_NEGATIVE = (ReferralAction.MS_NOT_REGISTERED, ReferralAction.DELEGATION_HOLE)
+
+
+@dataclass(slots=True)
+class _Pending:
+    iid: int
+    eid: IPAddress
+    request: bytes
+    """The ITR's ECM with the D bit set: what every DDT node of the walk gets."""
+    reply_to: Endpoint
+    candidates: list[IPAddress]
+    """The rest of the current referral set, in the order to try it."""
+    asked: IPAddress | None = None
+    deadline: float = 0.0
+    depth: int = 0
+    followed_length: int = -1
+    """Mask length of the last referral followed (-1: the roots)."""
+
+
+class DdtResolver(Role):
+    name = "map-resolver"
+    control_types = frozenset({MessageType.ECM, MessageType.MAP_REQUEST, MessageType.MAP_REFERRAL})
+
+    def __init__(self, roots: Sequence[IPAddress], counters: Counters, drops: DropRecorder) -> None:
+        self.roots = list(roots)
+        self.counters = counters
+        self.drops = drops
+        self.cache = ReferralCache()
+        self.negatives = ReferralCache()
+        """MS-NOT-REGISTERED and DELEGATION-HOLE answers: apart, so that one does not
+        replace the MS-REFERRAL of the same prefix (still good once it expires)."""
+        self.negative_replies = NegativeReplyEncoder()
+        self._pending: dict[int, _Pending] = {}
+        self._deadlines: list[tuple[float, int]] = []
+        """(deadline, nonce), a heap; entries whose request moved on are skipped."""
+
+    def handle_control(
+        self, message: ControlMessage, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        if isinstance(message, MapReferral):
+            return self._referral(message, datagram, now)
+        return self._request(message, datagram, now)
+
+    # ------------------------------------------------------------ from the ITR
+
+    def _request(
+        self, message: ControlMessage, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        source = str(datagram.source.address)
+        if isinstance(message, Ecm):
+            request, reply_port = message.message, message.source_port
+        else:
+            request, reply_port = message, datagram.source.port
+        if not isinstance(request, MapRequest):
+            return list(self.drops.drop("ecm-not-map-request", source, now))
+        iid, eid = split_instance_id(request.records[0].eid)
+        if not isinstance(eid, IPv4Address | IPv6Address):
+            return list(self.drops.drop("unsupported-eid", source, now, str(eid)))
+        itr_rloc = pick_itr_rloc(request, datagram.local.address)
+        if itr_rloc is None:
+            return list(self.drops.drop("no-itr-rloc", source, now))
+        if request.nonce in self._pending:
+            self.counters.add("ddt.duplicate")
+            return []
+        if len(self._pending) >= MAX_PENDING:
+            return list(self.drops.drop("ddt-pending-full", source, now))
+        ecm = datagram.payload
+        if not isinstance(message, Ecm):
+            encapsulated = encapsulate_plain(request, datagram, eid)
+            if encapsulated is None:
+                return list(self.drops.drop("no-inner-header", source, now, str(eid)))
+            ecm = encapsulated
+        reply_to = Endpoint(itr_rloc, reply_port)
+        cached = self._cached(iid, eid, now)
+        if cached is None:
+            pending = _Pending(iid, eid, with_ddt_flag(ecm), reply_to, list(self.roots))
+            return self._ask_next(request.nonce, pending, now)
+        self.counters.add("ddt.cache-hit")
+        if cached.action in _NEGATIVE:
+            self.counters.add("ddt.cache-negative")
+            return [self._negative(request.nonce, cached, reply_to)]
+        pending = _Pending(
+            iid,
+            eid,
+            with_ddt_flag(ecm),
+            reply_to,
+            referral_order(cached),
+            followed_length=cached.eid_mask_len,
+        )
+        return self._ask_next(request.nonce, pending, now)
+
+    # ------------------------------------------------------------ the walk
+
+    def _ask_next(self, nonce: int, pending: _Pending, now: float) -> list[Action]:
+        if not pending.candidates:
+            self._give_up(nonce)
+            return []
+        node = pending.candidates.pop(0)
+        pending.asked = node
+        pending.deadline = now + DDT_TIMEOUT
+        self._pending[nonce] = pending
+        heapq.heappush(self._deadlines, (pending.deadline, nonce))
+        self.counters.add("ddt.request")
+        self.counters.add("out.ecm")
+        return [SendDatagram(pending.request, Endpoint(node, CONTROL_PORT))]
+
+    def _give_up(self, nonce: int) -> None:
+        self._pending.pop(nonce, None)
+        self.counters.add("ddt.gave-up")
+
+    def _referral(
+        self, message: MapReferral, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        source = str(datagram.source.address)
+        pending = self._pending.get(message.nonce)
+        if pending is None or pending.asked != datagram.source.address:
+            return list(self.drops.drop("ddt-unexpected-referral", source, now))
+        if not message.records:
+            return list(self.drops.drop("ddt-empty-referral", source, now))
+        record = message.records[0]
+        prefix = record_prefix(record)
+        if prefix is None or prefix.iid != pending.iid or pending.eid not in prefix.network:
+            self.drops.drop("ddt-referral-not-holding-eid", source, now, str(prefix))
+            return self._ask_next(message.nonce, pending, now)
+        action = record.action
+        if action is ReferralAction.NOT_AUTHORITATIVE:
+            self.counters.add("ddt.not-authoritative")
+            return self._ask_next(message.nonce, pending, now)
+        if action is ReferralAction.MS_ACK:
+            self.counters.add("ddt.ms-ack")
+            del self._pending[message.nonce]
+            return []
+        if action in _NEGATIVE:
+            self.negatives.put(prefix, record, now)
+            self.counters.add("ddt.negative")
+            del self._pending[message.nonce]
+            return [self._negative(message.nonce, record, pending.reply_to)]
+        self.cache.put(prefix, record, now)
+        return self._follow(message.nonce, pending, record, now)
+
+    def _cached(self, iid: int, eid: IPAddress, now: float) -> ReferralRecord | None:
+        """The most specific live entry holding `eid`; a negative one on a tie."""
+        referral = self.cache.lookup(iid, eid, now)
+        negative = self.negatives.lookup(iid, eid, now)
+        if referral is None or negative is None:
+            return negative or referral
+        return negative if negative.eid_mask_len >= referral.eid_mask_len else referral
+
+    def _follow(
+        self, nonce: int, pending: _Pending, record: ReferralRecord, now: float
+    ) -> list[Action]:
+        if record.eid_mask_len <= pending.followed_length:
+            self.counters.add("ddt.loop")
+            self._give_up(nonce)
+            return []
+        if pending.depth >= MAX_DEPTH:
+            self._give_up(nonce)
+            return []
+        self.counters.add("ddt.referral")
+        pending.depth += 1
+        pending.followed_length = record.eid_mask_len
+        pending.candidates = referral_order(record)
+        return self._ask_next(nonce, pending, now)
+
+    def _negative(self, nonce: int, record: ReferralRecord, reply_to: Endpoint) -> SendDatagram:
+        prefix = record_prefix(record)
+        assert prefix is not None  # cached and followed records hold an IP EID
+        self.counters.add("out.map-reply")
+        return SendDatagram(self.negative_replies.encode(nonce, prefix, record.ttl), reply_to)
+
+    # ------------------------------------------------------------ time
+
+    def on_timer(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, nonce = heapq.heappop(self._deadlines)
+            pending = self._pending.get(nonce)
+            if pending is None or pending.deadline != deadline:
+                continue  # answered, or asked again since
+            self.counters.add("ddt.timeout")
+            actions += self._ask_next(nonce, pending, now)
+        return actions
+
+    def next_deadline(self) -> float | None:
+        while self._deadlines:
+            deadline, nonce = self._deadlines[0]
+            pending = self._pending.get(nonce)
+            if pending is not None and pending.deadline == deadline:
+                return deadline
+            heapq.heappop(self._deadlines)
+        return None
+
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
+        if topic != "referral-cache":
+            return None
+        return self.cache.to_json(now) + self.negatives.to_json(now)
+
+    def gauges(self) -> dict[str, int]:
+        return {
+            "referral-cache-entries": len(self.cache) + len(self.negatives),
+            "pending-ddt-requests": len(self._pending),
+        }
