@@ -119,6 +119,12 @@ def error_of(text: str) -> str:
             id="pitr-without-prefixes",
         ),
         pytest.param(
+            node("pitr") + RESOLVER + '[pitr]\neid-prefixes = ["10.0.0.0/8", "[100]10.1.0.0/16"]\n',
+            "n1.toml: pitr.eid-prefixes[1]: [100]10.1.0.0/16: a PITR attracts instance-id 0 only"
+            " (the main table's routes)",
+            id="pitr-with-an-instance-id",
+        ),
+        pytest.param(
             node("map-resolver") + site("a"),
             "n1.toml: sites: only used by role map-server, which node.roles does not include",
             id="sites-without-map-server",

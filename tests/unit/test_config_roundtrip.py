@@ -182,7 +182,10 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         itr = ItrOptions(use_petrs=bool(petrs), send_map_request_on_miss=bool(resolvers))
     pitr = PitrOptions()
     if NodeRole.PITR in roles:
-        pitr = PitrOptions(eid_prefixes=tuple(draw(unique_prefixes())))
+        attracted = draw(unique_prefixes())  # a PITR attracts instance-id 0 only
+        pitr = PitrOptions(
+            eid_prefixes=tuple(ConfigPrefix(iid=0, network=p.network) for p in attracted)
+        )
     petr = PetrOptions(check_source=NodeRole.PETR in roles and draw(st.booleans()))
     tun = TunOptions(device=f"lisp-{name}"[:15])
     if has(roles, NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR):
