@@ -29,22 +29,19 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
-from lispstack.core.map_resolver import encapsulate_plain
+from lispstack.core.map_resolver import IncomingRequest, encapsulate_plain, read_request
 from lispstack.core.referral_cache import ReferralCache, record_prefix
 from lispstack.core.referrals import referral_order
-from lispstack.core.replies import NegativeReplyEncoder, pick_itr_rloc
+from lispstack.core.replies import NegativeReplyEncoder
 from lispstack.core.role import Role
 from lispstack.mapping.prefix import IPAddress
-from lispstack.wire.address import split_instance_id
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm, with_ddt_flag
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
-from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 
 DDT_TIMEOUT = 2.0
@@ -99,19 +96,11 @@ class DdtResolver(Role):
     def _request(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
+        asked = read_request(message, datagram, self.drops, now)
+        if not isinstance(asked, IncomingRequest):
+            return asked
+        request, iid, eid, reply_to = asked
         source = str(datagram.source.address)
-        if isinstance(message, Ecm):
-            request, reply_port = message.message, message.source_port
-        else:
-            request, reply_port = message, datagram.source.port
-        if not isinstance(request, MapRequest):
-            return list(self.drops.drop("ecm-not-map-request", source, now))
-        iid, eid = split_instance_id(request.records[0].eid)
-        if not isinstance(eid, IPv4Address | IPv6Address):
-            return list(self.drops.drop("unsupported-eid", source, now, str(eid)))
-        itr_rloc = pick_itr_rloc(request, datagram.local.address)
-        if itr_rloc is None:
-            return list(self.drops.drop("no-itr-rloc", source, now))
         if request.nonce in self._pending:
             self.counters.add("ddt.duplicate")
             return []
@@ -123,7 +112,6 @@ class DdtResolver(Role):
             if encapsulated is None:
                 return list(self.drops.drop("no-inner-header", source, now, str(eid)))
             ecm = encapsulated
-        reply_to = Endpoint(itr_rloc, reply_port)
         cached = self._cached(iid, eid, now)
         if cached is None:
             pending = _Pending(iid, eid, with_ddt_flag(ecm), reply_to, list(self.roots))

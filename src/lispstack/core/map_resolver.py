@@ -35,6 +35,7 @@ counted as "out.map-reply" and "out.ecm".
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
 
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
@@ -66,6 +67,37 @@ from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
 
 
+class IncomingRequest(NamedTuple):
+    """A Map-Request an ITR sent a Map-Resolver, read: what it asks and where to answer."""
+
+    request: MapRequest
+    iid: int
+    eid: IPAddress
+    reply_to: Endpoint
+    """The ITR-RLOC we answer and the port the request came from (inside the ECM)."""
+
+
+def read_request(
+    message: ControlMessage, datagram: DatagramReceived, drops: DropRecorder, now: float
+) -> IncomingRequest | list[Action]:
+    """The Map-Request of an ECM (or a plain one), or the counted drop of one we cannot
+    answer: not a Map-Request, a non-IP EID, no usable ITR-RLOC."""
+    source = str(datagram.source.address)
+    if isinstance(message, Ecm):
+        request, reply_port = message.message, message.source_port
+    else:
+        request, reply_port = message, datagram.source.port
+    if not isinstance(request, MapRequest):
+        return list(drops.drop("ecm-not-map-request", source, now))
+    iid, eid = split_instance_id(request.records[0].eid)
+    if not isinstance(eid, IPv4Address | IPv6Address):
+        return list(drops.drop("unsupported-eid", source, now, str(eid)))
+    itr_rloc = pick_itr_rloc(request, datagram.local.address)
+    if itr_rloc is None:
+        return list(drops.drop("no-itr-rloc", source, now))
+    return IncomingRequest(request, iid, eid, Endpoint(itr_rloc, reply_port))
+
+
 class MapResolver(Role):
     name = "map-resolver"
     control_types = frozenset({MessageType.ECM, MessageType.MAP_REQUEST})
@@ -80,20 +112,10 @@ class MapResolver(Role):
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
-        source = str(datagram.source.address)
-        if isinstance(message, Ecm):
-            request, reply_port = message.message, message.source_port
-        else:
-            request, reply_port = message, datagram.source.port
-        if not isinstance(request, MapRequest):
-            return list(self.drops.drop("ecm-not-map-request", source, now))
-        iid, eid = split_instance_id(request.records[0].eid)
-        if not isinstance(eid, IPv4Address | IPv6Address):
-            return list(self.drops.drop("unsupported-eid", source, now, str(eid)))
-        itr_rloc = pick_itr_rloc(request, datagram.local.address)
-        if itr_rloc is None:
-            return list(self.drops.drop("no-itr-rloc", source, now))
-        reply_to = Endpoint(itr_rloc, reply_port)
+        asked = read_request(message, datagram, self.drops, now)
+        if not isinstance(asked, IncomingRequest):
+            return asked
+        request, iid, eid, reply_to = asked
         if isinstance(message, Ecm) and message.ddt:
             return self._answer_ddt(request.nonce, iid, eid, reply_to, datagram, now)
         plain = None if isinstance(message, Ecm) else request
