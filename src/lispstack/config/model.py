@@ -94,6 +94,13 @@ bits must be clear.
                         1 to 255; default 3.
     ``rloc-probe-rate`` at most this many probes per second, evenly spaced
                         (never a burst), 1 to 100000; default 100.
+    ``subscribe``       publish/subscribe (RFC 9437): Map-Requests carry the N
+                        bit and the node's xTR-ID, and the Map-Server sends a
+                        signed Map-Notify with the new mapping whenever it
+                        changes; default false. Needs role etr and
+                        ``[[map-servers]]``: the Map-Server knows a subscriber
+                        by the xTR-ID it registers with, and signs with that
+                        site's key.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
 ``[pitr]`` (role pitr, required by it)
@@ -333,6 +340,7 @@ class ItrOptions:
     rloc_probe_interval: int = 60
     rloc_probe_misses: int = 3
     rloc_probe_rate: int = 100
+    subscribe: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -137,6 +137,7 @@ def render_config(config: NodeConfig) -> str:
                 "rloc-probe-interval": config.itr.rloc_probe_interval,
                 "rloc-probe-misses": config.itr.rloc_probe_misses,
                 "rloc-probe-rate": config.itr.rloc_probe_rate,
+                "subscribe": config.itr.subscribe,
             },
         )
     if config.has_role(NodeRole.PITR):

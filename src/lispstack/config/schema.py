@@ -85,6 +85,7 @@ NODE_FILE = Section(
                 "rloc-probe-interval",
                 "rloc-probe-misses",
                 "rloc-probe-rate",
+                "subscribe",
             )
         ),
         "pitr": Section(_values("eid-prefixes")),

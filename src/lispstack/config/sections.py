@@ -272,6 +272,7 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
         rloc_probe_interval=table.integer("rloc-probe-interval", low=0, high=86_400, default=60),
         rloc_probe_misses=table.integer("rloc-probe-misses", low=1, high=255, default=3),
         rloc_probe_rate=table.integer("rloc-probe-rate", low=1, high=100_000, default=100),
+        subscribe=table.boolean("subscribe", False),
     )
     if options.use_petrs and not has_petrs:
         raise table.error("use-petrs", "true, but there are no [[petrs]]")

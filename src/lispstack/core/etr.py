@@ -16,6 +16,8 @@
 - Remembers the ITRs recently seen asking for or sending to its EIDs
   (core.recent_itrs) and, when its database changes (`database_changed`),
   sends each an SMR (RFC 9301 section 6.1).
+- Hands a Map-Notify that answers none of its Map-Registers to the node's
+  subscribing ITR (`on_publication`, RFC 9437).
 - On shutdown, deregisters (Map-Register with TTL 0).
 """
 
@@ -83,6 +85,11 @@ class Etr(Role):
         self.recent_itrs = RecentItrs()
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
+        self.on_publication: Callable[[MapNotify, DatagramReceived, float], list[Action]] | None = (
+            None
+        )
+        """The node's subscribing ITR's Map-Notify handler (core.xtr wires it): a
+        Map-Notify no registration of ours awaits is a publication (RFC 9437)."""
 
     # ------------------------------------------------------------ registration
 
@@ -181,6 +188,9 @@ class Etr(Role):
     ) -> list[Action]:
         sender = str(datagram.source.address)
         if isinstance(message, MapNotify):
+            awaited = any(message.nonce in s.outstanding for s in self.sessions)
+            if not awaited and self.on_publication is not None:
+                return self.on_publication(message, datagram, now)
             return self._map_notify(message, datagram.payload, sender, now)
         if isinstance(message, Ecm):
             if not isinstance(message.message, MapRequest):

@@ -15,6 +15,9 @@ queued packets leave. A Map-Reply with the P bit answers an RLOC probe.
 handle_control(SMR, a Map-Request with the S bit): an SMR-invoked Map-Request
 for the cached mapping goes through the Map-Resolver (never a Map-Reply, never
 to the SMR's source); its answer replaces the entry (RFC 9301 section 6.1).
+handle_publication(Map-Notify of a subscription, RFC 9437, `[itr] subscribe`):
+core.subscriber says whether to believe it; its records replace the cached
+entries at once and a signed Map-Notify-Ack answers it.
 on_timer: Map-Request retransmits / failover, map-cache expiry, RLOC probes
 (core.rloc_probe: unreachable RLOCs leave the load-split at once).
 Native routes (InstallNativeRoute / RemoveNativeRoute) follow the map-cache's
@@ -62,7 +65,7 @@ from lispstack.core.forwarding import (
 )
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.reply_check import ReplyCheck, covering_record
-from lispstack.core.resolver_client import RequestToSend, ResolverClient
+from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
 from lispstack.core.rloc_probe import (
     DEFAULT_INTERVAL,
     DEFAULT_MISSES,
@@ -71,6 +74,7 @@ from lispstack.core.rloc_probe import (
     RlocProber,
 )
 from lispstack.core.role import Role
+from lispstack.core.subscriber import NotifyNonce, Subscriber
 from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
@@ -78,10 +82,11 @@ from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_notify import MapNotify, MapNotifyAck
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import EidRecord, MappingRecord, MapReplyAction
+from lispstack.wire.records import SUBSCRIBE_BIT, EidRecord, MappingRecord, MapReplyAction
 
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
@@ -142,6 +147,8 @@ class Itr(Role):
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
+        self.subscriber: Subscriber | None = None
+        """Set (core.xtr) when `[itr] subscribe`: Map-Requests then subscribe (RFC 9437)."""
         self._decide_steps(send_map_request_on_miss)
 
     def _decide_steps(self, send_map_request_on_miss: bool) -> None:
@@ -299,15 +306,23 @@ class Itr(Role):
         source_eid: Address = NO_ADDRESS
         if pending.source_eid is not None:
             source_eid = with_instance_id(pending.iid, pending.source_eid)
+        subscriber = self.subscriber
+        if subscriber is not None:
+            subscriber.expect(pending.nonce)
         map_request = MapRequest(
             nonce=pending.nonce,
             itr_rlocs=self.local.rlocs,
             records=(
-                EidRecord(eid=with_instance_id(pending.iid, eid), eid_mask_len=eid.max_prefixlen),
+                EidRecord(
+                    eid=with_instance_id(pending.iid, eid),
+                    eid_mask_len=eid.max_prefixlen,
+                    reserved=0 if subscriber is None else SUBSCRIBE_BIT,
+                ),
             ),
             source_eid=NO_ADDRESS if self.proxy else source_eid,
             pitr=self.proxy,
             smr_invoked=pending.smr_invoked,
+            xtr_id=None if subscriber is None else subscriber.xtr_id,
         )
         inner_src: IPAddress = own
         if eid.version != own.version:
@@ -357,17 +372,66 @@ class Itr(Role):
             actions.extend(self.drops.drop("map-reply-no-covering-record", replier, now, detail))
             return actions
         self.client.complete(pending)
-        previous = self.cache.get(record_key(accepted.record))
-        entry, changes = self.cache.insert(accepted.record, now, replier)
+        self.counters.add("reply.positive" if accepted.record.locators else "reply.negative")
+        actions.extend(self._install(accepted.record, replier, now, pending))
+        return actions
+
+    def _install(
+        self, record: MappingRecord, by: str, now: float, answered: PendingRequest | None = None
+    ) -> list[Action]:
+        """Cache `record`; the packets waiting for it (`answered`'s, and those of the
+        requests it covers) leave."""
+        previous = self.cache.get(record_key(record))
+        entry, changes = self.cache.insert(record, now, by)
         self._watch(entry, now)
-        self.counters.add("reply.negative" if entry.negative else "reply.positive")
-        actions.append(_cache_trace(previous, entry, replier))
-        actions.extend(self._routes(changes))
+        actions: list[Action] = [_cache_trace(previous, entry, by), *self._routes(changes)]
         covered = self.client.take_covered(entry.iid, *entry.network)
-        for done in [pending, *covered]:
+        for done in [answered, *covered] if answered else covered:
             for packet in done.queue:
                 version, src, dst = inner_ints(packet)
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
+        return actions
+
+    # ------------------------------------------------------------ publish/subscribe
+
+    def handle_publication(
+        self, notify: MapNotify, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        """A Map-Notify of one of our subscriptions (see core.subscriber): its records
+        replace the cached entries at once, and a signed Map-Notify-Ack answers it."""
+        sender = str(datagram.source.address)
+        subscriber = self.subscriber
+        if subscriber is None:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        verdict = subscriber.verdict(notify.nonce)
+        if verdict is NotifyNonce.UNKNOWN:
+            detail = nonce_text(notify.nonce)
+            return list(self.drops.drop("map-notify-unknown-subscription", sender, now, detail))
+        key = subscriber.key_for(datagram.payload)
+        if key is None:
+            return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        if notify.xtr_id is not None and notify.xtr_id.xtr_id != subscriber.xtr_id.xtr_id:
+            return list(self.drops.drop("map-notify-not-ours", sender, now))
+        actions: list[Action] = []
+        if verdict is NotifyNonce.NEW:
+            subscriber.accept(notify.nonce)
+            self.counters.add("in.map-notify.publication")
+            for record in notify.records:
+                if isinstance(split_instance_id(record.eid)[1], IPv4Address | IPv6Address):
+                    actions.extend(self._install(record, sender, now))
+        else:
+            self.counters.add("in.map-notify.repeated")
+        _, ack = MapNotifyAck(
+            nonce=notify.nonce,
+            records=notify.records,
+            key_id=notify.key_id,
+            algorithm=notify.algorithm,
+            i_bit=notify.i_bit,
+            xtr_id=notify.xtr_id,
+        ).signed(key)
+        self.counters.add("out.map-notify-ack")
+        own = self.local.rloc_for.get(datagram.source.address.version)
+        actions.append(SendDatagram(ack, datagram.source, CONTROL_PORT, own))
         return actions
 
     # ------------------------------------------------------------ SMR
