@@ -10,6 +10,9 @@ from collections.abc import Callable
 from ipaddress import ip_address
 from pathlib import Path
 
+import pytest
+
+from helpers.tshark import check_payloads
 from helpers.xtr_fixtures import LISP1, build_xtr, datagram, icmp, lisp1_config
 from lispstack.config import load_config, parse_config
 from lispstack.config.model import NodeConfig
@@ -325,3 +328,31 @@ def test_map_notify_ack_with_a_wrong_key_or_unknown_nonce_is_a_counted_drop() ->
     assert lab.counter("ms", "drop.map-notify-ack-bad-auth") == 1
     assert lab.counter("ms", "drop.map-notify-ack-unknown-nonce") == 1
     assert lab.ms.subscriptions.entries(lab.now)[0]["unacknowledged"] is True
+
+
+@pytest.mark.tshark
+def test_tshark_reads_the_subscription_the_publication_and_its_ack() -> None:
+    lab = subscribed_lab()
+    lab.move_lisp2()
+    ((_, _, request),) = lab.sent(MapRequest, to="10.0.1.254")
+    assert isinstance(request, MapRequest)
+    publication = next(
+        payload
+        for _, dst, payload in lab.wire
+        if dst == SUBSCRIBER and payload[0] >> 4 == 4 and b"\xc0\xa8\x02\x00" in payload
+    )
+    ack = next(payload for _, _, payload in lab.wire if payload[0] >> 4 == 5)
+    request_f, notify_f, ack_f = check_payloads([request.encode(), publication, ack])
+    for frame in (notify_f, ack_f):
+        assert frame.clean, frame.problems()
+    xtr_id = subscriber_etr(lab).xtr_id
+    # Wireshark names neither the N bit (the first bit of the record's reserved byte)
+    # nor a Map-Request's I bit: it reads everything up to the xTR-ID and site-ID,
+    # and leaves exactly those undissected.
+    assert int(request_f.value("lisp.mreq.record.res"), 0) == SUBSCRIBE_BIT
+    assert request_f.value("lisp.mreq.record.prefix.ipv4") == "192.168.2.1"
+    assert not request_f.malformed and request_f.undissected == xtr_id.encode()
+    assert notify_f.value("lisp.mnot.flags.xtrid") == "1"
+    assert notify_f.value("lisp.xtrid").replace(":", "") == f"{xtr_id.xtr_id:032x}"
+    assert notify_f.value("lisp.mapping.eid.ipv4") == "192.168.2.0"
+    assert ack_f.value("lisp.nonce") == notify_f.value("lisp.nonce")
