@@ -52,6 +52,11 @@ bits must be clear.
         ``weight``      0-255, default 100.
         ``m-priority``  0-255, default 255.
         ``m-weight``    0-255, default 0.
+    ``map-version``     optional, 1-4095 (RFC 9302): the version of this mapping,
+                        put in Map-Registers, Map-Replies and the data packets
+                        sourced from or sent to it (V bit); absent: none (0).
+                        Give a changed mapping a newer version (4095 is
+                        followed by 1).
 
 ``[[map-servers]]`` (role etr)
     Where the ETR registers its database mappings; addresses unique.
@@ -278,6 +283,8 @@ class Rloc:
 class DatabaseMapping:
     eid_prefix: ConfigPrefix
     rlocs: tuple[Rloc, ...]
+    map_version: int = 0
+    """RFC 9302; 0: none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,7 @@ NODE_NAME = re.compile(r"[a-z0-9_-]{1,63}")
 SITE_NAME = re.compile(r"[A-Za-z0-9._-]{1,63}")
 TUN_DEVICE = re.compile(r"[^/\s]{1,15}")
 MAX_U8 = 255
+MAX_MAP_VERSION = 4095
 MAX_U32 = 0xFFFF_FFFF
 
 
@@ -172,8 +173,11 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     rloc_tables = table.tables("rlocs", required=True)
     rlocs = tuple(read_rloc(t) for t in rloc_tables)
     unique(table, "rlocs", rlocs, lambda r: r.address, "RLOC address", field="address")
+    version = 0
+    if "map-version" in table.data:
+        version = table.integer("map-version", low=1, high=MAX_MAP_VERSION)
     table.done()
-    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs)
+    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs, map_version=version)
 
 
 def read_map_server(table: Table) -> MapServerEntry:

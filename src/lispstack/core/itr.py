@@ -41,6 +41,7 @@ from lispstack.core.encapsulation import (
     inner_ints,
     petr_choices,
     source_port,
+    versioned_header,
 )
 from lispstack.core.events import (
     CONTROL_PORT,
@@ -64,6 +65,7 @@ from lispstack.core.forwarding import (
     decide,
 )
 from lispstack.core.local_eids import LocalEids
+from lispstack.core.map_versioning import announces_newer
 from lispstack.core.reply_check import ReplyCheck, covering_record
 from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
 from lispstack.core.rloc_probe import (
@@ -147,6 +149,8 @@ class Itr(Role):
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
+        self._versioned = any(p.mapping.map_version for p in local.prefixes)
+        """Some database mapping of ours has a map-version (RFC 9302): packets carry it."""
         self.subscriber: Subscriber | None = None
         """Set (core.xtr) when `[itr] subscribe`: Map-Requests then subscribe (RFC 9437)."""
         self._decide_steps(send_map_request_on_miss)
@@ -164,6 +168,7 @@ class Itr(Role):
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
         self.local = self.local.with_mappings(config.database_mappings)
         self._families = self.local.families
+        self._versioned = any(p.mapping.map_version for p in self.local.prefixes)
         self.client.resolvers = tuple(r.address for r in config.map_resolvers)
         self.petrs = tuple(petr_choices(config))
         self._decide_steps(config.itr.send_map_request_on_miss)
@@ -218,8 +223,11 @@ class Itr(Role):
             self.counters.add("map-cache.miss")
             actions, step = [], self._miss_step
         if step is _ENCAPSULATE and entry is not None:
+            versions = None
+            if self._versioned or entry.record.map_version:
+                versions = (self._source_version(iid, version, src), entry.record.map_version)
             actions += self._encapsulate(
-                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now
+                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now, versions
             )
         elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
@@ -250,20 +258,47 @@ class Itr(Role):
         lsb: int,
         label: str,
         now: float,
+        versions: tuple[int, int] | None = None,
     ) -> list[Action]:
+        """`versions`: (source, destination) map-versions to send instead of a nonce."""
         hash_value = flow_hash(packet)
         rloc = choose_rloc(rlocs, hash_value, self._families)
         if rloc is None:
             return list(self.drops.drop("no-usable-rloc", label, now))
         self.counters.add("encap.packets")
+        if versions is None:
+            header = data_header(self.rng.getrandbits(24), lsb, iid)
+        else:
+            header = versioned_header(*versions, lsb, iid)
         return [
             SendDatagram(
-                data_header(self.rng.getrandbits(24), lsb, iid) + packet,
+                header + packet,
                 Endpoint(rloc.address, DATA_PORT),
                 source_port(hash_value),
                 self.local.rloc_for[rloc.address.version],
             )
         ]
+
+    def _source_version(self, iid: int, version: int, src: int) -> int:
+        """The map-version of our database mapping holding the packet's source (0: none)."""
+        prefix = self.local.lookup(iid, version, src)
+        return 0 if prefix is None else prefix.mapping.map_version
+
+    def source_version_seen(
+        self, iid: int, source: IPAddress, version: int, now: float
+    ) -> list[Action]:
+        """A data packet from `source` announced map-version `version` (RFC 9302): newer
+        than the cached mapping's, ask the mapping system again (at most one outstanding
+        request per EID, as for an SMR)."""
+        entry = self.cache.find(iid, source, now)
+        if entry is None or not announces_newer(version, entry.record.map_version):
+            return []
+        outcome = self.client.on_miss((iid, source), None, None, now, refresh=True)
+        if outcome.request is None:
+            return []  # already asking
+        self.counters.add("out.map-request.map-version")
+        fields = {"eid": entry.prefix_text, "cached": entry.record.map_version, "seen": version}
+        return [Trace("map-version-newer", fields), *self._send_request(outcome.request, now)]
 
     def _request(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
