@@ -17,13 +17,23 @@ from helpers.xtr_fixtures import LISP1, build_xtr, datagram, icmp, lisp1_config
 from lispstack.config import load_config, parse_config
 from lispstack.config.model import NodeConfig
 from lispstack.core.build import build_node
+from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.etr import Etr
 from lispstack.core.events import Action, PacketFromTun, SendDatagram
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
-from lispstack.core.subscriptions import NOTIFY_RETRIES, SUBSCRIPTION_LIFETIME_S
+from lispstack.core.replies import negative_record
+from lispstack.core.subscriptions import (
+    NOTIFY_RETRIES,
+    SUBSCRIPTION_LIFETIME_S,
+    KnownXtr,
+    Subscriptions,
+)
+from lispstack.mapping.prefix import EidPrefix
 from lispstack.wire.address import NO_ADDRESS
+from lispstack.wire.auth import AlgorithmId, HmacKey
+from lispstack.wire.buffer import Reader
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_notify import MapNotify, MapNotifyAck
@@ -356,3 +366,34 @@ def test_tshark_reads_the_subscription_the_publication_and_its_ack() -> None:
     assert notify_f.value("lisp.xtrid").replace(":", "") == f"{xtr_id.xtr_id:032x}"
     assert notify_f.value("lisp.mapping.eid.ipv4") == "192.168.2.0"
     assert ack_f.value("lisp.nonce") == notify_f.value("lisp.nonce")
+
+
+def test_itr_shutdown_unsubscribes() -> None:
+    lab = subscribed_lab()
+    assert len(lab.ms.subscriptions) == 1
+    lab.run(SUBSCRIBER, lab.nodes[SUBSCRIBER].shutdown(lab.now))
+    assert lab.counter(SUBSCRIBER, "out.unsubscribe") == 1
+    assert len(lab.ms.subscriptions) == 0
+    assert lab.counter("ms", "subscription.removed") == 1
+
+
+def test_a_change_reaches_subscribers_of_covering_and_covered_prefixes() -> None:
+    counters = Counters()
+    published: list[str] = []
+
+    def record_for(prefix: EidPrefix, now: float) -> MappingRecord:
+        published.append(str(prefix))
+        return negative_record(prefix, 1)
+
+    subscriptions = Subscriptions(counters, DropRecorder(counters), record_for)
+    key = HmacKey("k")
+    known = KnownXtr("a", key, 0, AlgorithmId.HMAC_SHA_256_128, frozenset({ip_address(SUBSCRIBER)}))
+    subscriptions.registered(1, known)
+    request = MapRequest.decode_from(Reader(_subscribing_request(XtrId(1), SUBSCRIBER)))
+    site = EidPrefix.parse("192.168.2.0/24")
+    sent_first = subscriptions.subscribe(request, ip_address(SUBSCRIBER), site, SUBSCRIBER, 0.0)
+    assert len([a for a in sent_first if isinstance(a, SendDatagram)]) == 1
+    for changed in ("192.168.2.7/32", "192.168.0.0/16", "192.168.3.0/24"):
+        subscriptions.changed([EidPrefix.parse(changed)], 1.0)
+    assert published == ["192.168.2.0/24", "192.168.2.7/32", "192.168.0.0/16"]
+    assert counters.get("out.map-notify.publication") == 2

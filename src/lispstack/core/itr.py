@@ -90,6 +90,8 @@ from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import SUBSCRIBE_BIT, EidRecord, MappingRecord, MapReplyAction
 
+MAX_UNSUBSCRIBE = 1000
+"""At shutdown, withdraw at most this many subscriptions (the others expire)."""
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
 NOT_ELIGIBLE = -1
@@ -607,7 +609,42 @@ class Itr(Role):
         return min((d for d in deadlines if d is not None), default=None)
 
     def shutdown(self, now: float) -> list[Action]:
-        return self._routes(self.cache.clear())
+        return [*self._unsubscribe(), *self._routes(self.cache.clear())]
+
+    def _unsubscribe(self) -> list[Action]:
+        """RFC 9437: withdraw our subscriptions (a subscribing Map-Request whose only
+        ITR-RLOC has AFI 0), one per cached mapping, at most MAX_UNSUBSCRIBE."""
+        subscriber = self.subscriber
+        if subscriber is None or not self.client.resolvers:
+            return []
+        resolver = self.client.resolvers[0]
+        own = self.local.rloc_for.get(resolver.version)
+        if own is None:
+            return []
+        actions: list[Action] = []
+        for entry in list(self.cache.entries())[:MAX_UNSUBSCRIBE]:
+            record = entry.record
+            _, eid = split_instance_id(record.eid)
+            if not isinstance(eid, IPv4Address | IPv6Address):
+                continue
+            request = MapRequest(
+                nonce=self.rng.getrandbits(64),
+                itr_rlocs=(NO_ADDRESS,),
+                records=(
+                    EidRecord(
+                        eid=record.eid, eid_mask_len=record.eid_mask_len, reserved=SUBSCRIBE_BIT
+                    ),
+                ),
+                xtr_id=subscriber.xtr_id,
+            )
+            inner_source = own if eid.version == own.version else eid
+            ecm = Ecm(
+                source=inner_source, destination=eid, source_port=CONTROL_PORT, message=request
+            )
+            self.counters.add("out.unsubscribe")
+            endpoint = Endpoint(resolver, CONTROL_PORT)
+            actions.append(SendDatagram(ecm.encode(), endpoint, CONTROL_PORT, own))
+        return actions
 
     # ------------------------------------------------------------ show
 

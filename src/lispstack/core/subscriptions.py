@@ -43,6 +43,7 @@ from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, Endpoint, SendDatagram, Trace
 from lispstack.mapping.prefix import EidPrefix, IPAddress
+from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, split_instance_id
 from lispstack.wire.auth import AlgorithmId, HmacKey, verify_raw
 from lispstack.wire.map_notify import MapNotify
@@ -116,6 +117,8 @@ class Subscriptions:
     known: dict[int, KnownXtr] = field(default_factory=dict)
     """By xTR-ID, from accepted Map-Registers (the last MAX_KNOWN_XTRS)."""
     _by_key: dict[tuple[int, EidPrefix], Subscription] = field(default_factory=dict)
+    _by_prefix: PrefixTable[dict[int, Subscription]] = field(default_factory=PrefixTable)
+    """The same subscriptions by prefix, then xTR-ID: what a changed prefix concerns."""
     _in_flight: dict[int, Subscription] = field(default_factory=dict)
     """Subscriptions with an unacknowledged Map-Notify, by its nonce."""
     _deadline: float | None = None
@@ -161,6 +164,11 @@ class Subscriptions:
                 prefix, request.xtr_id, itr_rloc, xtr, request.nonce, now + SUBSCRIPTION_LIFETIME_S
             )
             self._by_key[key] = subscription
+            held = self._by_prefix.get(prefix)
+            if held is None:
+                held = {}
+                self._by_prefix[prefix] = held
+            held[key[0]] = subscription
             self._wake(subscription.expires)
             self.counters.add("subscription.added")
             trace = Trace("subscribed", {"eid": str(prefix), "itr_rloc": str(itr_rloc)})
@@ -189,7 +197,7 @@ class Subscriptions:
             and key[1].contains_address(iid, eid)
         ]
         for key in removed:
-            self._settle(self._by_key.pop(key))
+            self._remove(key)
         self.counters.add("subscription.removed", len(removed))
         return [Trace("unsubscribed", {"by": str(source), "subscriptions": len(removed)})]
 
@@ -202,13 +210,15 @@ class Subscriptions:
         """Registrations of these prefixes changed: notify every subscriber of a prefix
         that holds or lies inside one of them (the Map-Notify carries the changed one)."""
         actions: list[Action] = []
+        if not self._by_key:
+            return actions
         for prefix in dict.fromkeys(prefixes):
             record: MappingRecord | None = None
-            for subscription in self._by_key.values():
-                if not (
-                    subscription.prefix.contains(prefix) or prefix.contains(subscription.prefix)
-                ):
-                    continue
+            concerned = [
+                *self._by_prefix.covering_all(prefix),
+                *self._by_prefix.more_specifics(prefix),
+            ]
+            for subscription in [s for _, held in concerned for s in held.values()]:
                 record = record or self.records_for(prefix, now)
                 self._settle(subscription)
                 subscription.nonce = (subscription.nonce + 1) & _NONCE_MASK
@@ -260,6 +270,15 @@ class Subscriptions:
         self.counters.add("in.map-notify-ack.accepted")
         return []
 
+    def _remove(self, key: tuple[int, EidPrefix]) -> None:
+        subscription = self._by_key.pop(key)
+        self._settle(subscription)
+        held = self._by_prefix.get(subscription.prefix)
+        if held is not None:
+            held.pop(key[0], None)
+            if not held:
+                del self._by_prefix[subscription.prefix]
+
     def _settle(self, subscription: Subscription) -> None:
         """No Map-Notify of this subscription is waiting for its ack any more."""
         if subscription.in_flight is not None:
@@ -278,13 +297,13 @@ class Subscriptions:
             return actions
         for key, subscription in list(self._by_key.items()):
             if subscription.expires <= now:
-                self._settle(self._by_key.pop(key))
+                self._remove(key)
                 self.counters.add("subscription.expired")
                 continue
             if subscription.in_flight is None or subscription.next_send > now:
                 continue
             if subscription.sends > NOTIFY_RETRIES:
-                self._settle(self._by_key.pop(key))
+                self._remove(key)
                 self.counters.add("subscription.gave-up")
                 fields: dict[str, object] = {
                     "eid": str(subscription.prefix),
@@ -310,7 +329,7 @@ class Subscriptions:
         self.known = {i: x for i, x in self.known.items() if x.site not in gone}
         for key, subscription in list(self._by_key.items()):
             if subscription.xtr.site in gone:
-                self._settle(self._by_key.pop(key))
+                self._remove(key)
 
     def entries(self, now: float) -> list[dict[str, object]]:
         return [s.to_json(now) for s in self._by_key.values()]
