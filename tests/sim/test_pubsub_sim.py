@@ -397,3 +397,16 @@ def test_a_change_reaches_subscribers_of_covering_and_covered_prefixes() -> None
         subscriptions.changed([EidPrefix.parse(changed)], 1.0)
     assert published == ["192.168.2.0/24", "192.168.2.7/32", "192.168.0.0/16"]
     assert counters.get("out.map-notify.publication") == 2
+
+
+def test_a_change_another_worker_accepted_is_published_by_the_first_retransmission() -> None:
+    """With `workers = N`, a Map-Register accepted by another worker arrives as a replica,
+    whose answers are not sent: the publication leaves with the retransmission."""
+    lab = subscribed_lab()
+    node = lab.nodes[PUBLISHER]
+    node.reconfigure(lisp2("10.0.2.3"), lab.now)
+    (register,) = [a for a in node.on_timer(lab.now) if isinstance(a, SendDatagram)]
+    lab.ms.apply_replica(datagram(register.payload, "10.0.2.3", 4342, "10.0.2.254", 4342), lab.now)
+    assert lab.cached_rlocs() == [PUBLISHER]
+    lab.tick(1.0)
+    assert lab.cached_rlocs() == ["10.0.2.3"]
