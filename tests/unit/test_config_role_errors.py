@@ -174,3 +174,13 @@ def test_itr_with_resolvers_and_petrs_can_turn_petrs_off() -> None:
     assert not config.itr.use_petrs
     assert config.itr.send_map_request_on_miss
     assert config.itr.map_cache_limit == 100_000
+
+
+def test_subscribe_needs_an_etr_registering_with_a_map_server() -> None:
+    message = error_of(node("itr") + MAPPING + RESOLVER + "[itr]\nsubscribe = true\n")
+    assert message.startswith("n1.toml: itr.subscribe: true, but a subscriber needs role etr")
+    server = '[[map-servers]]\naddress = "192.0.2.254"\nauth-key = "k"\n'
+    config = parse_config(
+        node("itr", "etr") + MAPPING + RESOLVER + server + "[itr]\nsubscribe = true\n", "n1.toml"
+    )
+    assert config.itr.subscribe

@@ -23,6 +23,7 @@ metrics = "127.0.0.1:9100"
 [[database-mappings]]
 eid-prefix = "192.168.1.0/24"
 rlocs = [{ address = "10.0.1.1", priority = 1, weight = 100, m-priority = 255, m-weight = 0 }]
+map-version = 7
 
 [[map-servers]]
 address = "10.0.1.254"
@@ -65,6 +66,7 @@ send-map-request-on-miss = true
 rloc-probe-interval = 10
 rloc-probe-misses = 2
 rloc-probe-rate = 50
+subscribe = true
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

@@ -48,6 +48,7 @@ _EMPTY = {
     "sites": ("no sites", "no sites"),
     "statistics": ("no counters", "no counters"),
     "referral-cache": ("the referral cache is empty", "the referral cache is empty"),
+    "subscriptions": ("no subscriptions", "no subscriptions"),
 }
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
@@ -126,6 +127,22 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                     r.get("source", "-"),
                     r["action"],
                     _rlocs(r),
+                )
+                for r in result
+            ],
+        )
+    if topic == "subscriptions":
+        return table(
+            ("EID prefix", "site", "ITR-RLOC", "xTR-ID", "nonce", "unacked", "expires"),
+            [
+                (
+                    r["eid"],
+                    r["site"],
+                    r["itr_rloc"],
+                    r["xtr_id"],
+                    r["nonce"],
+                    "yes" if r["unacknowledged"] else "no",
+                    f"{r['expires_in_s']:.0f}s",
                 )
                 for r in result
             ],

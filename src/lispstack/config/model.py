@@ -52,6 +52,11 @@ bits must be clear.
         ``weight``      0-255, default 100.
         ``m-priority``  0-255, default 255.
         ``m-weight``    0-255, default 0.
+    ``map-version``     optional, 1-4095 (RFC 9302): the version of this mapping,
+                        put in Map-Registers, Map-Replies and the data packets
+                        sourced from or sent to it (V bit); absent: none (0).
+                        Give a changed mapping a newer version (4095 is
+                        followed by 1).
 
 ``[[map-servers]]`` (role etr)
     Where the ETR registers its database mappings; addresses unique.
@@ -94,6 +99,13 @@ bits must be clear.
                         1 to 255; default 3.
     ``rloc-probe-rate`` at most this many probes per second, evenly spaced
                         (never a burst), 1 to 100000; default 100.
+    ``subscribe``       publish/subscribe (RFC 9437): Map-Requests carry the N
+                        bit and the node's xTR-ID, and the Map-Server sends a
+                        signed Map-Notify with the new mapping whenever it
+                        changes; default false. Needs role etr and
+                        ``[[map-servers]]``: the Map-Server knows a subscriber
+                        by the xTR-ID it registers with, and signs with that
+                        site's key.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
 ``[pitr]`` (role pitr, required by it)
@@ -271,6 +283,8 @@ class Rloc:
 class DatabaseMapping:
     eid_prefix: ConfigPrefix
     rlocs: tuple[Rloc, ...]
+    map_version: int = 0
+    """RFC 9302; 0: none."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -333,6 +347,7 @@ class ItrOptions:
     rloc_probe_interval: int = 60
     rloc_probe_misses: int = 3
     rloc_probe_rate: int = 100
+    subscribe: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

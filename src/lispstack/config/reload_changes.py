@@ -27,6 +27,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("node.metrics", lambda c: c.node.metrics),
     ("map-server.replay-window", lambda c: c.map_server.replay_window),
     ("itr.map-cache-limit", lambda c: c.itr.map_cache_limit),
+    ("itr.subscribe", lambda c: c.itr.subscribe),
     ("pitr", lambda c: c.pitr),
     ("petr", lambda c: c.petr),
     ("tun", lambda c: c.tun),

@@ -100,7 +100,12 @@ def render_config(config: NodeConfig) -> str:
         pairs["metrics"] = str(node.metrics)
     lines = _table("[node]", pairs)
     for mapping in config.database_mappings:
-        lines += _table("[[database-mappings]]", {"eid-prefix": str(mapping.eid_prefix)})
+        pairs_of_mapping: dict[str, Scalar | Iterable[Scalar]] = {
+            "eid-prefix": str(mapping.eid_prefix)
+        }
+        if mapping.map_version:
+            pairs_of_mapping["map-version"] = mapping.map_version
+        lines += _table("[[database-mappings]]", pairs_of_mapping)
         lines.append("rlocs = [" + ", ".join(_rloc(r) for r in mapping.rlocs) + "]")
     for server in config.map_servers:
         lines += _table(
@@ -137,6 +142,7 @@ def render_config(config: NodeConfig) -> str:
                 "rloc-probe-interval": config.itr.rloc_probe_interval,
                 "rloc-probe-misses": config.itr.rloc_probe_misses,
                 "rloc-probe-rate": config.itr.rloc_probe_rate,
+                "subscribe": config.itr.subscribe,
             },
         )
     if config.has_role(NodeRole.PITR):

@@ -72,6 +72,13 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
         raise missing("database-mappings", NodeRole.ETR, "at least one [[database-mappings]]")
     if config.has_role(NodeRole.ITR) and not (config.map_resolvers or config.petrs):
         raise missing("map-resolvers", NodeRole.ITR, "[[map-resolvers]] (or [[petrs]])")
+    if config.itr.subscribe and not (config.has_role(NodeRole.ETR) and config.map_servers):
+        raise ConfigError(
+            config.source,
+            "itr.subscribe",
+            "true, but a subscriber needs role etr and [[map-servers]]"
+            " (the Map-Server knows it by the xTR-ID it registers with, and its key)",
+        )
     if config.has_role(NodeRole.MAP_SERVER) and not config.sites:
         raise missing("sites", NodeRole.MAP_SERVER, "at least one [[sites]]")
     if config.has_role(NodeRole.DDT_NODE) and not config.ddt_prefixes:

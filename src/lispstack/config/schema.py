@@ -48,7 +48,9 @@ NODE_FILE = Section(
                 "metrics",
             )
         ),
-        "database-mappings": Section({"eid-prefix": None, "rlocs": RLOCS}, many=True),
+        "database-mappings": Section(
+            {"eid-prefix": None, "rlocs": RLOCS, "map-version": None}, many=True
+        ),
         "map-servers": Section(
             _values(
                 "address",
@@ -85,6 +87,7 @@ NODE_FILE = Section(
                 "rloc-probe-interval",
                 "rloc-probe-misses",
                 "rloc-probe-rate",
+                "subscribe",
             )
         ),
         "pitr": Section(_values("eid-prefixes")),

@@ -38,6 +38,7 @@ NODE_NAME = re.compile(r"[a-z0-9_-]{1,63}")
 SITE_NAME = re.compile(r"[A-Za-z0-9._-]{1,63}")
 TUN_DEVICE = re.compile(r"[^/\s]{1,15}")
 MAX_U8 = 255
+MAX_MAP_VERSION = 4095
 MAX_U32 = 0xFFFF_FFFF
 
 
@@ -172,8 +173,11 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     rloc_tables = table.tables("rlocs", required=True)
     rlocs = tuple(read_rloc(t) for t in rloc_tables)
     unique(table, "rlocs", rlocs, lambda r: r.address, "RLOC address", field="address")
+    version = 0
+    if "map-version" in table.data:
+        version = table.integer("map-version", low=1, high=MAX_MAP_VERSION)
     table.done()
-    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs)
+    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs, map_version=version)
 
 
 def read_map_server(table: Table) -> MapServerEntry:
@@ -272,6 +276,7 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
         rloc_probe_interval=table.integer("rloc-probe-interval", low=0, high=86_400, default=60),
         rloc_probe_misses=table.integer("rloc-probe-misses", low=1, high=255, default=3),
         rloc_probe_rate=table.integer("rloc-probe-rate", low=1, high=100_000, default=100),
+        subscribe=table.boolean("subscribe", False),
     )
     if options.use_petrs and not has_petrs:
         raise table.error("use-petrs", "true, but there are no [[petrs]]")

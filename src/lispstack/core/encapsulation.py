@@ -30,6 +30,7 @@ from lispstack.wire.data_header import (
     FLAG_N,
     Decapsulated,
     decapsulate,
+    versioned_header,
 )
 from lispstack.wire.data_header import HEADER_LENGTH as DATA_HEADER_LENGTH
 from lispstack.wire.data_header import encapsulation_header as data_header
@@ -175,6 +176,7 @@ __all__ = [
     "locator_status_bits",
     "outer_packet",
     "source_port",
+    "versioned_header",
 ]
 
 

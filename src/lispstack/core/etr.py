@@ -13,9 +13,14 @@
   the same way, with the P bit set in the Map-Reply and the records.
 - Never answers an SMR (Map-Request with the S bit): it goes to the node's ITR
   (`on_smr`), or is dropped and counted.
+- Map-versioning (RFC 9302, core.map_versioning): a data packet with a
+  destination map-version older than ours gets its ITR an SMR (rate-limited);
+  its source map-version goes to the node's ITR (`on_source_version`).
 - Remembers the ITRs recently seen asking for or sending to its EIDs
   (core.recent_itrs) and, when its database changes (`database_changed`),
   sends each an SMR (RFC 9301 section 6.1).
+- Hands a Map-Notify that answers none of its Map-Registers to the node's
+  subscribing ITR (`on_publication`, RFC 9437).
 - On shutdown, deregisters (Map-Register with TTL 0).
 """
 
@@ -28,22 +33,24 @@ from ipaddress import IPv4Address, IPv6Address
 from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.encapsulation import decapsulate, inner_ints
+from lispstack.core.encapsulation import Decapsulated, decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
 from lispstack.core.events import (
     CONTROL_PORT,
     Action,
     DatagramReceived,
     Endpoint,
+    IPAddress,
     SendDatagram,
     Trace,
     WriteToTun,
 )
-from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
+from lispstack.core.map_versioning import NULL_VERSION, SmrLimiter, newer
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
-from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id
+from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
@@ -83,6 +90,15 @@ class Etr(Role):
         self.recent_itrs = RecentItrs()
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
+        self.on_source_version: Callable[[int, IPAddress, int, float], list[Action]] | None = None
+        """The node's ITR's check of a data packet's source map-version (core.xtr wires
+        it): (iid, source EID, version, now)."""
+        self._smr_limiter = SmrLimiter()
+        self.on_publication: Callable[[MapNotify, DatagramReceived, float], list[Action]] | None = (
+            None
+        )
+        """The node's subscribing ITR's Map-Notify handler (core.xtr wires it): a
+        Map-Notify no registration of ours awaits is a publication (RFC 9437)."""
 
     # ------------------------------------------------------------ registration
 
@@ -181,6 +197,9 @@ class Etr(Role):
     ) -> list[Action]:
         sender = str(datagram.source.address)
         if isinstance(message, MapNotify):
+            awaited = any(message.nonce in s.outstanding for s in self.sessions)
+            if not awaited and self.on_publication is not None:
+                return self.on_publication(message, datagram, now)
             return self._map_notify(message, datagram.payload, sender, now)
         if isinstance(message, Ecm):
             if not isinstance(message.message, MapRequest):
@@ -261,17 +280,44 @@ class Etr(Role):
     def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
         try:
             packet = decapsulate(datagram.payload)
-            version, _, dst = inner_ints(packet.inner)
+            version, src, dst = inner_ints(packet.inner)
         except DecodeError as error:
             return list(
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
-        if self.local.lookup(packet.iid, version, dst) is None:
+        ours = self.local.lookup(packet.iid, version, dst)
+        if ours is None:
             reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
             return list(self.drops.drop(reason, str(datagram.source.address), now))
         self.counters.add("decap.packets")
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
-        return [WriteToTun(packet.inner, packet.iid)]
+        actions: list[Action] = [WriteToTun(packet.inner, packet.iid)]
+        if packet.map_versions is not None:
+            source = IPv4Address(src) if version == 4 else IPv6Address(src)
+            actions.extend(self._versions(packet, ours, source, datagram.source.address, now))
+        return actions
+
+    def _versions(
+        self,
+        packet: Decapsulated,
+        ours: LocalPrefix,
+        source: IPAddress,
+        itr: IPAddress,
+        now: float,
+    ) -> list[Action]:
+        """RFC 9302 (core.map_versioning): a stale destination version gets the ITR an
+        SMR; a source version goes to the node's ITR (`on_source_version`)."""
+        assert packet.map_versions is not None
+        source_version, dest_version = packet.map_versions
+        actions: list[Action] = []
+        if newer(ours.mapping.map_version, dest_version):
+            self.counters.add("map-version.stale-destination")
+            if self._smr_limiter.allow((itr, ours.mapping.eid_prefix), now):
+                their_eid = with_instance_id(packet.iid, source)
+                actions.extend(self._smr(itr, their_eid, ours))
+        if source_version != NULL_VERSION and self.on_source_version is not None:
+            actions.extend(self.on_source_version(packet.iid, source, source_version, now))
+        return actions
 
     # ------------------------------------------------------------ SMR
 
@@ -289,25 +335,29 @@ class Etr(Role):
         prefix; record: an EID of theirs), from our RLOC of its family to its port 4342."""
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
-            own = self.local.rloc_for.get(itr.version)
-            if own is None:
-                continue
             for prefix in self.local.prefixes:
-                record = prefix.record(AUTHORITATIVE_TTL)
-                asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
-                smr = MapRequest(
-                    nonce=self.rng.getrandbits(64),
-                    itr_rlocs=self.local.rlocs,
-                    source_eid=record.eid,
-                    records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
-                    smr=True,
-                )
-                self.counters.add("out.smr")
-                actions.append(
-                    SendDatagram(smr.encode(), Endpoint(itr, CONTROL_PORT), CONTROL_PORT, own)
-                )
-                actions.append(Trace("smr", {"itr": str(itr), "eid": record.eid_text}))
+                actions.extend(self._smr(itr, their_eid, prefix))
         return actions
+
+    def _smr(self, itr: IPAddress, their_eid: Address, prefix: LocalPrefix) -> list[Action]:
+        """An SMR for our `prefix` to `itr` (record: `their_eid`, else our prefix)."""
+        own = self.local.rloc_for.get(itr.version)
+        if own is None:
+            return []
+        record = prefix.record(AUTHORITATIVE_TTL)
+        asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
+        smr = MapRequest(
+            nonce=self.rng.getrandbits(64),
+            itr_rlocs=self.local.rlocs,
+            source_eid=record.eid,
+            records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
+            smr=True,
+        )
+        self.counters.add("out.smr")
+        return [
+            SendDatagram(smr.encode(), Endpoint(itr, CONTROL_PORT), CONTROL_PORT, own),
+            Trace("smr", {"itr": str(itr), "eid": record.eid_text}),
+        ]
 
     # ------------------------------------------------------------ show
 

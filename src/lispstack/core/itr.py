@@ -15,6 +15,9 @@ queued packets leave. A Map-Reply with the P bit answers an RLOC probe.
 handle_control(SMR, a Map-Request with the S bit): an SMR-invoked Map-Request
 for the cached mapping goes through the Map-Resolver (never a Map-Reply, never
 to the SMR's source); its answer replaces the entry (RFC 9301 section 6.1).
+handle_publication(Map-Notify of a subscription, RFC 9437, `[itr] subscribe`):
+core.subscriber says whether to believe it; its records replace the cached
+entries at once and a signed Map-Notify-Ack answers it.
 on_timer: Map-Request retransmits / failover, map-cache expiry, RLOC probes
 (core.rloc_probe: unreachable RLOCs leave the load-split at once).
 Native routes (InstallNativeRoute / RemoveNativeRoute) follow the map-cache's
@@ -38,6 +41,7 @@ from lispstack.core.encapsulation import (
     inner_ints,
     petr_choices,
     source_port,
+    versioned_header,
 )
 from lispstack.core.events import (
     CONTROL_PORT,
@@ -61,8 +65,9 @@ from lispstack.core.forwarding import (
     decide,
 )
 from lispstack.core.local_eids import LocalEids
+from lispstack.core.map_versioning import announces_newer
 from lispstack.core.reply_check import ReplyCheck, covering_record
-from lispstack.core.resolver_client import RequestToSend, ResolverClient
+from lispstack.core.resolver_client import PendingRequest, RequestToSend, ResolverClient
 from lispstack.core.rloc_probe import (
     DEFAULT_INTERVAL,
     DEFAULT_MISSES,
@@ -71,6 +76,7 @@ from lispstack.core.rloc_probe import (
     RlocProber,
 )
 from lispstack.core.role import Role
+from lispstack.core.subscriber import NotifyNonce, Subscriber
 from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
@@ -78,11 +84,14 @@ from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
+from lispstack.wire.map_notify import MapNotify, MapNotifyAck
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
-from lispstack.wire.records import EidRecord, MappingRecord, MapReplyAction
+from lispstack.wire.records import SUBSCRIBE_BIT, EidRecord, MappingRecord, MapReplyAction
 
+MAX_UNSUBSCRIBE = 1000
+"""At shutdown, withdraw at most this many subscriptions (the others expire)."""
 REFRESH_BEFORE_S = 60.0
 """Refresh a used entry this long (at most 10 % of its TTL) before it expires."""
 NOT_ELIGIBLE = -1
@@ -142,6 +151,10 @@ class Itr(Role):
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
+        self._versioned = any(p.mapping.map_version for p in local.prefixes)
+        """Some database mapping of ours has a map-version (RFC 9302): packets carry it."""
+        self.subscriber: Subscriber | None = None
+        """Set (core.xtr) when `[itr] subscribe`: Map-Requests then subscribe (RFC 9437)."""
         self._decide_steps(send_map_request_on_miss)
 
     def _decide_steps(self, send_map_request_on_miss: bool) -> None:
@@ -157,6 +170,7 @@ class Itr(Role):
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
         self.local = self.local.with_mappings(config.database_mappings)
         self._families = self.local.families
+        self._versioned = any(p.mapping.map_version for p in self.local.prefixes)
         self.client.resolvers = tuple(r.address for r in config.map_resolvers)
         self.petrs = tuple(petr_choices(config))
         self._decide_steps(config.itr.send_map_request_on_miss)
@@ -211,8 +225,11 @@ class Itr(Role):
             self.counters.add("map-cache.miss")
             actions, step = [], self._miss_step
         if step is _ENCAPSULATE and entry is not None:
+            versions = None
+            if self._versioned or entry.record.map_version:
+                versions = (self._source_version(iid, version, src), entry.record.map_version)
             actions += self._encapsulate(
-                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now
+                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now, versions
             )
         elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
@@ -243,20 +260,47 @@ class Itr(Role):
         lsb: int,
         label: str,
         now: float,
+        versions: tuple[int, int] | None = None,
     ) -> list[Action]:
+        """`versions`: (source, destination) map-versions to send instead of a nonce."""
         hash_value = flow_hash(packet)
         rloc = choose_rloc(rlocs, hash_value, self._families)
         if rloc is None:
             return list(self.drops.drop("no-usable-rloc", label, now))
         self.counters.add("encap.packets")
+        if versions is None:
+            header = data_header(self.rng.getrandbits(24), lsb, iid)
+        else:
+            header = versioned_header(*versions, lsb, iid)
         return [
             SendDatagram(
-                data_header(self.rng.getrandbits(24), lsb, iid) + packet,
+                header + packet,
                 Endpoint(rloc.address, DATA_PORT),
                 source_port(hash_value),
                 self.local.rloc_for[rloc.address.version],
             )
         ]
+
+    def _source_version(self, iid: int, version: int, src: int) -> int:
+        """The map-version of our database mapping holding the packet's source (0: none)."""
+        prefix = self.local.lookup(iid, version, src)
+        return 0 if prefix is None else prefix.mapping.map_version
+
+    def source_version_seen(
+        self, iid: int, source: IPAddress, version: int, now: float
+    ) -> list[Action]:
+        """A data packet from `source` announced map-version `version` (RFC 9302): newer
+        than the cached mapping's, ask the mapping system again (at most one outstanding
+        request per EID, as for an SMR)."""
+        entry = self.cache.find(iid, source, now)
+        if entry is None or not announces_newer(version, entry.record.map_version):
+            return []
+        outcome = self.client.on_miss((iid, source), None, None, now, refresh=True)
+        if outcome.request is None:
+            return []  # already asking
+        self.counters.add("out.map-request.map-version")
+        fields = {"eid": entry.prefix_text, "cached": entry.record.map_version, "seen": version}
+        return [Trace("map-version-newer", fields), *self._send_request(outcome.request, now)]
 
     def _request(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
@@ -299,15 +343,23 @@ class Itr(Role):
         source_eid: Address = NO_ADDRESS
         if pending.source_eid is not None:
             source_eid = with_instance_id(pending.iid, pending.source_eid)
+        subscriber = self.subscriber
+        if subscriber is not None:
+            subscriber.expect(pending.nonce)
         map_request = MapRequest(
             nonce=pending.nonce,
             itr_rlocs=self.local.rlocs,
             records=(
-                EidRecord(eid=with_instance_id(pending.iid, eid), eid_mask_len=eid.max_prefixlen),
+                EidRecord(
+                    eid=with_instance_id(pending.iid, eid),
+                    eid_mask_len=eid.max_prefixlen,
+                    reserved=0 if subscriber is None else SUBSCRIBE_BIT,
+                ),
             ),
             source_eid=NO_ADDRESS if self.proxy else source_eid,
             pitr=self.proxy,
             smr_invoked=pending.smr_invoked,
+            xtr_id=None if subscriber is None else subscriber.xtr_id,
         )
         inner_src: IPAddress = own
         if eid.version != own.version:
@@ -357,17 +409,66 @@ class Itr(Role):
             actions.extend(self.drops.drop("map-reply-no-covering-record", replier, now, detail))
             return actions
         self.client.complete(pending)
-        previous = self.cache.get(record_key(accepted.record))
-        entry, changes = self.cache.insert(accepted.record, now, replier)
+        self.counters.add("reply.positive" if accepted.record.locators else "reply.negative")
+        actions.extend(self._install(accepted.record, replier, now, pending))
+        return actions
+
+    def _install(
+        self, record: MappingRecord, by: str, now: float, answered: PendingRequest | None = None
+    ) -> list[Action]:
+        """Cache `record`; the packets waiting for it (`answered`'s, and those of the
+        requests it covers) leave."""
+        previous = self.cache.get(record_key(record))
+        entry, changes = self.cache.insert(record, now, by)
         self._watch(entry, now)
-        self.counters.add("reply.negative" if entry.negative else "reply.positive")
-        actions.append(_cache_trace(previous, entry, replier))
-        actions.extend(self._routes(changes))
+        actions: list[Action] = [_cache_trace(previous, entry, by), *self._routes(changes)]
         covered = self.client.take_covered(entry.iid, *entry.network)
-        for done in [pending, *covered]:
+        for done in [answered, *covered] if answered else covered:
             for packet in done.queue:
                 version, src, dst = inner_ints(packet)
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
+        return actions
+
+    # ------------------------------------------------------------ publish/subscribe
+
+    def handle_publication(
+        self, notify: MapNotify, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        """A Map-Notify of one of our subscriptions (see core.subscriber): its records
+        replace the cached entries at once, and a signed Map-Notify-Ack answers it."""
+        sender = str(datagram.source.address)
+        subscriber = self.subscriber
+        if subscriber is None:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        verdict = subscriber.verdict(notify.nonce)
+        if verdict is NotifyNonce.UNKNOWN:
+            detail = nonce_text(notify.nonce)
+            return list(self.drops.drop("map-notify-unknown-subscription", sender, now, detail))
+        key = subscriber.key_for(datagram.payload)
+        if key is None:
+            return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        if notify.xtr_id is not None and notify.xtr_id.xtr_id != subscriber.xtr_id.xtr_id:
+            return list(self.drops.drop("map-notify-not-ours", sender, now))
+        actions: list[Action] = []
+        if verdict is NotifyNonce.NEW:
+            subscriber.accept(notify.nonce)
+            self.counters.add("in.map-notify.publication")
+            for record in notify.records:
+                if isinstance(split_instance_id(record.eid)[1], IPv4Address | IPv6Address):
+                    actions.extend(self._install(record, sender, now))
+        else:
+            self.counters.add("in.map-notify.repeated")
+        _, ack = MapNotifyAck(
+            nonce=notify.nonce,
+            records=notify.records,
+            key_id=notify.key_id,
+            algorithm=notify.algorithm,
+            i_bit=notify.i_bit,
+            xtr_id=notify.xtr_id,
+        ).signed(key)
+        self.counters.add("out.map-notify-ack")
+        own = self.local.rloc_for.get(datagram.source.address.version)
+        actions.append(SendDatagram(ack, datagram.source, CONTROL_PORT, own))
         return actions
 
     # ------------------------------------------------------------ SMR
@@ -508,7 +609,42 @@ class Itr(Role):
         return min((d for d in deadlines if d is not None), default=None)
 
     def shutdown(self, now: float) -> list[Action]:
-        return self._routes(self.cache.clear())
+        return [*self._unsubscribe(), *self._routes(self.cache.clear())]
+
+    def _unsubscribe(self) -> list[Action]:
+        """RFC 9437: withdraw our subscriptions (a subscribing Map-Request whose only
+        ITR-RLOC has AFI 0), one per cached mapping, at most MAX_UNSUBSCRIBE."""
+        subscriber = self.subscriber
+        if subscriber is None or not self.client.resolvers:
+            return []
+        resolver = self.client.resolvers[0]
+        own = self.local.rloc_for.get(resolver.version)
+        if own is None:
+            return []
+        actions: list[Action] = []
+        for entry in list(self.cache.entries())[:MAX_UNSUBSCRIBE]:
+            record = entry.record
+            _, eid = split_instance_id(record.eid)
+            if not isinstance(eid, IPv4Address | IPv6Address):
+                continue
+            request = MapRequest(
+                nonce=self.rng.getrandbits(64),
+                itr_rlocs=(NO_ADDRESS,),
+                records=(
+                    EidRecord(
+                        eid=record.eid, eid_mask_len=record.eid_mask_len, reserved=SUBSCRIBE_BIT
+                    ),
+                ),
+                xtr_id=subscriber.xtr_id,
+            )
+            inner_source = own if eid.version == own.version else eid
+            ecm = Ecm(
+                source=inner_source, destination=eid, source_port=CONTROL_PORT, message=request
+            )
+            self.counters.add("out.unsubscribe")
+            endpoint = Endpoint(resolver, CONTROL_PORT)
+            actions.append(SendDatagram(ecm.encode(), endpoint, CONTROL_PORT, own))
+        return actions
 
     # ------------------------------------------------------------ show
 

@@ -41,6 +41,7 @@ class LocalPrefix:
             eid_mask_len=network.prefixlen,
             ttl=ttl,
             authoritative=authoritative,
+            map_version=self.mapping.map_version,
             locators=tuple(
                 Locator(
                     address=r.address,

@@ -17,6 +17,9 @@ For each Map-Request (inside an ECM, or plain), about its first EID record:
                                         on 4342 (a plain request is first put
                                         in an ECM)                    forward.to-etr
 
+A Map-Request that subscribes (RFC 9437: N bit, xTR-ID) is answered the same
+way, and the Map-Server keeps the subscription (core/subscriptions.py).
+
 A DDT Map-Request (an ECM with the D bit, RFC 8111 section 7.1) from a DDT
 Map-Resolver is first answered with a Map-Referral to the ECM's source
 (core/referrals.py has the TTLs and flags):
@@ -58,6 +61,7 @@ from lispstack.core.replies import (
     pick_itr_rloc,
 )
 from lispstack.core.role import Role
+from lispstack.core.subscriptions import is_subscription, is_unsubscription
 from lispstack.mapping.prefix import IPAddress
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.control import ControlMessage
@@ -112,6 +116,10 @@ class MapResolver(Role):
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
     ) -> list[Action]:
+        inner = message.message if isinstance(message, Ecm) else message
+        if isinstance(inner, MapRequest) and is_unsubscription(inner):
+            subscriptions = self.map_server.subscriptions
+            return subscriptions.unsubscribe(inner, datagram.source.address, now)
         asked = read_request(message, datagram, self.drops, now)
         if not isinstance(asked, IncomingRequest):
             return asked
@@ -119,7 +127,23 @@ class MapResolver(Role):
         if isinstance(message, Ecm) and message.ddt:
             return self._answer_ddt(request.nonce, iid, eid, reply_to, datagram, now)
         plain = None if isinstance(message, Ecm) else request
-        return self.answer(request.nonce, iid, eid, reply_to, datagram, now, plain)
+        actions = self.answer(request.nonce, iid, eid, reply_to, datagram, now, plain)
+        if is_subscription(request):
+            actions.extend(self._subscribe(asked, datagram, now))
+        return actions
+
+    def _subscribe(
+        self, asked: IncomingRequest, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        """RFC 9437: the Map-Server keeps the subscription to the prefix that answers
+        the EID (registered, else what a negative reply names) and publishes it."""
+        resolution = self.map_server.resolve(asked.iid, asked.eid, now)
+        prefix = resolution.prefix
+        if prefix is None and resolution.site is not None:
+            prefix = resolution.site.not_registered_prefix(asked.iid, asked.eid)
+        source = str(datagram.source.address)
+        subscriptions = self.map_server.subscriptions
+        return subscriptions.subscribe(asked.request, asked.reply_to.address, prefix, source, now)
 
     def _answer_ddt(
         self,

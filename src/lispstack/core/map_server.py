@@ -47,8 +47,10 @@ from lispstack.core.events import (
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.replay_window import ReplayWindow
+from lispstack.core.replies import NOT_REGISTERED_TTL, negative_record, proxy_record, proxy_ttl
 from lispstack.core.role import Role
 from lispstack.core.sites import SitePrefix, SiteTable, key_accepts
+from lispstack.core.subscriptions import KnownXtr, Subscriptions, addresses_of
 from lispstack.mapping.address_cache import AddressCache
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
@@ -56,7 +58,7 @@ from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import AlgorithmId, HmacKey, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.errors import DecodeError
-from lispstack.wire.map_notify import notify_answering
+from lispstack.wire.map_notify import MapNotifyAck, notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import LocatorSets, MappingRecord, new_locator_sets
@@ -139,6 +141,8 @@ class MapServer(Role):
         also handed on (ReplicateRegister) for the other workers to apply."""
         self._applying_replica = False
         self._source_texts = AddressCache()
+        self.subscriptions = Subscriptions(counters, drops, self.published_record)
+        """Publish/subscribe (RFC 9437, core/subscriptions.py)."""
 
     @classmethod
     def from_config(
@@ -163,10 +167,10 @@ class MapServer(Role):
     ) -> list[Action]:
         if isinstance(message, MapRegister):
             return self._register(message, datagram, now)
-        # A Map-Notify-Ack only answers a Map-Notify we sent unsolicited; we send none.
-        return list(
-            self.drops.drop("unsolicited-map-notify-ack", str(datagram.source.address), now)
-        )
+        if isinstance(message, MapNotifyAck):  # answers a subscriber's Map-Notify
+            source = str(datagram.source.address)
+            return self.subscriptions.acknowledged(message.nonce, datagram.payload, source, now)
+        return list(self.drops.drop("unexpected-message", str(datagram.source.address), now))
 
     def _register(
         self, message: MapRegister, datagram: DatagramReceived, now: float
@@ -178,15 +182,28 @@ class MapServer(Role):
             return checked
         actions: list[Action] = []
         stored: list[Registration | None] = []
+        changed: list[EidPrefix] = []
         for record, prefix, site_prefix in zip(
             message.records, checked.prefixes, checked.site_prefixes, strict=True
         ):
+            before = self.registrations.get(prefix, checked.etr)
+            if before is None or before.record != record:
+                changed.append(prefix)
             registration, trace = self._store(
                 message, record, prefix, site_prefix, checked.etr, source, now
             )
             stored.append(registration)
             if trace is not None:
                 actions.append(trace)
+        if message.xtr_id is not None and checked.current_key:
+            known = KnownXtr(
+                checked.site_prefixes[0].site.name,
+                checked.key,
+                message.key_id,
+                message.algorithm,
+                addresses_of(datagram.source.address, message.records),
+            )
+            self.subscriptions.registered(message.xtr_id.xtr_id, known)
         self.counters.add("map-register.accepted")
         site = checked.site_prefixes[0].site.name
         actions.extend(self._remember_nonce((site, checked.etr), message.nonce, now))
@@ -200,7 +217,16 @@ class MapServer(Role):
             actions.append(
                 self._notify(datagram.payload, i_bit, message.algorithm, key, datagram.source)
             )
+        actions.extend(self.subscriptions.changed(changed, now))
         return actions
+
+    def published_record(self, prefix: EidPrefix, now: float) -> MappingRecord:
+        """What subscribers of `prefix` are told: the merged RLOCs of its live ETRs,
+        as a proxy reply has them, or a negative record when none is left."""
+        live = [r for r in self.registrations.registrations(prefix) if r.expires_at > now]
+        if not live:
+            return negative_record(prefix, NOT_REGISTERED_TTL)
+        return proxy_record(prefix, live, proxy_ttl(live))
 
     def _remember(
         self,
@@ -410,9 +436,11 @@ class MapServer(Role):
         more; a changed key's predecessor stays valid for the site's previous-key-grace."""
         sites = SiteTable(config.sites)
         sites.keep_previous_keys(self.sites, now)
+        self.subscriptions.forget_sites([s.name for s in self.sites.sites if s not in sites.sites])
         self.sites = sites
         self._accepted = AcceptedRegisters()  # remembered with keys that may be gone
         actions: list[Action] = []
+        removed: list[EidPrefix] = []
         for prefix, registration in self.registrations.items():
             site_prefix = sites.site_for(prefix)
             if (
@@ -421,10 +449,12 @@ class MapServer(Role):
                 or not site_prefix.allows(prefix)
             ):
                 self.registrations.remove(prefix, registration.etr)
+                removed.append(prefix)
                 self.counters.add("registrations.unconfigured")
                 fields = {"site": registration.site, "eid": prefix, "etr": registration.etr}
                 actions.append(Trace("registration-unconfigured", fields))
         self.registrations.generation += 1  # answers cached from the old sites are stale
+        actions.extend(self.subscriptions.changed(removed, now))
         return actions
 
     # ------------------------------------------------------------ lookups
@@ -446,7 +476,9 @@ class MapServer(Role):
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        expired_prefixes: list[EidPrefix] = []
         for expired in self.registrations.expire(now):
+            expired_prefixes.append(expired.prefix)
             if expired.replica:
                 continue  # the worker that accepted it counts and logs it
             self.counters.add("registrations.expired")
@@ -462,17 +494,22 @@ class MapServer(Role):
                 )
             )
         self._nonces.forget_expired(now)
+        actions.extend(self.subscriptions.on_timer(now))  # expired subscriptions first
+        actions.extend(self.subscriptions.changed(expired_prefixes, now))
         return actions
 
     def next_deadline(self) -> float | None:
-        return self.registrations.next_deadline()
+        deadlines = (self.registrations.next_deadline(), self.subscriptions.next_deadline())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def gauges(self) -> dict[str, int]:
-        return {"registrations": len(self.registrations)}
+        return {"registrations": len(self.registrations), "subscriptions": len(self.subscriptions)}
 
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic == "sites":
             return site_entries(self.sites, self.registrations, self._last_registered, now)
         if topic == "registrations":
             return registration_entries(self.registrations, arg, now)
+        if topic == "subscriptions":
+            return self.subscriptions.entries(now)
         return None

@@ -146,7 +146,8 @@ class ProxyReplyEncoder:
             encoded = b"".join(locator.encode() for locator in merged)
             known = self._locator_sets.put(id(registered), (registered, len(merged), encoded))
         _, count, encoded = known
-        head = record_head(ttl, count, prefix.network.prefixlen, 0, 0)
+        version = registrations[0].record.map_version
+        head = record_head(ttl, count, prefix.network.prefixlen, 0, version)
         return head + encode_address(prefix_eid(prefix)) + encoded
 
     def __len__(self) -> int:
@@ -182,13 +183,17 @@ def proxy_record(
     """The merged RLOC set of every registering ETR (first occurrence of an address wins).
 
     Not authoritative, and no locator is "local": the Map-Server speaks for
-    the ETRs.
+    the ETRs. The map-version (RFC 9302) is the registered one when every ETR
+    registered the same, else none.
     """
+    registrations = tuple(registrations)
+    versions = {r.record.map_version for r in registrations}
     return MappingRecord(
         eid=prefix_eid(prefix),
         eid_mask_len=prefix.network.prefixlen,
         ttl=ttl,
         authoritative=False,
+        map_version=versions.pop() if len(versions) == 1 else 0,
         locators=proxy_locators(registrations),
     )
 

@@ -15,6 +15,7 @@ from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.petr import Petr
 from lispstack.core.role import Role
+from lispstack.core.subscriber import Subscriber
 from lispstack.mapping.prefix import EidPrefix
 
 
@@ -59,6 +60,10 @@ def build_xtr_roles(
         roles.append(itr)
         if etr is not None:
             etr.on_smr = itr.handle_smr  # the ETR owns Map-Requests; SMRs are the ITR's
+            etr.on_source_version = itr.source_version_seen
+            if config.itr.subscribe:
+                itr.subscriber = Subscriber(etr.xtr_id, lambda: [s.key for s in etr.sessions])
+                etr.on_publication = itr.handle_publication
     if config.has_role(NodeRole.PETR):
         roles.append(Petr(counters, drops))
     return roles

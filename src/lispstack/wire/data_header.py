@@ -41,6 +41,8 @@ _HEADER = struct.Struct("!II")
 _PACK = _HEADER.pack
 _NL = (_N | _L) << 24
 _NLI = (_N | _L | _I) << 24
+_VL = (_V | _L) << 24
+_VLI = (_V | _L | _I) << 24
 
 
 def encapsulation_header(nonce: int, lsb: int, iid: int = 0) -> bytes:
@@ -53,6 +55,17 @@ def encapsulation_header(nonce: int, lsb: int, iid: int = 0) -> bytes:
     if iid:
         return _PACK(_NLI | nonce, (iid << 8) | (lsb & 0xFF))
     return _PACK(_NL | nonce, lsb)
+
+
+def versioned_header(source_version: int, dest_version: int, lsb: int, iid: int = 0) -> bytes:
+    """`encapsulation_header` with map-versions (V bit, RFC 9302) instead of the nonce.
+
+    Equal to the checked DataHeader(map_version_present=True, lsb_present=True, ...).encode().
+    """
+    versions = (source_version << 12) | dest_version
+    if iid:
+        return _PACK(_VLI | versions, (iid << 8) | (lsb & 0xFF))
+    return _PACK(_VL | versions, lsb)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,6 +235,8 @@ class Decapsulated:
     lsb: int | None
     """None without the L bit."""
     inner: bytes
+    map_versions: tuple[int, int] | None = None
+    """(source, destination) map-versions with the V bit (RFC 9302), else None."""
 
 
 def decapsulate(payload: bytes) -> Decapsulated:
@@ -251,4 +266,5 @@ def decapsulate(payload: bytes) -> Decapsulated:
         iid, lsb = second >> 8, second & 0xFF
     else:
         iid, lsb = 0, second
-    return Decapsulated(flags, nonce, iid, lsb if flags & _L else None, inner)
+    versions = ((first >> 12) & 0xFFF, first & 0xFFF) if flags & _V else None
+    return Decapsulated(flags, nonce, iid, lsb if flags & _L else None, inner, versions)

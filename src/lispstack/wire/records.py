@@ -277,9 +277,17 @@ def _plain_locators_end(data: bytes, pos: int, end: int, count: int) -> int | No
     return pos
 
 
+SUBSCRIBE_BIT = 0x80
+"""The N bit of a Map-Request EID record (RFC 9437): first bit of its reserved byte."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EidRecord:
-    """The EID-prefix asked for in a Map-Request."""
+    """The EID-prefix asked for in a Map-Request.
+
+    The first bit of `reserved` is the N bit of RFC 9437 (publish/subscribe):
+    the ITR asks to be notified (Map-Notify) when the mapping changes.
+    """
 
     eid: Address
     eid_mask_len: int
@@ -297,6 +305,11 @@ class EidRecord:
     def eid_text(self) -> str:
         return f"{split_instance_id(self.eid)[1]}/{self.eid_mask_len}"
 
+    @property
+    def subscribe(self) -> bool:
+        """The N bit (RFC 9437)."""
+        return bool(self.reserved & SUBSCRIBE_BIT)
+
     def encode(self) -> bytes:
         return _EID_RECORD.pack(self.reserved, self.eid_mask_len) + encode_address(self.eid)
 
@@ -310,4 +323,7 @@ class EidRecord:
         return cls(eid=eid, eid_mask_len=mask_len, reserved=reserved)
 
     def to_json(self) -> dict[str, Any]:
-        return {"eid": self.eid_text, "iid": self.iid}
+        out: dict[str, Any] = {"eid": self.eid_text, "iid": self.iid}
+        if self.subscribe:
+            out["subscribe"] = True
+        return out
