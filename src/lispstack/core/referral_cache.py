@@ -60,6 +60,15 @@ class ReferralCache:
             del self._order[prefix]
         return None
 
+    def forget(self, prefix: EidPrefix) -> None:
+        """Drop the entry of exactly `prefix`, if any (a referral found stale)."""
+        if self._table.pop(prefix) is not None:
+            del self._order[prefix]
+
+    def clear(self) -> None:
+        self._table.clear()
+        self._order.clear()
+
     def __len__(self) -> int:
         return len(self._order)
 
