@@ -64,9 +64,19 @@ class DdtNode(Role):
         self.counters = counters
         self.drops = drops
         self._authoritative: PrefixTable[EidPrefix] = PrefixTable()
+        self._delegations: PrefixTable[ReferralRecord] = PrefixTable()
+        self._holes = NegativePrefixFinder(())
+        self._load(authoritative, delegations)
+
+    def _load(
+        self,
+        authoritative: Sequence[EidPrefix],
+        delegations: Sequence[tuple[EidPrefix, Delegation]],
+    ) -> None:
+        self._authoritative.clear()
         for prefix in authoritative:
             self._authoritative[prefix] = prefix
-        self._delegations: PrefixTable[ReferralRecord] = PrefixTable()
+        self._delegations.clear()
         for prefix, delegation in delegations:
             self._delegations[prefix] = referral_record(
                 _DELEGATION_ACTION[delegation.kind],
@@ -78,12 +88,12 @@ class DdtNode(Role):
 
     @classmethod
     def from_config(cls, config: NodeConfig, counters: Counters, drops: DropRecorder) -> DdtNode:
-        return cls(
-            [EidPrefix(p.iid, p.network) for p in config.ddt_prefixes],
-            [(EidPrefix(d.eid_prefix.iid, d.eid_prefix.network), d) for d in config.delegations],
-            counters,
-            drops,
-        )
+        return cls(*_tables(config), counters, drops)
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New `[[ddt-prefixes]]` and `[[delegations]]`: answered from the next request on."""
+        self._load(*_tables(config))
+        return []
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
@@ -125,5 +135,24 @@ class DdtNode(Role):
         )
         return EidPrefix(iid, EidPrefix.host(iid, eid).network.supernet(new_prefix=length))
 
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
+        """`delegations`: each authoritative prefix, then each delegation with its referral set."""
+        if topic != "delegations":
+            return None
+        authoritative = [
+            {"eid": str(p.network), "iid": p.iid, "action": "authoritative"}
+            for p in self._authoritative
+        ]
+        return authoritative + [record.to_json() for record in self._delegations.values()]
+
     def gauges(self) -> dict[str, int]:
         return {"delegations": len(self._delegations)}
+
+
+def _tables(
+    config: NodeConfig,
+) -> tuple[list[EidPrefix], list[tuple[EidPrefix, Delegation]]]:
+    return (
+        [EidPrefix(p.iid, p.network) for p in config.ddt_prefixes],
+        [(EidPrefix(d.eid_prefix.iid, d.eid_prefix.network), d) for d in config.delegations],
+    )

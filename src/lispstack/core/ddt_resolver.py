@@ -41,6 +41,7 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
@@ -101,14 +102,16 @@ class DdtResolver(Role):
         self._deadlines: list[tuple[float, int]] = []
         """(deadline, nonce), a heap; entries whose request moved on are skipped."""
 
-    def set_roots(self, roots: Sequence[IPAddress]) -> None:
-        """New `[[ddt-roots]]` (a reload): what was learnt below the old ones is forgotten."""
-        if list(roots) == self.roots:
-            return
-        self.roots = list(roots)
-        self.cache.clear()
-        self.negatives.clear()
-        self.counters.add("ddt.cache-flushed")
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New `[[ddt-roots]]`: what was learnt below the old ones is forgotten (walks under
+        way finish with the referral sets they hold)."""
+        roots = [root.address for root in config.ddt_roots]
+        if roots != self.roots:
+            self.roots = roots
+            self.cache.clear()
+            self.negatives.clear()
+            self.counters.add("ddt.cache-flushed")
+        return []
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
