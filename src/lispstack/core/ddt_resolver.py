@@ -40,6 +40,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
 from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
@@ -60,6 +61,8 @@ DDT_TIMEOUT = 2.0
 MAX_DEPTH = 16
 MAX_PENDING = 65_536
 ERROR_TTL = 1
+_IN_ECM = f"in.{MessageType.ECM.label}"
+_IN_REFERRAL = f"in.{MessageType.MAP_REFERRAL.label}"
 """Minutes, of the negative Map-Reply that ends a loop or a NOT-AUTHORITATIVE walk."""
 _NEGATIVE = (ReferralAction.MS_NOT_REGISTERED, ReferralAction.DELEGATION_HOLE)
 
@@ -159,6 +162,44 @@ class DdtResolver(Role):
             followed_length=cached.eid_mask_len,
         )
         return self._ask_next(request.nonce, pending, now)
+
+    def forward_cached(
+        self, payload: bytes, eid: int, reply_to: Endpoint, nonce: int, now: float
+    ) -> list[Action] | None:
+        """The fast path's common ECM Map-Request (core/ddt_fast_path.py) for the IPv4 EID
+        `eid` of instance-id 0: sent on as `_request` would send it when a live referral
+        (and no negative entry) holds the EID, counted the same; else None."""
+        if nonce in self._pending or len(self._pending) >= MAX_PENDING:
+            return None
+        cached = self.cache.entry_v4(eid, now)
+        if cached is None or (len(self.negatives) and self.negatives.entry_v4(eid, now)):
+            return None
+        self.counters.add(_IN_ECM)
+        self.counters.add("ddt.cache-hit")
+        pending = _Pending(
+            0,
+            IPv4Address(eid),
+            with_ddt_flag(payload),
+            reply_to,
+            list(cached.order),
+            cached.prefix,
+            followed_length=cached.prefix.network.prefixlen,
+        )
+        return self._ask_next(nonce, pending, now)
+
+    def take_ms_ack(self, nonce: int, source: IPAddress, eid: int, length: int) -> bool:
+        """The fast path's MS-ACK for the IPv4 prefix `eid`/`length` of instance-id 0: True
+        when it ends a pending walk (counted as `_referral` counts it), else False."""
+        pending = self._pending.get(nonce)
+        if pending is None or pending.asked != source or pending.iid != 0:
+            return False
+        asked = pending.eid
+        if asked.version != 4 or (length and (int(asked) ^ eid) >> (32 - length)):
+            return False  # not the EID asked for: the general path drops it
+        self.counters.add(_IN_REFERRAL)
+        self.counters.add("ddt.ms-ack")
+        del self._pending[nonce]
+        return True
 
     # ------------------------------------------------------------ the walk
 
