@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import Delegation, DelegationKind, NodeConfig
+from lispstack.config.model import Delegation, DelegationChild, DelegationKind, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, SendDatagram
@@ -43,6 +43,7 @@ from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_referral import ReferralAction, ReferralRecord
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
+from lispstack.wire.records import Locator
 
 _DELEGATION_ACTION = {
     DelegationKind.NODE: ReferralAction.NODE_REFERRAL,
@@ -77,12 +78,15 @@ class DdtNode(Role):
         for prefix in authoritative:
             self._authoritative[prefix] = prefix
         self._delegations.clear()
+        referral_sets: dict[tuple[DelegationChild, ...], tuple[Locator, ...]] = {}
+        """One tuple of locators per distinct set of children: many delegations share one."""
         for prefix, delegation in delegations:
+            children = delegation.children
+            referrals = referral_sets.get(children)
+            if referrals is None:
+                referrals = referral_sets[children] = ref_locators(children)
             self._delegations[prefix] = referral_record(
-                _DELEGATION_ACTION[delegation.kind],
-                prefix,
-                delegation.ttl,
-                ref_locators(delegation.children),
+                _DELEGATION_ACTION[delegation.kind], prefix, delegation.ttl, referrals
             )
         self._holes = NegativePrefixFinder(prefix for prefix, _ in delegations)
 
