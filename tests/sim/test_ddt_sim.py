@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
@@ -23,11 +23,15 @@ from helpers.mapping_messages import (
     register,
 )
 from lispstack.config import parse_config
+from lispstack.config.model import DelegationChild
 from lispstack.core.build import build_node
-from lispstack.core.ddt_resolver import DDT_TIMEOUT
+from lispstack.core.ddt_resolver import DDT_TIMEOUT, ERROR_TTL, DdtResolver
 from lispstack.core.events import DatagramReceived, Endpoint, SendDatagram, TimerFired
 from lispstack.core.node import Node
+from lispstack.core.referrals import ref_locators, referral_record
+from lispstack.mapping.prefix import EidPrefix
 from lispstack.wire import Ecm, MapReferral, MapReply, decode_control
+from lispstack.wire.map_referral import ReferralAction
 
 ROOT, CHILD, MS, MS_B, MR, LOOPY = (IPv4Address(f"10.9.0.{i}") for i in (1, 2, 3, 4, 5, 6))
 
@@ -141,10 +145,16 @@ class Net:
     def counter(self, address: IPv4Address, name: str) -> int:
         return self.nodes[address].counters.get(name)
 
-    def register_site(self, *servers: IPv4Address) -> None:
+    def register_site(self, *servers: IPv4Address, nonce: int = 1) -> None:
         for server in servers:
-            raw = register((record("192.168.1.0", 24, LISP2),), KEY_A)
+            raw = register((record("192.168.1.0", 24, LISP2),), KEY_A, nonce=nonce)
             self.send(Endpoint(LISP2, 61000), SendDatagram(raw, Endpoint(server, 4342)))
+
+
+def _resolver(net: Net) -> DdtResolver:
+    resolver = net.nodes[MR].roles[0]
+    assert isinstance(resolver, DdtResolver)
+    return resolver
 
 
 def _asked(net: Net) -> list[IPv4Address]:
@@ -169,7 +179,7 @@ def test_referrals_expire_with_their_ttl() -> None:
     net.register_site(MS, MS_B)
     net.ask("192.168.1.7", 1)
     net.advance(10 * 60 + 1)  # the ms-referral's TTL is 10 min; the root's 24 h
-    net.register_site(MS, MS_B)  # registrations last 3 min
+    net.register_site(MS, MS_B, nonce=2)  # registrations last 3 min
     net.ask("192.168.1.7", 2)
     assert _asked(net) == [CHILD, MS_B]
 
@@ -185,29 +195,117 @@ def test_a_dead_map_server_is_replaced_by_the_next_of_the_referral_set() -> None
     assert net.counter(MR, "ddt.timeout") == 1 and net.counter(MR, "ddt.ms-ack") == 1
 
 
-def test_not_registered_and_holes_become_negative_replies_and_are_cached() -> None:
+def _negative_reply(sent: SendDatagram, nonce: int) -> tuple[tuple[str, int], int]:
+    """The (prefix, TTL) of a negative Map-Reply to the ITR."""
+    assert sent.destination == Endpoint(LISP1, 50000)
+    reply = decode_control(sent.payload)
+    assert isinstance(reply, MapReply) and reply.nonce == nonce
+    (only,) = reply.records
+    assert only.locators == ()
+    return (str(only.eid), only.eid_mask_len), only.ttl
+
+
+def test_not_registered_asks_every_map_server_of_the_set_before_the_negative_reply() -> None:
+    # RFC 8111 section 7.3.2 (MS-NOT-REGISTERED): the next Map-Server of the referral set
+    # is asked; only when all of them said so does the ITR get a negative Map-Reply. Our
+    # Map-Servers set I on it (section 6.3: incomplete referral set), so it is not cached.
     net = Net()
-    for eid, nonce, prefix, ttl in (
-        ("192.168.1.7", 1, ("192.168.1.0", 24), 1),  # ms-not-registered, from MS-B
-        ("192.168.200.1", 2, ("192.168.128.0", 17), 15),  # delegation-hole at the root
-    ):
-        (reply_send,) = net.ask(eid, nonce)
-        assert reply_send.destination == Endpoint(LISP1, 50000)
-        reply = decode_control(reply_send.payload)
-        assert isinstance(reply, MapReply) and reply.nonce == nonce
-        (only,) = reply.records
-        assert ((str(only.eid), only.eid_mask_len), only.ttl, only.locators) == (prefix, ttl, ())
+    (reply,) = net.ask("192.168.1.7", 1)
+    assert _asked(net) == [ROOT, CHILD, MS_B, MS]
+    assert _negative_reply(reply, 1) == (("192.168.1.0", 24), 1)
+    assert net.counter(MR, "ddt.not-registered") == 2
+    net.ask("192.168.1.8", 2)
+    assert _asked(net) == [MS_B, MS]  # the ms-referral is cached, the answer is not
+
+
+def test_a_map_server_that_says_not_registered_does_not_hide_the_one_that_has_it() -> None:
+    net = Net()
+    net.register_site(MS)  # MS-B (priority 1) has the site but no registration
+    (forwarded,) = net.ask("192.168.1.7", 1)
+    assert _asked(net) == [ROOT, CHILD, MS_B, MS]
+    assert forwarded.destination == Endpoint(LISP2, 4342)
+    assert net.counter(MR, "ddt.ms-ack") == 1
+
+
+def test_a_hole_becomes_a_cached_negative_reply() -> None:
+    # RFC 8111 section 7.3.2 (DELEGATION-HOLE): cache it, answer the ITR negatively.
+    net = Net()
+    (reply,) = net.ask("192.168.200.1", 2)
+    assert _negative_reply(reply, 2) == (("192.168.128.0", 17), 15)
     net.ask("192.168.200.2", 3)
     assert _asked(net) == [] and net.counter(MR, "ddt.cache-negative") == 1
     assert len(net.outside) == 1
 
 
-def test_a_referral_loop_is_cut() -> None:
+def test_an_incomplete_referral_is_followed_but_not_cached() -> None:
+    # RFC 8111 section 6.3: the receiver of a referral with I set SHOULD NOT cache it.
     net = Net()
-    assert net.ask("192.168.64.1", 1) == []
+    net.register_site(MS, MS_B)
+    resolver = _resolver(net)
+    referral = MapReferral(
+        nonce=1,
+        records=(
+            referral_record(
+                ReferralAction.NODE_REFERRAL,
+                EidPrefix(0, IPv4Network("192.168.0.0/20")),
+                1440,
+                ref_locators([DelegationChild(address=CHILD)]),
+                incomplete=True,
+            ),
+        ),
+    ).encode()
+    request = DatagramReceived(
+        ecm_request("192.168.1.7", nonce=1), Endpoint(LISP1, 50000), Endpoint(MR, 4342)
+    )
+    (to_root,) = net.nodes[MR].handle(request, 0.0)
+    assert isinstance(to_root, SendDatagram) and to_root.destination.address == ROOT
+    answer = DatagramReceived(referral, Endpoint(ROOT, 4342), Endpoint(MR, 4342))
+    (to_child,) = net.nodes[MR].handle(answer, 0.0)
+    assert isinstance(to_child, SendDatagram) and to_child.destination.address == CHILD
+    assert len(resolver.cache) == 0
+
+
+def test_a_referral_loop_walked_from_the_root_ends_with_a_negative_reply() -> None:
+    # RFC 8111 sections 7.3.4 and 8.2: a referral not more specific than the one followed
+    # is a loop; gone through the root, the ITR gets a negative Map-Reply.
+    net = Net()
+    (reply,) = net.ask("192.168.64.1", 1)
     assert _asked(net) == [ROOT, LOOPY]
-    assert net.counter(MR, "ddt.loop") == 1 and net.counter(MR, "ddt.gave-up") == 1
+    assert _negative_reply(reply, 1) == (("192.168.64.1", 32), ERROR_TTL)
+    assert net.counter(MR, "ddt.loop") == 1
     assert net.nodes[MR].next_deadline() is None  # nothing left pending
+    assert ("192.168.64.0/20", "node-referral") in {
+        (r["eid"], r["action"]) for r in net.nodes[MR].show("referral-cache", None, 0.0)
+    }  # the root's referral, not the looping one (the same prefix, from LOOPY)
+
+
+def test_a_stale_cached_referral_is_forgotten_and_the_walk_restarts_at_the_root() -> None:
+    # RFC 8111 section 7.3.2 (NOT-AUTHORITATIVE) and 8.2: not gone through the root, the
+    # cached referral is stale: drop it and ask the root again.
+    net = Net()
+    net.register_site(MS, MS_B)
+    net.ask("192.168.1.7", 1)
+    # The child is reconfigured: it no longer holds 192.168.0.0/20.
+    net.nodes[CHILD] = _node(
+        "child", 'roles = ["ddt-node"]\n[[ddt-prefixes]]\neid-prefix = "10.0.0.0/8"\n'
+    )
+    _resolver(net).cache.forget(EidPrefix(0, IPv4Network("192.168.1.0/24")))
+    net.ask("192.168.2.1", 2)
+    assert _asked(net) == [CHILD, ROOT, CHILD]
+    assert net.counter(MR, "ddt.restart") == 1
+    (reply,) = net.outside  # gone through the root now: NOT-AUTHORITATIVE is final
+    assert _negative_reply(reply, 2) == (("192.168.2.1", 32), ERROR_TTL)
+
+
+def test_a_dead_cached_referral_set_restarts_the_walk_at_the_root() -> None:
+    net = Net()
+    net.register_site(MS, MS_B)
+    net.ask("192.168.1.7", 1)
+    net.down.update({MS, MS_B})
+    net.ask("192.168.1.8", 2)
+    net.advance(2 * DDT_TIMEOUT + 0.1)
+    assert net.counter(MR, "ddt.timeout") == 2 and net.counter(MR, "ddt.restart") == 1
+    assert _asked(net) == [ROOT, CHILD]  # (MS-B and MS are down: never reached)
 
 
 def test_a_walk_whose_every_node_is_dead_gives_up() -> None:

@@ -190,3 +190,26 @@ def test_a_ddt_map_resolver_runs_as_one_worker() -> None:
     text += '[[ddt-roots]]\naddress = "192.0.2.1"\n'
     with pytest.raises(ConfigError, match="runs as one worker"):
         parse_config(text, "mr.toml")
+
+
+def test_ttl_authoritative_and_incomplete_follow_the_rfc_table() -> None:
+    # RFC 8111 section 6.3 (Map-Referral "Incomplete" table): NODE-REFERRAL and
+    # MS-REFERRAL not incomplete, with the delegation's TTL (1440 by default);
+    # DELEGATION-HOLE not incomplete, no referral set, 15; NOT-AUTHORITATIVE incomplete,
+    # no referral set, 0 and not authoritative (section 7.1: the EID-prefix as asked).
+    node = root()
+    flags = {}
+    for eid in ("10.1.2.3", "10.2.9.9", "10.64.0.1", "11.0.0.1"):
+        (record,) = _decoded(ask(node, eid)).records
+        flags[record.action] = (
+            record.ttl,
+            record.authoritative,
+            record.incomplete,
+            bool(record.referrals),
+        )
+    assert flags == {
+        ReferralAction.NODE_REFERRAL: (1440, True, False, True),
+        ReferralAction.MS_REFERRAL: (60, True, False, True),  # its ttl = 60
+        ReferralAction.DELEGATION_HOLE: (15, True, False, False),
+        ReferralAction.NOT_AUTHORITATIVE: (0, False, True, False),
+    }

@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the instance-id story (tenants lab): two tenants, the same addresses, isolated",
     )
+    story.add_argument(
+        "--ddt",
+        action="store_true",
+        help="the LISP-DDT story (ddt lab): referrals walked, cached, a hole, a dead Map-Server",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         name = check_lab_name(args.name) if args.name else None
         story = "pxtr" if args.pxtr else "tenants" if args.tenants else "seed"
+        story = "ddt" if args.ddt else story
         return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ TOPICS = (
     "config",
     "referral-cache",
     "subscriptions",
+    "delegations",
 )
 
 

@@ -41,6 +41,12 @@ def _eid(record: dict[str, Any]) -> str:
     return f"[{record['iid']}]{record['eid']}" if record.get("iid") else str(record["eid"])
 
 
+def _referral_set(record: dict[str, Any]) -> str:
+    """A referral record's set, `address priority/weight` each; `-` when none."""
+    referrals = record.get("referrals", [])
+    return ", ".join(f"{r['address']} {r['priority']}/{r['weight']}" for r in referrals) or "-"
+
+
 _EMPTY = {
     "map-cache": ("the map-cache is empty", "no map-cache entry covers {}"),
     "database": ("no database mappings", "no database mapping covers {}"),
@@ -49,6 +55,7 @@ _EMPTY = {
     "statistics": ("no counters", "no counters"),
     "referral-cache": ("the referral cache is empty", "the referral cache is empty"),
     "subscriptions": ("no subscriptions", "no subscriptions"),
+    "delegations": ("no authoritative prefixes", "no authoritative prefixes"),
 }
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
@@ -156,11 +163,20 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                     r["action"],
                     f"{r['expires_in_s']:.0f}s",
                     "yes" if r["incomplete"] else "no",
-                    ", ".join(
-                        f"{loc['address']} {loc['priority']}/{loc['weight']}"
-                        for loc in r["referrals"]
-                    )
-                    or "-",
+                    _referral_set(r),
+                )
+                for r in result
+            ],
+        )
+    if topic == "delegations":
+        return table(
+            ("EID prefix", "action", "TTL", "referrals"),
+            [
+                (
+                    _eid(r),
+                    r["action"],
+                    f"{r['ttl']}m" if "ttl" in r else "-",
+                    _referral_set(r),
                 )
                 for r in result
             ],

@@ -1,8 +1,10 @@
 """What a live reload (`lispstack reload`, SIGHUP) would change, and what it cannot.
 
 A running node takes new sites and keys, database mappings, Map-Servers,
-Map-Resolvers, PETRs, `[itr]` use-petrs / send-map-request-on-miss and its
-log level. The rest (roles, addresses it binds, workers, sockets, the TUN
+Map-Resolvers, PETRs, `[itr]` use-petrs / send-map-request-on-miss, its log
+level, a DDT node's `[[ddt-prefixes]]` and `[[delegations]]` and a DDT
+Map-Resolver's `[[ddt-roots]]` (not whether it has any: that decides the
+resolver). The rest (roles, addresses it binds, workers, sockets, the TUN
 device, the instances' routing domains, table sizes) is fixed once it runs: a
 reload that changes any of it is refused, naming the first such key, and the
 node goes on as it was.
@@ -13,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
-from lispstack.config.model import MapResolverEntry, MapServerEntry, NodeConfig, Petr
+from lispstack.config.model import (
+    DdtRoot,
+    MapResolverEntry,
+    MapServerEntry,
+    NodeConfig,
+    Petr,
+)
 
 _Item = TypeVar("_Item")
 
@@ -32,6 +40,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("petr", lambda c: c.petr),
     ("tun", lambda c: c.tun),
     ("instances", lambda c: c.instances),
+    ("ddt-roots (having some or none)", lambda c: bool(c.ddt_roots)),
 )
 """The keys a running node cannot change, and how to read each from a config."""
 
@@ -64,6 +73,11 @@ def describe_changes(running: NodeConfig, new: NodeConfig) -> list[str]:
     changes += _lines("map-server", _keyed(running.map_servers, new.map_servers, _address))
     changes += _lines("map-resolver", _keyed(running.map_resolvers, new.map_resolvers, _address))
     changes += _lines("petr", _keyed(running.petrs, new.petrs, _address))
+    changes += _lines("ddt-root", _keyed(running.ddt_roots, new.ddt_roots, _address))
+    changes += _lines("ddt-prefix", _keyed(running.ddt_prefixes, new.ddt_prefixes, str))
+    changes += _lines(
+        "delegation", _keyed(running.delegations, new.delegations, lambda d: d.eid_prefix)
+    )
     if running.itr != new.itr:
         changes.append("itr options changed")
     if running.node.log_level != new.node.log_level:
@@ -71,7 +85,7 @@ def describe_changes(running: NodeConfig, new: NodeConfig) -> list[str]:
     return changes
 
 
-def _address(entry: MapServerEntry | MapResolverEntry | Petr) -> Hashable:
+def _address(entry: MapServerEntry | MapResolverEntry | Petr | DdtRoot) -> Hashable:
     return entry.address
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.counters import Counters
+from lispstack.core.ddt_fast_path import DdtFastPath
 from lispstack.core.ddt_node import DdtNode
 from lispstack.core.ddt_resolver import DdtResolver
 from lispstack.core.drops import DropRecorder
@@ -33,14 +34,15 @@ def build_node(
     drops = DropRecorder(counters)
     locator_sets = new_locator_sets()
     roles: list[Role] = []
-    registering = resolver = None
+    registering = resolver = ddt_resolver = None
     if config.has_role(NodeRole.MAP_SERVER) or config.has_role(NodeRole.MAP_RESOLVER):
         map_server = MapServer.from_config(config, counters, drops, locator_sets)
         if config.has_role(NodeRole.MAP_SERVER):
             registering = map_server
             roles.append(map_server)
         if config.has_role(NodeRole.MAP_RESOLVER) and config.ddt_roots:
-            roles.append(DdtResolver([r.address for r in config.ddt_roots], counters, drops))
+            ddt_resolver = DdtResolver([r.address for r in config.ddt_roots], counters, drops)
+            roles.append(ddt_resolver)
         elif config.has_role(NodeRole.MAP_RESOLVER):
             resolver = MapResolver(map_server, counters, drops)
             roles.append(resolver)
@@ -57,5 +59,8 @@ def build_node(
         fast_path = ResolverFastPath(control, resolver, counters)
         control = fast_path.handle
         node.answer_cached = fast_path.answer_cached
+        node.answer_ddt_cached = fast_path.answer_ddt_cached
+    if ddt_resolver is not None:
+        control = DdtFastPath(control, ddt_resolver).handle
     node.use_control_fast_path(control)
     return node

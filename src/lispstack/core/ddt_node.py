@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address
 
-from lispstack.config.model import Delegation, DelegationKind, NodeConfig
+from lispstack.config.model import Delegation, DelegationChild, DelegationKind, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, SendDatagram
@@ -43,6 +43,7 @@ from lispstack.wire.ecm import Ecm
 from lispstack.wire.map_referral import ReferralAction, ReferralRecord
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType
+from lispstack.wire.records import Locator
 
 _DELEGATION_ACTION = {
     DelegationKind.NODE: ReferralAction.NODE_REFERRAL,
@@ -64,26 +65,39 @@ class DdtNode(Role):
         self.counters = counters
         self.drops = drops
         self._authoritative: PrefixTable[EidPrefix] = PrefixTable()
+        self._delegations: PrefixTable[ReferralRecord] = PrefixTable()
+        self._holes = NegativePrefixFinder(())
+        self._load(authoritative, delegations)
+
+    def _load(
+        self,
+        authoritative: Sequence[EidPrefix],
+        delegations: Sequence[tuple[EidPrefix, Delegation]],
+    ) -> None:
+        self._authoritative.clear()
         for prefix in authoritative:
             self._authoritative[prefix] = prefix
-        self._delegations: PrefixTable[ReferralRecord] = PrefixTable()
+        self._delegations.clear()
+        referral_sets: dict[tuple[DelegationChild, ...], tuple[Locator, ...]] = {}
+        """One tuple of locators per distinct set of children: many delegations share one."""
         for prefix, delegation in delegations:
+            children = delegation.children
+            referrals = referral_sets.get(children)
+            if referrals is None:
+                referrals = referral_sets[children] = ref_locators(children)
             self._delegations[prefix] = referral_record(
-                _DELEGATION_ACTION[delegation.kind],
-                prefix,
-                delegation.ttl,
-                ref_locators(delegation.children),
+                _DELEGATION_ACTION[delegation.kind], prefix, delegation.ttl, referrals
             )
         self._holes = NegativePrefixFinder(prefix for prefix, _ in delegations)
 
     @classmethod
     def from_config(cls, config: NodeConfig, counters: Counters, drops: DropRecorder) -> DdtNode:
-        return cls(
-            [EidPrefix(p.iid, p.network) for p in config.ddt_prefixes],
-            [(EidPrefix(d.eid_prefix.iid, d.eid_prefix.network), d) for d in config.delegations],
-            counters,
-            drops,
-        )
+        return cls(*_tables(config), counters, drops)
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New `[[ddt-prefixes]]` and `[[delegations]]`: answered from the next request on."""
+        self._load(*_tables(config))
+        return []
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
@@ -125,5 +139,24 @@ class DdtNode(Role):
         )
         return EidPrefix(iid, EidPrefix.host(iid, eid).network.supernet(new_prefix=length))
 
+    def show(self, topic: str, arg: str | None, now: float) -> object | None:
+        """`delegations`: each authoritative prefix, then each delegation with its referral set."""
+        if topic != "delegations":
+            return None
+        authoritative = [
+            {"eid": str(p.network), "iid": p.iid, "action": "authoritative"}
+            for p in self._authoritative
+        ]
+        return authoritative + [record.to_json() for record in self._delegations.values()]
+
     def gauges(self) -> dict[str, int]:
         return {"delegations": len(self._delegations)}
+
+
+def _tables(
+    config: NodeConfig,
+) -> tuple[list[EidPrefix], list[tuple[EidPrefix, Delegation]]]:
+    return (
+        [EidPrefix(p.iid, p.network) for p in config.ddt_prefixes],
+        [(EidPrefix(d.eid_prefix.iid, d.eid_prefix.network), d) for d in config.delegations],
+    )

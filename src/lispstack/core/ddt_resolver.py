@@ -4,24 +4,35 @@ With `[[ddt-roots]]`, a Map-Resolver answers an ITR's Map-Request not from
 its own Map-Server but by asking the LISP-DDT hierarchy. The ITR's ECM goes,
 byte for byte but with the D bit set and the ITR's nonce, to the DDT node
 that the most specific live referral-cache entry holding the EID names (the
-roots when none does), and each Map-Referral decides the next step:
+roots when none does), and each Map-Referral decides the next step (RFC 8111
+sections 7.3.2 and 8.2):
 
-    node-referral, ms-referral   cache it for its TTL, ask its referral set
-                                 (priority order)           ddt.referral
+    node-referral, ms-referral   cache it for its TTL (unless I is set: section 6.3),
+                                 ask its referral set (priority order)   ddt.referral
     ms-ack                       done: the Map-Server forwards to the ETR
-                                 or proxy-replies to the ITR  ddt.ms-ack
-    ms-not-registered,           cache it, send the ITR a negative Map-Reply
-    delegation-hole              for its prefix and TTL     ddt.negative
-    not-authoritative            try the next node of the set  ddt.not-authoritative
+                                 or proxy-replies to the ITR          ddt.ms-ack
+    ms-not-registered            ask the next Map-Server of the set; when every one
+                                 said so, a negative Map-Reply for its prefix and TTL
+                                 (cached unless I is set)         ddt.not-registered
+    delegation-hole              cache it, a negative Map-Reply for its prefix and
+                                 TTL                                  ddt.negative
+    not-authoritative            walk begun at a cached referral: forget that entry
+                                 and start again from the roots (ddt.restart); begun
+                                 at the roots: the next node of the set, and when none
+                                 is left a negative Map-Reply     ddt.not-authoritative
 
 A cached negative entry is answered at once (ddt.cache-negative). A node
 that does not answer within DDT_TIMEOUT s is replaced by the next of its
-referral set (ddt.timeout); an exhausted set, a referral that is not more
-specific than the one followed before it (a loop: ddt.loop), or more than
-MAX_DEPTH referrals end the request silently (ddt.gave-up): the ITR asks
-again. A Map-Referral is only taken from the node asked, with the nonce of a
-pending request. Pending requests are bounded (MAX_PENDING; beyond:
-drop.ddt-pending-full).
+referral set (ddt.timeout). A referral that is not more specific than the one
+followed before it is a loop (ddt.loop, section 7.3.4): a walk begun at a
+cached referral starts again from the roots, one begun at the roots ends with
+a negative Map-Reply. An exhausted referral set restarts a walk begun at a
+cached referral from the roots; one begun at the roots, or more than
+MAX_DEPTH referrals, ends the request silently (ddt.gave-up): the ITR asks
+again. Negative Map-Replies that answer a loop or NOT-AUTHORITATIVE are for
+the EID alone, ERROR_TTL minutes. A Map-Referral is only taken from the node
+asked, with the nonce of a pending request. Pending requests are bounded
+(MAX_PENDING; beyond: drop.ddt-pending-full).
 """
 
 from __future__ import annotations
@@ -29,16 +40,18 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 
+from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import CONTROL_PORT, Action, DatagramReceived, Endpoint, SendDatagram
 from lispstack.core.map_resolver import IncomingRequest, encapsulate_plain, read_request
 from lispstack.core.referral_cache import ReferralCache, record_prefix
-from lispstack.core.referrals import referral_order
+from lispstack.core.referrals import referral_order, referral_record
 from lispstack.core.replies import NegativeReplyEncoder
 from lispstack.core.role import Role
-from lispstack.mapping.prefix import IPAddress
+from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm, with_ddt_flag
 from lispstack.wire.map_referral import MapReferral, ReferralAction, ReferralRecord
@@ -47,7 +60,10 @@ from lispstack.wire.message_type import MessageType
 DDT_TIMEOUT = 2.0
 MAX_DEPTH = 16
 MAX_PENDING = 65_536
-_FOLLOWED = (ReferralAction.NODE_REFERRAL, ReferralAction.MS_REFERRAL)
+ERROR_TTL = 1
+_IN_ECM = f"in.{MessageType.ECM.label}"
+_IN_REFERRAL = f"in.{MessageType.MAP_REFERRAL.label}"
+"""Minutes, of the negative Map-Reply that ends a loop or a NOT-AUTHORITATIVE walk."""
 _NEGATIVE = (ReferralAction.MS_NOT_REGISTERED, ReferralAction.DELEGATION_HOLE)
 
 
@@ -60,11 +76,16 @@ class _Pending:
     reply_to: Endpoint
     candidates: list[IPAddress]
     """The rest of the current referral set, in the order to try it."""
+    started_at: EidPrefix | None
+    """The cached referral the walk began at; None once it went through the roots."""
     asked: IPAddress | None = None
     deadline: float = 0.0
     depth: int = 0
     followed_length: int = -1
     """Mask length of the last referral followed (-1: the roots)."""
+    negative: ReferralRecord | None = None
+    """The answer to give when the current set is exhausted (MS-NOT-REGISTERED or
+    NOT-AUTHORITATIVE from a node of the set), if any."""
 
 
 class DdtResolver(Role):
@@ -83,6 +104,17 @@ class DdtResolver(Role):
         self._pending: dict[int, _Pending] = {}
         self._deadlines: list[tuple[float, int]] = []
         """(deadline, nonce), a heap; entries whose request moved on are skipped."""
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New `[[ddt-roots]]`: what was learnt below the old ones is forgotten (walks under
+        way finish with the referral sets they hold)."""
+        roots = [root.address for root in config.ddt_roots]
+        if roots != self.roots:
+            self.roots = roots
+            self.cache.clear()
+            self.negatives.clear()
+            self.counters.add("ddt.cache-flushed")
+        return []
 
     def handle_control(
         self, message: ControlMessage, datagram: DatagramReceived, now: float
@@ -114,7 +146,7 @@ class DdtResolver(Role):
             ecm = encapsulated
         cached = self._cached(iid, eid, now)
         if cached is None:
-            pending = _Pending(iid, eid, with_ddt_flag(ecm), reply_to, list(self.roots))
+            pending = _Pending(iid, eid, with_ddt_flag(ecm), reply_to, list(self.roots), None)
             return self._ask_next(request.nonce, pending, now)
         self.counters.add("ddt.cache-hit")
         if cached.action in _NEGATIVE:
@@ -126,16 +158,54 @@ class DdtResolver(Role):
             with_ddt_flag(ecm),
             reply_to,
             referral_order(cached),
+            record_prefix(cached),
             followed_length=cached.eid_mask_len,
         )
         return self._ask_next(request.nonce, pending, now)
+
+    def forward_cached(
+        self, payload: bytes, eid: int, reply_to: Endpoint, nonce: int, now: float
+    ) -> list[Action] | None:
+        """The fast path's common ECM Map-Request (core/ddt_fast_path.py) for the IPv4 EID
+        `eid` of instance-id 0: sent on as `_request` would send it when a live referral
+        (and no negative entry) holds the EID, counted the same; else None."""
+        if nonce in self._pending or len(self._pending) >= MAX_PENDING:
+            return None
+        cached = self.cache.entry_v4(eid, now)
+        if cached is None or (len(self.negatives) and self.negatives.entry_v4(eid, now)):
+            return None
+        self.counters.add(_IN_ECM)
+        self.counters.add("ddt.cache-hit")
+        pending = _Pending(
+            0,
+            IPv4Address(eid),
+            with_ddt_flag(payload),
+            reply_to,
+            list(cached.order),
+            cached.prefix,
+            followed_length=cached.prefix.network.prefixlen,
+        )
+        return self._ask_next(nonce, pending, now)
+
+    def take_ms_ack(self, nonce: int, source: IPAddress, eid: int, length: int) -> bool:
+        """The fast path's MS-ACK for the IPv4 prefix `eid`/`length` of instance-id 0: True
+        when it ends a pending walk (counted as `_referral` counts it), else False."""
+        pending = self._pending.get(nonce)
+        if pending is None or pending.asked != source or pending.iid != 0:
+            return False
+        asked = pending.eid
+        if asked.version != 4 or (length and (int(asked) ^ eid) >> (32 - length)):
+            return False  # not the EID asked for: the general path drops it
+        self.counters.add(_IN_REFERRAL)
+        self.counters.add("ddt.ms-ack")
+        del self._pending[nonce]
+        return True
 
     # ------------------------------------------------------------ the walk
 
     def _ask_next(self, nonce: int, pending: _Pending, now: float) -> list[Action]:
         if not pending.candidates:
-            self._give_up(nonce)
-            return []
+            return self._exhausted(nonce, pending, now)
         node = pending.candidates.pop(0)
         pending.asked = node
         pending.deadline = now + DDT_TIMEOUT
@@ -144,6 +214,28 @@ class DdtResolver(Role):
         self.counters.add("ddt.request")
         self.counters.add("out.ecm")
         return [SendDatagram(pending.request, Endpoint(node, CONTROL_PORT))]
+
+    def _exhausted(self, nonce: int, pending: _Pending, now: float) -> list[Action]:
+        """Every node of the current set answered without a referral, or not at all."""
+        if pending.negative is not None:
+            if not pending.negative.incomplete and pending.negative.ttl:
+                self._remember_negative(pending.negative, now)
+            return self._finish_negative(nonce, pending.negative, pending)
+        if pending.started_at is not None:
+            return self._restart(nonce, pending, now)
+        self._give_up(nonce)
+        return []
+
+    def _restart(self, nonce: int, pending: _Pending, now: float) -> list[Action]:
+        """Forget the cached referral the walk began at and walk again from the roots."""
+        assert pending.started_at is not None
+        self.cache.forget(pending.started_at)
+        self.counters.add("ddt.restart")
+        pending.started_at = None
+        pending.candidates = list(self.roots)
+        pending.followed_length = -1
+        pending.negative = None
+        return self._ask_next(nonce, pending, now)
 
     def _give_up(self, nonce: int) -> None:
         self._pending.pop(nonce, None)
@@ -166,17 +258,29 @@ class DdtResolver(Role):
         action = record.action
         if action is ReferralAction.NOT_AUTHORITATIVE:
             self.counters.add("ddt.not-authoritative")
+            if pending.started_at is not None:
+                return self._restart(message.nonce, pending, now)
+            pending.negative = pending.negative or self._error_record(pending)
             return self._ask_next(message.nonce, pending, now)
         if action is ReferralAction.MS_ACK:
             self.counters.add("ddt.ms-ack")
             del self._pending[message.nonce]
             return []
-        if action in _NEGATIVE:
-            self.negatives.put(prefix, record, now)
-            self.counters.add("ddt.negative")
-            del self._pending[message.nonce]
-            return [self._negative(message.nonce, record, pending.reply_to)]
-        self.cache.put(prefix, record, now)
+        if action is ReferralAction.MS_NOT_REGISTERED:
+            self.counters.add("ddt.not-registered")
+            pending.negative = record
+            return self._ask_next(message.nonce, pending, now)
+        if action is ReferralAction.DELEGATION_HOLE:
+            if not record.incomplete:
+                self._remember_negative(record, now)
+            return self._finish_negative(message.nonce, record, pending)
+        if record.eid_mask_len <= pending.followed_length:
+            self.counters.add("ddt.loop")
+            if pending.started_at is not None:
+                return self._restart(message.nonce, pending, now)
+            return self._finish_negative(message.nonce, self._error_record(pending), pending)
+        if not record.incomplete:
+            self.cache.put(prefix, record, now)
         return self._follow(message.nonce, pending, record, now)
 
     def _cached(self, iid: int, eid: IPAddress, now: float) -> ReferralRecord | None:
@@ -190,10 +294,6 @@ class DdtResolver(Role):
     def _follow(
         self, nonce: int, pending: _Pending, record: ReferralRecord, now: float
     ) -> list[Action]:
-        if record.eid_mask_len <= pending.followed_length:
-            self.counters.add("ddt.loop")
-            self._give_up(nonce)
-            return []
         if pending.depth >= MAX_DEPTH:
             self._give_up(nonce)
             return []
@@ -201,7 +301,25 @@ class DdtResolver(Role):
         pending.depth += 1
         pending.followed_length = record.eid_mask_len
         pending.candidates = referral_order(record)
+        pending.negative = None
         return self._ask_next(nonce, pending, now)
+
+    def _remember_negative(self, record: ReferralRecord, now: float) -> None:
+        prefix = record_prefix(record)
+        assert prefix is not None  # checked to hold the EID
+        self.negatives.put(prefix, record, now)
+
+    def _error_record(self, pending: _Pending) -> ReferralRecord:
+        """What a loop or NOT-AUTHORITATIVE answers: the EID alone, ERROR_TTL."""
+        host = EidPrefix.host(pending.iid, pending.eid)
+        return referral_record(ReferralAction.NOT_AUTHORITATIVE, host, ERROR_TTL, incomplete=True)
+
+    def _finish_negative(
+        self, nonce: int, record: ReferralRecord, pending: _Pending
+    ) -> list[Action]:
+        self.counters.add("ddt.negative")
+        del self._pending[nonce]
+        return [self._negative(nonce, record, pending.reply_to)]
 
     def _negative(self, nonce: int, record: ReferralRecord, reply_to: Endpoint) -> SendDatagram:
         prefix = record_prefix(record)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_network
 from typing import Any
 
+from lispstack.core.referrals import referral_order
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import split_instance_id
@@ -24,6 +25,9 @@ MAX_REFERRALS = 1_000_000
 class CachedReferral:
     record: ReferralRecord
     expires_at: float
+    prefix: EidPrefix
+    order: tuple[IPAddress, ...]
+    """The referral set in the order to try it (core/referrals.referral_order)."""
 
 
 def record_prefix(record: ReferralRecord) -> EidPrefix | None:
@@ -46,7 +50,8 @@ class ReferralCache:
         if prefix not in self._order and len(self._order) >= self.limit:
             oldest, _ = self._order.popitem(last=False)
             del self._table[oldest]
-        self._table[prefix] = CachedReferral(record, now + record.ttl * 60)
+        order = tuple(referral_order(record))
+        self._table[prefix] = CachedReferral(record, now + record.ttl * 60, prefix, order)
         self._order[prefix] = None
         self._order.move_to_end(prefix)
 
@@ -56,9 +61,26 @@ class ReferralCache:
             prefix, entry = found
             if entry.expires_at > now:
                 return entry.record
-            del self._table[prefix]
-            del self._order[prefix]
+            self.forget(prefix)
         return None
+
+    def entry_v4(self, eid: int, now: float) -> CachedReferral | None:
+        """The most specific live entry holding the IPv4 EID `eid` (an int) of instance-id 0."""
+        while (found := self._table.lookup_v4(0, eid)) is not None:
+            prefix, entry = found
+            if entry.expires_at > now:
+                return entry
+            self.forget(prefix)
+        return None
+
+    def forget(self, prefix: EidPrefix) -> None:
+        """Drop the entry of exactly `prefix`, if any (a referral found stale)."""
+        if self._table.pop(prefix) is not None:
+            del self._order[prefix]
+
+    def clear(self) -> None:
+        self._table.clear()
+        self._order.clear()
 
     def __len__(self) -> int:
         return len(self._order)

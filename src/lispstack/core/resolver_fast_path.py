@@ -60,6 +60,10 @@ class ResolverFastPath:
         self._registrations = resolver.map_server.registrations
         self._counters = counters
         self._cache: BoundedCache[int, _CachedReply] = BoundedCache(MAX_CACHED)
+        self._ddt_cache: BoundedCache[int, tuple[_CachedReply, _CachedReply]] = BoundedCache(
+            MAX_CACHED
+        )
+        """(MS-ACK, proxy Map-Reply) by EID, for DDT Map-Resolvers' requests."""
         self._reply_to: BoundedCache[tuple[bytes, int], Endpoint] = BoundedCache(MAX_CACHED)
         """Where replies go, by ITR-RLOC and port: ITRs ask many times."""
         self._journals: BoundedCache[_Journal, _Journal] = BoundedCache(MAX_JOURNALS)
@@ -70,15 +74,75 @@ class ResolverFastPath:
         payload = datagram.payload
         parsed = parse_common_request(payload)
         if parsed is None:
-            return self._general(datagram, now)
+            ddt = parse_ddt_request(payload)
+            if ddt is None:
+                return self._general(datagram, now)
+            eid, itr_rloc, port, nonce = ddt
+            return self._ddt(datagram, eid, self._endpoint(itr_rloc, port), nonce, now)
         eid, itr_rloc, port, nonce = parsed
-        reply_to = self._reply_to.entries.get((itr_rloc, port))
-        if reply_to is None:
-            reply_to = self._reply_to.put((itr_rloc, port), Endpoint(IPv4Address(itr_rloc), port))
+        reply_to = self._endpoint(itr_rloc, port)
         reply = self._cached_reply(eid, nonce, now)
         if reply is not None:
             return [SendDatagram(reply, reply_to)]
         return self._learn(datagram, eid, reply_to, int.from_bytes(nonce, "big"), now)
+
+    def _endpoint(self, itr_rloc: bytes, port: int) -> Endpoint:
+        reply_to = self._reply_to.entries.get((itr_rloc, port))
+        if reply_to is None:
+            reply_to = self._reply_to.put((itr_rloc, port), Endpoint(IPv4Address(itr_rloc), port))
+        return reply_to
+
+    def answer_ddt_cached(
+        self, payload: bytes, now: float
+    ) -> tuple[bytes, bytes, bytes, int] | None:
+        """(MS-ACK, Map-Reply, ITR-RLOC, port) when `payload` is a DDT request answered
+        before, else None: `answer_cached` for a DDT Map-Resolver's request, whose MS-ACK
+        goes back to the sender."""
+        parsed = parse_ddt_request(payload)
+        if parsed is None:
+            return None
+        eid, itr_rloc, port, nonce = parsed
+        answers = self._ddt_answers(eid, nonce, now)
+        return None if answers is None else (*answers, itr_rloc, port)
+
+    def _ddt_answers(self, eid: int, nonce: bytes, now: float) -> tuple[bytes, bytes] | None:
+        cached = self._ddt_cache.entries.get(eid)
+        if cached is None or not self._valid(cached[1], now):
+            return None
+        referral, reply = cached
+        self.hits += 1
+        self._counters.replay(reply.counted)
+        return referral.head + nonce + referral.tail, reply.head + nonce + reply.tail
+
+    def _ddt(
+        self, datagram: DatagramReceived, eid: int, reply_to: Endpoint, nonce: bytes, now: float
+    ) -> list[Action]:
+        """A DDT Map-Resolver's request: the MS-ACK to it and the proxy reply to the ITR,
+        from bytes kept after the general path first answered them (and counted as it did)."""
+        answers = self._ddt_answers(eid, nonce, now)
+        if answers is not None:
+            return [SendDatagram(answers[0], datagram.source), SendDatagram(answers[1], reply_to)]
+        generation = self._registrations.generation
+        self._counters.start_journal()
+        try:
+            actions = self._general(datagram, now)
+        finally:
+            counted = self._journals.shared(*(self._counters.stop_journal(),) * 2)
+        sends = [a for a in actions if isinstance(a, SendDatagram)]
+        if (
+            len(actions) == len(sends) == 2
+            and sends[0].destination == datagram.source
+            and sends[0].payload[0] >> 4 == MessageType.MAP_REFERRAL
+            and sends[1].destination == reply_to
+            and sends[1].payload[0] >> 4 == MessageType.MAP_REPLY
+        ):
+            expires = self._expiry_of_answer(eid, now)
+            learnt = [
+                _CachedReply(generation, expires, s.payload[:4], s.payload[12:], counted)
+                for s in sends
+            ]
+            self._ddt_cache.put(eid, (learnt[0], learnt[1]))
+        return actions
 
     def answer_cached(self, payload: bytes, now: float) -> tuple[bytes, bytes, int] | None:
         """(Map-Reply, ITR-RLOC, port) when `payload` is a request answered before, else None.
@@ -95,13 +159,12 @@ class ResolverFastPath:
         reply = self._cached_reply(eid, nonce, now)
         return None if reply is None else (reply, itr_rloc, port)
 
+    def _valid(self, cached: _CachedReply, now: float) -> bool:
+        return cached.generation == self._registrations.generation and now < cached.expires
+
     def _cached_reply(self, eid: int, nonce: bytes, now: float) -> bytes | None:
         cached = self._cache.entries.get(eid)
-        if (
-            cached is None
-            or cached.generation != self._registrations.generation
-            or now >= cached.expires
-        ):
+        if cached is None or not self._valid(cached, now):
             return None
         self.hits += 1
         self._counters.replay(cached.counted)
@@ -137,7 +200,17 @@ class ResolverFastPath:
 
 def parse_common_request(payload: bytes) -> tuple[int, bytes, int, bytes] | None:
     """(EID, ITR-RLOC, inner source port, nonce) of the common request, else None."""
-    if len(payload) < 60 or payload[0] != 0x80 or payload[1:4] != b"\0\0\0":
+    return _parse(payload, 0x80)
+
+
+def parse_ddt_request(payload: bytes) -> tuple[int, bytes, int, bytes] | None:
+    """`parse_common_request` for the same request with the ECM's D bit set (RFC 8111
+    section 5: a DDT Map-Resolver asking)."""
+    return _parse(payload, 0x84)
+
+
+def _parse(payload: bytes, first: int) -> tuple[int, bytes, int, bytes] | None:
+    if len(payload) < 60 or payload[0] != first or payload[1:4] != b"\0\0\0":
         return None
     (vihl, total, protocol, sport, udp_length, mr0, mr1, irc, count, nonce) = (
         _ECM_MAP_REQUEST.unpack_from(payload)

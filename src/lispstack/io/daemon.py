@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from lispstack.config import ConfigError, load_config
 from lispstack.config.model import NodeConfig, NodeRole
@@ -60,6 +60,10 @@ from lispstack.io.sd_notify import notify
 from lispstack.io.tun import TunDevice
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
 from lispstack.mapping.address_cache import AddressCache
+
+_Answer = TypeVar("_Answer")
+DDT_ECM = b"\x84"
+"""The first byte of an ECM with the D bit (RFC 8111 section 5): a DDT Map-Resolver's."""
 
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
@@ -234,6 +238,7 @@ class NodeDaemon:
         """Read what the socket holds (a bounded batch), then reschedule the timer once."""
         reply_socket = self._sockets.get((4, CONTROL_PORT))
         answer_cached = self.node.answer_cached if local.port == CONTROL_PORT else None
+        answer_ddt = self.node.answer_ddt_cached if local.port == CONTROL_PORT else None
         replied = 0
         for _ in range(DRAIN_BATCH):
             try:
@@ -248,6 +253,13 @@ class NodeDaemon:
                 if cached is not None:
                     replied += self._send_cached(reply_socket, *cached)
                     continue
+                if answer_ddt is not None and data[:1] == DDT_ECM:
+                    ddt = self._answer_from_cache(answer_ddt, data, time.monotonic())
+                    if ddt is not None:
+                        referral, reply, itr_rloc, port = ddt
+                        replied += self._send_cached(reply_socket, reply, itr_rloc, port)
+                        replied += self._send_to(sock, referral, address)
+                        continue
             source = Endpoint(self._addresses.parse(address[0]), address[1])
             self._handle(DatagramReceived(data, source, local))
         if replied:
@@ -255,11 +267,8 @@ class NodeDaemon:
         self._schedule()
 
     def _answer_from_cache(
-        self,
-        answer_cached: Callable[[bytes, float], tuple[bytes, bytes, int] | None],
-        data: bytes,
-        now: float,
-    ) -> tuple[bytes, bytes, int] | None:
+        self, answer_cached: Callable[[bytes, float], _Answer | None], data: bytes, now: float
+    ) -> _Answer | None:
         try:
             return answer_cached(data, now)
         except Exception:  # a bug must not take the node down
@@ -268,8 +277,12 @@ class NodeDaemon:
 
     def _send_cached(self, sock: socket.socket, reply: bytes, itr_rloc: bytes, port: int) -> int:
         """Send a cached Map-Reply to an IPv4 ITR-RLOC: 1 if it left, else 0 (counted)."""
+        return self._send_to(sock, reply, (socket.inet_ntoa(itr_rloc), port))
+
+    def _send_to(self, sock: socket.socket, payload: bytes, address: tuple[str, int]) -> int:
+        """1 if `payload` left for `address`, else 0 (counted)."""
         try:
-            sock.sendto(reply, (socket.inet_ntoa(itr_rloc), port))
+            sock.sendto(payload, address)
         except OSError:
             self.node.counters.add("drop.send-failed")
             return 0

@@ -23,10 +23,12 @@ def registrations(demo: Demo) -> None:
     )
 
 
-def check_registered(demo: Demo, step: Step, expected: list[tuple[int, str, str, str]]) -> None:
+def check_registered(
+    demo: Demo, step: Step, expected: list[tuple[int, str, str, str]], server: str = "mapserver"
+) -> None:
     """Show the Map-Server's registrations; check each (iid, EID prefix, RLOC, site)."""
-    demo.lab_command(step, "show", "mapserver", "registrations")
-    registered = {(r.get("iid", 0), r["eid"]): r for r in demo.ask("mapserver", "registrations")}
+    demo.lab_command(step, "show", server, "registrations")
+    registered = {(r.get("iid", 0), r["eid"]): r for r in demo.ask(server, "registrations")}
     for iid, eid, rloc, site in expected:
         entry = registered.get((iid, eid), {})
         demo.check(
