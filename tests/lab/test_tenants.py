@@ -67,7 +67,7 @@ def test_a_tenant_reaches_its_own_host_only_though_both_tenants_use_the_address(
     lab: str, source: str, destination: str, reached: str, other: str
 ) -> None:
     before = {host: _echo_requests(host, destination) for host in (reached, other)}
-    ping = _exec(source, "ping", "-n", "-c", "3", "-W", "2", destination)
+    ping = _exec(source, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", destination)
     assert "3 received" in ping.stdout, ping.stdout + ping.stderr
     assert _echo_requests(reached, destination) - before[reached] == 3
     assert _echo_requests(other, destination) == before[other]

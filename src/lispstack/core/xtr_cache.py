@@ -37,6 +37,10 @@ from lispstack.core.forwarding import EntryKind, entry_kind
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.records import MappingRecord, MapReplyAction
 
+TTL_UNIT_S = 60.0
+"""Seconds in one unit of a record's TTL (minutes, RFC 9301); a lab test sets it
+smaller to see an entry expire without waiting a minute."""
+
 TableKey = tuple[int, int]
 """(instance-id, IP version)."""
 EntryKey = tuple[int, int, int, int]
@@ -135,7 +139,7 @@ def new_entry(record: MappingRecord, now: float, source: str) -> CacheEntry:
         key=record_key(record),
         record=record,
         created=now,
-        expires=now + record.ttl * 60.0,
+        expires=now + record.ttl * TTL_UNIT_S,
         source=source,
         rlocs=rlocs,
         lsb=locator_status_bits(rlocs),
