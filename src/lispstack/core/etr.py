@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.config.model import MapServerEntry, NodeConfig
-from lispstack.core.counters import Counters
+from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
@@ -267,9 +267,12 @@ class Etr(Role):
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
         if self.local.lookup(packet.iid, version, dst) is None:
-            reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
-            return list(self.drops.drop(reason, str(datagram.source.address), now))
+            source = str(datagram.source.address)
+            if packet.iid in self.local.iids:
+                return list(self.drops.drop("decap-not-our-eid", source, now, iid=packet.iid))
+            return list(self.drops.drop("decap-unserved-iid", source, now))  # no counter per iid
         self.counters.add("decap.packets")
+        self.counters.add(instance_counter(packet.iid, "decapsulated"))
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         return [WriteToTun(packet.inner, packet.iid)]
 

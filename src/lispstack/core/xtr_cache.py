@@ -24,7 +24,7 @@ core.forwarding's EntryKind), and mapping/ must not import core/.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
@@ -133,13 +133,17 @@ def usable_rlocs(record: MappingRecord) -> tuple[RlocChoice, ...]:
     return tuple(rlocs)
 
 
+def ttl_seconds(record: MappingRecord) -> float:
+    return record.ttl * TTL_UNIT_S
+
+
 def new_entry(record: MappingRecord, now: float, source: str) -> CacheEntry:
     rlocs = usable_rlocs(record)
     return CacheEntry(
         key=record_key(record),
         record=record,
         created=now,
-        expires=now + record.ttl * TTL_UNIT_S,
+        expires=now + ttl_seconds(record),
         source=source,
         rlocs=rlocs,
         lsb=locator_status_bits(rlocs),
@@ -165,6 +169,10 @@ class XtrCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def sizes(self) -> dict[int, int]:
+        """The number of entries of each instance-id."""
+        return dict(Counter(key[0] for key in self._entries))
 
     def entries(self) -> list[CacheEntry]:
         return sorted(self._entries.values(), key=lambda e: e.key)
