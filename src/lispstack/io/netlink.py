@@ -123,7 +123,7 @@ class PolicyRouting:
             for family in _FAMILY.values():
                 for route in ipr.get_routes(family=family, table=MAIN_TABLE):
                     if route.get_attr("RTA_OIF") in indexes and route["type"] == 1:
-                        ipr.route("replace", **_copied(route, table))
+                        ipr.route("replace", **copied(route, table))
                 ipr.route(
                     "replace",
                     dst="0.0.0.0/0" if family == _FAMILY[4] else "::/0",
@@ -230,7 +230,7 @@ def _index(ipr: IPRoute, name: str) -> int:
     return found[0]
 
 
-def _copied(route: Any, table: int) -> dict[str, object]:
+def copied(route: Any, table: int) -> dict[str, object]:
     """The arguments of `ipr.route` that copy a main-table unicast route into `table`."""
     copy: dict[str, object] = {
         "family": route["family"],
