@@ -21,7 +21,8 @@ TUN device and table, and, at INSTANCE_PRIORITY (before the rules above),
 
 Its table holds a copy of the main table's routes out of its interfaces
 (their connected subnets, made when their addresses were set), of protocol
-COPY_PROTO, and a default route into its TUN. So what a tenant's hosts send reaches the ITR through
+COPY_PROTO, kept in step while the node runs (io/instance_routes.py), and a
+default route into its TUN. So what a tenant's hosts send reaches the ITR through
 the instance's TUN, which tells the ITR the instance-id, and what the ETR
 decapsulates with that instance-id, written to that TUN, is routed to the
 tenant's interfaces only: two tenants may use the same EID prefix, and
