@@ -505,6 +505,7 @@ class Itr(Role):
         for pending in given_up:
             if pending.queue:
                 self.counters.add("drop.map-request-timeout", len(pending.queue))
+                self.counters.add(instance_counter(pending.iid, "dropped"), len(pending.queue))
             actions.append(
                 Trace("map-request-timeout", {"eid": str(pending.eid), "iid": pending.iid})
             )
