@@ -61,3 +61,13 @@ def test_a_lock_file_nobody_holds_is_taken_or_removed(tmp_path: Path) -> None:
     assert remove_stale_lock(lock_path(socket))
     assert not lock_path(socket).exists()
     assert not remove_stale_lock(lock_path(socket))  # nothing there
+
+
+def test_a_node_not_run_as_root_keeps_its_name_locks_beside_its_control_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # /run/lispstack is root's
+    with InstanceLock(tmp_path / "ms.sock", "ms"):
+        assert name_lock_path("ms", tmp_path / "names").read_text() == f"{os.getpid()} ms\n"
+        with pytest.raises(OSError, match="already running in this network namespace"):
+            InstanceLock(tmp_path / "other.sock", "ms").acquire()

@@ -7,7 +7,9 @@ Two locks, taken before any socket is bound:
   network namespace (INODE: the inode of /proc/self/ns/net). Names are scoped
   per network namespace because labs and tests run nodes of the same name in
   namespaces of their own (`xtr1` in two labs); two nodes named `xtr1` in one
-  namespace are refused, whatever their control sockets.
+  namespace are refused, whatever their control sockets. A node not run as
+  root (a Map-Server needs no privileges) cannot write /run/lispstack: its
+  name locks live in a `names` directory beside its control socket.
 
 The locks, not the files, say whether the node runs: the kernel drops a
 flock when the last descriptor of its open file goes away, so a node killed
@@ -95,8 +97,11 @@ class InstanceLock:
     `release` (or the process's end)."""
 
     def __init__(
-        self, control_socket: Path, name: str, names_directory: Path = NAMES_DIRECTORY
+        self, control_socket: Path, name: str, names_directory: Path | None = None
     ) -> None:
+        if names_directory is None:
+            root = os.geteuid() == 0
+            names_directory = NAMES_DIRECTORY if root else control_socket.parent / "names"
         name_path = name_lock_path(name, names_directory)
         self._locks = (
             FileLock(
