@@ -27,7 +27,8 @@ def test_a_held_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) ->
         )
         assert not remove_stale_lock(lock_path(socket))  # held: not stale
     assert not lock_path(socket).exists()  # removed on release
-    assert not name_lock_path("ms", names).exists()
+    assert not name_lock_path("ms", names).parent.exists()  # with its empty directory
+    assert tmp_path.exists()  # not the control socket's
 
 
 def test_the_same_name_on_another_control_socket_is_refused(tmp_path: Path) -> None:
@@ -46,6 +47,7 @@ def test_the_same_name_on_another_control_socket_is_refused(tmp_path: Path) -> N
         assert not lock_path(tmp_path / "b.sock").exists()
         with InstanceLock(tmp_path / "c.sock", "xtr2", names):  # another name starts
             pass
+        assert name_lock.exists()  # xtr2's release left xtr1's lock and directory alone
 
 
 def test_a_lock_file_nobody_holds_is_taken_or_removed(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ an interface means a running xTR or PITR routes through it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def cleanup_all(directory: Path = DEFAULT_DIRECTORY) -> list[str]:
     removed = [f"stale control socket {path}" for path in sockets if remove_stale(path)]
     locks = sorted(directory.glob("*.sock.lock")) + sorted(directory.glob("names/net-*/*.lock"))
     removed += [f"stale lock {lock}" for lock in locks if remove_stale_lock(lock)]
+    for names in directory.glob("names/net-*"):
+        with contextlib.suppress(OSError):  # not empty: a lock is still there
+            names.rmdir()
     return removed + PolicyRouting().cleanup_stale()
 
 

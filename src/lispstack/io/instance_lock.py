@@ -30,6 +30,7 @@ from pathlib import Path
 from lispstack.io.control_socket import DEFAULT_DIRECTORY, cannot_create
 
 NAMES_DIRECTORY = DEFAULT_DIRECTORY / "names"
+OPEN_ATTEMPTS = 5
 
 
 def lock_path(control_socket: Path) -> Path:
@@ -44,13 +45,17 @@ def name_lock_path(name: str, directory: Path = NAMES_DIRECTORY) -> Path:
 class FileLock:
     """An exclusive flock on `path`, its holder ("PID NAME") written into the file."""
 
-    def __init__(self, path: Path, name: str, held_by: str, create_error: Path) -> None:
+    def __init__(
+        self, path: Path, name: str, held_by: str, create_error: Path, own_directory: bool = False
+    ) -> None:
         """`held_by`: what a refused start says after the holder ("is already running
-        on ..."); `create_error`: the path a failure to create the file names."""
+        on ..."); `create_error`: the path a failure to create the file names;
+        `own_directory`: the file's directory is removed with it when left empty."""
         self.path = path
         self.name = name
         self._held_by = held_by
         self._create_error = create_error
+        self._own_directory = own_directory
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -83,12 +88,23 @@ class FileLock:
         _unlink_held(self._fd, self.path)
         os.close(self._fd)
         self._fd = None
+        if self._own_directory:
+            with contextlib.suppress(OSError):  # not empty: another node's lock is there
+                self.path.parent.rmdir()
 
     def _open(self) -> int:
+        """Open (create) the file; again if another node's release removed its directory
+        between our mkdir and our open."""
+        for _ in range(OPEN_ATTEMPTS - 1):
+            with contextlib.suppress(FileNotFoundError):
+                return self._open_once()
+        return self._open_once()
+
+    def _open_once(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as error:
+        except OSError as error:  # OSError(ENOENT, ...) is a FileNotFoundError again
             raise OSError(error.errno, cannot_create(self._create_error, error)) from None
 
 
@@ -110,7 +126,13 @@ class InstanceLock:
                 f"is already running on control socket {control_socket}",
                 control_socket,
             ),
-            FileLock(name_path, name, "is already running in this network namespace", name_path),
+            FileLock(
+                name_path,
+                name,
+                "is already running in this network namespace",
+                name_path,
+                own_directory=True,
+            ),
         )
 
     def acquire(self) -> None:
