@@ -99,7 +99,7 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
     assert netns.ip("route", "show", "table", "4341", namespace=namespace) == ""
     assert not config.with_suffix(".sock").exists()
     assert not config.with_suffix(".sock.lock").exists()
-    assert not Path(name_lock).exists()
+    assert not Path(name_lock).parent.exists()
     assert _cleanup(namespace, str(config)).stdout == "nothing to remove\n"
 
     _kill(_start(namespace, config))

@@ -43,6 +43,7 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     removed = [f"stale control socket {path}"] if remove_stale(path) else []
     for lock in (lock_path(path), name_lock_path(config.name)):
         removed += [f"stale lock {lock}"] if remove_stale_lock(lock) else []
+    _remove_if_empty(name_lock_path(config.name).parent)
     if routing:
         removed += PolicyRouting().cleanup_stale()
     if any(config.has_role(role) for role in _TUN_ROLES):
@@ -61,9 +62,13 @@ def cleanup_all(directory: Path = DEFAULT_DIRECTORY) -> list[str]:
     locks = sorted(directory.glob("*.sock.lock")) + sorted(directory.glob("names/net-*/*.lock"))
     removed += [f"stale lock {lock}" for lock in locks if remove_stale_lock(lock)]
     for names in directory.glob("names/net-*"):
-        with contextlib.suppress(OSError):  # not empty: a lock is still there
-            names.rmdir()
+        _remove_if_empty(names)
     return removed + PolicyRouting().cleanup_stale()
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (a lock is still there), or gone
+        directory.rmdir()
 
 
 def _check_table_unused() -> None:
