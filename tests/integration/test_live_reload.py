@@ -3,12 +3,14 @@ load, and with several workers."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import selectors
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -63,18 +65,35 @@ def _edit(node: RunningNode, old: str, new: str) -> None:
     node.config.write_text(text.replace(old, new))
 
 
-def _registers(prefix: str, key: bytes, nonce: int, port: int = 0) -> bool:
+def _registers(prefix: str, key: bytes, nonce: int) -> bool:
     """Whether the Map-Server answers a Map-Register of `prefix` with a Map-Notify."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as etr:
-        etr.bind((ETR, port))
-        etr.settimeout(1.0)
-        message = register([record(prefix, 24, IPv4Address(ETR))], key, nonce=nonce, proxy=True)
-        etr.sendto(message, (MS, 4342))
-        try:
-            answer = decode_control(etr.recv(65535))
-        except TimeoutError:
-            return False
-    return isinstance(answer, MapNotify) and answer.nonce == nonce
+    return _registers_from(prefix, key, nonce, [0])[0]
+
+
+def _registers_from(prefix: str, key: bytes, first_nonce: int, ports: Sequence[int]) -> list[bool]:
+    """For each source port, whether the Map-Server answers a Map-Register of `prefix`
+    (nonces from `first_nonce` on) with a Map-Notify: all sent at once, then answers
+    awaited for one second in all."""
+    with contextlib.ExitStack() as stack, selectors.DefaultSelector() as selector:
+        waiting: dict[socket.socket, int] = {}
+        for nonce, port in enumerate(ports, first_nonce):
+            etr = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            etr.bind((ETR, port))
+            message = register([record(prefix, 24, IPv4Address(ETR))], key, nonce=nonce, proxy=True)
+            etr.sendto(message, (MS, 4342))
+            selector.register(etr, selectors.EVENT_READ)
+            waiting[etr] = nonce
+        answered: set[int] = set()
+        deadline = time.monotonic() + 1.0
+        while len(answered) < len(waiting) and (left := deadline - time.monotonic()) > 0:
+            for key_, _ in selector.select(left):
+                etr = key_.fileobj
+                assert isinstance(etr, socket.socket)
+                answer = decode_control(etr.recv(65535))
+                if isinstance(answer, MapNotify) and answer.nonce == waiting[etr]:
+                    answered.add(answer.nonce)
+                selector.unregister(etr)
+    return [nonce in answered for nonce in waiting.values()]
 
 
 def _registered(node: RunningNode) -> list[str]:
@@ -138,11 +157,11 @@ def test_a_reload_under_map_request_load_loses_no_answer(node: RunningNode) -> N
 
 def test_every_worker_takes_the_reload(tmp_path: Path) -> None:
     node = start_node(tmp_path, "reloading-workers", _config(workers=2))
-    nonces = itertools.count(1)
+    nonces = itertools.count(1, 16)
     ports = range(40000, 40016)  # from many source ports: the kernel spreads them over both
 
     def all_register() -> list[bool]:
-        return [_registers("192.168.3.0", b"site-c-secret", next(nonces), p) for p in ports]
+        return _registers_from("192.168.3.0", b"site-c-secret", next(nonces), ports)
 
     try:
         assert not any(all_register())

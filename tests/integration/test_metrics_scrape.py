@@ -58,14 +58,18 @@ def test_a_scrape_says_what_show_statistics_says(tmp_path: Path, workers: int) -
         assert node.stop() == 0
     assert statistics["drop.malformed"] == 3 and statistics["in.ecm"] >= 4
     for counter, value in statistics.items():
-        name, label, label_value = counter_metric(counter)
-        labels = ((label, label_value),) if label else ()
+        name, labels = counter_metric(counter)
         assert samples[(f"{name}_total", labels)] == value, counter
     counted = {
         key for key in samples if key[0].startswith("lispstack_") and key[0].endswith("_total")
     }
     assert len(counted) == len(statistics)  # nothing else, nothing twice
     assert samples[("lispstack_registrations", ())] == 0
+    roles = {labels for name, labels in samples if name == "lispstack_role_info"}
+    assert roles == {
+        (("node", "ms"), ("role", "map-server")),
+        (("node", "ms"), ("role", "map-resolver")),
+    }
     assert samples[("process_open_fds", ())] > 0
 
 

@@ -85,9 +85,12 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
 
     done = _cleanup(namespace, str(config))
     assert done.returncode == 0, done.stderr
+    # the name lock of its network namespace (the inode of its /run/netns file)
+    name_lock = f"/run/lispstack/names/net-{os.stat(f'/run/netns/{namespace}').st_ino}/killed.lock"
     assert done.stdout.splitlines() == [
         f"removed stale control socket {tmp_path}/killed.sock",
         f"removed stale lock {tmp_path}/killed.sock.lock",
+        f"removed stale lock {name_lock}",
         "removed rule priority 4340 from 192.168.1.0/24 lookup 254",
         "removed rule priority 4341 from 192.168.1.0/24 lookup 4341",
         "removed route throw 10.9.0.0/16 table 4341",
@@ -96,6 +99,7 @@ def test_cleanup_removes_what_a_killed_xtr_left_and_nothing_of_a_live_one(
     assert netns.ip("route", "show", "table", "4341", namespace=namespace) == ""
     assert not config.with_suffix(".sock").exists()
     assert not config.with_suffix(".sock.lock").exists()
+    assert not Path(name_lock).parent.exists()
     assert _cleanup(namespace, str(config)).stdout == "nothing to remove\n"
 
     _kill(_start(namespace, config))

@@ -30,10 +30,48 @@ def _demo(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_step_of_the_seed_scenario_holds(tmp_path: Path) -> None:
-    name = f"demo{os.getpid()}"
+def test_every_step_of_the_seed_scenario_holds_and_a_kept_lab_keeps_recording(
+    tmp_path: Path,
+) -> None:
+    """One demo run, kept up afterwards (the tenants demo's test checks that a demo not
+    kept removes its lab)."""
+    name = f"keep{os.getpid()}"
     capture = tmp_path / "demo.pcapng"
-    result = _demo("--name", name, "--capture", str(capture))
+    try:
+        result = _demo("--name", name, "--capture", str(capture), "--keep")
+        _check_seed_report(result, capture, tmp_path)
+        demo_frames = len(read_capture(capture).datagrams)
+        assert demo_frames > 0  # written for the demo's last step, readable at once
+        status = subprocess.run(
+            [LISPSTACK, "lab", "status", "--name", name, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert json.loads(status.stdout)["capture"] == {"file": str(capture), "recording": True}
+        ping = subprocess.run(
+            [LISPSTACK, "lab", "exec", "--name", name, "lisp1", "--",
+             "ping", "-c", "1", "-W", "2", "-I", "192.168.1.1", "192.168.2.1"],
+            capture_output=True,
+            timeout=60,
+        )  # fmt: skip
+        assert ping.returncode == 0
+    finally:
+        down = subprocess.run(
+            [LISPSTACK, "lab", "down", "--name", name], capture_output=True, text=True, timeout=120
+        )
+    assert down.returncode == 0 and str(capture) in down.stdout
+    # the file now holds the demo's frames and the ping's, after them
+    datagrams = read_capture(capture).datagrams
+    assert len(datagrams) > demo_frames
+    assert any(d.dport == 4341 and d.timestamp > datagrams[demo_frames - 1].timestamp
+               for d in datagrams)  # fmt: skip
+    assert not _namespaces(name) and not (LAB_ROOT / name).exists()
+
+
+def _check_seed_report(
+    result: subprocess.CompletedProcess[str], capture: Path, directory: Path
+) -> None:
     report = json.loads(result.stdout)
     steps = {s["step"]: s for s in report["steps"]}
     failed = [
@@ -63,9 +101,9 @@ def test_every_step_of_the_seed_scenario_holds(tmp_path: Path) -> None:
 
     pictures = {kind: Path(path) for kind, path in report["pictures"].items()}
     assert pictures == {
-        "ladder svg": tmp_path / "demo-ladder.svg",
-        "ladder html": tmp_path / "demo-ladder.html",
-        "lab svg": tmp_path / "demo-lab.svg",
+        "ladder svg": directory / "demo-ladder.svg",
+        "ladder html": directory / "demo-ladder.html",
+        "lab svg": directory / "demo-lab.svg",
     }
     ladder = ET.parse(pictures["ladder svg"]).getroot()
     columns = [texts(g)[0] for g in groups(ladder, "column")]
@@ -78,42 +116,6 @@ def test_every_step_of_the_seed_scenario_holds(tmp_path: Path) -> None:
     lab = node_texts(ET.parse(pictures["lab svg"]).getroot())
     assert "  registered with 10.0.1.254" in lab["lisp1"]
     assert_renders(pictures["ladder svg"])
-    assert not _namespaces(name) and not (LAB_ROOT / name).exists()
-
-
-def test_a_kept_demo_lab_keeps_recording(tmp_path: Path) -> None:
-    name = f"keep{os.getpid()}"
-    capture = tmp_path / "demo.pcapng"
-    try:
-        result = _demo("--name", name, "--capture", str(capture), "--keep")
-        assert result.returncode == 0, result.stderr
-        demo_frames = len(read_capture(capture).datagrams)
-        assert demo_frames > 0  # written for the demo's last step, readable at once
-        status = subprocess.run(
-            [LISPSTACK, "lab", "status", "--name", name, "--json"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert json.loads(status.stdout)["capture"] == {"file": str(capture), "recording": True}
-        ping = subprocess.run(
-            [LISPSTACK, "lab", "exec", "--name", name, "lisp1", "--",
-             "ping", "-c", "1", "-W", "2", "-I", "192.168.1.1", "192.168.2.1"],
-            capture_output=True,
-            timeout=60,
-        )  # fmt: skip
-        assert ping.returncode == 0
-    finally:
-        down = subprocess.run(
-            [LISPSTACK, "lab", "down", "--name", name], capture_output=True, text=True, timeout=120
-        )
-    assert down.returncode == 0 and str(capture) in down.stdout
-    # the file now holds the demo's frames and the ping's, after them
-    datagrams = read_capture(capture).datagrams
-    assert len(datagrams) > demo_frames
-    assert any(d.dport == 4341 and d.timestamp > datagrams[demo_frames - 1].timestamp
-               for d in datagrams)  # fmt: skip
-    assert not _namespaces(name) and not (LAB_ROOT / name).exists()
 
 
 def test_demo_leaves_a_running_lab_alone() -> None:

@@ -6,7 +6,8 @@ The Map-Server has no IPv4 site, so it answers any IPv4 EID with a negative
 Map-Reply for 0.0.0.0/0, natively-forward. Its TTL for that answer is the
 constant map_resolver.NO_SITE_TTL (15 minutes, no configuration key): this
 test runs the real Map-Server with that constant set to 1 minute, the
-shortest a Map-Reply can carry.
+shortest a Map-Reply can carry, and the real xTR with a TTL minute of
+10 seconds (xtr_cache.TTL_UNIT_S), so the entry expires after 10 s.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ name = "v6-only"
 auth-key = "secret"
 eid-prefixes = ["2001:db8:1::/48"]
 """
+RUN = "from lispstack.cli.main import main; sys.exit(main(['run', sys.argv[1]]))"
 SHORT_TTL_MAP_SERVER = (
-    "import sys; import lispstack.core.map_resolver as r; r.NO_SITE_TTL = 1; "
-    "from lispstack.cli.main import main; sys.exit(main(['run', sys.argv[1]]))"
+    f"import sys; import lispstack.core.map_resolver as r; r.NO_SITE_TTL = 1; {RUN}"
 )
+SHORT_MINUTE_XTR = f"import sys; import lispstack.core.xtr_cache as c; c.TTL_UNIT_S = 10.0; {RUN}"
 
 
 @dataclass
@@ -111,7 +113,9 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             str(tmp_path / "mapserver.log"),
         )
         lab.processes["xtr"] = netns.popen_in(
-            lab.ns("xtr"), [LISPSTACK, "run", str(tmp_path / "xtr.toml")], str(tmp_path / "xtr.log")
+            lab.ns("xtr"),
+            [sys.executable, "-c", SHORT_MINUTE_XTR, str(tmp_path / "xtr.toml")],
+            str(tmp_path / "xtr.log"),
         )
         assert _wait(lambda: all((tmp_path / f"{n}.sock").exists() for n in lab.processes), 20)
         yield lab
@@ -140,8 +144,8 @@ def test_the_default_route_to_the_tun_comes_back_when_the_negative_entry_expires
     lab.ping_from_eid()  # routed natively by the main table now: no second request
     assert lab.requests() == 1
 
-    # After the TTL (1 minute) the entry expires and the base route is back.
-    assert _wait(lambda: "default dev lisp-xtr" in lab.table(), 90), lab.table()
+    # After the TTL (1 minute of 10 s) the entry expires and the base route is back.
+    assert _wait(lambda: "default dev lisp-xtr" in lab.table(), 30), lab.table()
     assert "throw" not in lab.table()
     assert lab.show("xtr", "map-cache") == []
     lab.ping_from_eid()

@@ -49,6 +49,8 @@ def _ping(node: str, source: str, destination: str) -> subprocess.CompletedProce
         "ping",
         "-c",
         "2",
+        "-i",
+        "0.2",
         "-W",
         "2",
         "-I",

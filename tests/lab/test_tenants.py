@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from lispstack.lab.state import LAB_ROOT
 
 pytestmark = pytest.mark.root
 LISPSTACK = str(Path(sys.executable).parent / "lispstack")
@@ -27,15 +29,19 @@ def _exec(node: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return _run("lab", "exec", "--name", LAB, node, "--", *argv)
 
 
+def _read_in(host: str, path: str) -> str:
+    """A file of `host`'s namespace (NAME-HOST; ip netns exec: no Python to start)."""
+    argv = ["ip", "netns", "exec", f"{LAB}-{host}", "cat", path]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
 def _echo_requests(host: str, destination: str) -> int:
     """ICMP echo requests of `destination`'s family that `host` has received (its
     namespace's /proc/net/snmp or snmp6)."""
     if ":" in destination:
-        counters = dict(
-            line.split() for line in _exec(host, "cat", "/proc/net/snmp6").stdout.splitlines()
-        )
+        counters = dict(line.split() for line in _read_in(host, "/proc/net/snmp6").splitlines())
         return int(counters["Icmp6InEchos"])
-    lines = [line.split() for line in _exec(host, "cat", "/proc/net/snmp").stdout.splitlines()]
+    lines = [line.split() for line in _read_in(host, "/proc/net/snmp").splitlines()]
     names, values = [line for line in lines if line[0] == "Icmp:"][:2]
     return int(values[names.index("InEchos")])
 
@@ -67,7 +73,7 @@ def test_a_tenant_reaches_its_own_host_only_though_both_tenants_use_the_address(
     lab: str, source: str, destination: str, reached: str, other: str
 ) -> None:
     before = {host: _echo_requests(host, destination) for host in (reached, other)}
-    ping = _exec(source, "ping", "-n", "-c", "3", "-W", "2", destination)
+    ping = _exec(source, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "2", destination)
     assert "3 received" in ping.stdout, ping.stdout + ping.stderr
     assert _echo_requests(reached, destination) - before[reached] == 3
     assert _echo_requests(other, destination) == before[other]
@@ -78,6 +84,47 @@ def test_the_map_cache_holds_each_tenants_mapping_under_its_instance_id(lab: str
     _exec("h1-200", "ping", "-n", "-c", "1", "-W", "2", "10.2.0.2")
     cache = json.loads(_run("lab", "show", "--name", lab, "lisp1", "map-cache", "--json").stdout)
     assert {(100, "10.2.0.0/24"), (200, "10.2.0.0/24")} <= {(e["iid"], e["eid"]) for e in cache}
+    # statistics per instance-id, at both ends
+    sent, received = (_statistics(node) for node in ("lisp1", "lisp2"))
+    for iid in (100, 200):
+        assert sent[f"iid.{iid}.encapsulated"] > 0 and received[f"iid.{iid}.decapsulated"] > 0
+    assert (
+        sum(sent.get(f"iid.{iid}.encapsulated", 0) for iid in (0, 100, 200))
+        == sent["encap.packets"]
+    )
+
+
+def _statistics(node: str) -> dict[str, int]:
+    shown = _run("lab", "show", "--name", LAB, node, "statistics", "--json").stdout
+    statistics: dict[str, int] = json.loads(shown)
+    return statistics
+
+
+def _table(node: str, table: int) -> str:
+    argv = ["ip", "-n", f"{LAB}-{node}", "route", "show", "table", str(table)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+def test_a_route_added_after_start_is_copied_into_its_tenants_table_and_removed(lab: str) -> None:
+    copy = "10.77.0.0/24 dev t100 proto 251"
+    assert copy not in _table("lisp1", 100)
+    added = _exec("lisp1", "ip", "route", "add", "10.77.0.0/24", "dev", "t100")
+    assert added.returncode == 0, added.stderr
+    try:
+        assert _wait(lambda: copy in _table("lisp1", 100)), _table("lisp1", 100)
+        assert "10.77.0.0/24" not in _table("lisp1", 200)  # tenant 200's domain: untouched
+    finally:
+        _exec("lisp1", "ip", "route", "del", "10.77.0.0/24", "dev", "t100")
+    assert _wait(lambda: "10.77.0.0/24" not in _table("lisp1", 100)), _table("lisp1", 100)
+
+
+def _wait(predicate: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + 10
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 SEND_IID_300 = """
@@ -95,13 +142,12 @@ def test_a_packet_of_an_unserved_instance_id_is_dropped_and_counted(lab: str) ->
     sent = _exec("lisp1", sys.executable, "-c", SEND_IID_300)
     assert sent.returncode == 0, sent.stderr
     for _ in range(50):  # the datagram may still be on its way
-        statistics = json.loads(
-            _run("lab", "show", "--name", lab, "lisp2", "statistics", "--json").stdout
-        )
+        statistics = _statistics("lisp2")
         if "drop.decap-unserved-iid" in statistics:
             break
         time.sleep(0.1)
     assert statistics.get("drop.decap-unserved-iid") == 1
+    assert not [name for name in statistics if name.startswith("iid.300.")]
 
 
 def test_the_tenants_demo_holds_every_check(tmp_path: Path) -> None:
@@ -119,3 +165,6 @@ def test_the_tenants_demo_holds_every_check(tmp_path: Path) -> None:
             "tenant 100's 24 encapsulated IPv4 packets all carry instance-id 100",
             "tenant 200's 24 encapsulated IPv6 packets all carry instance-id 200",
             } <= checks  # fmt: skip
+    # a demo not kept removes its lab
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "tntdemo-" not in namespaces and not (LAB_ROOT / "tntdemo").exists()

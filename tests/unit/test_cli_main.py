@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -50,3 +52,16 @@ def test_every_option_and_argument_has_help_text() -> None:
         and not (action.help and action.help != argparse.SUPPRESS)
     ]
     assert undocumented == []
+
+
+def test_a_command_imports_only_what_it_needs() -> None:
+    """`lispstack show` (run many times by scripts and tests) does not load the node."""
+    probe = (
+        "import sys\nfrom lispstack.cli.main import main\n"
+        "try:\n    main(['show', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('lispstack.io.daemon' in sys.modules, 'lispstack.cli.run_cmd' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert shown.stdout.splitlines()[-1] == "False False", shown.stderr
+    every = cli.build_parser()  # all commands, for `lispstack --help`
+    assert "run" in every.format_help() and "demo" in every.format_help()

@@ -104,6 +104,33 @@ def test_the_etr_delivers_each_instance_id_to_its_own_tun() -> None:
     assert not [a for a in etr.handle_data(unserved, 0.0) if isinstance(a, WriteToTun)]
     assert counters.get("drop.decap-unserved-iid") == 1
     assert counters.get("decap.packets") == 2
+    # per instance-id: those served only, so a flood of iids cannot grow the counters
+    instances = {k: v for k, v in counters.snapshot().items() if k.startswith("iid.")}
+    assert instances == {"iid.100.decapsulated": 1, "iid.200.decapsulated": 1}
+    not_ours = datagram(data_header(1, 1, iid=200) + icmp(REMOTE, "10.9.0.1"), "10.0.2.2", 5,
+                        "10.0.1.1", 4341)  # fmt: skip
+    etr.handle_data(not_ours, 0.0)
+    assert counters.get("drop.decap-not-our-eid") == counters.get("iid.200.dropped") == 1
+
+
+def test_statistics_and_gauges_count_each_instance_id() -> None:
+    _, itr, counters = build_xtr(lisp1_config(extra=TENANTS))
+    asked = {iid: requested(itr, iid) for iid in (100, 200)}
+    answer(itr, asked[100], 100, "10.0.2.9")
+    answer(itr, asked[200], 200, "10.0.3.9")
+    for _ in range(2):
+        itr.handle_tun(icmp(HOST, REMOTE), 0.2, 100)
+    itr.handle_tun(icmp("192.168.1.1", REMOTE), 0.2, 200)  # not tenant 200's EID
+    instances = {k: v for k, v in counters.snapshot().items() if k.startswith("iid.")}
+    # the queued first packet of each is encapsulated when its Map-Reply comes
+    assert instances == {
+        "iid.100.encapsulated": 3,
+        "iid.200.encapsulated": 1,
+        "iid.200.dropped": 1,
+    }
+    gauges = itr.gauges()
+    assert gauges["iid-map-cache-entries.100"] == gauges["iid-map-cache-entries.200"] == 1
+    assert "iid-map-cache-entries.0" not in gauges
 
 
 def test_show_forwarding_explains_a_tenant_destination_in_its_instance_id() -> None:

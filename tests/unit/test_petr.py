@@ -35,6 +35,18 @@ def test_petr_decapsulates_and_forwards_natively() -> None:
     assert counters.get("petr.forwarded") == 1 and counters.get("drop.petr-malformed") == 1
 
 
+def test_petr_drops_and_counts_a_non_zero_instance_id() -> None:
+    """Its native routing is instance-id 0's domain: a tenant's packet must not leave there."""
+    counters = Counters()
+    petr = Petr(counters, DropRecorder(counters))
+    payload = data_header(0x123456, 1, 100) + icmp("10.1.0.2", "4.2.2.2")
+    for _ in range(2):
+        actions = petr.handle_data(datagram(payload, "10.0.1.1", 61000, "10.0.3.3", 4341), 0.0)
+        assert not any(isinstance(a, ForwardNatively) for a in actions)
+    assert counters.get("drop.petr-instance-id") == 2 and counters.get("petr.forwarded") == 0
+    assert not [k for k in counters.snapshot() if k.startswith("iid.")]
+
+
 def test_itr_sends_natively_forward_traffic_to_the_petr() -> None:
     _, itr, counters = build_xtr(lisp1_config(extra=PETRS))
     packet = icmp("192.168.1.1", "4.2.2.2")

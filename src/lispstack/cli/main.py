@@ -20,7 +20,9 @@ EXIT_INTERNAL_ERROR = 70
 """EX_SOFTWARE (sysexits.h): lispstack itself failed, not the user's input."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or only `command`'s (a command's module may import much:
+    the node, the lab; `lispstack show` need not wait for what `lispstack run` needs)."""
     parser = argparse.ArgumentParser(
         prog="lispstack", description="The Locator/ID Separation Protocol (RFC 9300/9301)."
     )
@@ -28,13 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", help="`lispstack COMMAND --help` for one"
     )
-    for name in COMMANDS:
+    for name in (command,) if command in COMMANDS else COMMANDS:
         importlib.import_module(f"lispstack.cli.{name}_cmd").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    command = next((word for word in words if not word.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:

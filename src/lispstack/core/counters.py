@@ -1,8 +1,18 @@
-"""Per-node counters: messages in and out by type, drops by reason, replies by kind."""
+"""Per-node counters: messages in and out by type, drops by reason, replies by kind,
+data packets by instance-id."""
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+
+
+@functools.cache
+def instance_counter(iid: int, event: str) -> str:
+    """The counter of data packets of instance-id `iid` by `event` (encapsulated,
+    decapsulated, dropped), e.g. "iid.100.encapsulated". Only for instance-ids the node
+    serves, so that the names stay few whatever iids arrive."""
+    return f"iid.{iid}.{event}"
 
 
 class Counters:

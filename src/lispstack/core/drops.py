@@ -11,7 +11,7 @@ sources.
 
 from __future__ import annotations
 
-from lispstack.core.counters import Counters
+from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.events import Trace
 
 LOG_INTERVAL_S = 60.0
@@ -32,8 +32,14 @@ class DropRecorder:
         """(reason, source) pairs whose last log time is kept (at most 4096)."""
         return len(self._last_logged)
 
-    def drop(self, reason: str, source: str, now: float, detail: str = "") -> list[Trace]:
+    def drop(
+        self, reason: str, source: str, now: float, detail: str = "", iid: int | None = None
+    ) -> list[Trace]:
+        """`iid`: the data packet's instance-id, one the node serves (also counted as
+        that instance's drop)."""
         self._counters.add(f"drop.{reason}")
+        if iid is not None:
+            self._counters.add(instance_counter(iid, "dropped"))
         last = self._last_logged.get(reason)
         if last is not None and now - last < self._interval:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1

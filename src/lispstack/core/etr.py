@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.config.model import MapServerEntry, NodeConfig
-from lispstack.core.counters import Counters
+from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import Decapsulated, decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
@@ -287,9 +287,12 @@ class Etr(Role):
             )
         ours = self.local.lookup(packet.iid, version, dst)
         if ours is None:
-            reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
-            return list(self.drops.drop(reason, str(datagram.source.address), now))
+            sender = str(datagram.source.address)
+            if packet.iid in self.local.iids:
+                return list(self.drops.drop("decap-not-our-eid", sender, now, iid=packet.iid))
+            return list(self.drops.drop("decap-unserved-iid", sender, now))  # no counter per iid
         self.counters.add("decap.packets")
+        self.counters.add(instance_counter(packet.iid, "decapsulated"))
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         actions: list[Action] = [WriteToTun(packet.inner, packet.iid)]
         if packet.map_versions is not None:

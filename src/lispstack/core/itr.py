@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.config.model import NodeConfig
-from lispstack.core.counters import Counters
+from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import (
     RlocChoice,
@@ -77,7 +77,14 @@ from lispstack.core.rloc_probe import (
 )
 from lispstack.core.role import Role
 from lispstack.core.subscriber import NotifyNonce, Subscriber
-from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
+from lispstack.core.xtr_cache import (
+    CacheEntry,
+    Changes,
+    XtrCache,
+    parse_eid,
+    record_key,
+    ttl_seconds,
+)
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
@@ -187,7 +194,8 @@ class Itr(Role):
         iid = self.admit(version, src, dst, instance)
         if iid < 0:
             if instance != 0:  # the main table is another domain: never leak into it
-                return list(self.drops.drop("instance-not-eid-source", f"[{instance}]", now))
+                reason, source = "instance-not-eid-source", f"[{instance}]"
+                return list(self.drops.drop(reason, source, now, iid=instance))
             if iid == NOT_ELIGIBLE:
                 self.counters.add("native.not-eid-source")
                 return [ForwardNatively(packet)]
@@ -241,16 +249,18 @@ class Itr(Role):
             actions += self._request(packet, iid, version, src, dst, now)
         elif entry is None:
             destination = str(_address(version, dst))
-            actions += self._drop_for("map-cache-miss", version, src, destination, now)
+            actions += self._drop_for("map-cache-miss", iid, version, src, destination, now)
         else:
-            actions += self.drops.drop(f"map-cache-{entry.action.label}", entry.prefix_text, now)
+            reason = f"map-cache-{entry.action.label}"
+            actions += self.drops.drop(reason, entry.prefix_text, now, iid=iid)
         return actions
 
     def _drop_for(
-        self, reason: str, version: int, src: int, destination: str, now: float
+        self, reason: str, iid: int, version: int, src: int, destination: str, now: float
     ) -> list[Action]:
         """A per-destination drop, logged per source: a scan must not log once per address."""
-        return list(self.drops.drop(reason, str(_address(version, src)), now, f"to {destination}"))
+        source = str(_address(version, src))
+        return list(self.drops.drop(reason, source, now, f"to {destination}", iid))
 
     def _encapsulate(
         self,
@@ -266,8 +276,9 @@ class Itr(Role):
         hash_value = flow_hash(packet)
         rloc = choose_rloc(rlocs, hash_value, self._families)
         if rloc is None:
-            return list(self.drops.drop("no-usable-rloc", label, now))
+            return list(self.drops.drop("no-usable-rloc", label, now, iid=iid))
         self.counters.add("encap.packets")
+        self.counters.add(instance_counter(iid, "encapsulated"))
         if versions is None:
             header = data_header(self.rng.getrandbits(24), lsb, iid)
         else:
@@ -311,7 +322,8 @@ class Itr(Role):
         if outcome.request is not None:
             actions.extend(self._send_request(outcome.request, now))
         if outcome.drop_reason is not None:
-            actions.extend(self._drop_for(outcome.drop_reason, version, src, str(destination), now))
+            reason = outcome.drop_reason
+            actions.extend(self._drop_for(reason, iid, version, src, str(destination), now))
         return actions
 
     def _maybe_refresh(
@@ -319,7 +331,7 @@ class Itr(Role):
     ) -> list[Action]:
         if entry.refreshing:
             return []
-        window = min(REFRESH_BEFORE_S, entry.record.ttl * 6.0)
+        window = min(REFRESH_BEFORE_S, ttl_seconds(entry.record) / 10)
         if entry.expires - now > window:
             return []
         entry.refreshing = True
@@ -594,6 +606,7 @@ class Itr(Role):
         for pending in given_up:
             if pending.queue:
                 self.counters.add("drop.map-request-timeout", len(pending.queue))
+                self.counters.add(instance_counter(pending.iid, "dropped"), len(pending.queue))
             actions.append(
                 Trace("map-request-timeout", {"eid": str(pending.eid), "iid": pending.iid})
             )
@@ -653,6 +666,7 @@ class Itr(Role):
             "map-cache-entries": len(self.cache),
             "pending-map-requests": len(self.client),
             **self.prober.reachability(),
+            **{f"iid-map-cache-entries.{iid}": size for iid, size in self.cache.sizes().items()},
         }
 
     def show(self, topic: str, arg: str | None, now: float) -> object | None:

@@ -3,6 +3,10 @@
 A LISP site whose provider filters EID-sourced packets sends its traffic for
 non-LISP destinations encapsulated to a PETR, which hands the inner packet
 to its own (native) routing.
+
+Native routing is the main table, instance-id 0's domain: a packet with another
+instance-id is dropped and counted (drop.petr-instance-id), never handed to the
+main table, where it would leave its tenant's routing domain.
 """
 
 from __future__ import annotations
@@ -30,5 +34,7 @@ class Petr(Role):
             return list(
                 self.drops.drop("petr-malformed", str(datagram.source.address), now, str(error))
             )
+        if packet.iid != 0:  # unserved: no counter per iid
+            return list(self.drops.drop("petr-instance-id", str(datagram.source.address), now))
         self.counters.add("petr.forwarded")
         return [ForwardNatively(packet.inner)]

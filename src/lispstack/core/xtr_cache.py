@@ -24,7 +24,7 @@ core.forwarding's EntryKind), and mapping/ must not import core/.
 from __future__ import annotations
 
 import heapq
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
@@ -36,6 +36,10 @@ from lispstack.core.events import IPAddress
 from lispstack.core.forwarding import EntryKind, entry_kind
 from lispstack.wire.address import split_instance_id
 from lispstack.wire.records import MappingRecord, MapReplyAction
+
+TTL_UNIT_S = 60.0
+"""Seconds in one unit of a record's TTL (minutes, RFC 9301); a lab test sets it
+smaller to see an entry expire without waiting a minute."""
 
 TableKey = tuple[int, int]
 """(instance-id, IP version)."""
@@ -129,13 +133,17 @@ def usable_rlocs(record: MappingRecord) -> tuple[RlocChoice, ...]:
     return tuple(rlocs)
 
 
+def ttl_seconds(record: MappingRecord) -> float:
+    return record.ttl * TTL_UNIT_S
+
+
 def new_entry(record: MappingRecord, now: float, source: str) -> CacheEntry:
     rlocs = usable_rlocs(record)
     return CacheEntry(
         key=record_key(record),
         record=record,
         created=now,
-        expires=now + record.ttl * 60.0,
+        expires=now + ttl_seconds(record),
         source=source,
         rlocs=rlocs,
         lsb=locator_status_bits(rlocs),
@@ -161,6 +169,10 @@ class XtrCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def sizes(self) -> dict[int, int]:
+        """The number of entries of each instance-id."""
+        return dict(Counter(key[0] for key in self._entries))
 
     def entries(self) -> list[CacheEntry]:
         return sorted(self._entries.values(), key=lambda e: e.key)

@@ -4,7 +4,7 @@ A node stopped by a signal it can handle removes everything itself. One
 that was killed (SIGKILL, a crash of the interpreter) leaves its policy
 rules and the routes of its table (the kernel removes only the routes that
 led into its TUN device, with the device), its control socket file and its
-lock file (io/instance_lock.py; one nobody holds).
+lock files (io/instance_lock.py; ones nobody holds).
 Nothing is removed while a node still uses it: a control socket that
 answers belongs to a live node, and a route of our table that leads out of
 an interface means a running xTR or PITR routes through it.
@@ -12,6 +12,7 @@ an interface means a running xTR or PITR routes through it.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.io.control_socket import DEFAULT_DIRECTORY, listening, remove_stale
-from lispstack.io.instance_lock import lock_path, remove_stale_lock
+from lispstack.io.instance_lock import lock_path, name_lock_path, remove_stale_lock
 from lispstack.io.netlink import PolicyRouting
 
 _ROUTING_ROLES = (NodeRole.ITR, NodeRole.PITR)
@@ -40,7 +41,9 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     if routing:
         _check_table_unused()
     removed = [f"stale control socket {path}"] if remove_stale(path) else []
-    removed += [f"stale lock {lock_path(path)}"] if remove_stale_lock(path) else []
+    for lock in (lock_path(path), name_lock_path(config.name)):
+        removed += [f"stale lock {lock}"] if remove_stale_lock(lock) else []
+    _remove_if_empty(name_lock_path(config.name).parent)
     if routing:
         removed += PolicyRouting().cleanup_stale()
     if any(config.has_role(role) for role in _TUN_ROLES):
@@ -50,16 +53,22 @@ def cleanup_node(config: NodeConfig) -> list[str]:
 
 
 def cleanup_all(directory: Path = DEFAULT_DIRECTORY) -> list[str]:
-    """Every stale control socket in `directory`, and our rules and routes unless a
+    """Every stale control socket and lock in `directory` (name locks in its
+    names/ directory), and our rules and routes unless a
     running node routes through them."""
     _check_table_unused()
     sockets = sorted(directory.glob("*.sock")) if directory.is_dir() else []
     removed = [f"stale control socket {path}" for path in sockets if remove_stale(path)]
-    locks = sorted(directory.glob("*.sock.lock")) if directory.is_dir() else []
-    for lock in locks:
-        if remove_stale_lock(lock.with_suffix("")):
-            removed.append(f"stale lock {lock}")
+    locks = sorted(directory.glob("*.sock.lock")) + sorted(directory.glob("names/net-*/*.lock"))
+    removed += [f"stale lock {lock}" for lock in locks if remove_stale_lock(lock)]
+    for names in directory.glob("names/net-*"):
+        _remove_if_empty(names)
     return removed + PolicyRouting().cleanup_stale()
+
+
+def _remove_if_empty(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (a lock is still there), or gone
+        directory.rmdir()
 
 
 def _check_table_unused() -> None:

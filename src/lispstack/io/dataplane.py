@@ -26,6 +26,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from lispstack.config.model import Instance, NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
 from lispstack.core.events import SendDatagram
+from lispstack.io.instance_routes import InstanceRouteMirror
 from lispstack.io.native_routes import DesiredRoutes, RouteWorker
 from lispstack.io.netlink import PolicyRouting
 from lispstack.io.tun import TunDevice
@@ -40,6 +41,7 @@ class DataPlane:
     def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
         self._count = count
         self._routes: RouteWorker | None = None
+        self._instance_routes: InstanceRouteMirror | None = None
         self.tun: TunDevice | None = None
         self.instance_tuns: dict[int, TunDevice] = {}
         """The TUN device of each non-zero instance-id, by instance-id."""
@@ -57,7 +59,8 @@ class DataPlane:
             if config.has_role(NodeRole.PITR) and self.tun is not None:
                 attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == 0]
                 self._policy_routing().attract(attracted, self.tun.index)
-            if self.tun is not None:
+            if self.tun is not None and config.instances:
+                self._instance_routes = InstanceRouteMirror(_instance_tables(config))
                 for instance in config.instances:
                     self._open_instance(instance, config.tun.mtu)
             if self.routing is not None and self.tun is not None:
@@ -170,12 +173,17 @@ class DataPlane:
         """Add what the route thread did since the last report ("routes.applied", ...)."""
         if self._routes is not None:
             self._routes.report(count)
+        if self._instance_routes is not None:
+            self._instance_routes.report(count)
 
     def close(self) -> None:
         """Stop without waiting for pending route changes: the table goes away whole."""
         if self._routes is not None:
             self._routes.stop()
             self._routes = None
+        if self._instance_routes is not None:
+            self._instance_routes.stop()
+            self._instance_routes = None
         if self.routing is not None:
             with contextlib.suppress(OSError):
                 self.routing.close()
@@ -185,6 +193,17 @@ class DataPlane:
             tun.close()
         if self.tun is not None:
             self.tun.close()
+
+
+def _instance_tables(config: NodeConfig) -> dict[int, int]:
+    """Interface index -> table of every EID-facing interface of an instance (a missing
+    interface is left out: opening the instance then says which)."""
+    tables = {}
+    for instance in config.instances:
+        for name in instance.interfaces:
+            with contextlib.suppress(OSError):
+                tables[socket.if_nametoindex(name)] = instance.table
+    return tables
 
 
 def _source_prefixes(config: NodeConfig) -> list[IPv4Network | IPv6Network]:

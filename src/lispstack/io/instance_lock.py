@@ -1,11 +1,22 @@
-"""One process per node: an exclusive flock on `<control socket>.lock`.
+"""One process per node: exclusive flocks on its control socket and on its name.
 
-The lock, not the socket file, says whether the node runs: the kernel drops a
+Two locks, taken before any socket is bound:
+
+- `<control socket>.lock`: one process per control socket;
+- `/run/lispstack/names/net-INODE/NAME.lock`: one process per node name in a
+  network namespace (INODE: the inode of /proc/self/ns/net). Names are scoped
+  per network namespace because labs and tests run nodes of the same name in
+  namespaces of their own (`xtr1` in two labs); two nodes named `xtr1` in one
+  namespace are refused, whatever their control sockets. A node not run as
+  root (a Map-Server needs no privileges) cannot write /run/lispstack: its
+  name locks live in a `names` directory beside its control socket.
+
+The locks, not the files, say whether the node runs: the kernel drops a
 flock when the last descriptor of its open file goes away, so a node killed
-with SIGKILL leaves a file nobody holds, and the next start takes it. The
-holder writes its pid and node name into the file, so a refused start can name it. Forked
-workers inherit the descriptor; the lock is released when the last of them
-and worker 0 have exited.
+with SIGKILL leaves files nobody holds, and the next start takes them. The
+holder writes its pid and node name into each file, so a refused start can
+name it. Forked workers inherit the descriptors; the locks are released when
+the last of them and worker 0 have exited.
 """
 
 from __future__ import annotations
@@ -16,20 +27,35 @@ import fcntl
 import os
 from pathlib import Path
 
-from lispstack.io.control_socket import cannot_create
+from lispstack.io.control_socket import DEFAULT_DIRECTORY, cannot_create
+
+NAMES_DIRECTORY = DEFAULT_DIRECTORY / "names"
+OPEN_ATTEMPTS = 5
 
 
 def lock_path(control_socket: Path) -> Path:
     return control_socket.with_name(control_socket.name + ".lock")
 
 
-class InstanceLock:
-    """Held from `acquire` until `release` (or the process's end)."""
+def name_lock_path(name: str, directory: Path = NAMES_DIRECTORY) -> Path:
+    """The name lock of node `name` in this process's network namespace."""
+    return directory / f"net-{os.stat('/proc/self/ns/net').st_ino}" / f"{name}.lock"
 
-    def __init__(self, control_socket: Path, name: str) -> None:
-        self.control_socket = control_socket
-        self.path = lock_path(control_socket)
+
+class FileLock:
+    """An exclusive flock on `path`, its holder ("PID NAME") written into the file."""
+
+    def __init__(
+        self, path: Path, name: str, held_by: str, create_error: Path, own_directory: bool = False
+    ) -> None:
+        """`held_by`: what a refused start says after the holder ("is already running
+        on ..."); `create_error`: the path a failure to create the file names;
+        `own_directory`: the file's directory is removed with it when left empty."""
+        self.path = path
         self.name = name
+        self._held_by = held_by
+        self._create_error = create_error
+        self._own_directory = own_directory
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -46,9 +72,7 @@ class InstanceLock:
                 holder = _read_holder(fd)
                 os.close(fd)
                 raise OSError(
-                    errno.EADDRINUSE,
-                    f"{holder} is already running on control socket {self.control_socket} "
-                    f"(lock {self.path})",
+                    errno.EADDRINUSE, f"{holder} {self._held_by} (lock {self.path})"
                 ) from None
             if _same_file(fd, self.path):
                 break
@@ -64,13 +88,67 @@ class InstanceLock:
         _unlink_held(self._fd, self.path)
         os.close(self._fd)
         self._fd = None
+        if self._own_directory:
+            with contextlib.suppress(OSError):  # not empty: another node's lock is there
+                self.path.parent.rmdir()
 
     def _open(self) -> int:
+        """Open (create) the file; again if another node's release removed its directory
+        between our mkdir and our open."""
+        for _ in range(OPEN_ATTEMPTS - 1):
+            with contextlib.suppress(FileNotFoundError):
+                return self._open_once()
+        return self._open_once()
+
+    def _open_once(self) -> int:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as error:
-            raise OSError(error.errno, cannot_create(self.control_socket, error)) from None
+        except OSError as error:  # OSError(ENOENT, ...) is a FileNotFoundError again
+            raise OSError(error.errno, cannot_create(self._create_error, error)) from None
+
+
+class InstanceLock:
+    """The control-socket lock, then the name lock; held from `acquire` until
+    `release` (or the process's end)."""
+
+    def __init__(
+        self, control_socket: Path, name: str, names_directory: Path | None = None
+    ) -> None:
+        if names_directory is None:
+            root = os.geteuid() == 0
+            names_directory = NAMES_DIRECTORY if root else control_socket.parent / "names"
+        name_path = name_lock_path(name, names_directory)
+        self._locks = (
+            FileLock(
+                lock_path(control_socket),
+                name,
+                f"is already running on control socket {control_socket}",
+                control_socket,
+            ),
+            FileLock(
+                name_path,
+                name,
+                "is already running in this network namespace",
+                name_path,
+                own_directory=True,
+            ),
+        )
+
+    def acquire(self) -> None:
+        taken: list[FileLock] = []
+        try:
+            for lock in self._locks:
+                lock.acquire()
+                taken.append(lock)
+        except OSError:
+            for lock in reversed(taken):
+                lock.release()
+            raise
+
+    def release(self) -> None:
+        for lock in reversed(self._locks):
+            lock.release()
 
     def __enter__(self) -> InstanceLock:
         self.acquire()
@@ -80,9 +158,8 @@ class InstanceLock:
         self.release()
 
 
-def remove_stale_lock(control_socket: Path) -> bool:
-    """Remove the lock file a killed node left (nobody holds it); whether it was removed."""
-    path = lock_path(control_socket)
+def remove_stale_lock(path: Path) -> bool:
+    """Remove the lock file `path` a killed node left (nobody holds it); whether it was."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     except FileNotFoundError:

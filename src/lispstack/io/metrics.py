@@ -11,14 +11,25 @@ always agree. Names are stable:
     drop.REASON          lispstack_dropped_total{reason="REASON"}
     reply.KIND           lispstack_map_replies_total{kind="KIND"}
     registrations.EVENT  lispstack_registration_events_total{event="EVENT"}
+    iid.IID.EVENT        lispstack_instance_packets_total{iid="IID", event="EVENT"}
+                         (data packets of an instance-id the node serves:
+                         encapsulated, decapsulated, dropped)
     any other counter    lispstack_<name, '.' and '-' as '_'>_total
                          (e.g. map-cache.miss: lispstack_map_cache_miss_total)
 
 Gauges (worker 0's: registrations are replicated to every worker):
 lispstack_registrations, lispstack_map_cache_entries,
-lispstack_pending_map_requests, lispstack_rlocs_reachable,
-lispstack_rlocs_unreachable (RLOC probing), for the roles that have them;
-lispstack_node_info{node, roles} = 1; and the process_* metrics of worker 0.
+lispstack_instance_map_cache_entries{iid}, lispstack_pending_map_requests,
+lispstack_rlocs_reachable, lispstack_rlocs_unreachable (RLOC probing), for the
+roles that have them; lispstack_node_info{node, roles} = 1; and the process_*
+metrics of worker 0.
+
+Roles: one lispstack_role_info{node, role} = 1 per role of the node. Counters
+carry no role label: the roles of a node share one set of counters, and a
+message is counted where the node receives it, before a role takes it (an
+in.map-request may go to the Map-Resolver or to the ETR), so a role label would be a
+guess. Select by role with a join, e.g.
+`lispstack_dropped_total * on(instance) group_left lispstack_role_info{role="petr"}`.
 
 The server is a minimal HTTP/1.0 responder on asyncio (GET /metrics; one
 request per connection): no thread touches the node's state.
@@ -49,6 +60,8 @@ LABELLED = {
     "registrations": ("registration_events", "event", "registration changes, by event"),
 }
 """Counter prefix -> (metric name, label, help)."""
+INSTANCE_PACKETS = ("instance_packets", "data packets of an instance-id, by event")
+"""Counters iid.IID.EVENT -> (metric name, help); labels iid and event."""
 GAUGES = {
     "registrations": "registrations held (Map-Server)",
     "map-cache-entries": "map-cache entries (ITR, PITR)",
@@ -59,6 +72,14 @@ GAUGES = {
     "pending-ddt-requests": "Map-Requests walking LISP-DDT referrals (DDT Map-Resolver)",
     "delegations": "delegations configured (DDT node)",
 }
+LABELLED_GAUGES = {
+    "iid-map-cache-entries": (
+        "instance_map_cache_entries",
+        "iid",
+        "map-cache entries by instance-id",
+    ),
+}
+"""Gauge prefix (before ".VALUE") -> (metric name, label, help)."""
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT_S = 5.0
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -68,13 +89,26 @@ def metric_name(text: str) -> str:
     return f"{PREFIX}_{_NOT_NAME.sub('_', text)}"
 
 
-def counter_metric(counter: str) -> tuple[str, str | None, str]:
-    """(metric name without _total, label name or None, label value) of a counter."""
+Labels = tuple[tuple[str, str], ...]
+
+
+def counter_metric(counter: str) -> tuple[str, Labels]:
+    """(metric name without _total, (label name, value) pairs sorted by name) of a counter."""
     head, dot, rest = counter.partition(".")
     if dot and head in LABELLED:
         name, label, _ = LABELLED[head]
-        return metric_name(name), label, rest
-    return metric_name(counter), None, ""
+        return metric_name(name), ((label, rest),)
+    iid, dot, event = rest.partition(".")
+    if head == "iid" and dot and iid.isdigit():
+        return metric_name(INSTANCE_PACKETS[0]), (("event", event), ("iid", iid))
+    return metric_name(counter), ()
+
+
+def _documentation(counter: str, labels: Labels) -> str:
+    head = counter.partition(".")[0]
+    if not labels:
+        return f"counter {counter}"
+    return LABELLED[head][2] if head in LABELLED else INSTANCE_PACKETS[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,28 +124,43 @@ class NodeCollector(Collector):
 
     def __init__(self, node: str, roles: Iterable[str], reading: Reading) -> None:
         self._node = node
-        self._roles = ",".join(roles)
+        self._roles = tuple(roles)
         self._reading = reading
 
     def collect(self) -> Iterable[Metric]:
         families: dict[str, CounterMetricFamily] = {}
         for counter, value in self._reading.counters.items():
-            name, label, label_value = counter_metric(counter)
+            name, labels = counter_metric(counter)
             family = families.get(name)
             if family is None:
-                head = counter.partition(".")[0]
-                documentation = LABELLED[head][2] if label else f"counter {counter}"
-                family = CounterMetricFamily(name, documentation, labels=[label] if label else [])
+                family = CounterMetricFamily(
+                    name, _documentation(counter, labels), labels=[n for n, _ in labels]
+                )
                 families[name] = family
-            family.add_metric([label_value] if label else [], value)
+            family.add_metric([v for _, v in labels], value)
         yield from families.values()
+        labelled: dict[str, GaugeMetricFamily] = {}
         for gauge, value in sorted(self._reading.gauges.items()):
-            yield GaugeMetricFamily(metric_name(gauge), GAUGES.get(gauge, gauge), value=value)
+            head, dot, label_value = gauge.partition(".")
+            if not (dot and head in LABELLED_GAUGES):
+                yield GaugeMetricFamily(metric_name(gauge), GAUGES.get(gauge, gauge), value=value)
+                continue
+            name, label, documentation = LABELLED_GAUGES[head]
+            if name not in labelled:
+                labelled[name] = GaugeMetricFamily(metric_name(name), documentation, labels=[label])
+            labelled[name].add_metric([label_value], value)
+        yield from labelled.values()
         info = GaugeMetricFamily(
             metric_name("node_info"), "the node's name and roles", labels=["node", "roles"]
         )
-        info.add_metric([self._node, self._roles], 1)
+        info.add_metric([self._node, ",".join(self._roles)], 1)
         yield info
+        roles = GaugeMetricFamily(
+            metric_name("role_info"), "one per role of the node", labels=["node", "role"]
+        )
+        for role in self._roles:
+            roles.add_metric([self._node, role], 1)
+        yield roles
 
 
 def exposition(node: str, roles: Iterable[str], reading: Reading) -> bytes:

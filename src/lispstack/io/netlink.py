@@ -21,7 +21,8 @@ TUN device and table, and, at INSTANCE_PRIORITY (before the rules above),
 
 Its table holds a copy of the main table's routes out of its interfaces
 (their connected subnets, made when their addresses were set), of protocol
-COPY_PROTO, and a default route into its TUN. So what a tenant's hosts send reaches the ITR through
+COPY_PROTO, kept in step while the node runs (io/instance_routes.py), and a
+default route into its TUN. So what a tenant's hosts send reaches the ITR through
 the instance's TUN, which tells the ITR the instance-id, and what the ETR
 decapsulates with that instance-id, written to that TUN, is routed to the
 tenant's interfaces only: two tenants may use the same EID prefix, and
@@ -123,7 +124,7 @@ class PolicyRouting:
             for family in _FAMILY.values():
                 for route in ipr.get_routes(family=family, table=MAIN_TABLE):
                     if route.get_attr("RTA_OIF") in indexes and route["type"] == 1:
-                        ipr.route("replace", **_copied(route, table))
+                        ipr.route("replace", **copied(route, table))
                 ipr.route(
                     "replace",
                     dst="0.0.0.0/0" if family == _FAMILY[4] else "::/0",
@@ -230,7 +231,7 @@ def _index(ipr: IPRoute, name: str) -> int:
     return found[0]
 
 
-def _copied(route: Any, table: int) -> dict[str, object]:
+def copied(route: Any, table: int) -> dict[str, object]:
     """The arguments of `ipr.route` that copy a main-table unicast route into `table`."""
     copy: dict[str, object] = {
         "family": route["family"],

@@ -71,7 +71,8 @@ def tenant_step(iid: int) -> Callable[[Demo], None]:
             (f"h2-{iid}", "fd00:1::2", f"h1-{iid}", f"h1-{other}", 6),
         ):
             before = {host: echo_requests(demo, host, version) for host in (target, untouched)}
-            argv = ["ping", "-n", "-c", str(PINGS), "-s", str(ping_size(iid)), "-W", "2"]
+            argv = ["ping", "-n", "-c", str(PINGS), "-i", "0.2", "-s", str(ping_size(iid))]
+            argv += ["-W", "2"]
             ping = demo.lab_command(step, "exec", source, "--", *argv, destination)
             demo.check(
                 step,

@@ -8,12 +8,14 @@ in DIR/NODE.log.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from lispstack.config import render_config
+from lispstack.config.model import NodeRole
 from lispstack.io.control_socket import ControlError, ask
 from lispstack.lab import capture, netns
 from lispstack.lab.builder import build, namespaces_of
@@ -23,6 +25,16 @@ from lispstack.lab.topology import Node, Topology
 
 __all__ = ["LAB_ROOT", "Lab", "LabError", "lispstack_argv"]
 REGISTRATION_TIMEOUT = 30.0
+
+
+MAPPING_SYSTEM_ROLES = frozenset({NodeRole.MAP_SERVER, NodeRole.MAP_RESOLVER, NodeRole.DDT_NODE})
+
+
+def _waves(topology: Topology) -> list[list[Node]]:
+    """The lispstack nodes to start: the mapping system's, then the others."""
+    nodes = [node for node in topology.nodes if node.config is not None]
+    first = [n for n in nodes if n.config and MAPPING_SYSTEM_ROLES & set(n.config.roles)]
+    return [first, [n for n in nodes if n not in first]]
 
 
 def lispstack_argv() -> list[str]:
@@ -66,13 +78,18 @@ class Lab(LabFiles):
             if capture_file is not None:
                 state["captures"] = capture.start(self, topology)
                 self.save(state)
-            for node in topology.nodes:
-                if node.config is not None:
+            # The mapping system first, so that no first Map-Register is lost; each wave
+            # started at once, then awaited.
+            for wave in _waves(topology):
+                started = {}
+                for node in wave:
                     state["nodes"][node.name] = self._node_entry(topology, node)
-                    self.save(state)
                     config = Path(state["nodes"][node.name]["config"])
-                    state["nodes"][node.name]["pid"] = self._start(node.name, config)
+                    started[node.name] = self._spawn(node.name, config)
+                    state["nodes"][node.name]["pid"] = started[node.name].pid
                     self.save(state)
+                for name, process in started.items():
+                    self._wait_started(name, process)
             self._wait_for_registrations(list(state["nodes"]), timeout)
         except BaseException:
             self._teardown(keep_logs=True)
@@ -101,12 +118,19 @@ class Lab(LabFiles):
         }
 
     def _start(self, node: str, config: Path) -> int:
+        process = self._spawn(node, config)
+        self._wait_started(node, process)
+        return process.pid
+
+    def _spawn(self, node: str, config: Path) -> subprocess.Popen[bytes]:
         self.socket(node).unlink(missing_ok=True)
-        process = netns.popen_in(
+        return netns.popen_in(
             self.namespace(node),
             [*lispstack_argv(), "run", str(config), "--control-socket", str(self.socket(node))],
             str(self.log(node)),
         )
+
+    def _wait_started(self, node: str, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + 15
         while not self.socket(node).exists():
             if process.poll() is not None or time.monotonic() > deadline:
@@ -114,7 +138,6 @@ class Lab(LabFiles):
                     f"node {node} did not start; its log: {self.log(node)}\n" + self.tail(node)
                 )
             time.sleep(0.05)
-        return process.pid
 
     def _wait_for_registrations(self, nodes: list[str], timeout: float) -> None:
         state = self.state() or {"nodes": {}}
