@@ -65,6 +65,7 @@ send-map-request-on-miss = true
 rloc-probe-interval = 10
 rloc-probe-misses = 2
 rloc-probe-rate = 50
+rloc-path-mtu = 1400
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

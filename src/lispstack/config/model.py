@@ -94,6 +94,16 @@ bits must be clear.
                         1 to 255; default 3.
     ``rloc-probe-rate`` at most this many probes per second, evenly spaced
                         (never a burst), 1 to 100000; default 100.
+    ``rloc-path-mtu``   the largest encapsulated packet (outer IP header
+                        included) sent towards an RLOC without fragmentation
+                        (L of RFC 9300 section 7.1), 576 to 65535; default
+                        1500. An inner packet that does not fit with the
+                        LISP headers (IPv4 outer: 36 bytes, IPv6: 56) is
+                        split into IPv4 fragments when it is IPv4 without DF;
+                        otherwise it is dropped and its source gets an ICMPv4
+                        Fragmentation Needed / ICMPv6 Packet Too Big naming
+                        the size that fits ("icmp-too-big-sent"). Also used
+                        by a PITR.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
 ``[pitr]`` (role pitr, required by it)
@@ -333,6 +343,7 @@ class ItrOptions:
     rloc_probe_interval: int = 60
     rloc_probe_misses: int = 3
     rloc_probe_rate: int = 100
+    rloc_path_mtu: int = 1500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

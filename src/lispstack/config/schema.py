@@ -85,6 +85,7 @@ NODE_FILE = Section(
                 "rloc-probe-interval",
                 "rloc-probe-misses",
                 "rloc-probe-rate",
+                "rloc-path-mtu",
             )
         ),
         "pitr": Section(_values("eid-prefixes")),

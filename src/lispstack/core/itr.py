@@ -3,7 +3,9 @@
 handle_tun(packet): a packet sourced from our EID space (or, on a Proxy-ITR,
 sent to an attracted EID prefix) is looked up in the map-cache, and
 core.forwarding.decide says what to do (`explain` reads the same table):
-  positive entry             -> SendDatagram to RLOC:4341 ("encap.packets")
+  positive entry             -> SendDatagram to RLOC:4341 ("encap.packets"); an
+                                inner packet too big for `rloc-path-mtu`: IPv4
+                                fragments, or an ICMP too-big (core.path_mtu)
   natively-forward entry     -> ForwardNatively, or encapsulate to a PETR
   drop-action entry          -> counted drop ("drop.map-cache-<action>")
   miss / send-map-request    -> ECM Map-Request to a Map-Resolver, packet queued
@@ -51,6 +53,7 @@ from lispstack.core.events import (
     RemoveNativeRoute,
     SendDatagram,
     Trace,
+    WriteToTun,
 )
 from lispstack.core.forwarding import (
     NOT_EID_SOURCE,
@@ -61,6 +64,15 @@ from lispstack.core.forwarding import (
     decide,
 )
 from lispstack.core.local_eids import LocalEids
+from lispstack.core.path_mtu import (
+    DEFAULT_RLOC_PATH_MTU,
+    OUTER_OVERHEAD,
+    TooBigLimiter,
+    dont_fragment,
+    fragment_ipv4,
+    may_answer,
+    too_big,
+)
 from lispstack.core.reply_check import ReplyCheck, covering_record
 from lispstack.core.resolver_client import RequestToSend, ResolverClient
 from lispstack.core.rloc_probe import (
@@ -123,6 +135,7 @@ class Itr(Role):
         rloc_probe_interval: float = DEFAULT_INTERVAL,
         rloc_probe_misses: int = DEFAULT_MISSES,
         rloc_probe_rate: float = DEFAULT_RATE,
+        rloc_path_mtu: int = DEFAULT_RLOC_PATH_MTU,
     ) -> None:
         self.local = local
         self.counters = counters
@@ -143,6 +156,12 @@ class Itr(Role):
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
         self._decide_steps(send_map_request_on_miss)
+        self._set_path_mtu(rloc_path_mtu)
+        self._too_big_limiter = TooBigLimiter()
+
+    def _set_path_mtu(self, rloc_path_mtu: int) -> None:
+        self._room = {v: rloc_path_mtu - overhead for v, overhead in OUTER_OVERHEAD.items()}
+        """The largest inner packet encapsulated whole, by outer IP version (S = L - H)."""
 
     def _decide_steps(self, send_map_request_on_miss: bool) -> None:
         rule = {
@@ -160,6 +179,7 @@ class Itr(Role):
         self.client.resolvers = tuple(r.address for r in config.map_resolvers)
         self.petrs = tuple(petr_choices(config))
         self._decide_steps(config.itr.send_map_request_on_miss)
+        self._set_path_mtu(config.itr.rloc_path_mtu)
         return []
 
     # ------------------------------------------------------------ data path
@@ -248,15 +268,50 @@ class Itr(Role):
         rloc = choose_rloc(rlocs, hash_value, self._families)
         if rloc is None:
             return list(self.drops.drop("no-usable-rloc", label, now))
+        if len(packet) > self._room[rloc.address.version]:
+            return self._too_big(packet, iid, rloc, hash_value, lsb, label, now)
         self.counters.add("encap.packets")
-        return [
-            SendDatagram(
-                data_header(self.rng.getrandbits(24), lsb, iid) + packet,
-                Endpoint(rloc.address, DATA_PORT),
-                source_port(hash_value),
-                self.local.rloc_for[rloc.address.version],
-            )
-        ]
+        return [self._datagram(packet, iid, rloc, hash_value, lsb)]
+
+    def _datagram(
+        self, packet: bytes, iid: int, rloc: RlocChoice, hash_value: int, lsb: int
+    ) -> SendDatagram:
+        return SendDatagram(
+            data_header(self.rng.getrandbits(24), lsb, iid) + packet,
+            Endpoint(rloc.address, DATA_PORT),
+            source_port(hash_value),
+            self.local.rloc_for[rloc.address.version],
+        )
+
+    def _too_big(
+        self,
+        packet: bytes,
+        iid: int,
+        rloc: RlocChoice,
+        hash_value: int,
+        lsb: int,
+        label: str,
+        now: float,
+    ) -> list[Action]:
+        """RFC 9300 section 7.1: fragment an IPv4 packet without DF, else drop it and
+        tell its source (rate-limited) how big a packet fits."""
+        room = self._room[rloc.address.version]
+        if not dont_fragment(packet):
+            fragments = fragment_ipv4(packet, room)
+            self.counters.add("encap.inner-fragmented")
+            self.counters.add("encap.packets", len(fragments))
+            return [self._datagram(f, iid, rloc, hash_value, lsb) for f in fragments]
+        actions: list[Action] = list(
+            self.drops.drop("too-big", label, now, f"{len(packet)} bytes, at most {room}")
+        )
+        if not may_answer(packet):
+            return actions
+        if not self._too_big_limiter.allow(now):
+            self.counters.add("icmp-too-big-rate-limited")
+            return actions
+        self.counters.add("icmp-too-big-sent")
+        actions.append(WriteToTun(too_big(packet, room), iid))
+        return actions
 
     def _request(
         self, packet: bytes, iid: int, version: int, src: int, dst: int, now: float
