@@ -328,7 +328,7 @@ class Itr(Role):
     def _maybe_refresh(
         self, entry: CacheEntry, version: int, src: int, dst: int, now: float
     ) -> list[Action]:
-        if entry.refreshing:
+        if entry.refreshing or entry.expires - now > REFRESH_BEFORE_S:  # the common case
             return []
         window = min(REFRESH_BEFORE_S, entry.record.ttl * 6.0)
         if entry.expires - now > window:

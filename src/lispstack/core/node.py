@@ -62,7 +62,7 @@ class Node:
                 return self._handle_data(event, now)
             return self._control(event, now)
         if isinstance(event, PacketFromTun):
-            return self._handle_tun(event.packet, event.iid, now)
+            return self.handle_tun(event.packet, event.iid, now)
         if isinstance(event, TimerFired):
             return self.on_timer(now)
         raise TypeError(f"unknown input {event!r}")
@@ -94,7 +94,9 @@ class Node:
             return list(self.drops.drop("data-without-etr", str(datagram.source.address), now))
         return self._data_roles[0].handle_data(datagram, now)
 
-    def _handle_tun(self, packet: bytes, iid: int, now: float) -> list[Action]:
+    def handle_tun(self, packet: bytes, iid: int, now: float) -> list[Action]:
+        """`handle(PacketFromTun(packet, iid), now)` without the event object: the
+        daemon's TUN reader calls it once per packet."""
         if not self._tun_roles:
             self.counters.add("drop.tun-without-itr")
             return []
