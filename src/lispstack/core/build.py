@@ -11,6 +11,7 @@ from lispstack.core.ddt_node import DdtNode
 from lispstack.core.ddt_resolver import DdtResolver
 from lispstack.core.drops import DropRecorder
 from lispstack.core.events import Action, DatagramReceived, IPAddress
+from lispstack.core.itr import Itr
 from lispstack.core.map_resolver import MapResolver
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
@@ -58,4 +59,7 @@ def build_node(
         control = fast_path.handle
         node.answer_cached = fast_path.answer_cached
     node.use_control_fast_path(control)
+    for role in roles:
+        if isinstance(role, Itr):
+            node.encapsulate_ipv4 = role.encapsulate_ipv4
     return node

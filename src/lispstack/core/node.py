@@ -50,6 +50,8 @@ class Node:
         self._control: Callable[[DatagramReceived, float], list[Action]] = self.handle_control
         self.answer_cached: Callable[[bytes, float], tuple[bytes, bytes, int] | None] | None = None
         """See ResolverFastPath.answer_cached; None when the node has no such shortcut."""
+        self.encapsulate_ipv4: Callable[[bytes, int, float], tuple[bytes, str] | None] | None = None
+        """See Itr.encapsulate_ipv4; None on a node without an ITR."""
         self.apply_replica: Callable[[DatagramReceived, float], None] | None = None
         """See MapServer.apply_replica; None on a node without a Map-Server."""
         for role in self.roles:

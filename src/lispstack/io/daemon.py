@@ -293,14 +293,25 @@ class NodeDaemon:
         return 1
 
     def _read_tun(self, tun: TunDevice, iid: int) -> None:
-        """A batch of packets, each straight to the node, then the sockets get their turn."""
+        """A batch of packets, each straight to the node, then the sockets get their turn.
+
+        The common packet (Itr.encapsulate_ipv4) leaves as the outer packet the ITR
+        built, without an action list; the others take Node.handle_tun."""
         read, handle, carry_out = tun.read, self.node.handle_tun, self._carry_out
+        encapsulate = self.node.encapsulate_ipv4 if self._data_plane is not None else None
+        counters = self.node.counters
         for _ in range(TUN_BATCH):
             packet = read()
             if packet is None:
                 break
             try:
-                carry_out(handle(packet, iid, time.monotonic()))
+                now = time.monotonic()
+                outer = encapsulate(packet, iid, now) if encapsulate is not None else None
+                if outer is None:
+                    carry_out(handle(packet, iid, now))
+                elif self._data_plane is not None:
+                    self._data_plane.send_ipv4(*outer)
+                    counters.add("out.datagrams")
             except Exception:  # a bug must not take the node down
                 self._internal_error("handling PacketFromTun")
         self._schedule()
