@@ -83,6 +83,7 @@ def test_dont_fragment() -> None:
     assert dont_fragment(udp4(1500))
     assert not dont_fragment(udp4(1500, df=False))
     assert dont_fragment(udp6(1500))
+    assert dont_fragment(b"\x44" + udp4(1500, df=False)[1:])  # IHL 4: malformed, never split
 
 
 def reassemble(fragments: list[bytes]) -> bytes:

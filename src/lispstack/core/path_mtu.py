@@ -53,8 +53,9 @@ _BROADCAST = IPv4Address("255.255.255.255")
 
 
 def dont_fragment(packet: bytes) -> bool:
-    """Whether the inner packet may not be split: IPv6, or IPv4 with DF set."""
-    return packet[0] >> 4 != 4 or bool(packet[6] & _DF)
+    """Whether the inner packet may not be split: IPv6, IPv4 with DF set, or an IPv4
+    header shorter than 20 bytes (which the kernel never routes; not ours to split)."""
+    return packet[0] >> 4 != 4 or bool(packet[6] & _DF) or packet[0] & 0x0F < 5
 
 
 def may_answer(packet: bytes) -> bool:
