@@ -259,19 +259,35 @@ class Etr(Role):
     # ------------------------------------------------------------ data plane
 
     def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        delivered = self.decapsulate_data(datagram.payload, datagram.source, now)
+        if delivered is not None:
+            return [WriteToTun(*delivered)]
         try:
             packet = decapsulate(datagram.payload)
-            version, _, dst = inner_ints(packet.inner)
+            inner_ints(packet.inner)
         except DecodeError as error:
             return list(
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
+        reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
+        return list(self.drops.drop(reason, str(datagram.source.address), now))
+
+    def decapsulate_data(
+        self, payload: bytes, source: Endpoint, now: float
+    ) -> tuple[bytes, int] | None:
+        """The inner packet and instance-id of an encapsulated packet for one of our EIDs
+        (counted, its ITR remembered), or None: `handle_data` says why it is dropped.
+        The daemon calls it for every data datagram, without action objects."""
+        try:
+            packet = decapsulate(payload)
+            version, _, dst = inner_ints(packet.inner)
+        except DecodeError:
+            return None
         if self.local.lookup(packet.iid, version, dst) is None:
-            reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
-            return list(self.drops.drop(reason, str(datagram.source.address), now))
+            return None
         self.counters.add("decap.packets")
-        self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
-        return [WriteToTun(packet.inner, packet.iid)]
+        self.recent_itrs.saw_data(source.address, packet.iid, packet.inner, now)
+        return packet.inner, packet.iid
 
     # ------------------------------------------------------------ SMR
 

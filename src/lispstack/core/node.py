@@ -16,6 +16,7 @@ from lispstack.core.events import (
     DATA_PORT,
     Action,
     DatagramReceived,
+    Endpoint,
     Input,
     PacketFromTun,
     TimerFired,
@@ -52,6 +53,9 @@ class Node:
         """See ResolverFastPath.answer_cached; None when the node has no such shortcut."""
         self.encapsulate_ipv4: Callable[[bytes, int, float], tuple[bytes, str] | None] | None = None
         """See Itr.encapsulate_ipv4; None on a node without an ITR."""
+        self.decapsulate_data: Callable[[bytes, Endpoint, float], tuple[bytes, int] | None] | None
+        self.decapsulate_data = None
+        """See Etr.decapsulate_data; None on a node whose data datagrams go elsewhere."""
         self.apply_replica: Callable[[DatagramReceived, float], None] | None = None
         """See MapServer.apply_replica; None on a node without a Map-Server."""
         for role in self.roles:

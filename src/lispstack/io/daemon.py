@@ -240,6 +240,7 @@ class NodeDaemon:
         """Read what the socket holds (a bounded batch), then reschedule the timer once."""
         reply_socket = self._sockets.get((4, CONTROL_PORT))
         answer_cached = self.node.answer_cached if local.port == CONTROL_PORT else None
+        decapsulate = self.node.decapsulate_data if local.port == DATA_PORT else None
         replied = 0
         buffer, view = self._receive_buffer, self._receive_view
         for _ in range(DRAIN_BATCH):
@@ -257,10 +258,32 @@ class NodeDaemon:
                     replied += self._send_cached(reply_socket, *cached)
                     continue
             source = self._endpoints.get(address) or self._endpoint(address)
+            if decapsulate is not None and self._deliver(decapsulate, data, source):
+                continue
             self._handle(DatagramReceived(data, source, local))
         if replied:
             self.node.counters.add("out.datagrams", replied)
         self._schedule()
+
+    def _deliver(
+        self,
+        decapsulate: Callable[[bytes, Endpoint, float], tuple[bytes, int] | None],
+        data: bytes,
+        source: Endpoint,
+    ) -> bool:
+        """An encapsulated packet for one of our EIDs into its TUN at once (no action
+        objects): True; False when Node.handle must take it (a drop, or no data plane)."""
+        if self._data_plane is None:
+            return False
+        try:
+            delivered = decapsulate(data, source, time.monotonic())
+        except Exception:  # a bug must not take the node down
+            self._internal_error("handling DatagramReceived")
+            return True
+        if delivered is None:
+            return False
+        self._data_plane.write_to_tun(*delivered)
+        return True
 
     def _endpoint(self, address: tuple[str, int]) -> Endpoint:
         """The Endpoint of a recvfrom address, kept for the next datagram from it (at most
