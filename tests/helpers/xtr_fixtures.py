@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from ipaddress import ip_address
 
 from lispstack.config import parse_config
@@ -77,3 +78,32 @@ def datagram(payload: bytes, src: str, sport: int, dst: str, dport: int) -> Data
     return DatagramReceived(
         payload, Endpoint(ip_address(src), sport), Endpoint(ip_address(dst), dport)
     )
+
+
+def ones_sum(data: bytes) -> int:
+    """The 16-bit one's complement sum, word by word (RFC 1071), written apart from the code."""
+    if len(data) % 2:
+        data += b"\0"
+    total = 0
+    for (word,) in struct.iter_unpack("!H", data):
+        total += word
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+PAYLOAD = bytes(range(256)) * 40
+
+
+def udp4(size: int, *, df: bool = True, src: str = "192.168.1.1") -> bytes:
+    """An IPv4 UDP packet of `size` bytes in all, DF set or clear."""
+    packet = bytearray(build_udp_packet(src, "192.168.2.1", 40000, 9000, PAYLOAD[: size - 28]))
+    packet[6] = 0x40 if df else 0
+    packet[10:12] = b"\0\0"
+    packet[10:12] = (0xFFFF - ones_sum(bytes(packet[:20]))).to_bytes(2, "big")
+    return bytes(packet)
+
+
+def udp6(size: int, src: str = "fd00:1::1") -> bytes:
+    packet = build_udp_packet(src, "fd00:2::1", 40000, 9000, PAYLOAD[: size - 48])
+    assert len(packet) == size
+    return packet

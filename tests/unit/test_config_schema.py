@@ -67,6 +67,7 @@ rloc-probe-interval = 10
 rloc-probe-misses = 2
 rloc-probe-rate = 50
 subscribe = true
+rloc-path-mtu = 1400
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

@@ -164,3 +164,27 @@ def test_decapsulation_delivers_only_our_eids() -> None:
     iid7 = data_header(1, 1, iid=7) + inner
     etr.handle_data(datagram(iid7, "10.0.2.2", 50000, "10.0.1.1", 4341), 0.0)
     assert counters.get("drop.decap-unserved-iid") == 1
+
+
+def test_decapsulate_data_delivers_what_handle_data_would_and_nothing_else() -> None:
+    twins = [build_xtr(lisp1_config()) for _ in range(2)]
+    inner = icmp("192.168.2.1", "192.168.1.1")
+    payloads = [
+        data_header(1, 1) + inner,
+        data_header(1, 1) + icmp("192.168.2.1", "4.2.2.2"),  # not our EID
+        b"\x00" * 5,  # malformed
+        data_header(1, 1, iid=7) + inner,  # an instance-id we do not serve
+    ]
+    (fast, _, fast_counters), (general, _, general_counters) = twins
+    for payload in payloads:
+        received = datagram(payload, "10.0.2.2", 50000, "10.0.1.1", 4341)
+        delivered = fast.decapsulate_data(payload, received.source, 1.0)
+        expected = general.handle_data(received, 1.0)
+        if delivered is None:
+            assert not [a for a in expected if isinstance(a, WriteToTun)]
+            fast.handle_data(received, 1.0)  # the daemon's fallback: counts the drop
+        else:
+            assert expected == [WriteToTun(*delivered)]
+    assert fast_counters.snapshot() == general_counters.snapshot()
+    assert fast_counters.get("decap.packets") == 1
+    assert fast.recent_itrs.current(1.0) == general.recent_itrs.current(1.0)

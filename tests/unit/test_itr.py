@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, ip_address
 
-from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config, udp, udp4
+from lispstack.capture import build_udp_packet
+from lispstack.core.counters import Counters
 from lispstack.core.encapsulation import FLAG_L, FLAG_N, decapsulate
 from lispstack.core.events import (
     PER_MESSAGE_EVENTS,
@@ -14,11 +16,14 @@ from lispstack.core.events import (
     RemoveNativeRoute,
     SendDatagram,
     Trace,
+    WriteToTun,
 )
 from lispstack.core.itr import Itr
+from lispstack.core.path_mtu import TOO_BIG_RATE, too_big
 from lispstack.wire.address import with_instance_id
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
+from lispstack.wire.ip_udp import ipv4_udp_unchecked
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
@@ -382,3 +387,117 @@ def test_a_reply_that_changes_a_cached_mapping_is_a_state_change_not_a_per_messa
         ("map-cache-change", "10.0.2.2", "10.0.3.3")
     ]
     assert "map-cache-change" not in PER_MESSAGE_EVENTS
+
+
+# ---------------------------------------------------------------- rloc-path-mtu
+
+
+def cached_itr(mtu: int = 1400) -> tuple[Itr, Counters]:
+    _, itr, counters = build_xtr(lisp1_config(extra=f"[itr]\nrloc-path-mtu = {mtu}\n"))
+    nonce = map_request_in(sends(itr.handle_tun(udp4(100), 0.0))[0]).nonce
+    deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.1)
+    return itr, counters
+
+
+def test_a_packet_that_fits_goes_whole() -> None:
+    itr, counters = cached_itr(1400)
+    packet = udp4(1364)  # 1364 + 36 = 1400
+    (out,) = itr.handle_tun(packet, 1.0)
+    assert isinstance(out, SendDatagram)
+    assert decapsulate(out.payload).inner == packet
+    assert counters.get("icmp-too-big-sent") == 0
+
+
+def test_a_df_packet_too_big_is_dropped_and_its_source_told_the_size_that_fits() -> None:
+    itr, counters = cached_itr(1400)
+    packet = udp4(1365)
+    actions = itr.handle_tun(packet, 1.0)
+    assert sends(actions) == []
+    assert [a for a in actions if isinstance(a, WriteToTun)] == [WriteToTun(too_big(packet, 1364))]
+    assert counters.get("icmp-too-big-sent") == 1
+    assert counters.get("drop.too-big") == 1
+    assert counters.get("encap.packets") == 1  # the first, queued one
+
+
+def test_an_ipv4_packet_without_df_is_sent_as_fragments() -> None:
+    itr, counters = cached_itr(1400)
+    packet = udp4(1500, df=False)
+    out = sends(itr.handle_tun(packet, 1.0))
+    inner = [decapsulate(o.payload).inner for o in out]
+    assert len(inner) == 2 and all(len(i) + 36 <= 1400 for i in inner)
+    assert inner[0][20:] + inner[1][20:] == packet[20:]
+    assert {(o.destination, o.source_port) for o in out} == {
+        (out[0].destination, out[0].source_port)
+    }
+    assert counters.get("encap.inner-fragmented") == 1
+
+
+def test_too_big_messages_are_rate_limited() -> None:
+    itr, counters = cached_itr(1400)
+    for _ in range(int(TOO_BIG_RATE) + 50):
+        itr.handle_tun(udp4(1500), 2.0)
+    assert counters.get("icmp-too-big-sent") == TOO_BIG_RATE
+    assert counters.get("icmp-too-big-rate-limited") == 50
+    assert counters.get("drop.too-big") == TOO_BIG_RATE + 50
+
+
+def test_reload_changes_the_path_mtu() -> None:
+    itr, counters = cached_itr(1400)
+    itr.reconfigure(lisp1_config(extra="[itr]\nrloc-path-mtu = 1600\n"), 1.0)
+    assert len(sends(itr.handle_tun(udp4(1500), 1.0))) == 1
+    assert counters.get("drop.too-big") == 0
+
+
+# ---------------------------------------------------------------- the common-packet path
+
+
+def twin_itrs() -> tuple[tuple[Itr, Counters], tuple[Itr, Counters]]:
+    """Two ITRs with the same seed and the same map-cache."""
+    twins = []
+    for _ in range(2):
+        _, itr, counters = build_xtr(lisp1_config(extra="[itr]\nrloc-path-mtu = 1400\n"))
+        for entry in (
+            record("192.168.2.0", 24, "10.0.2.2"),
+            record("192.168.3.0", 24, "10.0.3.3", "10.0.4.4"),
+            record("192.168.4.0", 24, "10.0.4.4", ttl=1),  # due for a refresh at once
+            record("192.168.5.0", 24, "fd00::5"),  # no RLOC of a family we have
+            record("192.168.6.0", 24, action=MapReplyAction.NATIVELY_FORWARD),
+            record("192.168.7.0", 24, action=MapReplyAction.DROP),
+        ):
+            itr.cache.insert(entry, 0.0, "test")
+        twins.append((itr, counters))
+    return twins[0], twins[1]
+
+
+def test_the_common_packet_path_sends_what_handle_tun_would() -> None:
+    (fast, fast_counters), (general, general_counters) = twin_itrs()
+    packets = [
+        *(udp4(size) for size in (28, 100, 1364, 1365)),
+        *(icmp(A, f"192.168.{site}.{host}") for site in range(2, 9) for host in (1, 77, 200)),
+        icmp("10.0.1.1", B),  # not from an EID
+        icmp(A, B)[:19],  # malformed
+        build_udp_packet("fd00:1::1", "fd00:2::1", 1, 2, b"v6"),
+        *(udp(A, B, port, 9000) for port in range(40000, 40020)),
+    ]
+    taken = 0
+    for packet in packets:
+        outer = fast.encapsulate_ipv4(packet, 0, 30.0)
+        expected = general.handle_tun(packet, 30.0, 0)
+        if outer is None:
+            assert fast.handle_tun(packet, 30.0, 0) == expected
+            continue
+        taken += 1
+        (send,) = expected
+        assert isinstance(send, SendDatagram) and send.source_address is not None
+        assert outer == (
+            ipv4_udp_unchecked(
+                send.source_address.packed,
+                send.destination.address.packed,
+                send.source_port,
+                send.destination.port,
+                send.payload,
+            ),
+            str(send.destination.address),
+        )
+    assert taken == 3 + 6 + 20  # fits, to 192.168.2/24 and 192.168.3/24, the UDP flows
+    assert fast_counters.snapshot() == general_counters.snapshot()

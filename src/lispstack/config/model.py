@@ -106,6 +106,16 @@ bits must be clear.
                         ``[[map-servers]]``: the Map-Server knows a subscriber
                         by the xTR-ID it registers with, and signs with that
                         site's key.
+    ``rloc-path-mtu``   the largest encapsulated packet (outer IP header
+                        included) sent towards an RLOC without fragmentation
+                        (L of RFC 9300 section 7.1), 576 to 65535; default
+                        1500. An inner packet that does not fit with the
+                        LISP headers (IPv4 outer: 36 bytes, IPv6: 56) is
+                        split into IPv4 fragments when it is IPv4 without DF;
+                        otherwise it is dropped and its source gets an ICMPv4
+                        Fragmentation Needed / ICMPv6 Packet Too Big naming
+                        the size that fits ("icmp-too-big-sent"). Also used
+                        by a PITR.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
 ``[pitr]`` (role pitr, required by it)
@@ -348,6 +358,7 @@ class ItrOptions:
     rloc_probe_misses: int = 3
     rloc_probe_rate: int = 100
     subscribe: bool = False
+    rloc_path_mtu: int = 1500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

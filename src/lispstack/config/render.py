@@ -143,6 +143,7 @@ def render_config(config: NodeConfig) -> str:
                 "rloc-probe-misses": config.itr.rloc_probe_misses,
                 "rloc-probe-rate": config.itr.rloc_probe_rate,
                 "subscribe": config.itr.subscribe,
+                "rloc-path-mtu": config.itr.rloc_path_mtu,
             },
         )
     if config.has_role(NodeRole.PITR):

@@ -88,6 +88,7 @@ NODE_FILE = Section(
                 "rloc-probe-misses",
                 "rloc-probe-rate",
                 "subscribe",
+                "rloc-path-mtu",
             )
         ),
         "pitr": Section(_values("eid-prefixes")),

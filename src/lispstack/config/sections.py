@@ -277,6 +277,7 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
         rloc_probe_misses=table.integer("rloc-probe-misses", low=1, high=255, default=3),
         rloc_probe_rate=table.integer("rloc-probe-rate", low=1, high=100_000, default=100),
         subscribe=table.boolean("subscribe", False),
+        rloc_path_mtu=table.integer("rloc-path-mtu", low=576, high=65_535, default=1500),
     )
     if options.use_petrs and not has_petrs:
         raise table.error("use-petrs", "true, but there are no [[petrs]]")

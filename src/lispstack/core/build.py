@@ -11,7 +11,9 @@ from lispstack.core.ddt_fast_path import DdtFastPath
 from lispstack.core.ddt_node import DdtNode
 from lispstack.core.ddt_resolver import DdtResolver
 from lispstack.core.drops import DropRecorder
+from lispstack.core.etr import Etr
 from lispstack.core.events import Action, DatagramReceived, IPAddress
+from lispstack.core.itr import Itr
 from lispstack.core.map_resolver import MapResolver
 from lispstack.core.map_server import MapServer
 from lispstack.core.node import Node
@@ -63,4 +65,10 @@ def build_node(
     if ddt_resolver is not None:
         control = DdtFastPath(control, ddt_resolver).handle
     node.use_control_fast_path(control)
+    for role in roles:
+        if isinstance(role, Itr):
+            node.encapsulate_ipv4 = role.encapsulate_ipv4
+    data_roles = [role for role in roles if role.handles_data]
+    if data_roles and isinstance(data_roles[0], Etr):  # the one Node.handle gives data to
+        node.decapsulate_data = data_roles[0].decapsulate_data
     return node

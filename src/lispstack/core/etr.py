@@ -278,6 +278,9 @@ class Etr(Role):
     # ------------------------------------------------------------ data plane
 
     def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
+        delivered = self.decapsulate_data(datagram.payload, datagram.source, now)
+        if delivered is not None:
+            return [WriteToTun(*delivered)]
         try:
             packet = decapsulate(datagram.payload)
             version, src, dst = inner_ints(packet.inner)
@@ -321,6 +324,25 @@ class Etr(Role):
         if source_version != NULL_VERSION and self.on_source_version is not None:
             actions.extend(self.on_source_version(packet.iid, source, source_version, now))
         return actions
+
+    def decapsulate_data(
+        self, payload: bytes, source: Endpoint, now: float
+    ) -> tuple[bytes, int] | None:
+        """The inner packet and instance-id of an encapsulated packet for one of our EIDs
+        (counted, its ITR remembered), or None: `handle_data` takes it (map-versions) or
+        says why it is dropped.
+        The daemon calls it for every data datagram, without action objects."""
+        try:
+            packet = decapsulate(payload)
+            version, _, dst = inner_ints(packet.inner)
+        except DecodeError:
+            return None
+        if packet.map_versions is not None or self.local.lookup(packet.iid, version, dst) is None:
+            return None
+        self.counters.add("decap.packets")
+        self.counters.add(instance_counter(packet.iid, "decapsulated"))
+        self.recent_itrs.saw_data(source.address, packet.iid, packet.inner, now)
+        return packet.inner, packet.iid
 
     # ------------------------------------------------------------ SMR
 

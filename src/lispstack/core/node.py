@@ -16,6 +16,7 @@ from lispstack.core.events import (
     DATA_PORT,
     Action,
     DatagramReceived,
+    Endpoint,
     Input,
     PacketFromTun,
     TimerFired,
@@ -54,6 +55,11 @@ class Node:
             Callable[[bytes, float], tuple[bytes, bytes, bytes, int] | None] | None
         ) = None
         """See ResolverFastPath.answer_ddt_cached; None when the node has no such shortcut."""
+        self.encapsulate_ipv4: Callable[[bytes, int, float], tuple[bytes, str] | None] | None = None
+        """See Itr.encapsulate_ipv4; None on a node without an ITR."""
+        self.decapsulate_data: Callable[[bytes, Endpoint, float], tuple[bytes, int] | None] | None
+        self.decapsulate_data = None
+        """See Etr.decapsulate_data; None on a node whose data datagrams go elsewhere."""
         self.apply_replica: Callable[[DatagramReceived, float], None] | None = None
         """See MapServer.apply_replica; None on a node without a Map-Server."""
         for role in self.roles:
@@ -66,7 +72,7 @@ class Node:
                 return self._handle_data(event, now)
             return self._control(event, now)
         if isinstance(event, PacketFromTun):
-            return self._handle_tun(event.packet, event.iid, now)
+            return self.handle_tun(event.packet, event.iid, now)
         if isinstance(event, TimerFired):
             return self.on_timer(now)
         raise TypeError(f"unknown input {event!r}")
@@ -98,7 +104,9 @@ class Node:
             return list(self.drops.drop("data-without-etr", str(datagram.source.address), now))
         return self._data_roles[0].handle_data(datagram, now)
 
-    def _handle_tun(self, packet: bytes, iid: int, now: float) -> list[Action]:
+    def handle_tun(self, packet: bytes, iid: int, now: float) -> list[Action]:
+        """`handle(PacketFromTun(packet, iid), now)` without the event object: the
+        daemon's TUN reader calls it once per packet."""
         if not self._tun_roles:
             self.counters.add("drop.tun-without-itr")
             return []

@@ -56,6 +56,7 @@ def build_xtr_roles(
             rloc_probe_interval=config.itr.rloc_probe_interval,
             rloc_probe_misses=config.itr.rloc_probe_misses,
             rloc_probe_rate=config.itr.rloc_probe_rate,
+            rloc_path_mtu=config.itr.rloc_path_mtu,
         )
         roles.append(itr)
         if etr is not None:

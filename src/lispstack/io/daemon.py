@@ -40,7 +40,6 @@ from lispstack.core.events import (
     Input,
     InstallNativeRoute,
     IPAddress,
-    PacketFromTun,
     RemoveNativeRoute,
     ReplicateRegister,
     SendDatagram,
@@ -68,6 +67,8 @@ DDT_ECM = b"\x84"
 log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
 DRAIN_BATCH = 256
+TUN_BATCH = 64
+ENDPOINTS_KEPT = 65536
 GC_THRESHOLDS = (50_000, 20, 100)
 """The cyclic garbage collector's generation thresholds in a node (CPython's are 700,
 10, 10). A Map-Server keeps about ten long-lived objects per registration and
@@ -161,6 +162,11 @@ class NodeDaemon:
         self._stopped = asyncio.Event()
         self._data_plane = data_plane
         self._addresses = AddressCache()
+        self._receive_buffer = bytearray(65535)
+        """Every datagram is read into it, then copied out at its size: recvfrom(65535)
+        would allocate 64 KiB for each datagram and shrink it."""
+        self._receive_view = memoryview(self._receive_buffer)
+        self._endpoints: dict[tuple[str, int], Endpoint] = {}
         self._errors = ErrorLog()
 
     # ------------------------------------------------------------ life cycle
@@ -239,15 +245,18 @@ class NodeDaemon:
         reply_socket = self._sockets.get((4, CONTROL_PORT))
         answer_cached = self.node.answer_cached if local.port == CONTROL_PORT else None
         answer_ddt = self.node.answer_ddt_cached if local.port == CONTROL_PORT else None
+        decapsulate = self.node.decapsulate_data if local.port == DATA_PORT else None
         replied = 0
+        buffer, view = self._receive_buffer, self._receive_view
         for _ in range(DRAIN_BATCH):
             try:
-                data, address = sock.recvfrom(65535)
+                length, address = sock.recvfrom_into(buffer)
             except BlockingIOError:
                 break
             except OSError:  # e.g. an ICMP port unreachable for an earlier reply
                 self.node.counters.add("socket-errors")
                 continue
+            data = view[:length].tobytes()
             if answer_cached is not None and reply_socket is not None:
                 cached = self._answer_from_cache(answer_cached, data, time.monotonic())
                 if cached is not None:
@@ -260,11 +269,42 @@ class NodeDaemon:
                         replied += self._send_cached(reply_socket, reply, itr_rloc, port)
                         replied += self._send_to(sock, referral, address)
                         continue
-            source = Endpoint(self._addresses.parse(address[0]), address[1])
+            source = self._endpoints.get(address) or self._endpoint(address)
+            if decapsulate is not None and self._deliver(decapsulate, data, source):
+                continue
             self._handle(DatagramReceived(data, source, local))
         if replied:
             self.node.counters.add("out.datagrams", replied)
         self._schedule()
+
+    def _deliver(
+        self,
+        decapsulate: Callable[[bytes, Endpoint, float], tuple[bytes, int] | None],
+        data: bytes,
+        source: Endpoint,
+    ) -> bool:
+        """An encapsulated packet for one of our EIDs into its TUN at once (no action
+        objects): True; False when Node.handle must take it (a drop, or no data plane)."""
+        if self._data_plane is None:
+            return False
+        try:
+            delivered = decapsulate(data, source, time.monotonic())
+        except Exception:  # a bug must not take the node down
+            self._internal_error("handling DatagramReceived")
+            return True
+        if delivered is None:
+            return False
+        self._data_plane.write_to_tun(*delivered)
+        return True
+
+    def _endpoint(self, address: tuple[str, int]) -> Endpoint:
+        """The Endpoint of a recvfrom address, kept for the next datagram from it (at most
+        ENDPOINTS_KEPT, then they are forgotten all at once)."""
+        if len(self._endpoints) >= ENDPOINTS_KEPT:
+            self._endpoints.clear()
+        endpoint = Endpoint(self._addresses.parse(address[0]), address[1])
+        self._endpoints[address] = endpoint
+        return endpoint
 
     def _answer_from_cache(
         self, answer_cached: Callable[[bytes, float], _Answer | None], data: bytes, now: float
@@ -289,11 +329,27 @@ class NodeDaemon:
         return 1
 
     def _read_tun(self, tun: TunDevice, iid: int) -> None:
-        for _ in range(64):  # a batch, then let the sockets have their turn
-            packet = tun.read()
+        """A batch of packets, each straight to the node, then the sockets get their turn.
+
+        The common packet (Itr.encapsulate_ipv4) leaves as the outer packet the ITR
+        built, without an action list; the others take Node.handle_tun."""
+        read, handle, carry_out = tun.read, self.node.handle_tun, self._carry_out
+        encapsulate = self.node.encapsulate_ipv4 if self._data_plane is not None else None
+        counters = self.node.counters
+        for _ in range(TUN_BATCH):
+            packet = read()
             if packet is None:
                 break
-            self._handle(PacketFromTun(packet, iid))
+            try:
+                now = time.monotonic()
+                outer = encapsulate(packet, iid, now) if encapsulate is not None else None
+                if outer is None:
+                    carry_out(handle(packet, iid, now))
+                elif self._data_plane is not None:
+                    self._data_plane.send_ipv4(*outer)
+                    counters.add("out.datagrams")
+            except Exception:  # a bug must not take the node down
+                self._internal_error("handling PacketFromTun")
         self._schedule()
 
     def _internal_error(self, what: str) -> None:

@@ -139,6 +139,13 @@ class DataPlane:
             packet = outer_packet(action)
         self._send_raw(packet, "drop.encap-send-failed")
 
+    def send_ipv4(self, packet: bytes, destination: str) -> None:
+        """Send a whole outer IPv4 packet (see Itr.encapsulate_ipv4) to `destination`."""
+        try:
+            self._raw[4].sendto(packet, (destination, 0))
+        except OSError:
+            self._count("drop.encap-send-failed")
+
     def forward_natively(self, packet: bytes) -> None:
         """Re-inject an EID-sourced IP packet; the main table routes it (or refuses it)."""
         if self._send_raw(packet, "native.unreachable"):

@@ -24,11 +24,13 @@ class TunError(OSError):
 
 
 class TunDevice:
-    __slots__ = ("_fd", "name")
+    __slots__ = ("_buffer", "_fd", "_view", "name")
 
     def __init__(self, fd: int, name: str) -> None:
         self._fd = fd
         self.name = name
+        self._buffer = bytearray(MAX_PACKET)
+        self._view = memoryview(self._buffer)
 
     @classmethod
     def open(cls, name: str, mtu: int) -> TunDevice:
@@ -59,10 +61,13 @@ class TunDevice:
         return found[0]
 
     def read(self) -> bytes | None:
+        """One packet, or None when there is none. Read into one buffer kept for the
+        device: os.read(fd, 65535) would allocate 64 KiB for each packet and shrink it."""
         try:
-            return os.read(self._fd, MAX_PACKET)
+            length = os.readv(self._fd, (self._buffer,))
         except BlockingIOError:
             return None
+        return self._view[:length].tobytes()
 
     def write(self, packet: bytes) -> None:
         os.write(self._fd, packet)
