@@ -4,6 +4,7 @@ site, each reaching only itself, both directions; an unserved instance-id is dro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -162,9 +163,19 @@ def test_the_tenants_demo_holds_every_check(tmp_path: Path) -> None:
     assert {"[100]10.2.0.0/24 registered by 10.0.2.2 for site-2",
             "h2-100 got the 3 echo requests to 10.2.0.2, h2-200 none",
             "h1-200 got the 3 echo requests to fd00:1::2, h1-100 none",
-            "tenant 100's 24 encapsulated IPv4 packets all carry instance-id 100",
-            "tenant 200's 24 encapsulated IPv6 packets all carry instance-id 200",
             } <= checks  # fmt: skip
+    # the capture's packet count varies with what its two capture points saw: at least
+    # the 12 echo requests and replies of one tenant and family, every one with its iid
+    for iid, version in ((100, 4), (200, 6)):
+        carried = [
+            re.fullmatch(
+                rf"tenant {iid}'s (\d+) encapsulated IPv{version} packets all "
+                rf"carry instance-id {iid}",
+                check,
+            )
+            for check in checks
+        ]
+        assert [int(m[1]) for m in carried if m and int(m[1]) >= 12], checks
     # a demo not kept removes its lab
     namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "tntdemo-" not in namespaces and not (LAB_ROOT / "tntdemo").exists()
