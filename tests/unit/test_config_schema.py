@@ -12,7 +12,7 @@ from lispstack.config.schema import NODE_FILE, Section
 EVERY_KEY = """
 [node]
 name = "all"
-roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr", "ddt-node"]
+roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr", "ddt-node", "rtr"]
 control-socket = "/tmp/all.sock"
 listen = ["10.0.1.1"]
 log-level = "debug"
@@ -47,6 +47,7 @@ name = "a"
 auth-key = "k"
 eid-prefixes = ["192.168.1.0/24"]
 accept-more-specifics = true
+rtrs = ["10.0.7.7"]
 
 [[sites]]
 name = "b"
@@ -65,6 +66,9 @@ send-map-request-on-miss = true
 rloc-probe-interval = 10
 rloc-probe-misses = 2
 rloc-probe-rate = 50
+
+[etr]
+nat-traversal = "off"
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

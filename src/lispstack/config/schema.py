@@ -73,6 +73,7 @@ NODE_FILE = Section(
                 "accept-more-specifics": None,
                 "allow-overlap": None,
                 "previous-key-grace": None,
+                "rtrs": None,
             },
             many=True,
         ),
@@ -87,6 +88,7 @@ NODE_FILE = Section(
                 "rloc-probe-rate",
             )
         ),
+        "etr": Section(_values("nat-traversal")),
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),
