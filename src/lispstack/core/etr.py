@@ -35,17 +35,19 @@ from lispstack.core.events import (
     Action,
     DatagramReceived,
     Endpoint,
+    IPAddress,
     SendDatagram,
     Trace,
     WriteToTun,
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.nat_messages import control_in_data, register_via_rtr, with_rtr_locators
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
-from lispstack.wire.control import ControlMessage
+from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify
@@ -83,6 +85,8 @@ class Etr(Role):
         self.recent_itrs = RecentItrs()
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
+        self.rtrs: tuple[IPAddress, ...] = ()
+        """Behind a NAT (core.nat_traversal sets them): register through these RTRs."""
 
     # ------------------------------------------------------------ registration
 
@@ -94,23 +98,25 @@ class Etr(Role):
         server = session.server
         local = local or self.local
         nonce = self._nonces.next()
-        _, payload = MapRegister(
+        records = tuple(prefix.record(ttl) for prefix in local.prefixes)
+        rtrs, rloc = self.rtrs, local.rloc_for.get(server.address.version)
+        if rtrs:
+            records = tuple(with_rtr_locators(record, rtrs) for record in records)
+        register, payload = MapRegister(
             nonce=nonce,
-            records=tuple(prefix.record(ttl) for prefix in local.prefixes),
+            records=records,
             key_id=server.key_id,
             algorithm=AlgorithmId(server.algorithm.algorithm_id),
-            proxy_reply=server.proxy_reply,
+            proxy_reply=server.proxy_reply or bool(rtrs),
             want_map_notify=server.want_map_notify and ttl > 0,
             xtr_id=self.xtr_id,
         ).signed(session.key)
         self.counters.add("out.map-register")
+        send = SendDatagram(payload, Endpoint(server.address, CONTROL_PORT), CONTROL_PORT, rloc)
+        if rtrs and rloc is not None:
+            send = register_via_rtr(register, rloc, rtrs[0], server.address)
         return [
-            SendDatagram(
-                payload,
-                Endpoint(server.address, CONTROL_PORT),
-                CONTROL_PORT,
-                local.rloc_for.get(server.address.version),
-            ),
+            send,
             Trace(
                 "map-register",
                 {"map_server": str(server.address), "nonce": nonce_text(nonce), "ttl": ttl},
@@ -267,11 +273,27 @@ class Etr(Role):
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
         if self.local.lookup(packet.iid, version, dst) is None:
+            notify = control_in_data(packet.inner, self.local.rlocs) if self.rtrs else None
+            if notify is not None:  # a Data-Map-Notify from our RTR
+                return self._data_map_notify(notify, datagram, now)
             reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
             return list(self.drops.drop(reason, str(datagram.source.address), now))
         self.counters.add("decap.packets")
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         return [WriteToTun(packet.inner, packet.iid)]
+
+    def _data_map_notify(
+        self, payload: bytes, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        sender = str(datagram.source.address)
+        try:
+            message = decode_control(payload)
+        except DecodeError as error:
+            return list(self.drops.drop("data-map-notify-malformed", sender, now, str(error)))
+        if not isinstance(message, MapNotify):
+            return list(self.drops.drop("data-map-notify-not-map-notify", sender, now))
+        self.counters.add("in.data-map-notify")
+        return self._map_notify(message, payload, sender, now)
 
     # ------------------------------------------------------------ SMR
 

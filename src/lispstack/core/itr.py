@@ -370,6 +370,13 @@ class Itr(Role):
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
         return actions
 
+    def install_mapping(self, record: MappingRecord, now: float, source: str) -> list[Action]:
+        """Cache a mapping learned outside the mapping system (behind a NAT: every EID
+        through the RTRs, core.nat_traversal), replacing the entry for its prefix."""
+        previous = self.cache.get(record_key(record))
+        entry, changes = self.cache.insert(record, now, source)
+        return [_cache_trace(previous, entry, source), *self._routes(changes)]
+
     # ------------------------------------------------------------ SMR
 
     def handle_smr(self, smr: MapRequest, sender: str, now: float) -> list[Action]:
