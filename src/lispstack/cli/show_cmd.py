@@ -20,6 +20,7 @@ TOPICS = (
     "statistics",
     "config",
     "referral-cache",
+    "nat",
 )
 
 

@@ -9,8 +9,9 @@ how and on which ports):
   EID prefixes, and sends the Map-Register, as it was signed, to the
   Map-Server the ECM names. The Map-Register must carry an xTR-ID and ask for a
   Map-Notify ("drop.rtr-register-without-xtr-id", "drop.rtr-register-without-map-notify").
-- The Map-Server's Map-Notify (its nonce must be one the RTR forwarded, from
-  the Map-Server it went to: "drop.rtr-map-notify-unknown-nonce") confirms
+- The Map-Server's Map-Notify (its nonce must be one of a Map-Register the RTR
+  forwarded: "drop.rtr-map-notify-unknown-nonce"; the Map-Server may answer
+  from another of its addresses) confirms
   the registration: only then does the NAT table send the xTR's EID prefixes
   to its translated RLOC, and the Map-Notify goes on to the xTR as a
   Data-Map-Notify. A registration with TTL 0 takes the xTR's prefixes out.
@@ -160,7 +161,7 @@ class Rtr(Role):
     ) -> list[Action]:
         sender = str(datagram.source.address)
         forwarded = self._pending.get(notify.nonce)
-        if forwarded is None or forwarded.entry.map_server != datagram.source.address:
+        if forwarded is None:
             return list(self.drops.drop("rtr-map-notify-unknown-nonce", sender, now))
         del self._pending[notify.nonce]
         entry = forwarded.entry
