@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the instance-id story (tenants lab): two tenants, the same addresses, isolated",
     )
+    story.add_argument(
+        "--nat",
+        action="store_true",
+        help="the NAT traversal story (nat lab): a site behind a NAT, through an RTR",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -50,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         name = check_lab_name(args.name) if args.name else None
-        story = "pxtr" if args.pxtr else "tenants" if args.tenants else "seed"
+        story = (
+            "pxtr" if args.pxtr else "tenants" if args.tenants else "nat" if args.nat else "seed"
+        )
         return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)
