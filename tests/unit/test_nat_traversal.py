@@ -116,3 +116,17 @@ def test_unanswered_info_requests_are_retried_with_backoff() -> None:
         ):
             times.append(now)
     assert times[:3] == [1.0, 3.0, 7.0]
+
+
+def test_a_reload_asks_a_new_map_server_at_once() -> None:
+    node, request = _xtr()
+    _deliver(node, _reply(request, NAT_PUBLIC))
+    node.handle(TimerFired(), 0.5)
+    text = xtr_config("natted", NATTED, "192.168.10.0/24", "natted-key")
+    text += '\n[[map-servers]]\naddress = "198.51.100.253"\nauth-key = "other"\n'
+    node.reconfigure(parse_config(text, "x"), 2.0)
+    assert node.next_deadline() == 2.0
+    sent = [a for a in node.handle(TimerFired(), 2.0) if isinstance(a, SendDatagram)]
+    infos = [a.destination.address for a in sent if a.payload[0] >> 4 == 7]
+    assert infos == [IPv4Address("198.51.100.253")]
+    assert len(node.show("nat", None, 2.0)) == 2  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("itr.map-cache-limit", lambda c: c.itr.map_cache_limit),
     ("pitr", lambda c: c.pitr),
     ("petr", lambda c: c.petr),
+    ("etr", lambda c: c.etr),
     ("tun", lambda c: c.tun),
     ("instances", lambda c: c.instances),
 )

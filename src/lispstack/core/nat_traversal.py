@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
-from lispstack.config.model import MapServerEntry
+from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.etr import Etr
@@ -147,6 +147,19 @@ class NatTraversal(Role):
             SendDatagram(payload, destination, CONTROL_PORT, own),
             Trace("info-request", {"map_server": str(server.address), "nonce": nonce_text(nonce)}),
         ]
+
+    def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
+        """New Map-Servers: ask the new ones at once; the others keep their schedule."""
+        kept = {s.schedule.server: s for s in self.sessions}
+        self.sessions = []
+        for server in config.map_servers:
+            entry = replace(server, want_map_notify=True)
+            session = kept.get(entry)
+            if session is None:
+                session = _InfoSession(RegistrationSession(entry))
+                session.schedule.trigger(now)
+            self.sessions.append(session)
+        return []
 
     # ------------------------------------------------------------ Info-Replies
 
