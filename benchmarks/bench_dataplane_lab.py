@@ -27,8 +27,9 @@ LAB = "benchdp"
 SENDER = """
 import socket, sys, time
 seconds, size, rate = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+source, destination = sys.argv[4], sys.argv[5]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("192.168.1.1", 0))
+s.bind((source, 0))
 payload, sent, failed = b"x" * size, 0, 0
 start = time.monotonic()
 end = start + seconds
@@ -38,7 +39,7 @@ while (now := time.monotonic()) < end:
         continue
     for _ in range(64):
         try:
-            s.sendto(payload, ("192.168.2.1", 9000))
+            s.sendto(payload, (destination, 9000))
             sent += 1
         except OSError:
             failed += 1
@@ -48,7 +49,7 @@ RECEIVER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-s.bind(("192.168.2.1", 9000))
+s.bind((sys.argv[2], 9000))
 s.settimeout(float(sys.argv[1]) + 5)
 received = 0
 print("ready", flush=True)
@@ -82,7 +83,7 @@ def statistics(node: str) -> dict[str, Any]:
 
 def flood(seconds: float, payload: int, rate: float) -> None:
     receiver = subprocess.Popen(
-        in_node("lisp2", sys.executable, "-c", RECEIVER, str(seconds)),
+        in_node("lisp2", sys.executable, "-c", RECEIVER, str(seconds), "192.168.2.1"),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -91,7 +92,17 @@ def flood(seconds: float, payload: int, rate: float) -> None:
         raise SystemExit("the receiver in lisp2 did not start")
     before = {node: statistics(node) for node in ("lisp1", "lisp2")}
     sender = subprocess.run(
-        in_node("lisp1", sys.executable, "-c", SENDER, str(seconds), str(payload), str(rate)),
+        in_node(
+            "lisp1",
+            sys.executable,
+            "-c",
+            SENDER,
+            str(seconds),
+            str(payload),
+            str(rate),
+            "192.168.1.1",
+            "192.168.2.1",
+        ),
         capture_output=True,
         text=True,
         check=True,
