@@ -17,7 +17,8 @@ always agree. Names are stable:
 Gauges (worker 0's: registrations are replicated to every worker):
 lispstack_registrations, lispstack_map_cache_entries,
 lispstack_pending_map_requests, lispstack_rlocs_reachable,
-lispstack_rlocs_unreachable (RLOC probing), for the roles that have them;
+lispstack_rlocs_unreachable (RLOC probing), lispstack_nat_entries (RTR), for the
+roles that have them;
 lispstack_node_info{node, roles} = 1; and the process_* metrics of worker 0.
 
 The server is a minimal HTTP/1.0 responder on asyncio (GET /metrics; one
@@ -58,6 +59,7 @@ GAUGES = {
     "referral-cache-entries": "referral-cache entries (DDT Map-Resolver)",
     "pending-ddt-requests": "Map-Requests walking LISP-DDT referrals (DDT Map-Resolver)",
     "delegations": "delegations configured (DDT node)",
+    "nat-entries": "xTRs behind a NAT in the NAT table (RTR)",
 }
 MAX_REQUEST_BYTES = 8192
 REQUEST_TIMEOUT_S = 5.0
