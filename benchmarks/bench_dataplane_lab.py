@@ -71,12 +71,12 @@ def lispstack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     )
 
 
-def in_node(node: str, *argv: str) -> list[str]:
-    return [*lispstack_argv(), "lab", "exec", "--name", LAB, node, "--", *argv]
+def in_node(node: str, *argv: str, lab: str = LAB) -> list[str]:
+    return [*lispstack_argv(), "lab", "exec", "--name", lab, node, "--", *argv]
 
 
-def statistics(node: str) -> dict[str, Any]:
-    shown = lispstack("lab", "show", "--name", LAB, node, "statistics", "--json")
+def statistics(node: str, lab: str = LAB) -> dict[str, Any]:
+    shown = lispstack("lab", "show", "--name", lab, node, "statistics", "--json")
     counters: dict[str, Any] = json.loads(shown.stdout)
     return counters
 
@@ -129,6 +129,17 @@ def flood(seconds: float, payload: int, rate: float) -> None:
         print(f"  {node} counters: " + ", ".join(f"{k} +{v:,}" for k, v in changed.items()))
 
 
+def resolve(*pings: tuple[str, str, str], lab: str = LAB) -> None:
+    """Ping (node, source, destination) twice each, so that the map-caches hold the mappings."""
+    for node, source, destination in pings:
+        subprocess.run(
+            in_node(node, "ping", "-c", "2", "-W", "2", "-I", source, destination, lab=lab),
+            capture_output=True,
+            check=True,
+            timeout=30,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -142,16 +153,7 @@ def main() -> None:
     if up.returncode != 0:
         raise SystemExit(f"lab up failed: {up.stderr.strip()}")
     try:
-        for node, source, destination in (
-            ("lisp1", "192.168.1.1", "192.168.2.1"),
-            ("lisp2", "192.168.2.1", "192.168.1.1"),
-        ):
-            subprocess.run(
-                in_node(node, "ping", "-c", "2", "-W", "2", "-I", source, destination),
-                capture_output=True,
-                check=True,
-                timeout=30,
-            )
+        resolve(("lisp1", "192.168.1.1", "192.168.2.1"), ("lisp2", "192.168.2.1", "192.168.1.1"))
         time.sleep(0.5)
         for rate in args.rate or [0.0]:
             flood(args.seconds, args.payload, rate)

@@ -5,8 +5,9 @@ sudo .venv/bin/python benchmarks/bench_nat_lab.py [--starts N] [--seconds S] [--
 
 1. Start: with the nat lab up, a host in `public` listens on 192.168.20.1 and a
    host in `natted` sends a UDP datagram from 192.168.10.1 every 2 ms. natted's
-   xTR is restarted (`lab restart`, a new xTR-ID); the time from the restart to
-   the first datagram the public host receives afterwards is printed, N times.
+   xTR is restarted (`lab restart`, a new xTR-ID); the time from the new xTR's
+   "node up" log line (and from the old one's stop) to the first datagram sent
+   after that stop which the public host receives is printed, N times.
    Until natted has an Info-Reply it has no way out (its Map-Requests name its
    private RLOC, which nothing can answer), so this is the Info exchange, the
    registration through the RTR (the 0.0.0.0/0 entry is installed at once),
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -30,11 +30,9 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from bench_dataplane_lab import RECEIVER, SENDER
-
-from lispstack.lab.runner import lispstack_argv
+import bench_dataplane_lab as dataplane_lab
+from bench_dataplane_lab import RECEIVER, SENDER, lispstack
 
 LAB = "benchnat"
 FIRST = """
@@ -61,20 +59,8 @@ while True:
 """
 
 
-def lispstack(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*lispstack_argv(), *args], capture_output=True, text=True, check=check, timeout=120
-    )
-
-
 def in_node(node: str, *argv: str) -> list[str]:
-    return [*lispstack_argv(), "lab", "exec", "--name", LAB, node, "--", *argv]
-
-
-def statistics(node: str) -> dict[str, Any]:
-    shown = lispstack("lab", "show", "--name", LAB, node, "statistics", "--json")
-    counters: dict[str, Any] = json.loads(shown.stdout)
-    return counters
+    return dataplane_lab.in_node(node, *argv, lab=LAB)
 
 
 def log_time(line: str) -> float:
@@ -122,7 +108,7 @@ def flood(seconds: float, rate: float) -> None:
     assert receiver.stdout is not None
     if receiver.stdout.readline().strip() != "ready":
         raise SystemExit("the receiver in public did not start")
-    before = statistics("rtr")
+    before = dataplane_lab.statistics("rtr", LAB)
     argv = [str(seconds), "64", str(rate), "192.168.10.1", "192.168.20.1"]
     sender = subprocess.run(
         in_node("natted", sys.executable, "-c", SENDER, *argv),
@@ -132,7 +118,7 @@ def flood(seconds: float, rate: float) -> None:
     )
     sent, _ = (int(n) for n in sender.stdout.split())
     received = int(receiver.communicate(timeout=seconds + 30)[0].split()[0])
-    after = statistics("rtr")
+    after = dataplane_lab.statistics("rtr", LAB)
     forwarded = int(after.get("rtr.re-encapsulated", 0)) - int(before.get("rtr.re-encapsulated", 0))
     paced = f"paced at {rate:,.0f}/s" if rate else "unpaced"
     print(f"UDP 192.168.10.1 -> RTR -> 192.168.20.1, 64-byte payloads, {seconds:g} s, {paced}")
@@ -159,16 +145,11 @@ def main() -> None:
                 f"({from_stop:.3f} s from the old xTR's stop, process start included)"
             )
             time.sleep(1.0)
-        for node, source, destination in (
+        dataplane_lab.resolve(
             ("natted", "192.168.10.1", "192.168.20.1"),
             ("public", "192.168.20.1", "192.168.10.1"),
-        ):
-            subprocess.run(
-                in_node(node, "ping", "-c", "2", "-W", "2", "-I", source, destination),
-                capture_output=True,
-                check=True,
-                timeout=30,
-            )
+            lab=LAB,
+        )
         for rate in args.rate or [0.0]:
             flood(args.seconds, rate)
     finally:

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from lispstack.lab.demo_nat import wait_until
+
 pytestmark = pytest.mark.root
 LISPSTACK = str(Path(sys.executable).parent / "lispstack")
 NAT = Path(__file__).parents[2] / "src/lispstack/lab/topologies/nat"
@@ -137,12 +139,7 @@ def _show(lab: str, node: str, topic: str) -> Any:
 
 
 def _wait(probe: Callable[[], bool]) -> bool:
-    deadline = time.monotonic() + WAIT_S
-    while not probe():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
+    return wait_until(probe, WAIT_S)
 
 
 def _ping(lab: str, node: str, source: str, destination: str, count: int = 2) -> bool:

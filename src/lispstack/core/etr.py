@@ -17,6 +17,9 @@
   (core.recent_itrs) and, when its database changes (`database_changed`),
   sends each an SMR (RFC 9301 section 6.1).
 - On shutdown, deregisters (Map-Register with TTL 0).
+- Behind a NAT (core.nat_traversal sets `rtrs`): registers through the first
+  RTR (the RTRs as RLOCs, proxy-reply, in an ECM: core.nat_messages) and takes
+  the Map-Notify the RTR relays inside a data packet (a Data-Map-Notify).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ NATTED_EID, PUBLIC_EID = "192.168.10.1", "192.168.20.1"
 DISCOVERY_WAIT_S = 15.0
 
 
-def _wait(probe: Callable[[], bool], seconds: float = DISCOVERY_WAIT_S) -> bool:
+def wait_until(probe: Callable[[], bool], seconds: float = DISCOVERY_WAIT_S) -> bool:
+    """Poll `probe` every 0.2 s until it holds (True) or `seconds` have passed (False)."""
     deadline = time.monotonic() + seconds
     while not probe():
         if time.monotonic() > deadline:
@@ -48,7 +49,7 @@ def discovery(demo: Demo) -> None:
         views = demo.ask("natted", "nat")
         return bool(views) and all(v["behind_nat"] and v["rtrs"] == [RTR] for v in views)
 
-    found = _wait(behind)
+    found = wait_until(behind)
     demo.lab_command(step, "show", "natted", "nat")
     demo.check(step, f"natted is behind a NAT, RTR {RTR}", found)
     view = (demo.ask("natted", "nat") or [{}])[0]
@@ -69,7 +70,7 @@ def registration(demo: Demo) -> None:
         "ECM from its port 4341 to the RTR, which notes the NAT's address and port, hands "
         "it to the Map-Server and relays the Map-Notify back through the NAT.",
     )
-    _wait(lambda: _rtr_entry(demo).get("eid_prefixes") == ["192.168.10.0/24"])
+    wait_until(lambda: _rtr_entry(demo).get("eid_prefixes") == ["192.168.10.0/24"])
     check_registered(
         demo,
         step,
