@@ -216,8 +216,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def statistics(node: str) -> dict[str, Any]:
-    shown = lispstack("lab", "show", "--name", LAB, node, "statistics", "--json")
+def statistics(node: str, lab: str = LAB) -> dict[str, Any]:
+    shown = lispstack("lab", "show", "--name", lab, node, "statistics", "--json")
     counters: dict[str, Any] = json.loads(shown.stdout)
     return counters
 

@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 APT_PACKAGES=(
     python3 python3-venv python3-pip
     python3-dev gcc libc6-dev # pytricia is built from source
-    tshark iproute2 iputils-ping tcpdump
+    tshark iproute2 iputils-ping tcpdump nftables
     librsvg2-bin # rsvg-convert: the tests render the pictures (lispstack decode --ladder)
 )
 STAMP=.venv/.lispstack-installed
@@ -18,7 +18,7 @@ log() { echo "setup: $*" >&2; }
 
 system_ready() {
     local tool
-    for tool in tshark ip ping tcpdump gcc rsvg-convert; do
+    for tool in tshark ip ping tcpdump nft gcc rsvg-convert; do
         command -v "$tool" >/dev/null 2>&1 || return 1
     done
     # python3 -m venv works (Debian ships ensurepip separately) and C headers exist.

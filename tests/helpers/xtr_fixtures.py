@@ -57,11 +57,12 @@ def lisp2_config(*, proxy_reply: bool = False) -> NodeConfig:
 def build_xtr(
     config: NodeConfig, seed: int = 1, rng: random.Random | None = None
 ) -> tuple[Etr, Itr, Counters]:
-    """The ETR and ITR of `config`, drawing from `rng` (default: random.Random(seed))."""
+    """The ETR and ITR of `config`, drawing from `rng` (default: random.Random(seed));
+    without NAT traversal (tests/sim/test_nat_sim.py has it)."""
     counters = Counters()
     rng = random.Random(seed) if rng is None else rng
     roles = build_xtr_roles(config, counters, DropRecorder(counters), rng)
-    etr, itr = roles
+    etr, itr = roles[:2]
     assert isinstance(etr, Etr) and isinstance(itr, Itr)
     return etr, itr, counters
 

@@ -115,7 +115,7 @@ def test_error_carries_key_and_reason() -> None:
             XTR.replace("[node]\n", ""),
             "lisp1.toml: unknown key 'name' at the top level (expected the tables [node],"
             " [[database-mappings]], [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]],"
-            " [map-server], [itr], [pitr], [tun], [petr], [[instances]], [[ddt-roots]],"
+            " [map-server], [itr], [etr], [pitr], [tun], [petr], [[instances]], [[ddt-roots]],"
             " [[ddt-prefixes]], [[delegations]])",
             id="node-keys-outside-node",
         ),
@@ -129,7 +129,7 @@ def test_error_carries_key_and_reason() -> None:
             XTR + "[bogus]\nx = 1\n",
             "lisp1.toml: unknown table [bogus] (expected [node], [[database-mappings]],"
             " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [map-server], [itr],"
-            " [pitr], [tun], [petr], [[instances]], [[ddt-roots]], [[ddt-prefixes]],"
+            " [etr], [pitr], [tun], [petr], [[instances]], [[ddt-roots]], [[ddt-prefixes]],"
             " [[delegations]])",
             id="unknown-table",
         ),
@@ -228,7 +228,7 @@ def test_error_carries_key_and_reason() -> None:
         pytest.param(
             XTR.replace('roles = ["itr", "etr"]', 'roles = ["itr", "xtr"]'),
             "lisp1.toml: node.roles[1]: unknown role 'xtr'"
-            " (expected itr, etr, map-server, map-resolver, pitr, petr or ddt-node)",
+            " (expected itr, etr, map-server, map-resolver, pitr, petr, ddt-node or rtr)",
             id="unknown-role",
         ),
         pytest.param(

@@ -18,6 +18,7 @@ from lispstack.config import (
     Delegation,
     DelegationChild,
     DelegationKind,
+    EtrOptions,
     Instance,
     IPAddress,
     ItrOptions,
@@ -26,6 +27,7 @@ from lispstack.config import (
     LogLevel,
     MapResolverEntry,
     MapServerEntry,
+    NatTraversalMode,
     NodeConfig,
     NodeRole,
     NodeSection,
@@ -116,6 +118,7 @@ def sites(draw: st.DrawFn) -> tuple[Site, ...]:
                 accept_more_specifics=draw(st.booleans()),
                 allow_overlap=draw(st.booleans()),
                 previous_key_grace=draw(st.integers(0, 30 * 86_400)),
+                rtrs=tuple(draw(st.lists(addresses, max_size=2, unique=True))),
             )
         )
     # A site whose prefix lies inside another site's must allow it, or the config is wrong.
@@ -169,8 +172,8 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         petr_list = st.builds(Petr, address=addresses, priority=u8, weight=u8)
         petrs = tuple(draw(st.lists(petr_list, max_size=2, unique_by=lambda p: p.address)))
     resolvers: tuple[MapResolverEntry, ...] = ()
-    if has(roles, NodeRole.ITR, NodeRole.PITR):
-        need = 1 if NodeRole.PITR in roles or not petrs else 0
+    if has(roles, NodeRole.ITR, NodeRole.PITR, NodeRole.RTR):
+        need = 1 if has(roles, NodeRole.PITR, NodeRole.RTR) or not petrs else 0
         chosen = draw(st.lists(addresses, min_size=need, max_size=2, unique=True))
         resolvers = tuple(MapResolverEntry(address=a) for a in chosen)
     itr = ItrOptions(
@@ -207,6 +210,9 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         petrs=petrs,
         sites=draw(sites()) if NodeRole.MAP_SERVER in roles else (),
         itr=itr,
+        etr=EtrOptions(nat_traversal=draw(st.sampled_from(NatTraversalMode)))
+        if NodeRole.ETR in roles
+        else EtrOptions(),
         pitr=pitr,
         petr=petr,
         **draw(ddt_tables(roles)),

@@ -12,7 +12,7 @@ from lispstack.config.schema import NODE_FILE, Section
 EVERY_KEY = """
 [node]
 name = "all"
-roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr", "ddt-node"]
+roles = ["itr", "etr", "map-server", "map-resolver", "pitr", "petr", "ddt-node", "rtr"]
 control-socket = "/tmp/all.sock"
 listen = ["10.0.1.1"]
 log-level = "debug"
@@ -48,6 +48,7 @@ name = "a"
 auth-key = "k"
 eid-prefixes = ["192.168.1.0/24"]
 accept-more-specifics = true
+rtrs = ["10.0.7.7"]
 
 [[sites]]
 name = "b"
@@ -68,6 +69,9 @@ rloc-probe-misses = 2
 rloc-probe-rate = 50
 subscribe = true
 rloc-path-mtu = 1400
+
+[etr]
+nat-traversal = "off"
 
 [pitr]
 eid-prefixes = ["192.168.0.0/16"]

@@ -49,7 +49,7 @@ def test_the_nonces_are_a_permutation_of_a_counter() -> None:
 
 def test_an_etr_never_repeats_a_nonce_even_with_a_stuck_random_source() -> None:
     counters = Counters()
-    etr, _ = build_xtr_roles(lisp1_config(), counters, DropRecorder(counters), _Stuck())
+    etr, *_ = build_xtr_roles(lisp1_config(), counters, DropRecorder(counters), _Stuck())
     assert isinstance(etr, Etr)
     nonces = []
     now = 0.0

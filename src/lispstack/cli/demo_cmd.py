@@ -45,6 +45,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the LISP-DDT story (ddt lab): referrals walked, cached, a hole, a dead Map-Server",
     )
+    story.add_argument(
+        "--nat",
+        action="store_true",
+        help="the NAT traversal story (nat lab): a site behind a NAT, through an RTR",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -55,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         name = check_lab_name(args.name) if args.name else None
-        story = "pxtr" if args.pxtr else "tenants" if args.tenants else "seed"
-        story = "ddt" if args.ddt else story
+        story = next((s for s in ("pxtr", "tenants", "ddt", "nat") if getattr(args, s)), "seed")
         return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)

@@ -58,12 +58,15 @@ def endpoint(address: IPAddress, port: int) -> str:
 
 
 def lisp_port(datagram: UdpDatagram) -> int | None:
-    """4342 for control, 4341 for data, None for a frame that is not LISP."""
-    ports = (datagram.sport, datagram.dport)
-    if CONTROL_PORT in ports:
-        return CONTROL_PORT
-    if DATA_PORT in ports:
-        return DATA_PORT
+    """4342 for control, 4341 for data, None for a frame that is not LISP.
+
+    The destination port decides when it is a LISP port, as for Wireshark: an RTR
+    sends data from 4342 to an xTR's 4341 behind a NAT, which sends ECMs from 4341
+    to 4342 (core/nat_messages.py); else the source port (replies to ephemeral ports).
+    """
+    for port in (datagram.dport, datagram.sport):
+        if port in (CONTROL_PORT, DATA_PORT):
+            return port
     return None
 
 

@@ -22,6 +22,7 @@ TOPICS = (
     "referral-cache",
     "subscriptions",
     "delegations",
+    "nat",
 )
 
 

@@ -56,6 +56,7 @@ _EMPTY = {
     "referral-cache": ("the referral cache is empty", "the referral cache is empty"),
     "subscriptions": ("no subscriptions", "no subscriptions"),
     "delegations": ("no authoritative prefixes", "no authoritative prefixes"),
+    "nat": ("no xTR behind a NAT", "no xTR behind a NAT"),
 }
 """What an empty answer reads as, per topic: without an EID argument, and with one."""
 
@@ -154,6 +155,8 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                 for r in result
             ],
         )
+    if topic == "nat":
+        return _nat(result)
     if topic == "referral-cache":
         return table(
             ("EID prefix", "action", "expires", "incomplete", "referrals"),
@@ -198,3 +201,35 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
             ],
         )
     return "\n".join(str(entry) for entry in result)
+
+
+def _nat(result: list[dict[str, Any]]) -> str:
+    """An RTR's NAT table (rows with an xTR-ID), or an xTR's view of its NAT."""
+    if "xtr_id" in result[0]:
+        return table(
+            ("xTR-ID", "translated", "private RLOC", "EID prefixes", "expires"),
+            [
+                (
+                    r["xtr_id"],
+                    r["translated"],
+                    r["private_rloc"],
+                    ", ".join(r["eid_prefixes"]),
+                    f"{r['expires_in_s']:.0f}s",
+                )
+                for r in result
+            ],
+        )
+    return table(
+        ("Map-Server", "global RLOC", "behind NAT", "RTRs", "Info-Requests", "Info-Replies"),
+        [
+            (
+                r["map_server"],
+                "-" if r["global_rloc"] is None else f"{r['global_rloc']}:{r['global_port']}",
+                "yes" if r["behind_nat"] else "no",
+                ", ".join(r["rtrs"]) or "-",
+                r["info_requests_sent"],
+                r["info_replies"],
+            )
+            for r in result
+        ],
+    )

@@ -13,6 +13,7 @@ from lispstack.config.role_checks import check_required, check_unused
 from lispstack.config.schema import NODE_FILE
 from lispstack.config.sections import (
     read_database_mapping,
+    read_etr_options,
     read_instance,
     read_itr_options,
     read_map_resolver,
@@ -94,6 +95,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
         sites=sites,
         map_server=map_server,
         itr=itr,
+        etr=read_etr_options(root.table("etr")),
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
         instances=instances,

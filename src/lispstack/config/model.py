@@ -18,7 +18,9 @@ bits must be clear.
 ``[node]`` (required)
     ``name``            required; ``[a-z0-9_-]``, 1 to 63 characters.
     ``roles``           required, non-empty, no duplicates; any of ``itr``,
-                        ``etr``, ``map-server``, ``map-resolver``, ``pitr``, ``petr``.
+                        ``etr``, ``map-server``, ``map-resolver``, ``pitr``, ``petr``,
+                        ``ddt-node``, ``rtr`` (a Re-encapsulating Tunnel Router
+                        for xTRs behind a NAT; needs ``[[map-resolvers]]``).
     ``control-socket``  path of the `lispstack show` socket;
                         default ``/run/lispstack/<name>.sock``.
     ``listen``          unique addresses to bind UDP 4342 (control) and 4341 (data)
@@ -70,7 +72,7 @@ bits must be clear.
                         4294967295; default 3.
     ``register-interval`` seconds between Map-Registers, 1 to 3600; default 60.
 
-``[[map-resolvers]]`` (roles itr, pitr)
+``[[map-resolvers]]`` (roles itr, pitr, rtr)
     Where Map-Requests go (in an ECM); addresses unique.
     ``address``         required.
 
@@ -118,6 +120,16 @@ bits must be clear.
                         by a PITR.
     An ITR needs ``[[map-resolvers]]`` or ``[[petrs]]``.
 
+``[etr]`` (role etr, optional)
+    ``nat-traversal``   ``auto`` (default) or ``off``. Auto: the ETR sends
+                        Info-Requests to its Map-Servers at start and every
+                        ``register-interval`` (keeping a NAT binding alive);
+                        when the Info-Reply shows a global RLOC other than the
+                        ETR's own, it registers through the RTRs the reply
+                        names (ECM Map-Register with xTR-ID and site-ID, the
+                        RTRs as RLOCs, proxy-reply set) and encapsulates to
+                        them. Not behind a NAT: nothing else changes.
+
 ``[pitr]`` (role pitr, required by it)
     ``eid-prefixes``    required, non-empty, unique: the EID prefixes the PITR
                         attracts traffic for (advertises to the non-LISP side).
@@ -151,6 +163,10 @@ bits must be clear.
                         accepted, so that ETRs can move to the new key one by
                         one; 0 to 2592000, default 0 (the old key is refused
                         at once).
+    ``rtrs``            addresses of the RTRs an ETR of this site behind a NAT
+                        must use, unique; sent in the Info-Reply (NAT-Traversal
+                        LCAF) to an Info-Request signed with the site's key;
+                        default ``[]``.
 
 ``[map-server]`` (role map-server, optional)
     ``replay-window``   seconds during which a Map-Register whose nonce the
@@ -229,6 +245,7 @@ class NodeRole(StrEnum):
     PITR = "pitr"
     PETR = "petr"
     DDT_NODE = "ddt-node"
+    RTR = "rtr"
 
 
 class AuthAlgorithm(StrEnum):
@@ -338,6 +355,7 @@ class Site:
     accept_more_specifics: bool = False
     allow_overlap: bool = False
     previous_key_grace: int = 0
+    rtrs: tuple[IPAddress, ...] = ()
 
     def key(self, key_id: int) -> SiteKey | None:
         """The key with this key id, or None."""
@@ -347,6 +365,18 @@ class Site:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapServerOptions:
     replay_window: int = 86_400
+
+
+class NatTraversalMode(StrEnum):
+    """`[etr] nat-traversal`, as the config file spells it."""
+
+    AUTO = "auto"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EtrOptions:
+    nat_traversal: NatTraversalMode = NatTraversalMode.AUTO
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -431,6 +461,7 @@ class NodeConfig:
     sites: tuple[Site, ...] = ()
     map_server: MapServerOptions = MapServerOptions()
     itr: ItrOptions = ItrOptions()
+    etr: EtrOptions = EtrOptions()
     pitr: PitrOptions = PitrOptions()
     petr: PetrOptions = PetrOptions()
     instances: tuple[Instance, ...] = ()

@@ -38,6 +38,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("itr.subscribe", lambda c: c.itr.subscribe),
     ("pitr", lambda c: c.pitr),
     ("petr", lambda c: c.petr),
+    ("etr", lambda c: c.etr),
     ("tun", lambda c: c.tun),
     ("instances", lambda c: c.instances),
     ("ddt-roots (having some or none)", lambda c: bool(c.ddt_roots)),

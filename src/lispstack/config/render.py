@@ -64,6 +64,8 @@ def _site(site: Site) -> list[str]:
     lines.append(f"accept-more-specifics = {toml_value(site.accept_more_specifics)}")
     lines.append(f"allow-overlap = {toml_value(site.allow_overlap)}")
     lines.append(f"previous-key-grace = {toml_value(site.previous_key_grace)}")
+    if site.rtrs:
+        lines.append(f"rtrs = {toml_value(str(r) for r in site.rtrs)}")
     return lines
 
 
@@ -146,6 +148,8 @@ def render_config(config: NodeConfig) -> str:
                 "rloc-path-mtu": config.itr.rloc_path_mtu,
             },
         )
+    if config.has_role(NodeRole.ETR):
+        lines += _table("[etr]", {"nat-traversal": config.etr.nat_traversal.value})
     if config.has_role(NodeRole.PITR):
         prefixes = [str(prefix) for prefix in config.pitr.eid_prefixes]
         lines += _table("[pitr]", {"eid-prefixes": prefixes})

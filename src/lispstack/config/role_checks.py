@@ -12,11 +12,12 @@ DATA_PLANE = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "database-mappings": (NodeRole.ETR, NodeRole.ITR),
     "map-servers": (NodeRole.ETR,),
-    "map-resolvers": (NodeRole.ITR, NodeRole.PITR),
+    "map-resolvers": (NodeRole.ITR, NodeRole.PITR, NodeRole.RTR),
     "petrs": (NodeRole.ITR,),
     "sites": (NodeRole.MAP_SERVER,),
     "map-server": (NodeRole.MAP_SERVER,),
     "itr": (NodeRole.ITR,),
+    "etr": (NodeRole.ETR,),
     "pitr": (NodeRole.PITR,),
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
@@ -88,3 +89,5 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
             raise missing("pitr", NodeRole.PITR, "a [pitr] table with eid-prefixes")
         if not config.map_resolvers:
             raise missing("map-resolvers", NodeRole.PITR, "[[map-resolvers]]")
+    if config.has_role(NodeRole.RTR) and not config.map_resolvers:
+        raise missing("map-resolvers", NodeRole.RTR, "[[map-resolvers]]")

@@ -75,6 +75,7 @@ NODE_FILE = Section(
                 "accept-more-specifics": None,
                 "allow-overlap": None,
                 "previous-key-grace": None,
+                "rtrs": None,
             },
             many=True,
         ),
@@ -91,6 +92,7 @@ NODE_FILE = Section(
                 "rloc-path-mtu",
             )
         ),
+        "etr": Section(_values("nat-traversal")),
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
         "petr": Section(_values("check-source")),

@@ -10,6 +10,7 @@ from typing import TypeVar
 from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
+    EtrOptions,
     Instance,
     ItrOptions,
     ListenAddress,
@@ -18,6 +19,7 @@ from lispstack.config.model import (
     MapResolverEntry,
     MapServerEntry,
     MapServerOptions,
+    NatTraversalMode,
     NodeRole,
     NodeSection,
     Petr,
@@ -59,6 +61,9 @@ def enum_parser(kind: Callable[[str], E], values: Sequence[str], what: str) -> C
 parse_algorithm = enum_parser(AuthAlgorithm, [a.value for a in AuthAlgorithm], "algorithm")
 parse_log_level = enum_parser(LogLevel, [v.value for v in LogLevel], "log level")
 parse_log_format = enum_parser(LogFormat, [v.value for v in LogFormat], "log format")
+parse_nat_traversal = enum_parser(
+    NatTraversalMode, [v.value for v in NatTraversalMode], "nat-traversal mode"
+)
 parse_role = enum_parser(NodeRole, [r.value for r in NodeRole], "role")
 
 
@@ -235,6 +240,8 @@ def read_site(table: Table) -> Site:
         unique(table, "auth-keys", keys, lambda k: k.key_id, "key id", field="id")
     prefixes = table.parsed_list("eid-prefixes", parse_prefix, required=True)
     unique(table, "eid-prefixes", prefixes, str, "EID prefix")
+    rtrs = table.parsed_list("rtrs", parse_address)
+    unique(table, "rtrs", rtrs, str, "RTR address")
     site = Site(
         name=name,
         keys=keys,
@@ -244,6 +251,7 @@ def read_site(table: Table) -> Site:
         previous_key_grace=table.integer(
             "previous-key-grace", low=0, high=MAX_KEY_GRACE_S, default=0
         ),
+        rtrs=rtrs,
     )
     table.done()
     return site
@@ -261,6 +269,16 @@ def read_map_server_options(table: Table | None) -> MapServerOptions:
         replay_window=table.integer(
             "replay-window", low=REPLAY_WINDOW_MIN_S, high=REPLAY_WINDOW_MAX_S, default=86_400
         )
+    )
+    table.done()
+    return options
+
+
+def read_etr_options(table: Table | None) -> EtrOptions:
+    if table is None:
+        return EtrOptions()
+    options = EtrOptions(
+        nat_traversal=table.parsed("nat-traversal", parse_nat_traversal, NatTraversalMode.AUTO)
     )
     table.done()
     return options

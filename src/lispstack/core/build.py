@@ -20,7 +20,7 @@ from lispstack.core.node import Node
 from lispstack.core.register_refresh import with_refresh
 from lispstack.core.resolver_fast_path import ResolverFastPath
 from lispstack.core.role import Role
-from lispstack.core.xtr import build_xtr_roles
+from lispstack.core.xtr import build_rtr_roles, build_xtr_roles
 from lispstack.wire.records import new_locator_sets
 
 
@@ -51,6 +51,8 @@ def build_node(
     if config.has_role(NodeRole.DDT_NODE):
         roles.append(DdtNode.from_config(config, counters, drops))
     roles.extend(build_xtr_roles(config, counters, drops, rng, proxy_rlocs))
+    if config.has_role(NodeRole.RTR):
+        roles.extend(build_rtr_roles(config, counters, drops, rng, proxy_rlocs))
     node = Node(config.name, roles, counters, drops, locator_sets)
     control: Callable[[DatagramReceived, float], list[Action]] = node.handle_control
     if registering is not None:

@@ -22,6 +22,9 @@
 - Hands a Map-Notify that answers none of its Map-Registers to the node's
   subscribing ITR (`on_publication`, RFC 9437).
 - On shutdown, deregisters (Map-Register with TTL 0).
+- Behind a NAT (core.nat_traversal sets `rtrs`): registers through the first
+  RTR (the RTRs as RLOCs, proxy-reply, in an ECM: core.nat_messages) and takes
+  the Map-Notify the RTR relays inside a data packet (a Data-Map-Notify).
 """
 
 from __future__ import annotations
@@ -47,12 +50,13 @@ from lispstack.core.events import (
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
 from lispstack.core.map_versioning import NULL_VERSION, SmrLimiter, newer
+from lispstack.core.nat_messages import control_in_data, register_via_rtr, with_rtr_locators
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
-from lispstack.wire.control import ControlMessage
+from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify
@@ -99,6 +103,8 @@ class Etr(Role):
         )
         """The node's subscribing ITR's Map-Notify handler (core.xtr wires it): a
         Map-Notify no registration of ours awaits is a publication (RFC 9437)."""
+        self.rtrs: tuple[IPAddress, ...] = ()
+        """Behind a NAT (core.nat_traversal sets them): register through these RTRs."""
 
     # ------------------------------------------------------------ registration
 
@@ -110,23 +116,25 @@ class Etr(Role):
         server = session.server
         local = local or self.local
         nonce = self._nonces.next()
-        _, payload = MapRegister(
+        records = tuple(prefix.record(ttl) for prefix in local.prefixes)
+        rtrs, rloc = self.rtrs, local.rloc_for.get(server.address.version)
+        if rtrs:
+            records = tuple(with_rtr_locators(record, rtrs) for record in records)
+        register, payload = MapRegister(
             nonce=nonce,
-            records=tuple(prefix.record(ttl) for prefix in local.prefixes),
+            records=records,
             key_id=server.key_id,
             algorithm=AlgorithmId(server.algorithm.algorithm_id),
-            proxy_reply=server.proxy_reply,
+            proxy_reply=server.proxy_reply or bool(rtrs),
             want_map_notify=server.want_map_notify and ttl > 0,
             xtr_id=self.xtr_id,
         ).signed(session.key)
         self.counters.add("out.map-register")
+        send = SendDatagram(payload, Endpoint(server.address, CONTROL_PORT), CONTROL_PORT, rloc)
+        if rtrs and rloc is not None:
+            send = register_via_rtr(register, rloc, rtrs[0], server.address)
         return [
-            SendDatagram(
-                payload,
-                Endpoint(server.address, CONTROL_PORT),
-                CONTROL_PORT,
-                local.rloc_for.get(server.address.version),
-            ),
+            send,
             Trace(
                 "map-register",
                 {"map_server": str(server.address), "nonce": nonce_text(nonce), "ttl": ttl},
@@ -290,6 +298,9 @@ class Etr(Role):
             )
         ours = self.local.lookup(packet.iid, version, dst)
         if ours is None:
+            notify = control_in_data(packet.inner, self.local.rlocs) if self.rtrs else None
+            if notify is not None:  # a Data-Map-Notify from our RTR
+                return self._data_map_notify(notify, datagram, now)
             sender = str(datagram.source.address)
             if packet.iid in self.local.iids:
                 return list(self.drops.drop("decap-not-our-eid", sender, now, iid=packet.iid))
@@ -343,6 +354,19 @@ class Etr(Role):
         self.counters.add(instance_counter(packet.iid, "decapsulated"))
         self.recent_itrs.saw_data(source.address, packet.iid, packet.inner, now)
         return packet.inner, packet.iid
+
+    def _data_map_notify(
+        self, payload: bytes, datagram: DatagramReceived, now: float
+    ) -> list[Action]:
+        sender = str(datagram.source.address)
+        try:
+            message = decode_control(payload)
+        except DecodeError as error:
+            return list(self.drops.drop("data-map-notify-malformed", sender, now, str(error)))
+        if not isinstance(message, MapNotify):
+            return list(self.drops.drop("data-map-notify-not-map-notify", sender, now))
+        self.counters.add("in.data-map-notify")
+        return self._map_notify(message, payload, sender, now)
 
     # ------------------------------------------------------------ SMR
 

@@ -148,6 +148,7 @@ PER_MESSAGE_EVENTS = frozenset(
         "map-cache-add",
         "map-register",
         "map-notify",
+        "info-request",
     }
 )
 

@@ -556,6 +556,11 @@ class Itr(Role):
                 actions.extend(self._forward(packet, done.iid, version, src, dst, now, entry))
         return actions
 
+    def install_mapping(self, record: MappingRecord, now: float, source: str) -> list[Action]:
+        """Cache a mapping learned outside the mapping system (behind a NAT: every EID
+        through the RTRs, core.nat_traversal), replacing the entry for its prefix."""
+        return self._install(record, source, now)
+
     # ------------------------------------------------------------ publish/subscribe
 
     def handle_publication(

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import LOG_INTERVAL_S, DropRecorder
+from lispstack.core.eid_prefix import record_prefix
 from lispstack.core.events import (
     Action,
     DatagramReceived,
@@ -44,6 +44,7 @@ from lispstack.core.events import (
     SendDatagram,
     Trace,
 )
+from lispstack.core.info_reply import answer_info
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.replay_window import ReplayWindow
@@ -54,10 +55,10 @@ from lispstack.core.subscriptions import KnownXtr, Subscriptions, addresses_of
 from lispstack.mapping.address_cache import AddressCache
 from lispstack.mapping.prefix import EidPrefix, IPAddress
 from lispstack.mapping.registrations import Registration, RegistrationStore
-from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import AlgorithmId, HmacKey, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.errors import DecodeError
+from lispstack.wire.info import InfoReply, InfoRequest
 from lispstack.wire.map_notify import MapNotifyAck, notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
@@ -99,19 +100,11 @@ def _lifetime(message: MapRegister, record: MappingRecord) -> float:
     return record.ttl * 60.0 if message.use_ttl_for_timeout else REGISTRATION_LIFETIME_S
 
 
-def record_prefix(record: MappingRecord) -> EidPrefix | None:
-    """The EidPrefix of an IPv4/IPv6 record (None for other EID kinds)."""
-    iid, address = split_instance_id(record.eid)
-    if not isinstance(address, IPv4Address | IPv6Address):
-        return None
-    # From the integer: an address object would be formatted and re-parsed as text.
-    network = IPv4Network if isinstance(address, IPv4Address) else IPv6Network
-    return EidPrefix(iid, network((int(address), record.eid_mask_len), strict=False))
-
-
 class MapServer(Role):
     name = "map-server"
-    control_types = frozenset({MessageType.MAP_REGISTER, MessageType.MAP_NOTIFY_ACK})
+    control_types = frozenset(
+        {MessageType.MAP_REGISTER, MessageType.MAP_NOTIFY_ACK, MessageType.INFO}
+    )
 
     def __init__(
         self,
@@ -167,6 +160,8 @@ class MapServer(Role):
     ) -> list[Action]:
         if isinstance(message, MapRegister):
             return self._register(message, datagram, now)
+        if isinstance(message, InfoRequest | InfoReply):
+            return answer_info(message, datagram, self.sites, self.counters, self.drops, now)
         if isinstance(message, MapNotifyAck):  # answers a subscriber's Map-Notify
             source = str(datagram.source.address)
             return self.subscriptions.acknowledged(message.nonce, datagram.payload, source, now)

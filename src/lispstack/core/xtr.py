@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.model import NatTraversalMode, NodeConfig, NodeRole
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import petr_choices
@@ -13,8 +13,10 @@ from lispstack.core.etr import Etr
 from lispstack.core.events import IPAddress
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
+from lispstack.core.nat_traversal import NatTraversal
 from lispstack.core.petr import Petr
 from lispstack.core.role import Role
+from lispstack.core.rtr import Rtr
 from lispstack.core.subscriber import Subscriber
 from lispstack.mapping.prefix import EidPrefix
 
@@ -26,7 +28,8 @@ def build_xtr_roles(
     rng: random.Random,
     proxy_rlocs: Sequence[IPAddress] = (),
 ) -> list[Role]:
-    """The ETR (first: it owns Map-Request/ECM/Map-Notify), ITR or PITR, and PETR roles.
+    """The ETR (first: it owns Map-Request/ECM/Map-Notify), ITR or PITR, NAT traversal
+    (an ETR's, unless `[etr] nat-traversal = "off"`) and PETR roles.
 
     `proxy_rlocs` are the RLOCs a PITR sends from; it has no database mappings to
     take them from, so the edge finds them (the address towards the Map-Resolver).
@@ -65,6 +68,31 @@ def build_xtr_roles(
             if config.itr.subscribe:
                 itr.subscriber = Subscriber(etr.xtr_id, lambda: [s.key for s in etr.sessions])
                 etr.on_publication = itr.handle_publication
+    if etr is not None and config.etr.nat_traversal is NatTraversalMode.AUTO:
+        itr_role = next((r for r in roles if isinstance(r, Itr)), None)
+        roles.append(NatTraversal(etr, itr_role, config.map_servers, counters, drops, rng))
     if config.has_role(NodeRole.PETR):
         roles.append(Petr(counters, drops))
     return roles
+
+
+def build_rtr_roles(
+    config: NodeConfig,
+    counters: Counters,
+    drops: DropRecorder,
+    rng: random.Random,
+    own_rlocs: Sequence[IPAddress],
+) -> list[Role]:
+    """The RTR and the Proxy-ITR it resolves and encapsulates with (every EID attracted,
+    sending from `own_rlocs`, found by the edge as for a PITR)."""
+    itr = Itr(
+        local=LocalEids((), own_rlocs),
+        map_resolvers=[r.address for r in config.map_resolvers],
+        counters=counters,
+        drops=drops,
+        rng=rng,
+        map_cache_limit=config.itr.map_cache_limit,
+        attracted=[EidPrefix.parse("0.0.0.0/0"), EidPrefix.parse("::/0")],
+        rloc_probe_interval=config.itr.rloc_probe_interval,
+    )
+    return [Rtr(itr, own_rlocs, counters, drops, rng), itr]

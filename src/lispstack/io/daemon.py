@@ -76,7 +76,7 @@ allocates a few dozen short-lived ones per message; at 200,000 registrations the
 default thresholds spent 10-20 µs of every Map-Register in the collector. Almost
 nothing a node allocates is cyclic (reference counting frees it), so collecting
 less often costs little memory."""
-_DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
+_DATA_ROLES = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR, NodeRole.RTR)
 
 
 def bind_sockets(
@@ -570,7 +570,7 @@ def run_daemon(config: NodeConfig, reread: Callable[[], NodeConfig] | None = Non
 
 def _run_single(config: NodeConfig, reread: Callable[[], NodeConfig] | None = None) -> None:
     proxy_rlocs = []
-    if config.has_role(NodeRole.PITR) and config.map_resolvers:
+    if (config.has_role(NodeRole.PITR) or config.has_role(NodeRole.RTR)) and config.map_resolvers:
         proxy_rlocs.append(local_address_towards(config.map_resolvers[0].address))
     node = build_node(config, BatchedSystemRandom(), proxy_rlocs)
     data_plane = None

@@ -20,9 +20,9 @@ always agree. Names are stable:
 Gauges (worker 0's: registrations are replicated to every worker):
 lispstack_registrations, lispstack_map_cache_entries,
 lispstack_instance_map_cache_entries{iid}, lispstack_pending_map_requests,
-lispstack_rlocs_reachable, lispstack_rlocs_unreachable (RLOC probing), for the
-roles that have them; lispstack_node_info{node, roles} = 1; and the process_*
-metrics of worker 0.
+lispstack_rlocs_reachable, lispstack_rlocs_unreachable (RLOC probing),
+lispstack_nat_entries (RTR), for the roles that have them;
+lispstack_node_info{node, roles} = 1; and the process_* metrics of worker 0.
 
 Roles: one lispstack_role_info{node, role} = 1 per role of the node. Counters
 carry no role label: the roles of a node share one set of counters, and a
@@ -71,6 +71,7 @@ GAUGES = {
     "referral-cache-entries": "referral-cache entries (DDT Map-Resolver)",
     "pending-ddt-requests": "Map-Requests walking LISP-DDT referrals (DDT Map-Resolver)",
     "delegations": "delegations configured (DDT node)",
+    "nat-entries": "xTRs behind a NAT in the NAT table (RTR)",
 }
 LABELLED_GAUGES = {
     "iid-map-cache-entries": (

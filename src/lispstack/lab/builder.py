@@ -37,6 +37,21 @@ def build(files: LabFiles, topology: Topology) -> None:
         if node.forwarding:
             netns.sysctl(namespace, "net.ipv4.ip_forward", "1")
             netns.sysctl(namespace, "net.ipv6.conf.all.forwarding", "1")
+        if node.masquerade is not None:
+            _masquerade(namespace, node.masquerade)
+
+
+def _masquerade(namespace: str, interface: str) -> None:
+    """Source NAT (Linux masquerade, nftables) of what leaves `interface`."""
+    netns.run_in(namespace, ["nft", MASQUERADE.format(interface=interface)], check=True)
+
+
+MASQUERADE = (
+    "add table ip lab_nat; "
+    "add chain ip lab_nat postrouting {{ type nat hook postrouting priority srcnat; "
+    "policy accept; }}; "
+    'add rule ip lab_nat postrouting oifname "{interface}" masquerade'
+)
 
 
 def _dummy(namespace: str, interface: str) -> bool:

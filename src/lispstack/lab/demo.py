@@ -4,8 +4,8 @@ Every step runs real commands against a real lab, shows what they printed,
 and checks the outcome through the nodes' JSON answers (the control socket,
 which is what `show --json` prints) and `lispstack decode --json`. The demo
 succeeds only if every check holds. The stories: `demo_seed` (the seed
-scenario), `demo_pxtr` (the proxy xTR), `demo_tenants` (instance-ids) and
-`demo_ddt` (LISP-DDT).
+scenario), `demo_pxtr` (the proxy xTR), `demo_tenants` (instance-ids),
+`demo_ddt` (LISP-DDT) and `demo_nat` (NAT traversal).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from lispstack.lab.runner import Lab, lispstack_argv
 from lispstack.lab.topology import load_topology
 
 LISPSTACK = " ".join(lispstack_argv())
-TOPOLOGIES = {"seed": "seed", "pxtr": "seed-pxtr", "tenants": "tenants", "ddt": "ddt"}
+TOPOLOGIES = {
+    "seed": "seed",
+    "pxtr": "seed-pxtr",
+    "tenants": "tenants",
+    "ddt": "ddt",
+    "nat": "nat",
+}
 """The lab of each story."""
 
 
@@ -68,13 +74,14 @@ class Demo:
 
     def run(self) -> bool:
         """The steps, on a lab that is up."""
-        from lispstack.lab import demo_ddt, demo_pxtr, demo_seed, demo_tenants, timeline
+        from lispstack.lab import demo_ddt, demo_nat, demo_pxtr, demo_seed, demo_tenants, timeline
 
         stories = {
             "seed": demo_seed.STORY,
             "pxtr": demo_pxtr.STORY,
             "tenants": demo_tenants.STORY,
             "ddt": demo_ddt.STORY,
+            "nat": demo_nat.STORY,
         }
         for story in stories[self.story]:
             story(self)

@@ -13,6 +13,7 @@ TOOLS = {
     "dumpcap": "wireshark-common (or tshark)",
     "mergecap": "wireshark-common (or tshark)",
     "tshark": "tshark",
+    "nft": "nftables",
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lispstack.capture import read_capture
-from lispstack.lab import demo_ddt, demo_pictures, demo_tenants
+from lispstack.lab import demo_ddt, demo_nat, demo_pictures, demo_tenants
 from lispstack.lab.demo import Demo
 from lispstack.lab.runner import lispstack_argv
 
@@ -108,6 +108,8 @@ def wire_step(demo: Demo) -> None:
         story_checks = demo_tenants.capture_checks(decoded)
     elif demo.story == "ddt":
         story_checks = demo_ddt.capture_checks(timeline)
+    elif demo.story == "nat":
+        story_checks = demo_nat.capture_checks(timeline, decoded)
     else:
         story_checks = seed_checks(timeline)
     for text, ok in story_checks:

@@ -12,6 +12,8 @@ The format (docs/lab.md has the whole story)::
                                              # other name (a dummy interface is made)
     routes = ["10.0.2.0/24 via 10.0.1.254"]  # "PREFIX via NEXT-HOP"
     forwarding = false                       # route between interfaces (ip_forward)
+    masquerade = "eth1"                      # a NAT: masquerade what leaves this interface
+                                             # (nftables; implies forwarding)
 
     [[nodes]]
     name = "lisp3"
@@ -44,7 +46,7 @@ from lispstack.lab.toml_text import dumps
 LAB_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
 NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,31}")
 INTERFACE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,15}")
-NODE_KEYS = {"name", "config", "addresses", "routes", "forwarding"}
+NODE_KEYS = {"name", "config", "addresses", "routes", "forwarding", "masquerade"}
 LINK_KEYS = {"a", "b", "capture"}
 TOP_KEYS = {"name", "nodes", "links"}
 
@@ -78,6 +80,8 @@ class Node:
     addresses: tuple[tuple[str, str], ...]
     routes: tuple[tuple[str, str], ...]
     forwarding: bool
+    masquerade: str | None = None
+    """The outside interface of a NAT node (source NAT of what leaves through it)."""
 
     @property
     def is_etr(self) -> bool:
@@ -199,7 +203,13 @@ def _node(path: Path, key: str, raw: Any) -> Node:
     forwarding = raw.get("forwarding", False)
     if not isinstance(forwarding, bool):
         raise _fail(path, f"{key}.forwarding", "true or false")
-    return Node(name, config, config_file, addresses, routes, forwarding)
+    masquerade = raw.get("masquerade")
+    if masquerade is not None and (
+        not isinstance(masquerade, str) or not INTERFACE_NAME.fullmatch(masquerade)
+    ):
+        raise _fail(path, f"{key}.masquerade", "an interface name")
+    forwarding = forwarding or masquerade is not None
+    return Node(name, config, config_file, addresses, routes, forwarding, masquerade)
 
 
 def _config(path: Path, key: str, node: str, raw: Any) -> tuple[NodeConfig | None, Path | None]:
