@@ -52,6 +52,19 @@ bits must be clear.
         ``weight``      0-255, default 100.
         ``m-priority``  0-255, default 255.
         ``m-weight``    0-255, default 0.
+    ``dynamic``         true: a dynamic prefix (moving EIDs). Not registered
+                        itself: each host EID (/32, /128) inside it is
+                        registered once the ITR sees it send from the
+                        EID-facing side, and withdrawn (a Map-Register with
+                        TTL 0, and SMRs) after ``dynamic-timeout`` seconds
+                        without a packet, or at once when the Map-Server
+                        says another xTR registered it (the host moved).
+                        Default false. See core/dynamic_eids.py.
+    ``dynamic-timeout`` seconds a host EID stays registered after its last
+                        packet, 1 to 86400; default 180.
+    ``dynamic-limit``   host EIDs registered at most, 1 to 100000; default
+                        1000 (more are refused and counted:
+                        ``drop.dynamic-eid-limit``).
 
 ``[[map-servers]]`` (role etr)
     Where the ETR registers its database mappings; addresses unique.
@@ -271,6 +284,9 @@ class Rloc:
 class DatabaseMapping:
     eid_prefix: ConfigPrefix
     rlocs: tuple[Rloc, ...]
+    dynamic: bool = False
+    dynamic_timeout: int = 180
+    dynamic_limit: int = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -100,7 +100,18 @@ def render_config(config: NodeConfig) -> str:
         pairs["metrics"] = str(node.metrics)
     lines = _table("[node]", pairs)
     for mapping in config.database_mappings:
-        lines += _table("[[database-mappings]]", {"eid-prefix": str(mapping.eid_prefix)})
+        mapping_pairs: dict[str, Scalar | Iterable[Scalar]] = {
+            "eid-prefix": str(mapping.eid_prefix)
+        }
+        if mapping.dynamic:
+            mapping_pairs.update(
+                {
+                    "dynamic": True,
+                    "dynamic-timeout": mapping.dynamic_timeout,
+                    "dynamic-limit": mapping.dynamic_limit,
+                }
+            )
+        lines += _table("[[database-mappings]]", mapping_pairs)
         lines.append("rlocs = [" + ", ".join(_rloc(r) for r in mapping.rlocs) + "]")
     for server in config.map_servers:
         lines += _table(

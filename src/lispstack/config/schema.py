@@ -48,7 +48,16 @@ NODE_FILE = Section(
                 "metrics",
             )
         ),
-        "database-mappings": Section({"eid-prefix": None, "rlocs": RLOCS}, many=True),
+        "database-mappings": Section(
+            {
+                "eid-prefix": None,
+                "rlocs": RLOCS,
+                "dynamic": None,
+                "dynamic-timeout": None,
+                "dynamic-limit": None,
+            },
+            many=True,
+        ),
         "map-servers": Section(
             _values(
                 "address",

@@ -172,8 +172,15 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     rloc_tables = table.tables("rlocs", required=True)
     rlocs = tuple(read_rloc(t) for t in rloc_tables)
     unique(table, "rlocs", rlocs, lambda r: r.address, "RLOC address", field="address")
+    mapping = DatabaseMapping(
+        eid_prefix=prefix,
+        rlocs=rlocs,
+        dynamic=table.boolean("dynamic", False),
+        dynamic_timeout=table.integer("dynamic-timeout", low=1, high=86_400, default=180),
+        dynamic_limit=table.integer("dynamic-limit", low=1, high=100_000, default=1000),
+    )
     table.done()
-    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs)
+    return mapping
 
 
 def read_map_server(table: Table) -> MapServerEntry:

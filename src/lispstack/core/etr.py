@@ -16,6 +16,13 @@
 - Remembers the ITRs recently seen asking for or sending to its EIDs
   (core.recent_itrs) and, when its database changes (`database_changed`),
   sends each an SMR (RFC 9301 section 6.1).
+- Moving EIDs (core.dynamic_eids): the ITR hands it the source of each packet
+  from a dynamic prefix (`saw_local_source`); a new host is registered at once
+  (its host prefix, our RLOCs). A host withdrawn (idle for `dynamic-timeout`:
+  a Map-Register with TTL 0, RFC 9301 section 8.2; or moved: the Map-Server's
+  unsolicited Map-Notify names it with another xTR's RLOCs, answered with a
+  Map-Notify-Ack) is SMRed to the ITRs seen recently, with the host as the
+  SMR's source EID, so that they ask the mapping system again and follow it.
 - On shutdown, deregisters (Map-Register with TTL 0).
 """
 
@@ -28,6 +35,7 @@ from ipaddress import IPv4Address, IPv6Address
 from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
+from lispstack.core.dynamic_eids import DynamicEid, DynamicEids, Learned
 from lispstack.core.encapsulation import decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
 from lispstack.core.events import (
@@ -39,7 +47,7 @@ from lispstack.core.events import (
     Trace,
     WriteToTun,
 )
-from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids
+from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
@@ -48,7 +56,7 @@ from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
-from lispstack.wire.map_notify import MapNotify
+from lispstack.wire.map_notify import MapNotify, MapNotifyAck
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
@@ -73,6 +81,7 @@ class Etr(Role):
         site_id: int = 0,
     ) -> None:
         self.local = local
+        self.dynamic = DynamicEids(local.prefixes)
         self.counters = counters
         self.drops = drops
         self.rng = rng
@@ -86,17 +95,28 @@ class Etr(Role):
 
     # ------------------------------------------------------------ registration
 
+    def _registered_prefixes(self, local: LocalEids | None = None) -> list[LocalPrefix]:
+        """What a Map-Register of `local` (by default ours, with the dynamic hosts) holds:
+        every database mapping but the dynamic prefixes themselves."""
+        static = [p for p in (local or self.local).prefixes if not p.mapping.dynamic]
+        return static if local is not None else static + [e.host for e in self.dynamic]
+
     def _register(
-        self, session: RegistrationSession, now: float, ttl: int, local: LocalEids | None = None
+        self,
+        session: RegistrationSession,
+        now: float,
+        ttl: int,
+        prefixes: Sequence[LocalPrefix] | None = None,
     ) -> tuple[list[Action], int]:
-        """A Map-Register of `local` (by default our database mappings) to the session's
+        """A Map-Register of `prefixes` (by default all we register) to the session's
         Map-Server, with record TTL `ttl` (0 deregisters)."""
         server = session.server
-        local = local or self.local
+        if prefixes is None:
+            prefixes = self._registered_prefixes()
         nonce = self._nonces.next()
         _, payload = MapRegister(
             nonce=nonce,
-            records=tuple(prefix.record(ttl) for prefix in local.prefixes),
+            records=tuple(prefix.record(ttl) for prefix in prefixes),
             key_id=server.key_id,
             algorithm=AlgorithmId(server.algorithm.algorithm_id),
             proxy_reply=server.proxy_reply,
@@ -109,7 +129,7 @@ class Etr(Role):
                 payload,
                 Endpoint(server.address, CONTROL_PORT),
                 CONTROL_PORT,
-                local.rloc_for.get(server.address.version),
+                self.local.rloc_for.get(server.address.version),
             ),
             Trace(
                 "map-register",
@@ -119,6 +139,9 @@ class Etr(Role):
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        idle = self.dynamic.expire(now)
+        if idle:
+            actions.extend(self._withdraw(idle, "idle", now))
         for session in self.sessions:
             if not self._started:
                 session.trigger(now)
@@ -133,7 +156,11 @@ class Etr(Role):
     def next_deadline(self) -> float | None:
         if not self._started:
             return 0.0
-        return min((s.next_register for s in self.sessions), default=None)
+        deadlines = [s.next_register for s in self.sessions]
+        idle = self.dynamic.next_deadline()
+        if idle is not None:
+            deadlines.append(idle)
+        return min(deadlines, default=None)
 
     def trigger_register(self, now: float) -> None:
         """The database changed: register with every Map-Server at the next timer."""
@@ -147,9 +174,14 @@ class Etr(Role):
         to the ITRs seen recently when the mappings changed."""
         old = self.local
         self.local = old.with_mappings(config.database_mappings)
+        old_hosts = list(self.dynamic)
+        self.dynamic = self.dynamic.with_prefixes(self.local.prefixes)
         changed = [p.mapping for p in old.prefixes] != [p.mapping for p in self.local.prefixes]
         current = {p.mapping.eid_prefix for p in self.local.prefixes}
-        gone = LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        gone = self._registered_prefixes(
+            LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        )
+        gone += [e.host for e in old_hosts if self.dynamic.lookup(*_key(e)) is None]
         kept = {session.server: session for session in self.sessions}
         self.sessions = [
             kept.pop(server) if server in kept else RegistrationSession(server)
@@ -157,9 +189,10 @@ class Etr(Role):
         ]
         actions: list[Action] = []
         for removed in kept.values():
-            actions.extend(self._register(removed, now, 0, old)[0])
+            registered = self._registered_prefixes(old) + [e.host for e in old_hosts]
+            actions.extend(self._register(removed, now, 0, registered)[0])
         for session in self.sessions:
-            if gone.prefixes and session.last_register is not None:
+            if gone and session.last_register is not None:
                 actions.extend(self._register(session, now, 0, gone)[0])
             if changed or session.last_register is None:
                 session.trigger(now)
@@ -212,7 +245,7 @@ class Etr(Role):
             iid, address = split_instance_id(eid_record.eid)
             prefix = None
             if isinstance(address, IPv4Address | IPv6Address):
-                prefix = self.local.lookup(iid, address.version, int(address))
+                prefix = self._answering(iid, address.version, int(address))
             if prefix is None:
                 return list(
                     self.drops.drop("map-request-not-our-eid", sender, now, str(eid_record.eid))
@@ -244,7 +277,7 @@ class Etr(Role):
     ) -> list[Action]:
         session = next((s for s in self.sessions if notify.nonce in s.outstanding), None)
         if session is None:
-            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+            return self._unsolicited_notify(notify, payload, sender, now)
         server = session.server
         if notify.algorithm != server.algorithm.algorithm_id or not verify_raw(
             payload, session.key
@@ -255,6 +288,97 @@ class Etr(Role):
         self.counters.add("in.map-notify.accepted")
         event = "registered" if first else "map-notify"
         return [Trace(event, {"map_server": str(server.address), "by": sender})]
+
+    def _answering(self, iid: int, version: int, address: int) -> LocalPrefix | None:
+        """The prefix a Map-Request for the EID is answered with: the database mapping
+        holding it, or, in a dynamic prefix, the host prefix of a host we have (else None)."""
+        prefix = self.local.lookup(iid, version, address)
+        if prefix is None or not prefix.mapping.dynamic:
+            return prefix
+        host = self.dynamic.lookup(iid, version, address)
+        return None if host is None else host.host
+
+    def _unsolicited_notify(
+        self, notify: MapNotify, payload: bytes, sender: str, now: float
+    ) -> list[Action]:
+        """A Map-Notify the Map-Server sent on its own: a host of ours registered by another
+        xTR (it moved). Verified with that Map-Server's key; acknowledged."""
+        session = next((s for s in self.sessions if str(s.server.address) == sender), None)
+        if session is None:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        if notify.algorithm != session.server.algorithm.algorithm_id or not verify_raw(
+            payload, session.key
+        ):
+            return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        ours = set(self.local.rlocs)
+        moved: list[DynamicEid] = []
+        for record in notify.records:
+            iid, address = split_instance_id(record.eid)
+            if not isinstance(address, IPv4Address | IPv6Address):
+                continue
+            if any(locator.address in ours for locator in record.locators):
+                continue  # still ours (our own registration, echoed)
+            entry = self.dynamic.forget(iid, address.version, int(address))
+            if entry is not None:
+                moved.append(entry)
+        if not moved:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        self.counters.add("in.map-notify.moved")
+        _, ack = MapNotifyAck(
+            nonce=notify.nonce,
+            records=notify.records,
+            key_id=notify.key_id,
+            algorithm=notify.algorithm,
+            i_bit=notify.xtr_id is not None,
+            xtr_id=notify.xtr_id,
+        ).signed(session.key)
+        self.counters.add("out.map-notify-ack")
+        return [
+            SendDatagram(
+                ack,
+                Endpoint(session.server.address, CONTROL_PORT),
+                CONTROL_PORT,
+                self.local.rloc_for.get(session.server.address.version),
+            ),
+            *self._withdraw(moved, "moved", now, deregister=False),
+        ]
+
+    # ------------------------------------------------------------ moving EIDs
+
+    def saw_local_source(self, iid: int, version: int, source: int, now: float) -> list[Action]:
+        """The ITR saw a packet from `source`, one of our EIDs: learn a dynamic host."""
+        if self.dynamic.parent_of(iid, version, source) is None:
+            return []
+        learned, entry = self.dynamic.learn(iid, version, source, now)
+        if learned is Learned.KNOWN:
+            return []
+        host_text = entry.host.record(0).eid_text
+        if learned is Learned.FULL:
+            return list(self.drops.drop("dynamic-eid-limit", host_text, now))
+        self.counters.add("dynamic-eids.learned")
+        actions: list[Action] = [Trace("dynamic-eid-learned", {"eid": host_text})]
+        for session in self.sessions:
+            sent, nonce = self._register(session, now, session.server.register_ttl, [entry.host])
+            session.on_sent(nonce, now, self.rng)
+            actions.extend(sent)
+        return actions
+
+    def _withdraw(
+        self, hosts: Sequence[DynamicEid], why: str, now: float, *, deregister: bool = True
+    ) -> list[Action]:
+        """Hosts no longer here (`why`: idle or moved): deregistered (unless another xTR's
+        registration replaced them already), and SMRs, naming each, to the ITRs seen
+        recently."""
+        self.counters.add(f"dynamic-eids.{why}", len(hosts))
+        prefixes = [e.host for e in hosts]
+        event = f"dynamic-eid-{why}"
+        actions: list[Action] = [Trace(event, {"eid": p.record(0).eid_text}) for p in prefixes]
+        if deregister:
+            for session in self.sessions:
+                if session.last_register is not None:
+                    actions.extend(self._register(session, now, 0, prefixes)[0])
+        actions.extend(self._solicit(now, prefixes))
+        return actions
 
     # ------------------------------------------------------------ data plane
 
@@ -284,15 +408,18 @@ class Etr(Role):
         self.trigger_register(now)
         return self._solicit(now)
 
-    def _solicit(self, now: float) -> list[Action]:
-        """An SMR to each ITR seen recently per EID prefix of ours (source EID: our
-        prefix; record: an EID of theirs), from our RLOC of its family to its port 4342."""
+    def _solicit(self, now: float, prefixes: Sequence[LocalPrefix] | None = None) -> list[Action]:
+        """An SMR to each ITR seen recently per EID prefix of ours (by default all that
+        we register; source EID: our prefix; record: an EID of theirs), from our RLOC
+        of its family to its port 4342."""
+        if prefixes is None:
+            prefixes = self._registered_prefixes()
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
             own = self.local.rloc_for.get(itr.version)
             if own is None:
                 continue
-            for prefix in self.local.prefixes:
+            for prefix in prefixes:
                 record = prefix.record(AUTHORITATIVE_TTL)
                 asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
                 smr = MapRequest(
@@ -314,13 +441,29 @@ class Etr(Role):
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic != "database":
             return None
+        registrations = [s.to_json(now) for s in self.sessions]
         return [
             {
                 **prefix.record(AUTHORITATIVE_TTL).to_json(),
-                "registrations": [s.to_json(now) for s in self.sessions],
+                "dynamic": prefix.mapping.dynamic,
+                "registrations": registrations,
             }
             for prefix in self.local.prefixes
+        ] + [
+            {
+                **entry.host.record(AUTHORITATIVE_TTL).to_json(),
+                "dynamic_host": True,
+                "learned_s": round(now - entry.first_seen, 3),
+                "idle_s": round(now - entry.last_seen, 3),
+                "registrations": registrations,
+            }
+            for entry in self.dynamic
         ]
+
+
+def _key(entry: DynamicEid) -> tuple[int, int, int]:
+    host = entry.host
+    return host.iid, host.version, host.network
 
 
 def _host_length(eid: Address) -> int:

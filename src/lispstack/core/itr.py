@@ -24,7 +24,7 @@ native-route standing (core.xtr_cache), unless PETRs take native traffic.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.config.model import NodeConfig
@@ -142,6 +142,9 @@ class Itr(Role):
         for prefix in attracted:
             self.attracted[prefix] = True
         self.proxy = bool(attracted)
+        self.on_local_source: Callable[[int, int, int, float], list[Action]] | None = None
+        """The node's ETR's `saw_local_source` (core.xtr wires it): each packet's source
+        EID, for moving EIDs; None on an ITR without an ETR."""
         self._decide_steps(send_map_request_on_miss)
 
     def _decide_steps(self, send_map_request_on_miss: bool) -> None:
@@ -179,6 +182,10 @@ class Itr(Role):
                 return [ForwardNatively(packet)]
             self.counters.add("pitr.packets")
             iid = 0
+        elif self.on_local_source is not None:
+            learned = self.on_local_source(iid, version, src, now)
+            if learned:
+                return learned + self._forward(packet, iid, version, src, dst, now)
         return self._forward(packet, iid, version, src, dst, now)
 
     def admit(self, version: int, src: int | None, dst: int, iid: int = 0) -> int:

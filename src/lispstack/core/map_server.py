@@ -23,12 +23,15 @@ here: the node drops the datagram as "malformed".)
 Registration state is per (EID prefix, ETR) in a RegistrationStore, the ETR
 being its xTR-ID when the Map-Register carries one, else its source RLOC.
 A registration lives 3 minutes after its last refresh, or the record TTL
-when the T bit asks; a record TTL of 0 deregisters. Map-Requests reach the
+when the T bit asks; a record TTL of 0 deregisters. A host prefix more
+specific than its site prefix is a moving EID: a new ETR's registration
+replaces the others', which are told (core/moved_eids.py). Map-Requests reach the
 registrations through the Map-Resolver role, which calls `resolve()`.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -44,6 +47,7 @@ from lispstack.core.events import (
     SendDatagram,
     Trace,
 )
+from lispstack.core.moved_eids import MoveNotices, is_moving_eid
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.replay_window import ReplayWindow
@@ -56,7 +60,7 @@ from lispstack.wire.address import split_instance_id
 from lispstack.wire.auth import AlgorithmId, HmacKey, sign_encoded, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
 from lispstack.wire.errors import DecodeError
-from lispstack.wire.map_notify import notify_answering
+from lispstack.wire.map_notify import MapNotifyAck, notify_answering
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import LocatorSets, MappingRecord, new_locator_sets
@@ -118,8 +122,10 @@ class MapServer(Role):
         drops: DropRecorder,
         replay_window: float = DEFAULT_REPLAY_WINDOW_S,
         locator_sets: LocatorSets | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.sites = sites
+        self.moves = MoveNotices(rng or random.Random())
         self.locator_sets: LocatorSets = (
             new_locator_sets() if locator_sets is None else locator_sets
         )
@@ -163,7 +169,10 @@ class MapServer(Role):
     ) -> list[Action]:
         if isinstance(message, MapRegister):
             return self._register(message, datagram, now)
-        # A Map-Notify-Ack only answers a Map-Notify we sent unsolicited; we send none.
+        # A Map-Notify-Ack only answers a Map-Notify we sent unsolicited: a move notice.
+        if isinstance(message, MapNotifyAck) and self.moves.acknowledged(message, datagram.payload):
+            self.counters.add("map-notify-ack.moved")
+            return []
         return list(
             self.drops.drop("unsolicited-map-notify-ack", str(datagram.source.address), now)
         )
@@ -187,6 +196,16 @@ class MapServer(Role):
             stored.append(registration)
             if trace is not None:
                 actions.append(trace)
+                if registration is not None and is_moving_eid(prefix, site_prefix):
+                    replaced, notices = self.moves.replace(
+                        self.registrations,
+                        registration,
+                        message.key_id,
+                        message.algorithm,
+                        checked.key,
+                    )
+                    self.counters.add("registrations.moved", replaced)
+                    actions.extend(notices)
         self.counters.add("map-register.accepted")
         site = checked.site_prefixes[0].site.name
         actions.extend(self._remember_nonce((site, checked.etr), message.nonce, now))

@@ -59,6 +59,7 @@ def build_xtr_roles(
         roles.append(itr)
         if etr is not None:
             etr.on_smr = itr.handle_smr  # the ETR owns Map-Requests; SMRs are the ITR's
+            itr.on_local_source = etr.saw_local_source  # moving EIDs: hosts seen sending
     if config.has_role(NodeRole.PETR):
         roles.append(Petr(counters, drops))
     return roles
