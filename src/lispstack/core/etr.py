@@ -142,12 +142,16 @@ class Etr(Role):
         idle = self.dynamic.expire(now)
         if idle:
             actions.extend(self._withdraw(idle, "idle", now))
+        registered = self._registered_prefixes()
         for session in self.sessions:
             if not self._started:
                 session.trigger(now)
             session.expire(now)
-            if session.due(now):
-                sent, nonce = self._register(session, now, session.server.register_ttl)
+            if session.due(now) and not registered:
+                # Only dynamic prefixes, no host yet: nothing to register until one comes.
+                session.next_register = now + session.server.register_interval
+            elif session.due(now):
+                sent, nonce = self._register(session, now, session.server.register_ttl, registered)
                 session.on_sent(nonce, now, self.rng)
                 actions.extend(sent)
         self._started = True
@@ -302,13 +306,20 @@ class Etr(Role):
         self, notify: MapNotify, payload: bytes, sender: str, now: float
     ) -> list[Action]:
         """A Map-Notify the Map-Server sent on its own: a host of ours registered by another
-        xTR (it moved). Verified with that Map-Server's key; acknowledged."""
-        session = next((s for s in self.sessions if str(s.server.address) == sender), None)
-        if session is None:
+        xTR (it moved). Verified with the key of one of our Map-Servers (it may answer
+        from another of its addresses than the one we register with); acknowledged."""
+        if not self.dynamic.prefixes:
             return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
-        if notify.algorithm != session.server.algorithm.algorithm_id or not verify_raw(
-            payload, session.key
-        ):
+        session = next(
+            (
+                s
+                for s in self.sessions
+                if notify.algorithm == s.server.algorithm.algorithm_id
+                and verify_raw(payload, s.key)
+            ),
+            None,
+        )
+        if session is None:
             return list(self.drops.drop("map-notify-bad-auth", sender, now))
         ours = set(self.local.rlocs)
         moved: list[DynamicEid] = []
