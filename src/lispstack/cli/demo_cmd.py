@@ -40,6 +40,18 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the instance-id story (tenants lab): two tenants, the same addresses, isolated",
     )
+    story.add_argument(
+        "--multihoming",
+        action="store_true",
+        help="the multihoming story (multihomed lab): an uplink cut, RLOC probes missed, "
+        "failover to the second RLOC, recovery",
+    )
+    story.add_argument(
+        "--mobility",
+        action="store_true",
+        help="the mobility story (mobility lab): a host moves between two xTRs, SMR, "
+        "traffic follows",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -50,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         name = check_lab_name(args.name) if args.name else None
-        story = "pxtr" if args.pxtr else "tenants" if args.tenants else "seed"
+        chosen = [s for s in ("pxtr", "tenants", "multihoming", "mobility") if getattr(args, s)]
+        story = chosen[0] if chosen else "seed"
         return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)

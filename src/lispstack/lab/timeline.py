@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lispstack.capture import read_capture
-from lispstack.lab import demo_pictures, demo_tenants
+from lispstack.lab import demo_mobility, demo_multihoming, demo_pictures, demo_tenants
 from lispstack.lab.demo import Demo
 from lispstack.lab.runner import lispstack_argv
 
@@ -106,6 +106,10 @@ def wire_step(demo: Demo) -> None:
         story_checks = pxtr_checks(merged)
     elif demo.story == "tenants":
         story_checks = demo_tenants.capture_checks(decoded)
+    elif demo.story == "multihoming":
+        story_checks = demo_multihoming.capture_checks(timeline)
+    elif demo.story == "mobility":
+        story_checks = demo_mobility.capture_checks(timeline)
     else:
         story_checks = seed_checks(timeline)
     for text, ok in story_checks:
