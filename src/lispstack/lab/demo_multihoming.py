@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 PRIMARY, BACKUP = "10.0.2.2", "10.0.3.2"
 REMOTE = "192.168.2.1"
-STREAM = 80
+STREAM = 100
 """Pings in the stream across the cut (0.1 s apart)."""
 SETTLE_S = 12.0
 
