@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from helpers.xtr_fixtures import build_xtr, datagram
+from helpers.xtr_fixtures import build_xtr, datagram, icmp
 from lispstack.config import parse_config
 from lispstack.core.dynamic_eids import DynamicEids, Learned
+from lispstack.core.encapsulation import data_header
+from lispstack.core.events import SendDatagram, WriteToTun
 from lispstack.core.local_eids import LocalEids
 from lispstack.wire.control import decode_control
 from lispstack.wire.map_notify import MapNotify
+from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import Locator, MappingRecord
 
 CONFIG = """
@@ -124,3 +127,22 @@ def test_a_move_notice_must_be_signed_by_our_map_server_and_name_a_host_of_ours(
     etr.handle_control(decode_control(elsewhere), datagram(elsewhere, *from_ms), 1.0)
     assert etr.dynamic.lookup(0, 4, v4("192.168.1.5")) is None
     assert counters.get("out.map-notify-ack") == 1
+
+
+def test_traffic_for_an_absent_host_is_delivered_and_its_sender_smred_once_a_second() -> None:
+    etr, _, counters = build_xtr(parse_config(CONFIG, "a.toml"))
+    packet = data_header(1, 1) + icmp("192.168.2.1", "192.168.1.5")
+    received = datagram(packet, "10.0.2.2", 50000, "10.0.1.1", 4341)
+    first = etr.handle_data(received, 1.0)
+    assert any(isinstance(a, WriteToTun) for a in first)
+    (smr_out,) = [a for a in first if isinstance(a, SendDatagram)]
+    assert str(smr_out.destination) == "10.0.2.2:4342"
+    smr = decode_control(smr_out.payload)
+    assert isinstance(smr, MapRequest) and smr.smr
+    assert str(smr.source_eid) == "192.168.1.5"
+    assert not [a for a in etr.handle_data(received, 1.5) if isinstance(a, SendDatagram)]
+    assert [a for a in etr.handle_data(received, 2.1) if isinstance(a, SendDatagram)]
+    assert counters.get("decap.dynamic-eid-absent") == 3
+    # A host that is here: no SMR.
+    etr.saw_local_source(0, 4, v4("192.168.1.5"), 3.0)
+    assert not [a for a in etr.handle_data(received, 5.0) if isinstance(a, SendDatagram)]

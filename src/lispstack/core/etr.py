@@ -22,7 +22,8 @@
   a Map-Register with TTL 0, RFC 9301 section 8.2; or moved: the Map-Server's
   unsolicited Map-Notify names it with another xTR's RLOCs, answered with a
   Map-Notify-Ack) is SMRed to the ITRs seen recently, with the host as the
-  SMR's source EID, so that they ask the mapping system again and follow it.
+  SMR's source EID, so that they ask the mapping system again and follow it;
+  an ITR still sending traffic for a host not here gets an SMR too.
 - On shutdown, deregisters (Map-Register with TTL 0).
 """
 
@@ -35,7 +36,7 @@ from ipaddress import IPv4Address, IPv6Address
 from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
-from lispstack.core.dynamic_eids import DynamicEid, DynamicEids, Learned
+from lispstack.core.dynamic_eids import DynamicEid, DynamicEids, Learned, host_prefix
 from lispstack.core.encapsulation import decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
 from lispstack.core.events import (
@@ -43,6 +44,7 @@ from lispstack.core.events import (
     Action,
     DatagramReceived,
     Endpoint,
+    IPAddress,
     SendDatagram,
     Trace,
     WriteToTun,
@@ -51,9 +53,10 @@ from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
-from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id
+from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage
+from lispstack.wire.data_header import Decapsulated
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify, MapNotifyAck
@@ -63,6 +66,10 @@ from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import EidRecord, MappingRecord
 from lispstack.wire.xtr_id import XtrId
+
+SMR_INTERVAL_S = 1.0
+"""At most one SMR a second per ITR and absent host of a dynamic prefix."""
+MAX_ABSENT_SMRS = 4096
 
 
 class Etr(Role):
@@ -90,6 +97,9 @@ class Etr(Role):
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
         self.recent_itrs = RecentItrs()
+        self._absent_smrs: dict[tuple[IPAddress, int, int, int], float] = {}
+        """When an SMR last went to (ITR, instance-id, version, host) for traffic to an
+        absent host of a dynamic prefix."""
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
 
@@ -401,12 +411,34 @@ class Etr(Role):
             return list(
                 self.drops.drop("decap-malformed", str(datagram.source.address), now, str(error))
             )
-        if self.local.lookup(packet.iid, version, dst) is None:
+        prefix = self.local.lookup(packet.iid, version, dst)
+        if prefix is None:
             reason = "decap-not-our-eid" if packet.iid in self.local.iids else "decap-unserved-iid"
             return list(self.drops.drop(reason, str(datagram.source.address), now))
         self.counters.add("decap.packets")
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
-        return [WriteToTun(packet.inner, packet.iid)]
+        delivered: list[Action] = [WriteToTun(packet.inner, packet.iid)]
+        if prefix.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
+            return delivered + self._absent_host(datagram.source.address, packet, prefix, now)
+        return delivered
+
+    def _absent_host(
+        self, itr: IPAddress, packet: Decapsulated, parent: LocalPrefix, now: float
+    ) -> list[Action]:
+        """Traffic for a host of a dynamic prefix that is not here (it moved, or went
+        quiet): delivered all the same (it may be back), and an SMR for the host to the
+        ITR that sent it, at most once a second per ITR and host (its cached mapping is
+        stale: it asks the mapping system again)."""
+        self.counters.add("decap.dynamic-eid-absent")
+        version, src, dst = inner_ints(packet.inner)
+        key = (itr, packet.iid, version, dst)
+        if now - self._absent_smrs.get(key, -SMR_INTERVAL_S) < SMR_INTERVAL_S:
+            return []
+        if len(self._absent_smrs) >= MAX_ABSENT_SMRS:
+            self._absent_smrs.clear()
+        self._absent_smrs[key] = now
+        source = IPv4Address(src) if version == 4 else IPv6Address(src)
+        return self._smr(itr, with_instance_id(packet.iid, source), host_prefix(parent, dst))
 
     # ------------------------------------------------------------ SMR
 
@@ -427,25 +459,30 @@ class Etr(Role):
             prefixes = self._registered_prefixes()
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
-            own = self.local.rloc_for.get(itr.version)
-            if own is None:
-                continue
             for prefix in prefixes:
-                record = prefix.record(AUTHORITATIVE_TTL)
-                asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
-                smr = MapRequest(
-                    nonce=self.rng.getrandbits(64),
-                    itr_rlocs=self.local.rlocs,
-                    source_eid=record.eid,
-                    records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
-                    smr=True,
-                )
-                self.counters.add("out.smr")
-                actions.append(
-                    SendDatagram(smr.encode(), Endpoint(itr, CONTROL_PORT), CONTROL_PORT, own)
-                )
-                actions.append(Trace("smr", {"itr": str(itr), "eid": record.eid_text}))
+                actions.extend(self._smr(itr, their_eid, prefix))
         return actions
+
+    def _smr(self, itr: IPAddress, their_eid: Address, prefix: LocalPrefix) -> list[Action]:
+        """An SMR for `prefix` (its source EID) to `itr`, naming `their_eid` (an EID of
+        theirs, if known), from our RLOC of its family to its port 4342."""
+        own = self.local.rloc_for.get(itr.version)
+        if own is None:
+            return []
+        record = prefix.record(AUTHORITATIVE_TTL)
+        asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
+        smr = MapRequest(
+            nonce=self.rng.getrandbits(64),
+            itr_rlocs=self.local.rlocs,
+            source_eid=record.eid,
+            records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
+            smr=True,
+        )
+        self.counters.add("out.smr")
+        return [
+            SendDatagram(smr.encode(), Endpoint(itr, CONTROL_PORT), CONTROL_PORT, own),
+            Trace("smr", {"itr": str(itr), "eid": record.eid_text}),
+        ]
 
     # ------------------------------------------------------------ show
 
