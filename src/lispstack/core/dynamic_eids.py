@@ -25,10 +25,13 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from lispstack.config.prefix import ConfigPrefix
+from lispstack.core.events import IPAddress
 from lispstack.core.local_eids import LocalPrefix
+from lispstack.wire.address import split_instance_id
+from lispstack.wire.records import MappingRecord
 
 _HostKey = tuple[int, int, int]
 """(instance-id, IP version, address)."""
@@ -114,6 +117,23 @@ class DynamicEids:
         if entry is not None:
             del self._by_parent[entry.parent][(iid, version, address)]
         return entry
+
+    def moved_away(
+        self, records: Sequence[MappingRecord], ours: Sequence[IPAddress]
+    ) -> list[DynamicEid]:
+        """The hosts of ours that `records` (a move notice) give RLOCs none of which is
+        `ours`, forgotten (a record with one of ours is our own registration, echoed)."""
+        moved = []
+        for record in records:
+            iid, address = split_instance_id(record.eid)
+            if not isinstance(address, IPv4Address | IPv6Address):
+                continue
+            if any(locator.address in ours for locator in record.locators):
+                continue
+            entry = self.forget(iid, address.version, int(address))
+            if entry is not None:
+                moved.append(entry)
+        return moved
 
     def expire(self, now: float) -> list[DynamicEid]:
         """The hosts silent for their mapping's `dynamic-timeout`, removed."""

@@ -50,6 +50,7 @@ from lispstack.core.events import (
     WriteToTun,
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
+from lispstack.core.moved_eids import acknowledgement
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
@@ -59,7 +60,7 @@ from lispstack.wire.control import ControlMessage
 from lispstack.wire.data_header import Decapsulated
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
-from lispstack.wire.map_notify import MapNotify, MapNotifyAck
+from lispstack.wire.map_notify import MapNotify
 from lispstack.wire.map_register import MapRegister
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
@@ -331,32 +332,14 @@ class Etr(Role):
         )
         if session is None:
             return list(self.drops.drop("map-notify-bad-auth", sender, now))
-        ours = set(self.local.rlocs)
-        moved: list[DynamicEid] = []
-        for record in notify.records:
-            iid, address = split_instance_id(record.eid)
-            if not isinstance(address, IPv4Address | IPv6Address):
-                continue
-            if any(locator.address in ours for locator in record.locators):
-                continue  # still ours (our own registration, echoed)
-            entry = self.dynamic.forget(iid, address.version, int(address))
-            if entry is not None:
-                moved.append(entry)
+        moved = self.dynamic.moved_away(notify.records, self.local.rlocs)
         if not moved:
             return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
         self.counters.add("in.map-notify.moved")
-        _, ack = MapNotifyAck(
-            nonce=notify.nonce,
-            records=notify.records,
-            key_id=notify.key_id,
-            algorithm=notify.algorithm,
-            i_bit=notify.xtr_id is not None,
-            xtr_id=notify.xtr_id,
-        ).signed(session.key)
         self.counters.add("out.map-notify-ack")
         return [
             SendDatagram(
-                ack,
+                acknowledgement(notify, session.key),
                 Endpoint(session.server.address, CONTROL_PORT),
                 CONTROL_PORT,
                 self.local.rloc_for.get(session.server.address.version),

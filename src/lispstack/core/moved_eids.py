@@ -93,3 +93,17 @@ class MoveNotices:
             return False
         del self._outstanding[ack.nonce]
         return True
+
+
+def acknowledgement(notice: MapNotify, key: HmacKey) -> bytes:
+    """The Map-Notify-Ack of a move notice (the xTR's side): its nonce, key id and
+    records, signed with the key that verified it (RFC 9301 section 5.7)."""
+    _, ack = MapNotifyAck(
+        nonce=notice.nonce,
+        records=notice.records,
+        key_id=notice.key_id,
+        algorithm=notice.algorithm,
+        i_bit=notice.xtr_id is not None,
+        xtr_id=notice.xtr_id,
+    ).signed(key)
+    return ack
