@@ -172,10 +172,14 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     rloc_tables = table.tables("rlocs", required=True)
     rlocs = tuple(read_rloc(t) for t in rloc_tables)
     unique(table, "rlocs", rlocs, lambda r: r.address, "RLOC address", field="address")
+    dynamic = table.boolean("dynamic", False)
+    for key in ("dynamic-timeout", "dynamic-limit"):
+        if table.has(key) and not dynamic:
+            raise table.error(key, "only for a dynamic prefix (dynamic = true)")
     mapping = DatabaseMapping(
         eid_prefix=prefix,
         rlocs=rlocs,
-        dynamic=table.boolean("dynamic", False),
+        dynamic=dynamic,
         dynamic_timeout=table.integer("dynamic-timeout", low=1, high=86_400, default=180),
         dynamic_limit=table.integer("dynamic-limit", low=1, high=100_000, default=1000),
     )
