@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import itertools
+
 from helpers.multihomed_lab import LISPSTACK, lab_exec, multihomed_lab, ping
 
 
@@ -61,7 +63,7 @@ def main() -> None:
     print(f"interval {args.interval} s, misses {args.misses}, 100 pps for {args.seconds:.0f} s")
     print(f"sent {sent}, received {received}, lost {lost}")
     replies = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.M)]
-    gap = max((b - a for a, b in zip(replies, replies[1:], strict=False)), default=0.0)
+    gap = max((b - a for a, b in itertools.pairwise(replies)), default=0.0)
     print(f"without traffic        {gap:.2f} s (the longest gap between replies)")
     print(f"sent at                {sent / args.seconds:.0f} pps (under 100 on a loaded machine)")
     print(f"goal (interval x misses + 1 s) {args.interval * args.misses + 1:.2f} s")
