@@ -282,6 +282,17 @@ def test_error_carries_key_and_reason() -> None:
             id="workers-with-xtr-roles",
         ),
         pytest.param(
+            XTR.replace('"10.0.1.1" }]', '"10.0.1.1" }]\ndynamic-timeout = 30'),
+            "lisp1.toml: database-mappings[0].dynamic-timeout: only for a dynamic prefix"
+            " (dynamic = true)",
+            id="dynamic-timeout-without-dynamic",
+        ),
+        pytest.param(
+            XTR.replace('"10.0.1.1" }]', '"10.0.1.1" }]\ndynamic = true\ndynamic-limit = 0'),
+            "lisp1.toml: database-mappings[0].dynamic-limit: 0 out of range 1-100000",
+            id="dynamic-limit-out-of-range",
+        ),
+        pytest.param(
             XTR + "[tun]\nmtu = 100\n",
             "lisp1.toml: tun.mtu: 100 out of range 576-65535",
             id="mtu-out-of-range",

@@ -24,6 +24,9 @@ metrics = "127.0.0.1:9100"
 eid-prefix = "192.168.1.0/24"
 rlocs = [{ address = "10.0.1.1", priority = 1, weight = 100, m-priority = 255, m-weight = 0 }]
 map-version = 7
+dynamic = true
+dynamic-timeout = 60
+dynamic-limit = 10
 
 [[map-servers]]
 address = "10.0.1.254"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from helpers.pictures import SVG, assert_renders, groups, node_texts, texts
 from lispstack.lab.topology import load_topology
-from lispstack.pictures.lab_drawing import GREEN, LiveNode, lab_svg
+from lispstack.pictures.lab_drawing import GREEN, LiveNode, lab_svg, node_lines
 from lispstack.pictures.svg import RED
 
 LISP1_DATABASE = [
@@ -92,3 +92,16 @@ def test_a_stopped_node_and_a_plain_host(tmp_path: Path) -> None:
     assert len(groups(svg, "link")) == 4
     rects = {g.get("data-node"): g.find(f"{SVG}rect") for g in groups(svg, "node")}
     assert rects["lisp2"] is not None and rects["lisp2"].get("stroke") == RED
+
+
+def test_a_dynamic_prefix_shows_its_learned_hosts_not_a_registration() -> None:
+    topology = load_topology("mobility")
+    xtra = next(n for n in topology.nodes if n.name == "xtra")
+    database = [
+        {"eid": "192.168.1.0/24", "iid": 0, "dynamic": True, "registrations": []},
+        {"eid": "192.168.1.10/32", "iid": 0, "dynamic_host": True, "registrations": []},
+    ]
+    lines = node_lines(xtra, LiveNode(True, database))
+    assert ("  dynamic: host 192.168.1.10/32", "ok") in lines
+    assert not any("NOT registered" in text for text, _ in lines)
+    assert ("  dynamic: no host yet", "muted") in node_lines(xtra, LiveNode(True, database[:1]))

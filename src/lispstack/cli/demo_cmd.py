@@ -50,6 +50,18 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the NAT traversal story (nat lab): a site behind a NAT, through an RTR",
     )
+    story.add_argument(
+        "--multihoming",
+        action="store_true",
+        help="the multihoming story (multihomed lab): an uplink cut, RLOC probes missed, "
+        "failover to the second RLOC, recovery",
+    )
+    story.add_argument(
+        "--mobility",
+        action="store_true",
+        help="the mobility story (mobility lab): a host moves between two xTRs, SMR, "
+        "traffic follows",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -60,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         name = check_lab_name(args.name) if args.name else None
-        story = next((s for s in ("pxtr", "tenants", "ddt", "nat") if getattr(args, s)), "seed")
+        stories = ("pxtr", "tenants", "ddt", "nat", "multihoming", "mobility")
+        story = next((s for s in stories if getattr(args, s)), "seed")
         return run_demo(Path(args.capture).resolve(), args.keep, args.json, story, name)
     except TopologyError as error:
         print(f"lispstack demo: {error}", file=sys.stderr)

@@ -191,7 +191,9 @@ def render(topic: str, result: Any, arg: str | None = None) -> str:
                 (
                     _eid(r),
                     _rlocs(r),
-                    ", ".join(
+                    "dynamic: its hosts are registered"
+                    if r.get("dynamic")
+                    else ", ".join(
                         f"{s.get('map_server')}: {s.get('state')}"
                         for s in r.get("registrations", [])
                     )

@@ -59,6 +59,19 @@ bits must be clear.
                         sourced from or sent to it (V bit); absent: none (0).
                         Give a changed mapping a newer version (4095 is
                         followed by 1).
+    ``dynamic``         true: a dynamic prefix (moving EIDs). Not registered
+                        itself: each host EID (/32, /128) inside it is
+                        registered once the ITR sees it send from the
+                        EID-facing side, and withdrawn (a Map-Register with
+                        TTL 0, and SMRs) after ``dynamic-timeout`` seconds
+                        without a packet, or at once when the Map-Server
+                        says another xTR registered it (the host moved).
+                        Default false. See core/dynamic_eids.py.
+    ``dynamic-timeout`` seconds a host EID stays registered after its last
+                        packet, 1 to 86400; default 180.
+    ``dynamic-limit``   host EIDs registered at most, 1 to 100000; default
+                        1000 (more are refused and counted:
+                        ``drop.dynamic-eid-limit``).
 
 ``[[map-servers]]`` (role etr)
     Where the ETR registers its database mappings; addresses unique.
@@ -312,6 +325,9 @@ class DatabaseMapping:
     rlocs: tuple[Rloc, ...]
     map_version: int = 0
     """RFC 9302; 0: none."""
+    dynamic: bool = False
+    dynamic_timeout: int = 180
+    dynamic_limit: int = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

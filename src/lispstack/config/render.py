@@ -102,12 +102,20 @@ def render_config(config: NodeConfig) -> str:
         pairs["metrics"] = str(node.metrics)
     lines = _table("[node]", pairs)
     for mapping in config.database_mappings:
-        pairs_of_mapping: dict[str, Scalar | Iterable[Scalar]] = {
+        mapping_pairs: dict[str, Scalar | Iterable[Scalar]] = {
             "eid-prefix": str(mapping.eid_prefix)
         }
         if mapping.map_version:
-            pairs_of_mapping["map-version"] = mapping.map_version
-        lines += _table("[[database-mappings]]", pairs_of_mapping)
+            mapping_pairs["map-version"] = mapping.map_version
+        if mapping.dynamic:
+            mapping_pairs.update(
+                {
+                    "dynamic": True,
+                    "dynamic-timeout": mapping.dynamic_timeout,
+                    "dynamic-limit": mapping.dynamic_limit,
+                }
+            )
+        lines += _table("[[database-mappings]]", mapping_pairs)
         lines.append("rlocs = [" + ", ".join(_rloc(r) for r in mapping.rlocs) + "]")
     for server in config.map_servers:
         lines += _table(

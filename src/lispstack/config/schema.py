@@ -49,7 +49,15 @@ NODE_FILE = Section(
             )
         ),
         "database-mappings": Section(
-            {"eid-prefix": None, "rlocs": RLOCS, "map-version": None}, many=True
+            {
+                "eid-prefix": None,
+                "rlocs": RLOCS,
+                "map-version": None,
+                "dynamic": None,
+                "dynamic-timeout": None,
+                "dynamic-limit": None,
+            },
+            many=True,
         ),
         "map-servers": Section(
             _values(

@@ -181,8 +181,20 @@ def read_database_mapping(table: Table) -> DatabaseMapping:
     version = 0
     if "map-version" in table.data:
         version = table.integer("map-version", low=1, high=MAX_MAP_VERSION)
+    dynamic = table.boolean("dynamic", False)
+    for key in ("dynamic-timeout", "dynamic-limit"):
+        if table.has(key) and not dynamic:
+            raise table.error(key, "only for a dynamic prefix (dynamic = true)")
+    mapping = DatabaseMapping(
+        eid_prefix=prefix,
+        rlocs=rlocs,
+        map_version=version,
+        dynamic=dynamic,
+        dynamic_timeout=table.integer("dynamic-timeout", low=1, high=86_400, default=180),
+        dynamic_limit=table.integer("dynamic-limit", low=1, high=100_000, default=1000),
+    )
     table.done()
-    return DatabaseMapping(eid_prefix=prefix, rlocs=rlocs, map_version=version)
+    return mapping
 
 
 def read_map_server(table: Table) -> MapServerEntry:

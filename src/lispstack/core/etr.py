@@ -21,6 +21,14 @@
   sends each an SMR (RFC 9301 section 6.1).
 - Hands a Map-Notify that answers none of its Map-Registers to the node's
   subscribing ITR (`on_publication`, RFC 9437).
+- Moving EIDs (core.dynamic_eids): the ITR hands it the source of each packet
+  from a dynamic prefix (`saw_local_source`); a new host is registered at once
+  (its host prefix, our RLOCs). A host withdrawn (idle for `dynamic-timeout`:
+  a Map-Register with TTL 0, RFC 9301 section 8.2; or moved: the Map-Server's
+  unsolicited Map-Notify names it with another xTR's RLOCs, answered with a
+  Map-Notify-Ack) is SMRed to the ITRs seen recently, with the host as the
+  SMR's source EID, so that they ask the mapping system again and follow it;
+  an ITR still sending traffic for a host not here gets an SMR too.
 - On shutdown, deregisters (Map-Register with TTL 0).
 - Behind a NAT (core.nat_traversal sets `rtrs`): registers through the first
   RTR (the RTRs as RLOCs, proxy-reply, in an ECM: core.nat_messages) and takes
@@ -36,7 +44,8 @@ from ipaddress import IPv4Address, IPv6Address
 from lispstack.config.model import MapServerEntry, NodeConfig
 from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
-from lispstack.core.encapsulation import Decapsulated, decapsulate, inner_ints
+from lispstack.core.dynamic_eids import DynamicEid, DynamicEids, Learned, host_prefix
+from lispstack.core.encapsulation import decapsulate, inner_ints
 from lispstack.core.etr_schedule import RegistrationSession
 from lispstack.core.events import (
     CONTROL_PORT,
@@ -50,6 +59,7 @@ from lispstack.core.events import (
 )
 from lispstack.core.local_eids import AUTHORITATIVE_TTL, LocalEids, LocalPrefix
 from lispstack.core.map_versioning import NULL_VERSION, SmrLimiter, newer
+from lispstack.core.moved_eids import acknowledgement
 from lispstack.core.nat_messages import control_in_data, register_via_rtr, with_rtr_locators
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
@@ -57,6 +67,7 @@ from lispstack.core.role import Role
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
+from lispstack.wire.data_header import Decapsulated
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify
@@ -66,6 +77,10 @@ from lispstack.wire.map_request import MapRequest
 from lispstack.wire.message_type import MessageType, nonce_text
 from lispstack.wire.records import EidRecord, MappingRecord
 from lispstack.wire.xtr_id import XtrId
+
+SMR_INTERVAL_S = 1.0
+"""At most one SMR a second per ITR and absent host of a dynamic prefix."""
+MAX_ABSENT_SMRS = 4096
 
 
 class Etr(Role):
@@ -84,6 +99,7 @@ class Etr(Role):
         site_id: int = 0,
     ) -> None:
         self.local = local
+        self.dynamic = DynamicEids(local.prefixes)
         self.counters = counters
         self.drops = drops
         self.rng = rng
@@ -92,6 +108,9 @@ class Etr(Role):
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
         self.recent_itrs = RecentItrs()
+        self._absent_smrs: dict[tuple[IPAddress, int, int, int], float] = {}
+        """When an SMR last went to (ITR, instance-id, version, host) for traffic to an
+        absent host of a dynamic prefix."""
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
         self.on_source_version: Callable[[int, IPAddress, int, float], list[Action]] | None = None
@@ -108,16 +127,27 @@ class Etr(Role):
 
     # ------------------------------------------------------------ registration
 
+    def _registered_prefixes(self, local: LocalEids | None = None) -> list[LocalPrefix]:
+        """What a Map-Register of `local` (by default ours, with the dynamic hosts) holds:
+        every database mapping but the dynamic prefixes themselves."""
+        static = [p for p in (local or self.local).prefixes if not p.mapping.dynamic]
+        return static if local is not None else static + [e.host for e in self.dynamic]
+
     def _register(
-        self, session: RegistrationSession, now: float, ttl: int, local: LocalEids | None = None
+        self,
+        session: RegistrationSession,
+        now: float,
+        ttl: int,
+        prefixes: Sequence[LocalPrefix] | None = None,
     ) -> tuple[list[Action], int]:
-        """A Map-Register of `local` (by default our database mappings) to the session's
+        """A Map-Register of `prefixes` (by default all we register) to the session's
         Map-Server, with record TTL `ttl` (0 deregisters)."""
         server = session.server
-        local = local or self.local
+        if prefixes is None:
+            prefixes = self._registered_prefixes()
         nonce = self._nonces.next()
-        records = tuple(prefix.record(ttl) for prefix in local.prefixes)
-        rtrs, rloc = self.rtrs, local.rloc_for.get(server.address.version)
+        records = tuple(prefix.record(ttl) for prefix in prefixes)
+        rtrs, rloc = self.rtrs, self.local.rloc_for.get(server.address.version)
         if rtrs:
             records = tuple(with_rtr_locators(record, rtrs) for record in records)
         register, payload = MapRegister(
@@ -143,12 +173,19 @@ class Etr(Role):
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
+        idle = self.dynamic.expire(now)
+        if idle:
+            actions.extend(self._withdraw(idle, "idle", now))
+        registered = self._registered_prefixes()
         for session in self.sessions:
             if not self._started:
                 session.trigger(now)
             session.expire(now)
-            if session.due(now):
-                sent, nonce = self._register(session, now, session.server.register_ttl)
+            if session.due(now) and not registered:
+                # Only dynamic prefixes, no host yet: nothing to register until one comes.
+                session.next_register = now + session.server.register_interval
+            elif session.due(now):
+                sent, nonce = self._register(session, now, session.server.register_ttl, registered)
                 session.on_sent(nonce, now, self.rng)
                 actions.extend(sent)
         self._started = True
@@ -157,7 +194,11 @@ class Etr(Role):
     def next_deadline(self) -> float | None:
         if not self._started:
             return 0.0
-        return min((s.next_register for s in self.sessions), default=None)
+        deadlines = [s.next_register for s in self.sessions]
+        idle = self.dynamic.next_deadline()
+        if idle is not None:
+            deadlines.append(idle)
+        return min(deadlines, default=None)
 
     def trigger_register(self, now: float) -> None:
         """The database changed: register with every Map-Server at the next timer."""
@@ -171,9 +212,14 @@ class Etr(Role):
         to the ITRs seen recently when the mappings changed."""
         old = self.local
         self.local = old.with_mappings(config.database_mappings)
+        old_hosts = list(self.dynamic)
+        self.dynamic = self.dynamic.with_prefixes(self.local.prefixes)
         changed = [p.mapping for p in old.prefixes] != [p.mapping for p in self.local.prefixes]
         current = {p.mapping.eid_prefix for p in self.local.prefixes}
-        gone = LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        gone = self._registered_prefixes(
+            LocalEids([p.mapping for p in old.prefixes if p.mapping.eid_prefix not in current])
+        )
+        gone += [e.host for e in old_hosts if self.dynamic.lookup(*_key(e)) is None]
         kept = {session.server: session for session in self.sessions}
         self.sessions = [
             kept.pop(server) if server in kept else RegistrationSession(server)
@@ -181,9 +227,10 @@ class Etr(Role):
         ]
         actions: list[Action] = []
         for removed in kept.values():
-            actions.extend(self._register(removed, now, 0, old)[0])
+            registered = self._registered_prefixes(old) + [e.host for e in old_hosts]
+            actions.extend(self._register(removed, now, 0, registered)[0])
         for session in self.sessions:
-            if gone.prefixes and session.last_register is not None:
+            if gone and session.last_register is not None:
                 actions.extend(self._register(session, now, 0, gone)[0])
             if changed or session.last_register is None:
                 session.trigger(now)
@@ -206,7 +253,8 @@ class Etr(Role):
         sender = str(datagram.source.address)
         if isinstance(message, MapNotify):
             awaited = any(message.nonce in s.outstanding for s in self.sessions)
-            if not awaited and self.on_publication is not None:
+            moved = not awaited and self.dynamic.names_a_host(message.records)
+            if not awaited and not moved and self.on_publication is not None:
                 return self.on_publication(message, datagram, now)
             return self._map_notify(message, datagram.payload, sender, now)
         if isinstance(message, Ecm):
@@ -239,7 +287,7 @@ class Etr(Role):
             iid, address = split_instance_id(eid_record.eid)
             prefix = None
             if isinstance(address, IPv4Address | IPv6Address):
-                prefix = self.local.lookup(iid, address.version, int(address))
+                prefix = self._answering(iid, address.version, int(address))
             if prefix is None:
                 return list(
                     self.drops.drop("map-request-not-our-eid", sender, now, str(eid_record.eid))
@@ -271,7 +319,7 @@ class Etr(Role):
     ) -> list[Action]:
         session = next((s for s in self.sessions if notify.nonce in s.outstanding), None)
         if session is None:
-            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+            return self._unsolicited_notify(notify, payload, sender, now)
         server = session.server
         if notify.algorithm != server.algorithm.algorithm_id or not verify_raw(
             payload, session.key
@@ -282,6 +330,86 @@ class Etr(Role):
         self.counters.add("in.map-notify.accepted")
         event = "registered" if first else "map-notify"
         return [Trace(event, {"map_server": str(server.address), "by": sender})]
+
+    def _answering(self, iid: int, version: int, address: int) -> LocalPrefix | None:
+        """The prefix a Map-Request for the EID is answered with: the database mapping
+        holding it, or, in a dynamic prefix, the host prefix of a host we have (else None)."""
+        prefix = self.local.lookup(iid, version, address)
+        if prefix is None or not prefix.mapping.dynamic:
+            return prefix
+        host = self.dynamic.lookup(iid, version, address)
+        return None if host is None else host.host
+
+    def _unsolicited_notify(
+        self, notify: MapNotify, payload: bytes, sender: str, now: float
+    ) -> list[Action]:
+        """A Map-Notify the Map-Server sent on its own: a host of ours registered by another
+        xTR (it moved). Verified with the key of one of our Map-Servers (it may answer
+        from another of its addresses than the one we register with); acknowledged."""
+        if not self.dynamic.prefixes:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        session = next(
+            (
+                s
+                for s in self.sessions
+                if notify.algorithm == s.server.algorithm.algorithm_id
+                and verify_raw(payload, s.key)
+            ),
+            None,
+        )
+        if session is None:
+            return list(self.drops.drop("map-notify-bad-auth", sender, now))
+        moved = self.dynamic.moved_away(notify.records, self.local.rlocs)
+        if not moved:
+            return list(self.drops.drop("map-notify-unknown-nonce", sender, now))
+        self.counters.add("in.map-notify.moved")
+        self.counters.add("out.map-notify-ack")
+        return [
+            SendDatagram(
+                acknowledgement(notify, session.key),
+                Endpoint(session.server.address, CONTROL_PORT),
+                CONTROL_PORT,
+                self.local.rloc_for.get(session.server.address.version),
+            ),
+            *self._withdraw(moved, "moved", now, deregister=False),
+        ]
+
+    # ------------------------------------------------------------ moving EIDs
+
+    def saw_local_source(self, iid: int, version: int, source: int, now: float) -> list[Action]:
+        """The ITR saw a packet from `source`, one of our EIDs: learn a dynamic host."""
+        if self.dynamic.parent_of(iid, version, source) is None:
+            return []
+        learned, entry = self.dynamic.learn(iid, version, source, now)
+        if learned is Learned.KNOWN:
+            return []
+        host_text = entry.host.record(0).eid_text
+        if learned is Learned.FULL:
+            return list(self.drops.drop("dynamic-eid-limit", host_text, now))
+        self.counters.add("dynamic-eids.learned")
+        actions: list[Action] = [Trace("dynamic-eid-learned", {"eid": host_text})]
+        for session in self.sessions:
+            sent, nonce = self._register(session, now, session.server.register_ttl, [entry.host])
+            session.on_sent(nonce, now, self.rng)
+            actions.extend(sent)
+        return actions
+
+    def _withdraw(
+        self, hosts: Sequence[DynamicEid], why: str, now: float, *, deregister: bool = True
+    ) -> list[Action]:
+        """Hosts no longer here (`why`: idle or moved): deregistered (unless another xTR's
+        registration replaced them already), and SMRs, naming each, to the ITRs seen
+        recently."""
+        self.counters.add(f"dynamic-eids.{why}", len(hosts))
+        prefixes = [e.host for e in hosts]
+        event = f"dynamic-eid-{why}"
+        actions: list[Action] = [Trace(event, {"eid": p.record(0).eid_text}) for p in prefixes]
+        if deregister:
+            for session in self.sessions:
+                if session.last_register is not None:
+                    actions.extend(self._register(session, now, 0, prefixes)[0])
+        actions.extend(self._solicit(now, prefixes))
+        return actions
 
     # ------------------------------------------------------------ data plane
 
@@ -312,6 +440,8 @@ class Etr(Role):
         if packet.map_versions is not None:
             source = IPv4Address(src) if version == 4 else IPv6Address(src)
             actions.extend(self._versions(packet, ours, source, datagram.source.address, now))
+        if ours.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
+            actions.extend(self._absent_host(datagram.source.address, packet, ours, now))
         return actions
 
     def _versions(
@@ -348,8 +478,11 @@ class Etr(Role):
             version, _, dst = inner_ints(packet.inner)
         except DecodeError:
             return None
-        if packet.map_versions is not None or self.local.lookup(packet.iid, version, dst) is None:
+        prefix = self.local.lookup(packet.iid, version, dst)
+        if packet.map_versions is not None or prefix is None:
             return None
+        if prefix.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
+            return None  # a host not here: `handle_data` SMRs its sender
         self.counters.add("decap.packets")
         self.counters.add(instance_counter(packet.iid, "decapsulated"))
         self.recent_itrs.saw_data(source.address, packet.iid, packet.inner, now)
@@ -368,6 +501,24 @@ class Etr(Role):
         self.counters.add("in.data-map-notify")
         return self._map_notify(message, payload, sender, now)
 
+    def _absent_host(
+        self, itr: IPAddress, packet: Decapsulated, parent: LocalPrefix, now: float
+    ) -> list[Action]:
+        """Traffic for a host of a dynamic prefix that is not here (it moved, or went
+        quiet): delivered all the same (it may be back), and an SMR for the host to the
+        ITR that sent it, at most once a second per ITR and host (its cached mapping is
+        stale: it asks the mapping system again)."""
+        self.counters.add("decap.dynamic-eid-absent")
+        version, src, dst = inner_ints(packet.inner)
+        key = (itr, packet.iid, version, dst)
+        if now - self._absent_smrs.get(key, -SMR_INTERVAL_S) < SMR_INTERVAL_S:
+            return []
+        if len(self._absent_smrs) >= MAX_ABSENT_SMRS:
+            self._absent_smrs.clear()
+        self._absent_smrs[key] = now
+        source = IPv4Address(src) if version == 4 else IPv6Address(src)
+        return self._smr(itr, with_instance_id(packet.iid, source), host_prefix(parent, dst))
+
     # ------------------------------------------------------------ SMR
 
     def database_changed(self, now: float) -> list[Action]:
@@ -379,17 +530,21 @@ class Etr(Role):
         self.trigger_register(now)
         return self._solicit(now)
 
-    def _solicit(self, now: float) -> list[Action]:
-        """An SMR to each ITR seen recently per EID prefix of ours (source EID: our
-        prefix; record: an EID of theirs), from our RLOC of its family to its port 4342."""
+    def _solicit(self, now: float, prefixes: Sequence[LocalPrefix] | None = None) -> list[Action]:
+        """An SMR to each ITR seen recently per EID prefix of ours (by default all that
+        we register; source EID: our prefix; record: an EID of theirs), from our RLOC
+        of its family to its port 4342."""
+        if prefixes is None:
+            prefixes = self._registered_prefixes()
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
-            for prefix in self.local.prefixes:
+            for prefix in prefixes:
                 actions.extend(self._smr(itr, their_eid, prefix))
         return actions
 
     def _smr(self, itr: IPAddress, their_eid: Address, prefix: LocalPrefix) -> list[Action]:
-        """An SMR for our `prefix` to `itr` (record: `their_eid`, else our prefix)."""
+        """An SMR for `prefix` (its source EID) to `itr`, naming `their_eid` (an EID of
+        theirs, if known), from our RLOC of its family to its port 4342."""
         own = self.local.rloc_for.get(itr.version)
         if own is None:
             return []
@@ -413,13 +568,29 @@ class Etr(Role):
     def show(self, topic: str, arg: str | None, now: float) -> object | None:
         if topic != "database":
             return None
+        registrations = [s.to_json(now) for s in self.sessions]
         return [
             {
                 **prefix.record(AUTHORITATIVE_TTL).to_json(),
-                "registrations": [s.to_json(now) for s in self.sessions],
+                "dynamic": prefix.mapping.dynamic,
+                "registrations": registrations,
             }
             for prefix in self.local.prefixes
+        ] + [
+            {
+                **entry.host.record(AUTHORITATIVE_TTL).to_json(),
+                "dynamic_host": True,
+                "learned_s": round(now - entry.first_seen, 3),
+                "idle_s": round(now - entry.last_seen, 3),
+                "registrations": registrations,
+            }
+            for entry in self.dynamic
         ]
+
+
+def _key(entry: DynamicEid) -> tuple[int, int, int]:
+    host = entry.host
+    return host.iid, host.version, host.network
 
 
 def _host_length(eid: Address) -> int:

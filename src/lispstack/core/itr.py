@@ -29,7 +29,7 @@ native-route standing (core.xtr_cache), unless PETRs take native traffic.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from lispstack.config.model import NodeConfig
@@ -176,6 +176,9 @@ class Itr(Role):
         """Some database mapping of ours has a map-version (RFC 9302): packets carry it."""
         self.subscriber: Subscriber | None = None
         """Set (core.xtr) when `[itr] subscribe`: Map-Requests then subscribe (RFC 9437)."""
+        self.on_local_source: Callable[[int, int, int, float], list[Action]] | None = None
+        """The node's ETR's `saw_local_source` (core.xtr wires it): each packet's source
+        EID, for moving EIDs; None on an ITR without an ETR."""
         self._decide_steps(send_map_request_on_miss)
         self._set_path_mtu(rloc_path_mtu)
         self._too_big_limiter = TooBigLimiter()
@@ -222,7 +225,8 @@ class Itr(Role):
         if len(packet) < 20 or packet[0] >> 4 != 4:
             return None
         src = int.from_bytes(packet[12:16])
-        if self.local.lookup(iid, 4, src) is None:
+        ours = self.local.lookup(iid, 4, src)
+        if ours is None or ours.mapping.dynamic:  # a dynamic host's packets: on_local_source
             return None
         entry = self.cache.lookup(iid, 4, int.from_bytes(packet[16:20]), now)
         if (
@@ -273,6 +277,10 @@ class Itr(Role):
                 return [ForwardNatively(packet)]
             self.counters.add("pitr.packets")
             iid = 0
+        elif self.on_local_source is not None:
+            learned = self.on_local_source(iid, version, src, now)
+            if learned:
+                return learned + self._forward(packet, iid, version, src, dst, now)
         return self._forward(packet, iid, version, src, dst, now)
 
     def admit(self, version: int, src: int | None, dst: int, iid: int = 0) -> int:

@@ -23,12 +23,15 @@ here: the node drops the datagram as "malformed".)
 Registration state is per (EID prefix, ETR) in a RegistrationStore, the ETR
 being its xTR-ID when the Map-Register carries one, else its source RLOC.
 A registration lives 3 minutes after its last refresh, or the record TTL
-when the T bit asks; a record TTL of 0 deregisters. Map-Requests reach the
+when the T bit asks; a record TTL of 0 deregisters. A host prefix more
+specific than its site prefix is a moving EID: a new ETR's registration
+replaces the others', which are told (core/moved_eids.py). Map-Requests reach the
 registrations through the Map-Resolver role, which calls `resolve()`.
 """
 
 from __future__ import annotations
 
+import random
 import sys
 from dataclasses import dataclass
 
@@ -45,6 +48,7 @@ from lispstack.core.events import (
     Trace,
 )
 from lispstack.core.info_reply import answer_info
+from lispstack.core.moved_eids import MoveNotices, is_moving_eid
 from lispstack.core.register_refresh import AcceptedRegister, AcceptedRegisters
 from lispstack.core.registration_views import registration_entries, site_entries
 from lispstack.core.replay_window import ReplayWindow
@@ -113,8 +117,10 @@ class MapServer(Role):
         drops: DropRecorder,
         replay_window: float = DEFAULT_REPLAY_WINDOW_S,
         locator_sets: LocatorSets | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.sites = sites
+        self.moves = MoveNotices(rng or random.Random())
         self.locator_sets: LocatorSets = (
             new_locator_sets() if locator_sets is None else locator_sets
         )
@@ -162,8 +168,11 @@ class MapServer(Role):
             return self._register(message, datagram, now)
         if isinstance(message, InfoRequest | InfoReply):
             return answer_info(message, datagram, self.sites, self.counters, self.drops, now)
-        if isinstance(message, MapNotifyAck):  # answers a subscriber's Map-Notify
-            source = str(datagram.source.address)
+        if isinstance(message, MapNotifyAck):
+            if self.moves.acknowledged(message, datagram.payload):  # of a move notice
+                self.counters.add("map-notify-ack.moved")
+                return []
+            source = str(datagram.source.address)  # else of a subscriber's Map-Notify
             return self.subscriptions.acknowledged(message.nonce, datagram.payload, source, now)
         return list(self.drops.drop("unexpected-message", str(datagram.source.address), now))
 
@@ -190,6 +199,16 @@ class MapServer(Role):
             stored.append(registration)
             if trace is not None:
                 actions.append(trace)
+                if registration is not None and is_moving_eid(prefix, site_prefix):
+                    replaced, notices = self.moves.replace(
+                        self.registrations,
+                        registration,
+                        message.key_id,
+                        message.algorithm,
+                        checked.key,
+                    )
+                    self.counters.add("registrations.moved", replaced)
+                    actions.extend(notices)
         if message.xtr_id is not None and checked.current_key:
             known = KnownXtr(
                 checked.site_prefixes[0].site.name,

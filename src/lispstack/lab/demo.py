@@ -5,12 +5,15 @@ and checks the outcome through the nodes' JSON answers (the control socket,
 which is what `show --json` prints) and `lispstack decode --json`. The demo
 succeeds only if every check holds. The stories: `demo_seed` (the seed
 scenario), `demo_pxtr` (the proxy xTR), `demo_tenants` (instance-ids),
-`demo_ddt` (LISP-DDT) and `demo_nat` (NAT traversal).
+`demo_ddt` (LISP-DDT), `demo_nat` (NAT traversal), `demo_multihoming` (RLOC
+probing and failover) and `demo_mobility` (a host moving between xTRs).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +31,8 @@ TOPOLOGIES = {
     "tenants": "tenants",
     "ddt": "ddt",
     "nat": "nat",
+    "multihoming": "multihomed",
+    "mobility": "mobility",
 }
 """The lab of each story."""
 
@@ -74,7 +79,16 @@ class Demo:
 
     def run(self) -> bool:
         """The steps, on a lab that is up."""
-        from lispstack.lab import demo_ddt, demo_nat, demo_pxtr, demo_seed, demo_tenants, timeline
+        from lispstack.lab import (
+            demo_ddt,
+            demo_mobility,
+            demo_multihoming,
+            demo_nat,
+            demo_pxtr,
+            demo_seed,
+            demo_tenants,
+            timeline,
+        )
 
         stories = {
             "seed": demo_seed.STORY,
@@ -82,6 +96,8 @@ class Demo:
             "tenants": demo_tenants.STORY,
             "ddt": demo_ddt.STORY,
             "nat": demo_nat.STORY,
+            "multihoming": demo_multihoming.STORY,
+            "mobility": demo_mobility.STORY,
         }
         for story in stories[self.story]:
             story(self)
@@ -99,7 +115,7 @@ class Demo:
 
     def command(self, step: Step, argv: list[str]) -> subprocess.CompletedProcess[str]:
         """Run `argv`, record it (as the user would type it) and what it printed."""
-        shown = " ".join(argv)
+        shown = shlex.join(argv)
         step.commands.append(shown.replace(LISPSTACK, "lispstack", 1))
         result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
         step.output.append((result.stdout + result.stderr).rstrip())
@@ -122,6 +138,22 @@ class Demo:
         argv = ["ping", "-n", "-c", str(count), "-W", "2", "-I", source, destination]
         return self.lab_command(step, "exec", node, "--", *argv).returncode == 0
 
+    def ping_stream(
+        self, step: Step, node: str, source: str, destination: str, count: int
+    ) -> PingStream:
+        """Start `count` pings 0.1 s apart from `node` (from `source`) to `destination`, in
+        the background (`PingStream.finish` records them in `step`)."""
+        argv = ["ping", "-n", "-c", str(count), "-i", "0.1", "-W", "1", "-I", source, destination]
+        full = [*lispstack_argv(), "lab", "exec", "--name", self.lab.name, node, "--", *argv]
+        process = subprocess.Popen(
+            full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        step.commands.append(
+            shlex.join(full).replace(LISPSTACK, "lispstack", 1) + "   (background)"
+        )
+        step.output.append("")  # filled in by `finish`
+        return PingStream(step, len(step.output) - 1, process, count)
+
     @staticmethod
     def check(step: Step, text: str, ok: bool) -> None:
         step.checks.append((text, ok))
@@ -135,6 +167,25 @@ class Demo:
                 self.emit("  " + output.replace("\n", "\n  "))
         for text, ok in step.checks:
             self.emit(f"  [{'ok' if ok else 'FAILED'}] {text}")
+
+
+@dataclass
+class PingStream:
+    """A ping stream running in the background, 0.1 s between pings."""
+
+    step: Step
+    output: int
+    """The index of its output in the step's."""
+    process: subprocess.Popen[str]
+    count: int
+
+    def finish(self) -> set[int]:
+        """Wait for it and record its output (the summary, not a line per reply); the
+        icmp_seq numbers answered."""
+        output, _ = self.process.communicate(timeout=self.count * 0.1 + 30)
+        shown = [line for line in output.rstrip().splitlines() if "icmp_seq" not in line]
+        self.step.output[self.output] = "\n".join(shown)
+        return {int(seq) for seq in re.findall(r"icmp_seq=(\d+) ttl", output)}
 
 
 def run_demo(

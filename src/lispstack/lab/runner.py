@@ -160,12 +160,17 @@ class Lab(LabFiles):
 
     def registered(self, node: str) -> bool:
         """Every Map-Server session of the ETR `node` is registered, and each lab node that
-        is one of its Map-Servers lists the ETR's EID prefixes."""
+        is one of its Map-Servers lists the ETR's EID prefixes (an ETR of dynamic prefixes
+        only has nothing to register before its hosts send: it counts as registered)."""
         state = self.state()
         if state is None or node not in state["nodes"]:
             return False
         try:
-            database: Any = ask(self.socket(node), "database", None)
+            entries: Any = ask(self.socket(node), "database", None)
+            # A dynamic prefix is not registered itself (its hosts are, as they come).
+            database = [e for e in entries if not e.get("dynamic") and not e.get("dynamic_host")]
+            if entries and not database:
+                return True
             sessions = [s for entry in database for s in entry.get("registrations", [])]
             if not sessions or any(s.get("state") != "registered" for s in sessions):
                 return False

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from lispstack.capture import read_capture
-from lispstack.lab import demo_ddt, demo_nat, demo_pictures, demo_tenants
+from lispstack.lab import (
+    demo_ddt,
+    demo_mobility,
+    demo_multihoming,
+    demo_nat,
+    demo_pictures,
+    demo_tenants,
+)
 from lispstack.lab.demo import Demo
 from lispstack.lab.runner import lispstack_argv
 
@@ -110,6 +117,10 @@ def wire_step(demo: Demo) -> None:
         story_checks = demo_ddt.capture_checks(timeline)
     elif demo.story == "nat":
         story_checks = demo_nat.capture_checks(timeline, decoded)
+    elif demo.story == "multihoming":
+        story_checks = demo_multihoming.capture_checks(timeline)
+    elif demo.story == "mobility":
+        story_checks = demo_mobility.capture_checks(timeline)
     else:
         story_checks = seed_checks(timeline)
     for text, ok in story_checks:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from ipaddress import ip_network
 from typing import Any
 
 from lispstack.lab.topology import Link, Node, Topology
+from lispstack.mapping.prefix import EidPrefix
 from lispstack.pictures.svg import GREY, INK, RED, add, document, text_width, to_string
 
 GREEN = "#2e7d32"
@@ -58,6 +60,11 @@ def node_lines(node: Node, live: LiveNode | None) -> list[Line]:
     for mapping in config.database_mappings:
         rlocs = ", ".join(str(rloc.address) for rloc in mapping.rlocs)
         lines.append((f"EID {mapping.eid_prefix} → RLOC {rlocs}", "plain"))
+        if mapping.dynamic:  # not registered itself: its hosts are
+            lines += _dynamic_hosts(
+                EidPrefix(mapping.eid_prefix.iid, mapping.eid_prefix.network), live
+            )
+            continue
         lines += _registered(sessions.get(str(mapping.eid_prefix)), live)
     lines += [(f"PETR {petr.address}", "plain") for petr in config.petrs]
     if config.sites:
@@ -69,6 +76,23 @@ def node_lines(node: Node, live: LiveNode | None) -> list[Line]:
         if not live.registrations:
             lines.append(("no registrations", "bad"))
     return lines
+
+
+def _dynamic_hosts(prefix: EidPrefix, live: LiveNode | None) -> list[Line]:
+    """The hosts learned in a dynamic prefix (`show database`)."""
+    if live is None or not live.running:
+        return [("  dynamic (node not running)", "muted")]
+    hosts = [
+        str(entry["eid"])
+        for entry in live.database or []
+        if entry.get("dynamic_host")
+        and prefix.contains(EidPrefix(int(entry.get("iid", 0)), ip_network(str(entry["eid"]))))
+    ]
+    return (
+        [("  dynamic: no host yet", "muted")]
+        if not hosts
+        else [(f"  dynamic: host {host}", "ok") for host in hosts]
+    )
 
 
 def _registered(sessions: list[dict[str, Any]] | None, live: LiveNode | None) -> list[Line]:
