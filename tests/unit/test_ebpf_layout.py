@@ -81,9 +81,7 @@ def test_steps_that_are_not_encapsulation(step: Step, action: int) -> None:
 
 def test_more_rlocs_than_the_program_holds_go_to_the_slow_path() -> None:
     many = tuple(RlocChoice(i, IPv4Address(i + 1), 1, 1) for i in range(layout.MAX_RLOCS + 1))
-    value = layout.MapCacheValue.from_buffer_copy(
-        layout.map_cache_value(Step.ENCAPSULATE, many, 0)
-    )
+    value = layout.MapCacheValue.from_buffer_copy(layout.map_cache_value(Step.ENCAPSULATE, many, 0))
     assert value.action == layout.ACTION_PUNT
 
 

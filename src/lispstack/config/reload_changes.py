@@ -30,6 +30,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("pitr", lambda c: c.pitr),
     ("petr", lambda c: c.petr),
     ("tun", lambda c: c.tun),
+    ("data-plane", lambda c: c.data_plane),
     ("instances", lambda c: c.instances),
 )
 """The keys a running node cannot change, and how to read each from a config."""

@@ -153,6 +153,14 @@ class Itr(Role):
         """The step for a map-cache hit, indexed by the entry's kind."""
         self._miss_step = decide(None, **rule)
 
+    def step_for(self, entry: CacheEntry) -> tuple[Step, Sequence[RlocChoice], int]:
+        """What `handle_tun` does for a hit on `entry`: the step, and the RLOCs and
+        locator-status-bits an encapsulation uses (for a kernel data plane's map-cache)."""
+        step = self._steps[entry.kind]
+        if step is _TO_PETR:
+            return step, self.petrs, 1
+        return step, entry.rlocs, entry.lsb
+
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
         self.local = self.local.with_mappings(config.database_mappings)
@@ -408,6 +416,7 @@ class Itr(Role):
         states = self.prober.states(entry.key)
         if states:
             entry.set_reachable({a: s.reachable for a, s in states.items()})
+            self.cache.note(entry.key)
 
     def _probe_reply(self, reply: MapReply, replier: str, now: float) -> list[Action]:
         answer = self.prober.answered(reply.nonce, now)
@@ -459,6 +468,7 @@ class Itr(Role):
             entry = self.cache.get(change.key)
             if entry is not None:
                 entry.set_reachable({change.address: change.reachable})
+                self.cache.note(entry.key)
             event = "rloc-reachable" if change.reachable else "rloc-unreachable"
             self.counters.add(f"probe.{event}")
             fields: dict[str, object] = {"rloc": str(change.address)}

@@ -48,6 +48,7 @@ from lispstack.core.events import (
     Trace,
     WriteToTun,
 )
+from lispstack.core.itr import Itr
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer, RequestRefused, remove_stale
 from lispstack.io.dataplane import DataPlane
@@ -299,6 +300,9 @@ class NodeDaemon:
         self._summaries = asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
 
     def _schedule(self) -> None:
+        """After every event (batch): the kernel's map-cache catches up, the timer is set."""
+        if self._data_plane is not None:
+            self._data_plane.sync()
         deadline = self.node.next_deadline()
         if self._timer is not None:
             if deadline is not None and self._timer.when() == deadline:
@@ -416,7 +420,10 @@ class NodeDaemon:
             return self.reload()
         if topic == "config":  # as running: with the command line's overrides
             return render_config(self.config)
-        return self.node.show(topic, arg, time.monotonic())
+        answer = self.node.show(topic, arg, time.monotonic())
+        if topic == "forwarding" and isinstance(answer, dict) and self._data_plane is not None:
+            answer["plane"] = self._data_plane.plane_for(answer)
+        return answer
 
     async def statistics(self) -> dict[str, int]:
         """The node's counters (`show statistics`, metrics): every worker's, summed."""
@@ -507,6 +514,9 @@ def _run_single(config: NodeConfig, reread: Callable[[], NodeConfig] | None = No
     data_plane = None
     if any(config.has_role(role) for role in _DATA_ROLES):
         data_plane = DataPlane(config, node.counters.add)
+        for role in node.roles:
+            if isinstance(role, Itr):
+                data_plane.follow(role)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(NodeDaemon(config, node, data_plane, reread=reread).run())

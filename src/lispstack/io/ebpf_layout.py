@@ -143,9 +143,7 @@ def local_eid_entries(
         inherited = own
         for (other_iid, other), flag in flags.items():
             if (
-                other_iid == iid
-                and other.version == network.version
-                and network.subnet_of(other)  # type: ignore[arg-type]
+                other_iid == iid and other.version == network.version and network.subnet_of(other)  # type: ignore[arg-type]
             ):
                 inherited |= flag
         key = lpm_key(iid, network.version, int(network.network_address), network.prefixlen)
@@ -162,11 +160,22 @@ def config_value(rlocs: dict[int, IPAddress], redirect: bool) -> bytes:
     return bytes(value)
 
 
+def plane(decision: dict[str, object]) -> str:
+    """Which engine carries the packets of a `show forwarding` decision when eBPF runs:
+    "ebpf" for what the programs do themselves (IPv4 in IPv4 encapsulation, a
+    map-cache drop action), "tun" for what they leave to the Python ITR."""
+    verdict, rloc = decision.get("verdict"), decision.get("rloc")
+    ipv4 = ":" not in str(decision.get("destination"))
+    if verdict == "encapsulate" and ipv4 and rloc is not None and ":" not in str(rloc):
+        return "ebpf"
+    if verdict == "drop" and ipv4 and decision.get("prefix") is not None:
+        return "ebpf"
+    return "tun"
+
+
 def counter_total(per_cpu: bytes) -> int:
     """A per-CPU counter's value: the CPUs' 8-byte slots (host order) summed."""
-    return sum(
-        int.from_bytes(per_cpu[i : i + 8], sys.byteorder) for i in range(0, len(per_cpu), 8)
-    )
+    return sum(int.from_bytes(per_cpu[i : i + 8], sys.byteorder) for i in range(0, len(per_cpu), 8))
 
 
 def _be32(value: int) -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 BPF_TC_INGRESS = 1
 BPF_TC_EGRESS = 2
 BPF_ANY = 0
-
+BPF_TC_F_REPLACE = 1
 
 
 class TcHook(ctypes.Structure):
@@ -187,13 +187,14 @@ def possible_cpus() -> int:
 
 
 def tc_attach(ifindex: int, ingress: bool, prog_fd: int, handle: int, priority: int) -> None:
-    """Attach a direct-action classifier to the interface's clsact hook (created if missing)."""
+    """Attach a direct-action classifier to the interface's clsact hook (created if
+    missing), replacing one with the same handle and priority (a killed node's)."""
     lib = library()
     hook = _hook(ifindex, ingress)
     result = lib.bpf_tc_hook_create(ctypes.byref(hook))
     if result < 0 and result != -errno.EEXIST:
         _check(result, f"clsact on ifindex {ifindex}")
-    opts = TcOpts(ctypes.sizeof(TcOpts), prog_fd, 0, 0, handle, priority)
+    opts = TcOpts(ctypes.sizeof(TcOpts), prog_fd, BPF_TC_F_REPLACE, 0, handle, priority)
     _check(lib.bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts)), f"tc on ifindex {ifindex}")
 
 

@@ -271,7 +271,10 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		fib.ipv4_dst = outer.ip.daddr;
 		fib.tot_len = inner_len + OUTER4_LEN;
 		fib.ifindex = skb->ifindex;
-		if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) {
+		/* The main table, not the rules: the outer packet is not the tenant's.
+		 * The kernel wants forwarding on at the TUN device for this (the engine sets it). */
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
 			count(LISP_CTR_PUNT_ROUTE);  /* no neighbour yet, too big: the TUN path */
 			return TC_ACT_OK;
 		}
