@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from ipaddress import IPv4Address, ip_network
+from ipaddress import IPv4Address, ip_address, ip_network
+from pathlib import Path
 
 import pytest
 
+from helpers.tshark import check_pcap
+from helpers.xtr_fixtures import build_xtr, lisp1_config
+from lispstack.capture import write_pcap
 from lispstack.core.encapsulation import (
     RlocChoice,
     choose_rloc,
@@ -26,7 +30,10 @@ from lispstack.core.events import Endpoint, SendDatagram
 from lispstack.core.forwarding import Step
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
+from lispstack.io.ebpf_engine import MapCacheSync
+from lispstack.wire.address import with_instance_id
 from lispstack.wire.ip_udp import PROTO_UDP, ipv4_header, udp_segment
+from lispstack.wire.records import Locator, MappingRecord
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not layout.OBJECT.exists(), reason="needs root and the compiled object"
@@ -56,6 +63,7 @@ class Loaded:
             [
                 (0, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
                 (100, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
+                (0, ip_network("192.168.1.0/24"), layout.EID_SOURCE),
             ],
             {0: 77, 100: 78},
         ).items():
@@ -190,3 +198,51 @@ def test_decapsulation_leaves_the_rest_to_the_stack(loaded: Loaded) -> None:
         assert (result.retval, result.data) == (TC_ACT_OK, packet)
     assert loaded.counter("ebpf.decap.packets") == 0
     assert loaded.counter("ebpf.decap.passed") == 2
+
+
+def test_wireshark_reads_the_encapsulated_packets(loaded: Loaded, tmp_path: Path) -> None:
+    loaded.set_iid(100)
+    loaded.install(100, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS)
+    inner = _udp("10.1.0.5", "10.2.3.4", 2000)
+    outer = loaded.run("lisp_encap_eth", ETHERNET + inner).data[14:]
+    write_pcap(tmp_path / "ebpf.pcap", [(outer, 0.0)])
+    (frame,) = check_pcap(tmp_path / "ebpf.pcap", check_checksums=True)
+    assert frame.clean, frame.problems()
+    assert frame.value("lisp-data.iid") == "100"
+    assert frame.protocols.count("ip") == 2, frame.protocols  # the inner packet too
+
+
+def _mapping(prefix: str, *rlocs: str, ttl: int = 1) -> MappingRecord:
+    network = ip_network(prefix)
+    return MappingRecord(
+        eid=with_instance_id(0, network.network_address),
+        eid_mask_len=network.prefixlen,
+        ttl=ttl,
+        authoritative=True,
+        locators=tuple(Locator(address=ip_address(r)) for r in rlocs),
+    )
+
+
+def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded) -> None:
+    """A replaced mapping redirects the flow, an expired one sends it back to the ITR, at once."""
+    loaded.set_iid(0)
+    _, itr, _ = build_xtr(lisp1_config())
+    follower = MapCacheSync(loaded.map_cache)
+    follower.follow(itr)
+    packet = ETHERNET + _udp("192.168.1.1", "192.168.2.1", 5000)
+
+    def outer_destination() -> str | None:
+        result = loaded.run("lisp_encap_eth", packet)
+        return None if result.data == packet else str(IPv4Address(result.data[30:34]))
+
+    assert outer_destination() is None  # a miss: the TUN path
+    itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.2"), 0.0, "10.0.1.254")
+    follower.sync()
+    assert outer_destination() == "10.0.2.2"
+    itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.3"), 1.0, "10.0.1.254")
+    follower.sync()
+    assert outer_destination() == "10.0.2.3"
+    itr.on_timer(1.0 + 61.0)  # the TTL (1 minute) ran out
+    follower.sync()
+    assert outer_destination() is None
+    assert len(itr.cache) == 0

@@ -40,6 +40,50 @@ TC_PRIORITY = 4341
 _ZERO = bytes(4)
 
 
+class MapCacheSync:
+    """Keeps the BPF map-cache (its fd) equal to an ITR's map-cache, change by change."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._itr: Itr | None = None
+
+    def follow(self, itr: Itr) -> None:
+        """From now on the BPF map follows `itr`'s map-cache (what it holds now first)."""
+        self._itr = itr
+        itr.cache.changed = {entry.key for entry in itr.cache.entries()}
+        self.sync()
+
+    def resync(self) -> None:
+        """Every entry again (a reload may change what each entry's step is)."""
+        if self._itr is not None and self._itr.cache.changed is not None:
+            self._itr.cache.changed.update(e.key for e in self._itr.cache.entries())
+
+    def sync(self, count: Callable[[str], None] | None = None) -> None:
+        """Write what changed in the ITR's map-cache since the last call into the BPF map.
+
+        An entry the map has no room for stays out: its packets miss and take
+        the TUN path ("ebpf.map-cache-update-failed").
+        """
+        itr = self._itr
+        if itr is None or not itr.cache.changed:
+            return
+        changed, itr.cache.changed = itr.cache.changed, set()
+        for key in changed:
+            try:
+                self._write(itr, key)
+            except OSError:
+                if count is not None:
+                    count("ebpf.map-cache-update-failed")
+
+    def _write(self, itr: Itr, key: EntryKey) -> None:
+        bpf_key = layout.lpm_key(*key)
+        entry = itr.cache.get(key)
+        if entry is None:
+            libbpf.delete(self._fd, bpf_key)
+        else:
+            libbpf.update(self._fd, bpf_key, layout.map_cache_value(*itr.step_for(entry)))
+
+
 class EbpfEngine:
     """The loaded programs and their maps, attached to the node's TUN and RLOC interfaces."""
 
@@ -48,12 +92,11 @@ class EbpfEngine:
         limit = max(config.itr.map_cache_limit, 1)
         self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit})
         self._attached: list[tuple[int, bool]] = []
-        self._itr: Itr | None = None
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
         try:
-            self._map_cache = self._obj.map_fd("lisp_map_cache")
+            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
             self._counters = self._obj.map_fd("lisp_counters")
             self._fill(config)
             if config.has_role(NodeRole.ITR):
@@ -112,39 +155,13 @@ class EbpfEngine:
 
     def follow(self, itr: Itr) -> None:
         """From now on the BPF map-cache follows `itr`'s."""
-        self._itr = itr
-        itr.cache.changed = {entry.key for entry in itr.cache.entries()}
-        self.sync()
+        self.map_cache.follow(itr)
 
     def resync(self) -> None:
-        """Every entry again (a reload may change what each entry's step is)."""
-        if self._itr is not None and self._itr.cache.changed is not None:
-            self._itr.cache.changed.update(e.key for e in self._itr.cache.entries())
+        self.map_cache.resync()
 
     def sync(self, count: Callable[[str], None] | None = None) -> None:
-        """Write what changed in the ITR's map-cache since the last call into the BPF map.
-
-        An entry the map has no room for stays out: its packets miss and take
-        the TUN path ("ebpf.map-cache-update-failed").
-        """
-        itr = self._itr
-        if itr is None or not itr.cache.changed:
-            return
-        changed, itr.cache.changed = itr.cache.changed, set()
-        for key in changed:
-            try:
-                self._write(itr, key)
-            except OSError:
-                if count is not None:
-                    count("ebpf.map-cache-update-failed")
-
-    def _write(self, itr: Itr, key: EntryKey) -> None:
-        bpf_key = layout.lpm_key(*key)
-        entry = itr.cache.get(key)
-        if entry is None:
-            libbpf.delete(self._map_cache, bpf_key)
-        else:
-            libbpf.update(self._map_cache, bpf_key, layout.map_cache_value(*itr.step_for(entry)))
+        self.map_cache.sync(count)
 
     # ------------------------------------------------------------ counters
 
