@@ -238,7 +238,10 @@ def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded
     assert outer_destination() is None  # a miss: the TUN path
     itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.2"), 0.0, "10.0.1.254")
     follower.sync()
+    assert follower.take_used() == []
     assert outer_destination() == "10.0.2.2"
+    assert follower.take_used() == [(0, 4, int(IPv4Address("192.168.2.0")), 24)]
+    assert follower.take_used() == []  # cleared: it tells each use once
     itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.3"), 1.0, "10.0.1.254")
     follower.sync()
     assert outer_destination() == "10.0.2.3"

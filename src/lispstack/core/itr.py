@@ -71,7 +71,14 @@ from lispstack.core.rloc_probe import (
     RlocProber,
 )
 from lispstack.core.role import Role
-from lispstack.core.xtr_cache import CacheEntry, Changes, XtrCache, parse_eid, record_key
+from lispstack.core.xtr_cache import (
+    CacheEntry,
+    Changes,
+    EntryKey,
+    XtrCache,
+    parse_eid,
+    record_key,
+)
 from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
@@ -160,6 +167,19 @@ class Itr(Role):
         if step is _TO_PETR:
             return step, self.petrs, 1
         return step, entry.rlocs, entry.lsb
+
+    def used_in_kernel(self, key: EntryKey, now: float) -> list[Action]:
+        """A kernel data plane encapsulated with entry `key` since it last said so: the
+        entry is in use (RLOC probing, the LRU bound), refreshed before it expires."""
+        entry = self.cache.touch(key, now)
+        if entry is None:
+            return []
+        iid, version, network, _ = key
+        source = next(
+            (p.network + 1 for p in self.local.prefixes if p.iid == iid and p.version == version),
+            network,
+        )
+        return self._maybe_refresh(entry, version, source, network, now)
 
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""

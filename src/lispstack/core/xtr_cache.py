@@ -292,6 +292,14 @@ class XtrCache:
             self._entries.move_to_end(entry.key)
         return entry
 
+    def touch(self, key: EntryKey, now: float) -> CacheEntry | None:
+        """Mark the entry for exactly `key` used now, as a lookup does (None: not cached)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.last_used = now
+            self._entries.move_to_end(key)
+        return entry
+
     def find(self, iid: int, address: IPAddress, now: float) -> CacheEntry | None:
         """`lookup` for an address object, without marking the entry used."""
         trie = self._tables.get((iid, address.version))

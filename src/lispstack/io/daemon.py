@@ -66,6 +66,8 @@ log = logging.getLogger("lispstack.daemon")
 RECEIVE_BUFFER_BYTES = 4 << 20  # room for bursts of Map-Requests
 DRAIN_BATCH = 256
 GC_THRESHOLDS = (50_000, 20, 100)
+KERNEL_SWEEP_S = 1.0
+"""How often the eBPF engine tells the ITR which map-cache entries the kernel used."""
 """The cyclic garbage collector's generation thresholds in a node (CPython's are 700,
 10, 10). A Map-Server keeps about ten long-lived objects per registration and
 allocates a few dozen short-lived ones per message; at 200,000 registrations the
@@ -144,6 +146,7 @@ class NodeDaemon:
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
         self._summaries: asyncio.TimerHandle | None = None
+        self._sweeps: asyncio.TimerHandle | None = None
         self._workers = workers
         self._control = (
             ControlServer(Path(config.node.control_socket), self.answer)
@@ -194,7 +197,11 @@ class NodeDaemon:
         if self._control is not None:  # the main process (worker 0) speaks for the node
             notify("READY=1", f"STATUS=node {self.config.name} serving: roles {roles}")
         self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
+        if self._data_plane is not None and self._data_plane.engine is not None:
+            self._sweeps = loop.call_later(KERNEL_SWEEP_S, self._sweep)
         await self._stopped.wait()
+        if self._sweeps is not None:
+            self._sweeps.cancel()
         if self._control is not None:
             notify("STOPPING=1", f"STATUS=node {self.config.name} stopping")
         self._summaries.cancel()
@@ -316,7 +323,21 @@ class NodeDaemon:
 
     def _fire(self) -> None:
         self._timer = None
+        self._kernel_used()  # probe rounds and refreshes see what the kernel carried
         self.feed(TimerFired())
+
+    def _kernel_used(self) -> None:
+        """What the eBPF engine encapsulated tells the ITR which entries are in use."""
+        if self._data_plane is not None:
+            try:
+                self._carry_out(self._data_plane.kernel_used(time.monotonic()))
+            except Exception:  # a bug must not take the node down
+                self._internal_error("reading the kernel map-cache's use")
+
+    def _sweep(self) -> None:
+        self._kernel_used()
+        self._schedule()
+        self._sweeps = asyncio.get_running_loop().call_later(KERNEL_SWEEP_S, self._sweep)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:

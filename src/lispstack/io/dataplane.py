@@ -25,7 +25,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import Instance, NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
-from lispstack.core.events import SendDatagram
+from lispstack.core.events import Action, SendDatagram
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.io.ebpf_engine import EbpfEngine, open_engine
@@ -190,6 +190,10 @@ class DataPlane:
         """Carry the ITR's map-cache changes into the kernel (after every event)."""
         if self.engine is not None:
             self.engine.sync(self._count)
+
+    def kernel_used(self, now: float) -> list[Action]:
+        """The eBPF engine's map-cache hits, told to the ITR (see EbpfEngine.used)."""
+        return [] if self.engine is None else self.engine.used(now)
 
     def plane_for(self, decision: dict[str, object]) -> str:
         """`show forwarding`: the engine that carries the packets of `decision`."""

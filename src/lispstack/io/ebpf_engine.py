@@ -26,6 +26,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 
 from lispstack.config.model import Engine, NodeConfig, NodeRole
+from lispstack.core.events import Action
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.xtr_cache import EntryKey
@@ -46,6 +47,12 @@ class MapCacheSync:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._itr: Itr | None = None
+        self._encapsulating: dict[EntryKey, bytes] = {}
+        """The entries the program encapsulates with, and the value written for each."""
+
+    @property
+    def itr(self) -> Itr | None:
+        return self._itr
 
     def follow(self, itr: Itr) -> None:
         """From now on the BPF map follows `itr`'s map-cache (what it holds now first)."""
@@ -78,10 +85,25 @@ class MapCacheSync:
     def _write(self, itr: Itr, key: EntryKey) -> None:
         bpf_key = layout.lpm_key(*key)
         entry = itr.cache.get(key)
+        self._encapsulating.pop(key, None)
         if entry is None:
             libbpf.delete(self._fd, bpf_key)
-        else:
-            libbpf.update(self._fd, bpf_key, layout.map_cache_value(*itr.step_for(entry)))
+            return
+        value = layout.map_cache_value(*itr.step_for(entry))
+        libbpf.update(self._fd, bpf_key, value)
+        if value[0] == layout.ACTION_ENCAP:
+            self._encapsulating[key] = value
+
+    def take_used(self) -> list[EntryKey]:
+        """The entries the program encapsulated with since the last call (their flag cleared)."""
+        used = []
+        for key, written in self._encapsulating.items():
+            bpf_key = layout.lpm_key(*key)
+            value = libbpf.lookup(self._fd, bpf_key, len(written))
+            if value is not None and layout.used(value, written):
+                libbpf.update(self._fd, bpf_key, written)
+                used.append(key)
+        return used
 
 
 class EbpfEngine:
@@ -162,6 +184,14 @@ class EbpfEngine:
 
     def sync(self, count: Callable[[str], None] | None = None) -> None:
         self.map_cache.sync(count)
+
+    def used(self, now: float) -> list[Action]:
+        """Tell the ITR which entries the kernel used (RLOC probing, refresh before expiry);
+        what it does about it (a refreshing Map-Request)."""
+        itr = self.map_cache.itr
+        if itr is None:
+            return []
+        return [a for key in self.map_cache.take_used() for a in itr.used_in_kernel(key, now)]
 
     # ------------------------------------------------------------ counters
 

@@ -64,7 +64,8 @@ class MapCacheValue(ctypes.Structure):
     _fields_ = (
         ("action", ctypes.c_uint8),
         ("count", ctypes.c_uint8),
-        ("pad", ctypes.c_uint8 * 2),
+        ("used", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
         ("lsb", ctypes.c_uint32),
         ("rlocs", Rloc * MAX_RLOCS),
     )
@@ -124,6 +125,22 @@ def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
 
 LocalPrefix = tuple[int, IPv4Network | IPv6Network, int]
 """(instance-id, prefix, EID_* flags)."""
+
+
+USED_OFFSET = MapCacheValue.used.offset
+
+
+def used(value: bytes, written: bytes) -> bool:
+    """Is `value` (read back from the map) the `written` one, since used by the program?
+
+    A read-back from an LPM trie is a longest match: it may be a more specific
+    entry that starts at the same address, which then differs from `written`.
+    """
+    return (
+        value[USED_OFFSET] != 0
+        and value[:USED_OFFSET] == written[:USED_OFFSET]
+        and value[USED_OFFSET + 1 :] == written[USED_OFFSET + 1 :]
+    )
 
 
 def local_eid_entries(

@@ -224,6 +224,8 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		count(LISP_CTR_PUNT_ACTION);
 		return TC_ACT_OK;
 	}
+	if (!entry->used)  /* written once per sweep, not per packet */
+		entry->used = 1;
 
 	__u8 *l4 = (__u8 *)(ip + 1);
 	int has_ports = ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||

@@ -47,7 +47,9 @@ struct lisp_rloc {
 struct lisp_mc_value {
 	__u8 action;          /* enum lisp_action */
 	__u8 count;           /* RLOCs in rlocs[] */
-	__u8 pad[2];
+	__u8 used;            /* set by the program on a hit, cleared by Python when it reads it
+	                       * (RLOC probing and the refresh before expiry need to know) */
+	__u8 pad;
 	__u32 lsb;            /* locator-status-bits */
 	struct lisp_rloc rlocs[LISP_MAX_RLOCS];
 };
