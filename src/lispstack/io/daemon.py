@@ -534,10 +534,8 @@ def _run_single(config: NodeConfig, reread: Callable[[], NodeConfig] | None = No
     node = build_node(config, BatchedSystemRandom(), proxy_rlocs)
     data_plane = None
     if any(config.has_role(role) for role in _DATA_ROLES):
-        data_plane = DataPlane(config, node.counters.add)
-        for role in node.roles:
-            if isinstance(role, Itr):
-                data_plane.follow(role)
+        itr = next((role for role in node.roles if isinstance(role, Itr)), None)
+        data_plane = DataPlane(config, node.counters.add, itr)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(NodeDaemon(config, node, data_plane, reread=reread).run())

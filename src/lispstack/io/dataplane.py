@@ -41,7 +41,10 @@ log = logging.getLogger("lispstack.dataplane")
 class DataPlane:
     """Opened at start, closed at stop; `count` records what could not be carried out."""
 
-    def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
+    def __init__(
+        self, config: NodeConfig, count: Callable[[str], None], itr: Itr | None = None
+    ) -> None:
+        """`itr`: the node's ITR, whose map-cache the eBPF engine's follows."""
         self._count = count
         self._routes: RouteWorker | None = None
         self.tun: TunDevice | None = None
@@ -75,6 +78,8 @@ class DataPlane:
                 tuns = {0: self.tun.index, **{i: t.index for i, t in self.instance_tuns.items()}}
                 rlocs = LocalEids(config.database_mappings).rlocs
                 self.engine = open_engine(config, tuns, rlocs)
+                if self.engine is not None and itr is not None:
+                    self.engine.follow(itr)
             self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self._raw[6] = raw6
@@ -180,11 +185,6 @@ class DataPlane:
     def remove_native_route(self, iid: int, prefix: str) -> None:
         if self._routes is not None and iid == 0:
             self._routes.remove_native(prefix)
-
-    def follow(self, itr: Itr) -> None:
-        """The eBPF engine's map-cache follows the ITR's (no-op with the TUN engine)."""
-        if self.engine is not None:
-            self.engine.follow(itr)
 
     def sync(self) -> None:
         """Carry the ITR's map-cache changes into the kernel (after every event)."""
