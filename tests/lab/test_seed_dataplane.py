@@ -168,6 +168,9 @@ def seed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Seed]:
                 assert process.wait(timeout=20) == 0, lab.log(name)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for name in ("lisp1", "lisp2"):  # a stopped node leaves no program attached
+            filters = netns.run_in(lab.ns(name), ["tc", "filter", "show", "dev", "eth0", "ingress"])
+            assert "pref 4341" not in filters.stdout, filters.stdout
         for name in names:
             netns.delete(lab.ns(name))
 
