@@ -11,6 +11,7 @@ APT_PACKAGES=(
     python3-dev gcc libc6-dev # pytricia is built from source
     tshark iproute2 iputils-ping tcpdump nftables
     librsvg2-bin # rsvg-convert: the tests render the pictures (lispstack decode --ladder)
+    clang llvm libbpf-dev libbpf1 bpftool # the eBPF data plane: compiled here, loaded via libbpf
 )
 STAMP=.venv/.lispstack-installed
 
@@ -18,7 +19,7 @@ log() { echo "setup: $*" >&2; }
 
 system_ready() {
     local tool
-    for tool in tshark ip ping tcpdump nft gcc rsvg-convert; do
+    for tool in tshark ip ping tcpdump nft gcc rsvg-convert clang bpftool; do
         command -v "$tool" >/dev/null 2>&1 || return 1
     done
     # python3 -m venv works (Debian ships ensurepip separately) and C headers exist.
@@ -26,6 +27,7 @@ system_ready() {
 import ensurepip, os, sysconfig, venv
 assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
 PY
+    [ -f /usr/include/bpf/bpf_helpers.h ] || return 1
 }
 
 install_system_packages() {
@@ -59,3 +61,4 @@ install_python_packages() {
 
 system_ready || install_system_packages
 python_ready || install_python_packages
+bash scripts/build_bpf.sh

@@ -85,13 +85,15 @@ def ping(count: int = 1) -> bool:
 
 
 @contextmanager
-def multihomed_lab(directory: Path, *, interval: int, misses: int) -> Iterator[str]:
-    """The lab up (its name), always taken down."""
+def multihomed_lab(
+    directory: Path, *, interval: int, misses: int, engine: str = "tun"
+) -> Iterator[str]:
+    """The lab up (its name), its xTRs on data-plane `engine`, always taken down."""
     lisp1 = (SEED / "lisp1.toml").read_text() + PROBING.format(interval=interval, misses=misses)
     (directory / "lisp1.toml").write_text(lisp1)
     (directory / "lisp2.toml").write_text(LISP2)
     (directory / "mhome.toml").write_text(TOPOLOGY.format(map_server=SEED / "mapserver.toml"))
-    up = run("lab", "up", str(directory / "mhome.toml"))
+    up = run("lab", "up", str(directory / "mhome.toml"), "--engine", engine)
     if up.returncode != 0:
         raise RuntimeError(up.stderr)
     try:

@@ -39,6 +39,9 @@ proxy-reply = {proxy}
 
 [[map-resolvers]]
 address = "{ms}"
+
+[data-plane]
+engine = "{engine}"
 """
 MAP_SERVER = """[node]
 name = "mapserver"
@@ -62,6 +65,7 @@ class Seed:
     prefix: str
     directory: Path
     processes: dict[str, subprocess.Popen[bytes]]
+    engine: str = "tun"
 
     def ns(self, node: str) -> str:
         return f"{self.prefix}-{node}"
@@ -103,9 +107,11 @@ def _wait(predicate: Any, timeout: float = 20.0) -> bool:
     return False
 
 
-@pytest.fixture
-def seed(tmp_path: Path) -> Iterator[Seed]:
-    lab = Seed(f"ls{os.getpid() % 10000}", tmp_path, {})
+@pytest.fixture(params=["tun", "ebpf"])
+def seed(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Seed]:
+    """The lab with both xTRs on one data-plane engine (parametrised)."""
+    engine = request.param
+    lab = Seed(f"ls{os.getpid() % 10000}", tmp_path, {}, engine)
     names = ["lisp1", "mapserver", "lisp2"]
     try:
         for name in names:
@@ -131,6 +137,7 @@ def seed(tmp_path: Path) -> Iterator[Seed]:
                 ms="10.0.1.254",
                 key="site-a-secret",
                 proxy="false",
+                engine=engine,
             ),
             "lisp2": XTR.format(
                 name="lisp2",
@@ -140,6 +147,7 @@ def seed(tmp_path: Path) -> Iterator[Seed]:
                 ms="10.0.2.254",
                 key="site-b-secret",
                 proxy="false",
+                engine=engine,
             ),
         }
         for name in names:
@@ -164,6 +172,9 @@ def seed(tmp_path: Path) -> Iterator[Seed]:
                 assert process.wait(timeout=20) == 0, lab.log(name)
             except subprocess.TimeoutExpired:
                 process.kill()
+        for name in ("lisp1", "lisp2"):  # a stopped node leaves no program attached
+            filters = netns.run_in(lab.ns(name), ["tc", "filter", "show", "dev", "eth0", "ingress"])
+            assert "pref 4341" not in filters.stdout, filters.stdout
         for name in names:
             netns.delete(lab.ns(name))
 
@@ -191,4 +202,11 @@ def test_seed_scenario_data_plane(seed: Seed) -> None:
     assert cache2["192.168.1.0/24"]["rlocs"][0]["address"] == "10.0.1.1"
     assert seed.show("mapserver", "statistics")["forward.to-etr"] >= 2
     statistics = seed.show("lisp1", "statistics")
-    assert statistics["encap.packets"] >= 4 and statistics["decap.packets"] >= 4
+    if seed.engine == "tun":
+        assert statistics["encap.packets"] >= 4 and statistics["decap.packets"] >= 4
+        return
+    # eBPF: the first packet took the TUN path (the miss), the rest the kernel, both ways.
+    assert statistics["encap.packets"] >= 1 and statistics["ebpf.encap.packets"] >= 3
+    assert seed.show("lisp2", "statistics")["ebpf.decap.packets"] >= 3
+    forwarding = seed.show("lisp1", "forwarding", "192.168.2.1")
+    assert (forwarding["verdict"], forwarding["plane"]) == ("encapsulate", "ebpf")

@@ -47,9 +47,10 @@ def _echo_requests(host: str, destination: str) -> int:
     return int(values[names.index("InEchos")])
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[str]:
-    up = _run("lab", "up", "tenants", "--name", LAB)
+@pytest.fixture(scope="module", params=["tun", "ebpf"])
+def lab(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The tenants lab, its xTRs on each data-plane engine in turn."""
+    up = _run("lab", "up", "tenants", "--name", LAB, "--engine", request.param)
     assert up.returncode == 0, up.stderr
     try:
         yield LAB

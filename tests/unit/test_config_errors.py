@@ -115,8 +115,8 @@ def test_error_carries_key_and_reason() -> None:
             XTR.replace("[node]\n", ""),
             "lisp1.toml: unknown key 'name' at the top level (expected the tables [node],"
             " [[database-mappings]], [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]],"
-            " [map-server], [itr], [etr], [pitr], [tun], [petr], [[instances]], [[ddt-roots]],"
-            " [[ddt-prefixes]], [[delegations]])",
+            " [map-server], [itr], [etr], [pitr], [tun], [data-plane], [petr], [[instances]],"
+            " [[ddt-roots]], [[ddt-prefixes]], [[delegations]])",
             id="node-keys-outside-node",
         ),
         pytest.param(
@@ -129,8 +129,8 @@ def test_error_carries_key_and_reason() -> None:
             XTR + "[bogus]\nx = 1\n",
             "lisp1.toml: unknown table [bogus] (expected [node], [[database-mappings]],"
             " [[map-servers]], [[map-resolvers]], [[petrs]], [[sites]], [map-server], [itr],"
-            " [etr], [pitr], [tun], [petr], [[instances]], [[ddt-roots]], [[ddt-prefixes]],"
-            " [[delegations]])",
+            " [etr], [pitr], [tun], [data-plane], [petr], [[instances]], [[ddt-roots]],"
+            " [[ddt-prefixes]], [[delegations]])",
             id="unknown-table",
         ),
         pytest.param(

@@ -83,6 +83,9 @@ eid-prefixes = ["192.168.0.0/16"]
 device = "lisp-all"
 mtu = 1400
 
+[data-plane]
+engine = "tun"
+
 [petr]
 check-source = false
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from lispstack.cli.show_cmd import add_topic_arguments
 from lispstack.cli.show_cmd import run as run_show
+from lispstack.config.model import Engine
 from lispstack.lab import netns
 from lispstack.lab.drawing import draw_lab
 from lispstack.lab.netns import NetnsError
@@ -45,6 +46,11 @@ def register(subparsers: Any) -> None:
     up.add_argument("topology", nargs="?", default="seed", help="a TOML file, or 'seed'")
     up.add_argument("--name", help="the lab's name (default: the topology's)")
     up.add_argument("--capture", help="record the RLOC-side links into this pcapng")
+    up.add_argument(
+        "--engine",
+        choices=[e.value for e in Engine],
+        help="run every xTR, PITR and PETR on this data-plane engine ([data-plane] engine)",
+    )
     up.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the ETRs (default: 30)"
     )
@@ -177,6 +183,8 @@ def _not_runnable(command: str) -> tuple[str, int] | None:
 
 def _up(args: argparse.Namespace) -> int:
     topology = load_topology(args.topology)
+    if args.engine is not None:
+        topology = topology.with_engine(Engine(args.engine))
     lab = Lab(args.name or topology.name)
     capture = Path(args.capture).resolve() if args.capture else None
     lab.up(topology, capture, args.timeout)

@@ -75,6 +75,7 @@ FORWARDING_FIELDS = (
     ("prefix", "map-cache entry"),
     ("rloc", "RLOC"),
     ("map_resolver", "Map-Resolver"),
+    ("plane", "data plane"),
 )
 
 

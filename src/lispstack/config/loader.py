@@ -12,6 +12,7 @@ from lispstack.config.model import NodeConfig, PitrOptions
 from lispstack.config.role_checks import check_required, check_unused
 from lispstack.config.schema import NODE_FILE
 from lispstack.config.sections import (
+    read_data_plane,
     read_database_mapping,
     read_etr_options,
     read_instance,
@@ -99,6 +100,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
         pitr=pitr,
         petr=read_petr_options(root.table("petr")),
         instances=instances,
+        data_plane=read_data_plane(root.table("data-plane")),
         ddt_prefixes=ddt_prefixes,
         delegations=delegations,
         ddt_roots=read_ddt_roots(root),

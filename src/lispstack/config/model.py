@@ -220,6 +220,17 @@ bits must be clear.
                         whitespace; default ``lisp-<name>`` cut to 15 characters.
     ``mtu``             576 to 65535; default 1400.
 
+``[data-plane]`` (roles itr, etr, pitr, petr, optional)
+    ``engine``          ``"auto"`` (default), ``"ebpf"`` or ``"tun"``: which
+                        data plane carries packets. ``"ebpf"``: tc programs in
+                        the kernel encapsulate (TUN egress) and decapsulate
+                        (ingress of the RLOC interfaces), the Python xTR is
+                        their slow path (misses, what they leave to it);
+                        the node does not start when the kernel refuses
+                        them. ``"tun"``: the Python xTR carries every packet.
+                        ``"auto"``: eBPF where the kernel loads the programs,
+                        else TUN, with one log line saying why.
+
 ``[[instances]]`` (roles itr, etr, optional)
     One routing domain per non-zero instance-id (a tenant, a VPN): EID
     prefixes ``[IID]...`` of ``[[database-mappings]]`` need one, and two
@@ -423,6 +434,19 @@ class TunOptions:
     mtu: int = 1400
 
 
+class Engine(StrEnum):
+    """`[data-plane] engine`: which data plane carries packets."""
+
+    AUTO = "auto"
+    EBPF = "ebpf"
+    TUN = "tun"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataPlaneOptions:
+    engine: Engine = Engine.AUTO
+
+
 class DelegationKind(StrEnum):
     """What a delegation's children are, as the config file spells it."""
 
@@ -481,6 +505,7 @@ class NodeConfig:
     pitr: PitrOptions = PitrOptions()
     petr: PetrOptions = PetrOptions()
     instances: tuple[Instance, ...] = ()
+    data_plane: DataPlaneOptions = DataPlaneOptions()
     ddt_prefixes: tuple[ConfigPrefix, ...] = ()
     delegations: tuple[Delegation, ...] = ()
     ddt_roots: tuple[DdtRoot, ...] = ()

@@ -40,6 +40,7 @@ _FIXED: tuple[tuple[str, Callable[[NodeConfig], object]], ...] = (
     ("petr", lambda c: c.petr),
     ("etr", lambda c: c.etr),
     ("tun", lambda c: c.tun),
+    ("data-plane", lambda c: c.data_plane),
     ("instances", lambda c: c.instances),
     ("ddt-roots (having some or none)", lambda c: bool(c.ddt_roots)),
 )

@@ -171,6 +171,7 @@ def render_config(config: NodeConfig) -> str:
         lines += _delegation(delegation)
     if any(config.has_role(role) for role in DATA_PLANE):
         lines += _table("[tun]", {"device": config.tun.device, "mtu": config.tun.mtu})
+        lines += _table("[data-plane]", {"engine": config.data_plane.engine.value})
     for instance in config.instances:
         lines += _table(
             "[[instances]]",

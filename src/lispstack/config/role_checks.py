@@ -21,6 +21,7 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "pitr": (NodeRole.PITR,),
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
+    "data-plane": DATA_PLANE,
     "instances": (NodeRole.ITR, NodeRole.ETR),
     "ddt-roots": (NodeRole.MAP_RESOLVER,),
     "ddt-prefixes": (NodeRole.DDT_NODE,),

@@ -103,6 +103,7 @@ NODE_FILE = Section(
         "etr": Section(_values("nat-traversal")),
         "pitr": Section(_values("eid-prefixes")),
         "tun": Section(_values("device", "mtu")),
+        "data-plane": Section(_values("engine")),
         "petr": Section(_values("check-source")),
         "instances": Section(_values("iid", "interfaces", "table", "device"), many=True),
         "ddt-roots": Section(_values("address"), many=True),

@@ -10,6 +10,8 @@ from typing import TypeVar
 from lispstack.config.model import (
     AuthAlgorithm,
     DatabaseMapping,
+    DataPlaneOptions,
+    Engine,
     EtrOptions,
     Instance,
     ItrOptions,
@@ -334,6 +336,17 @@ def read_petr_options(table: Table | None) -> PetrOptions:
     if table is None:
         return PetrOptions()
     options = PetrOptions(check_source=table.boolean("check-source", False))
+    table.done()
+    return options
+
+
+parse_engine = enum_parser(Engine, [v.value for v in Engine], "data-plane engine")
+
+
+def read_data_plane(table: Table | None) -> DataPlaneOptions:
+    if table is None:
+        return DataPlaneOptions()
+    options = DataPlaneOptions(engine=table.parsed("engine", parse_engine, Engine.AUTO))
     table.done()
     return options
 

@@ -92,6 +92,7 @@ from lispstack.core.subscriber import NotifyNonce, Subscriber
 from lispstack.core.xtr_cache import (
     CacheEntry,
     Changes,
+    EntryKey,
     XtrCache,
     parse_eid,
     record_key,
@@ -197,6 +198,32 @@ class Itr(Role):
         """The step for a map-cache hit, indexed by the entry's kind."""
         self._miss_step = decide(None, **rule)
 
+    def step_for(self, entry: CacheEntry) -> tuple[Step, Sequence[RlocChoice], int]:
+        """What `handle_tun` does for a hit on `entry`: the step, and the RLOCs and
+        locator-status-bits an encapsulation uses (for a kernel data plane's map-cache)."""
+        step = self._steps[entry.kind]
+        if step is _TO_PETR:
+            return step, self.petrs, 1
+        return step, entry.rlocs, entry.lsb
+
+    def carries_map_versions(self, entry: CacheEntry) -> bool:
+        """Packets to `entry` carry map-versions (RFC 9302: ours, or its), which only
+        `handle_tun` writes: the one-call path and a kernel data plane leave them to it."""
+        return self._versioned or bool(entry.record.map_version)
+
+    def used_in_kernel(self, key: EntryKey, now: float) -> list[Action]:
+        """A kernel data plane encapsulated with entry `key` since it last said so: the
+        entry is in use (RLOC probing, the LRU bound), refreshed before it expires."""
+        entry = self.cache.touch(key, now)
+        if entry is None:
+            return []
+        iid, version, network, _ = key
+        source = next(
+            (p.network + 1 for p in self.local.prefixes if p.iid == iid and p.version == version),
+            network,
+        )
+        return self._maybe_refresh(entry, version, source, network, now)
+
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
         self.local = self.local.with_mappings(config.database_mappings)
@@ -234,8 +261,7 @@ class Itr(Role):
             or self._steps[entry.kind] is not _ENCAPSULATE
             or (not entry.refreshing and entry.expires - now <= REFRESH_BEFORE_S)
             or len(packet) > self._room[4]
-            or self._versioned
-            or entry.record.map_version
+            or self.carries_map_versions(entry)
         ):
             return None
         hash_value = flow_hash(packet)
@@ -314,7 +340,7 @@ class Itr(Role):
             actions, step = [], self._miss_step
         if step is _ENCAPSULATE and entry is not None:
             versions = None
-            if self._versioned or entry.record.map_version:
+            if self.carries_map_versions(entry):
                 versions = (self._source_version(iid, version, src), entry.record.map_version)
             actions += self._encapsulate(
                 packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now, versions
@@ -649,6 +675,7 @@ class Itr(Role):
         states = self.prober.states(entry.key)
         if states:
             entry.set_reachable({a: s.reachable for a, s in states.items()})
+            self.cache.note(entry.key)
 
     def _probe_reply(self, reply: MapReply, replier: str, now: float) -> list[Action]:
         answer = self.prober.answered(reply.nonce, now)
@@ -700,6 +727,7 @@ class Itr(Role):
             entry = self.cache.get(change.key)
             if entry is not None:
                 entry.set_reachable({change.address: change.reachable})
+                self.cache.note(entry.key)
             event = "rloc-reachable" if change.reachable else "rloc-unreachable"
             self.counters.add(f"probe.{event}")
             fields: dict[str, object] = {"rloc": str(change.address)}

@@ -156,7 +156,7 @@ def new_entry(record: MappingRecord, now: float, source: str) -> CacheEntry:
 class XtrCache:
     """Longest-prefix-match map-cache with TTL expiry, an LRU bound and native-route standing."""
 
-    __slots__ = ("_entries", "_expiry", "_tables", "limit")
+    __slots__ = ("_entries", "_expiry", "_tables", "changed", "limit")
 
     def __init__(self, limit: int = 100_000) -> None:
         if limit < 1:
@@ -166,6 +166,10 @@ class XtrCache:
         self._entries: OrderedDict[EntryKey, CacheEntry] = OrderedDict()
         self._expiry: list[tuple[float, EntryKey]] = []
         """(expiry, key) pairs, stale ones included; at most 2 per live entry plus 64."""
+        self.changed: set[EntryKey] | None = None
+        """When a kernel data plane follows the cache (io/ebpf_engine.py): the keys
+        installed, replaced, removed or whose RLOC reachability changed since it
+        last took them; None: nobody follows."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -192,6 +196,7 @@ class XtrCache:
         entry = new_entry(record, now, source)
         changes = Changes()
         key = entry.key
+        self.note(key)
         old = self._entries.get(key)
         if record.ttl == 0:
             if old is not None:
@@ -237,6 +242,7 @@ class XtrCache:
         """Remove every entry (the node stops)."""
         changes = Changes(removed=self.entries())
         for entry in changes.removed:
+            self.note(entry.key)
             if entry.native_route:
                 entry.native_route = False
                 changes.routes.append((False, entry))
@@ -255,6 +261,12 @@ class XtrCache:
         del self._entries[entry.key]
         trie.delete(entry.prefix_text)
         changes.removed.append(entry)
+        self.note(entry.key)
+
+    def note(self, key: EntryKey) -> None:
+        """`key`'s entry changed (for whoever follows the cache)."""
+        if self.changed is not None:
+            self.changed.add(key)
 
     def _count_inside(self, trie: Any, entry: CacheEntry, delta: int, changes: Changes) -> None:
         """Every entry holding `entry` gains (or loses) one other-kind entry inside it."""
@@ -290,6 +302,14 @@ class XtrCache:
         if entry is not None:
             entry.last_used = now
             self._entries.move_to_end(entry.key)
+        return entry
+
+    def touch(self, key: EntryKey, now: float) -> CacheEntry | None:
+        """Mark the entry for exactly `key` used now, as a lookup does (None: not cached)."""
+        entry = self._entries.get(key)
+        if entry is not None:
+            entry.last_used = now
+            self._entries.move_to_end(key)
         return entry
 
     def find(self, iid: int, address: IPAddress, now: float) -> CacheEntry | None:

@@ -21,6 +21,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.io.control_socket import DEFAULT_DIRECTORY, listening, remove_stale
+from lispstack.io.ebpf_engine import detach_stale
 from lispstack.io.instance_lock import lock_path, name_lock_path, remove_stale_lock
 from lispstack.io.netlink import PolicyRouting
 
@@ -49,6 +50,7 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     if any(config.has_role(role) for role in _TUN_ROLES):
         for device in (config.tun.device, *(i.device for i in config.instances)):
             removed += _remove_link(device)
+        removed += detach_stale()
     return removed
 
 
@@ -63,7 +65,9 @@ def cleanup_all(directory: Path = DEFAULT_DIRECTORY) -> list[str]:
     removed += [f"stale lock {lock}" for lock in locks if remove_stale_lock(lock)]
     for names in directory.glob("names/net-*"):
         _remove_if_empty(names)
-    return removed + PolicyRouting().cleanup_stale()
+    # A live node's eBPF filters stay: only with no node answering are ours stale.
+    stale_filters = [] if any(listening(path) for path in sockets) else detach_stale()
+    return removed + PolicyRouting().cleanup_stale() + stale_filters
 
 
 def _remove_if_empty(directory: Path) -> None:

@@ -47,6 +47,7 @@ from lispstack.core.events import (
     Trace,
     WriteToTun,
 )
+from lispstack.core.itr import Itr
 from lispstack.core.node import Node
 from lispstack.io.control_socket import ControlServer, RequestRefused, remove_stale
 from lispstack.io.dataplane import DataPlane
@@ -70,6 +71,8 @@ DRAIN_BATCH = 256
 TUN_BATCH = 64
 ENDPOINTS_KEPT = 65536
 GC_THRESHOLDS = (50_000, 20, 100)
+KERNEL_SWEEP_S = 1.0
+"""How often the eBPF engine tells the ITR which map-cache entries the kernel used."""
 """The cyclic garbage collector's generation thresholds in a node (CPython's are 700,
 10, 10). A Map-Server keeps about ten long-lived objects per registration and
 allocates a few dozen short-lived ones per message; at 200,000 registrations the
@@ -148,6 +151,7 @@ class NodeDaemon:
         self._bound: list[tuple[socket.socket, Endpoint]] = sockets or []
         self._timer: asyncio.TimerHandle | None = None
         self._summaries: asyncio.TimerHandle | None = None
+        self._sweeps: asyncio.TimerHandle | None = None
         self._workers = workers
         self._control = (
             ControlServer(Path(config.node.control_socket), self.answer)
@@ -203,7 +207,11 @@ class NodeDaemon:
         if self._control is not None:  # the main process (worker 0) speaks for the node
             notify("READY=1", f"STATUS=node {self.config.name} serving: roles {roles}")
         self._summaries = loop.call_later(LOG_INTERVAL_S, self._summarize)
+        if self._data_plane is not None and self._data_plane.engine is not None:
+            self._sweeps = loop.call_later(KERNEL_SWEEP_S, self._sweep)
         await self._stopped.wait()
+        if self._sweeps is not None:
+            self._sweeps.cancel()
         if self._control is not None:
             notify("STOPPING=1", f"STATUS=node {self.config.name} stopping")
         self._summaries.cancel()
@@ -368,6 +376,9 @@ class NodeDaemon:
         self._summaries = asyncio.get_running_loop().call_later(LOG_INTERVAL_S, self._summarize)
 
     def _schedule(self) -> None:
+        """After every event (batch): the kernel's map-cache catches up, the timer is set."""
+        if self._data_plane is not None:
+            self._data_plane.sync()
         deadline = self.node.next_deadline()
         if self._timer is not None:
             if deadline is not None and self._timer.when() == deadline:
@@ -381,7 +392,21 @@ class NodeDaemon:
 
     def _fire(self) -> None:
         self._timer = None
+        self._kernel_used()  # probe rounds and refreshes see what the kernel carried
         self.feed(TimerFired())
+
+    def _kernel_used(self) -> None:
+        """What the eBPF engine encapsulated tells the ITR which entries are in use."""
+        if self._data_plane is not None:
+            try:
+                self._carry_out(self._data_plane.kernel_used(time.monotonic()))
+            except Exception:  # a bug must not take the node down
+                self._internal_error("reading the kernel map-cache's use")
+
+    def _sweep(self) -> None:
+        self._kernel_used()
+        self._schedule()
+        self._sweeps = asyncio.get_running_loop().call_later(KERNEL_SWEEP_S, self._sweep)
 
     def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
@@ -485,7 +510,10 @@ class NodeDaemon:
             return self.reload()
         if topic == "config":  # as running: with the command line's overrides
             return render_config(self.config)
-        return self.node.show(topic, arg, time.monotonic())
+        answer = self.node.show(topic, arg, time.monotonic())
+        if topic == "forwarding" and isinstance(answer, dict) and self._data_plane is not None:
+            answer["plane"] = self._data_plane.plane_for(answer)
+        return answer
 
     async def statistics(self) -> dict[str, int]:
         """The node's counters (`show statistics`, metrics): every worker's, summed."""
@@ -575,7 +603,8 @@ def _run_single(config: NodeConfig, reread: Callable[[], NodeConfig] | None = No
     node = build_node(config, BatchedSystemRandom(), proxy_rlocs)
     data_plane = None
     if any(config.has_role(role) for role in _DATA_ROLES):
-        data_plane = DataPlane(config, node.counters.add)
+        itr = next((role for role in node.roles if isinstance(role, Itr)), None)
+        data_plane = DataPlane(config, node.counters.add, itr)
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(NodeDaemon(config, node, data_plane, reread=reread).run())

@@ -25,7 +25,11 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import Instance, NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
-from lispstack.core.events import SendDatagram
+from lispstack.core.events import Action, SendDatagram
+from lispstack.core.itr import Itr
+from lispstack.core.local_eids import LocalEids
+from lispstack.io.ebpf_engine import EbpfEngine, open_engine
+from lispstack.io.ebpf_layout import plane
 from lispstack.io.instance_routes import InstanceRouteMirror
 from lispstack.io.native_routes import DesiredRoutes, RouteWorker
 from lispstack.io.netlink import PolicyRouting
@@ -38,7 +42,10 @@ log = logging.getLogger("lispstack.dataplane")
 class DataPlane:
     """Opened at start, closed at stop; `count` records what could not be carried out."""
 
-    def __init__(self, config: NodeConfig, count: Callable[[str], None]) -> None:
+    def __init__(
+        self, config: NodeConfig, count: Callable[[str], None], itr: Itr | None = None
+    ) -> None:
+        """`itr`: the node's ITR, whose map-cache the eBPF engine's follows."""
         self._count = count
         self._routes: RouteWorker | None = None
         self._instance_routes: InstanceRouteMirror | None = None
@@ -49,6 +56,8 @@ class DataPlane:
             self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
         self._raw: dict[int, socket.socket] = {}
+        self.engine: EbpfEngine | None = None
+        """The eBPF engine ([data-plane] engine): None, the TUN engine carries every packet."""
         try:
             families: set[int] = set()
             if config.has_role(NodeRole.ITR) and self.tun is not None:
@@ -66,6 +75,14 @@ class DataPlane:
             if self.routing is not None and self.tun is not None:
                 desired = DesiredRoutes(families)
                 self._routes = RouteWorker(self.routing, self.tun.index, desired)
+            if self.tun is not None and (
+                config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR)
+            ):
+                tuns = {0: self.tun.index, **{i: t.index for i, t in self.instance_tuns.items()}}
+                rlocs = LocalEids(config.database_mappings).rlocs
+                self.engine = open_engine(config, tuns, rlocs)
+                if self.engine is not None and itr is not None:
+                    self.engine.follow(itr)
             self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
             raw6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)
             self._raw[6] = raw6
@@ -76,7 +93,10 @@ class DataPlane:
 
     def reconfigure(self, running: NodeConfig, new: NodeConfig) -> None:
         """A reload: the policy rules of an ITR's EID source prefixes follow its database
-        mappings (a failure is logged and counted; the node serves on)."""
+        mappings (a failure is logged and counted; the node serves on), and so do the
+        eBPF engine's local EIDs and map-cache."""
+        if self.engine is not None:
+            self.engine.reconfigure(running, new)
         routing, tun = self.routing, self.tun
         if routing is None or tun is None or not new.has_role(NodeRole.ITR):
             return
@@ -176,15 +196,34 @@ class DataPlane:
         if self._routes is not None and iid == 0:
             self._routes.remove_native(prefix)
 
+    def sync(self) -> None:
+        """Carry the ITR's map-cache changes into the kernel (after every event)."""
+        if self.engine is not None:
+            self.engine.sync(self._count)
+
+    def kernel_used(self, now: float) -> list[Action]:
+        """The eBPF engine's map-cache hits, told to the ITR (see EbpfEngine.used)."""
+        return [] if self.engine is None else self.engine.used(now)
+
+    def plane_for(self, decision: dict[str, object]) -> str:
+        """`show forwarding`: the engine that carries the packets of `decision`."""
+        return "tun" if self.engine is None else plane(decision)
+
     def report(self, count: Callable[[str, int], None]) -> None:
-        """Add what the route thread did since the last report ("routes.applied", ...)."""
+        """Add what the route thread did since the last report ("routes.applied", ...)
+        and what the eBPF programs counted ("ebpf.encap.packets", ...)."""
         if self._routes is not None:
             self._routes.report(count)
         if self._instance_routes is not None:
             self._instance_routes.report(count)
+        if self.engine is not None:
+            self.engine.report(count)
 
     def close(self) -> None:
         """Stop without waiting for pending route changes: the table goes away whole."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
         if self._routes is not None:
             self._routes.stop()
             self._routes = None

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from ipaddress import ip_address, ip_interface, ip_network
 from pathlib import Path
 from typing import Any
 
 from lispstack.config import ConfigError, NodeConfig, load_config, parse_config
+from lispstack.config.model import DataPlaneOptions, Engine
+from lispstack.config.role_checks import DATA_PLANE
 from lispstack.lab.toml_text import dumps
 
 LAB_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")
@@ -94,6 +96,20 @@ class Topology:
     nodes: tuple[Node, ...]
     links: tuple[Link, ...]
     source: str
+
+    def with_engine(self, engine: Engine) -> Topology:
+        """Every data-plane node on `engine` (`lab up --engine`): the lab writes their configs."""
+        nodes = tuple(
+            replace(
+                node,
+                config=replace(node.config, data_plane=DataPlaneOptions(engine=engine)),
+                config_file=None,
+            )
+            if node.config is not None and any(node.config.has_role(r) for r in DATA_PLANE)
+            else node
+            for node in self.nodes
+        )
+        return replace(self, nodes=nodes)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The LISP data plane's fast path (RFC 9300) as tc programs; the Python xTR is its slow path.
+ *
+ * lisp_encap_tun  tc egress of the xTR's TUN devices: what policy routing sends
+ *                 there (from local EIDs, originated or routed) is looked up in
+ *                 the map-cache and encapsulated to an RLOC (outer IPv4 + UDP
+ *                 4341 + LISP header), then sent out with bpf_redirect after
+ *                 bpf_fib_lookup. Anything else goes on into the TUN device,
+ *                 to the Python ITR: misses (it sends the Map-Request), actions
+ *                 that are its to take, fragments, IP options, IPv6, too big.
+ * lisp_encap_eth  the same for a packet with an Ethernet header (used by
+ *                 bpf_prog_test_run, which always hands one over).
+ * lisp_decap      tc ingress of the RLOC-facing interfaces: IPv4 UDP to port
+ *                 4341 of our RLOC whose inner IPv4 destination is a local EID
+ *                 prefix of the header's instance-id loses its outer headers
+ *                 and enters that instance's TUN device, as if the Python ETR
+ *                 had written it there. The rest goes up the stack untouched.
+ *
+ * The RLOC choice and the flow hash are those of core/encapsulation.py, so
+ * both engines send a flow to the same RLOC from the same UDP source port.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lisp_maps.h"
+
+#define LISP_HEADER_LEN 8
+#define OUTER4_LEN (sizeof(struct iphdr) + sizeof(struct udphdr) + LISP_HEADER_LEN)
+#define SOURCE_PORT_BASE 49152
+#define FLAG_N 0x80
+#define FLAG_L 0x40
+#define FLAG_V 0x10
+#define FLAG_I 0x08
+#define IP_DF 0x4000
+#define AF_INET 2
+#define IP_MF_OFFSET 0x3fff
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lisp_lpm_key);
+	__type(value, struct lisp_mc_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 100000);  /* the loader sets [itr] map-cache-limit */
+} lisp_map_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct lisp_lpm_key);
+	__type(value, struct lisp_eid_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1024);
+} lisp_local_eids SEC(".maps");
+
+/* ifindex of a TUN device (of the interface bpf_prog_test_run uses) -> its instance-id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 256);
+} lisp_tun_iids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lisp_config);
+	__uint(max_entries, 1);
+} lisp_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, LISP_CTR_MAX);
+} lisp_counters SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&lisp_counters, &index);
+
+	if (value)
+		*value += 1;
+}
+
+/* zlib's CRC-32 (reflected, polynomial 0xEDB88320), as flow_hash uses: a byte
+ * at a time through the usual 256-entry table (in .rodata). */
+static const __u32 crc_table[256] = {
+	0x00000000, 0x77073096, 0xee0e612c, 0x990951ba, 0x076dc419, 0x706af48f,
+	0xe963a535, 0x9e6495a3, 0x0edb8832, 0x79dcb8a4, 0xe0d5e91e, 0x97d2d988,
+	0x09b64c2b, 0x7eb17cbd, 0xe7b82d07, 0x90bf1d91, 0x1db71064, 0x6ab020f2,
+	0xf3b97148, 0x84be41de, 0x1adad47d, 0x6ddde4eb, 0xf4d4b551, 0x83d385c7,
+	0x136c9856, 0x646ba8c0, 0xfd62f97a, 0x8a65c9ec, 0x14015c4f, 0x63066cd9,
+	0xfa0f3d63, 0x8d080df5, 0x3b6e20c8, 0x4c69105e, 0xd56041e4, 0xa2677172,
+	0x3c03e4d1, 0x4b04d447, 0xd20d85fd, 0xa50ab56b, 0x35b5a8fa, 0x42b2986c,
+	0xdbbbc9d6, 0xacbcf940, 0x32d86ce3, 0x45df5c75, 0xdcd60dcf, 0xabd13d59,
+	0x26d930ac, 0x51de003a, 0xc8d75180, 0xbfd06116, 0x21b4f4b5, 0x56b3c423,
+	0xcfba9599, 0xb8bda50f, 0x2802b89e, 0x5f058808, 0xc60cd9b2, 0xb10be924,
+	0x2f6f7c87, 0x58684c11, 0xc1611dab, 0xb6662d3d, 0x76dc4190, 0x01db7106,
+	0x98d220bc, 0xefd5102a, 0x71b18589, 0x06b6b51f, 0x9fbfe4a5, 0xe8b8d433,
+	0x7807c9a2, 0x0f00f934, 0x9609a88e, 0xe10e9818, 0x7f6a0dbb, 0x086d3d2d,
+	0x91646c97, 0xe6635c01, 0x6b6b51f4, 0x1c6c6162, 0x856530d8, 0xf262004e,
+	0x6c0695ed, 0x1b01a57b, 0x8208f4c1, 0xf50fc457, 0x65b0d9c6, 0x12b7e950,
+	0x8bbeb8ea, 0xfcb9887c, 0x62dd1ddf, 0x15da2d49, 0x8cd37cf3, 0xfbd44c65,
+	0x4db26158, 0x3ab551ce, 0xa3bc0074, 0xd4bb30e2, 0x4adfa541, 0x3dd895d7,
+	0xa4d1c46d, 0xd3d6f4fb, 0x4369e96a, 0x346ed9fc, 0xad678846, 0xda60b8d0,
+	0x44042d73, 0x33031de5, 0xaa0a4c5f, 0xdd0d7cc9, 0x5005713c, 0x270241aa,
+	0xbe0b1010, 0xc90c2086, 0x5768b525, 0x206f85b3, 0xb966d409, 0xce61e49f,
+	0x5edef90e, 0x29d9c998, 0xb0d09822, 0xc7d7a8b4, 0x59b33d17, 0x2eb40d81,
+	0xb7bd5c3b, 0xc0ba6cad, 0xedb88320, 0x9abfb3b6, 0x03b6e20c, 0x74b1d29a,
+	0xead54739, 0x9dd277af, 0x04db2615, 0x73dc1683, 0xe3630b12, 0x94643b84,
+	0x0d6d6a3e, 0x7a6a5aa8, 0xe40ecf0b, 0x9309ff9d, 0x0a00ae27, 0x7d079eb1,
+	0xf00f9344, 0x8708a3d2, 0x1e01f268, 0x6906c2fe, 0xf762575d, 0x806567cb,
+	0x196c3671, 0x6e6b06e7, 0xfed41b76, 0x89d32be0, 0x10da7a5a, 0x67dd4acc,
+	0xf9b9df6f, 0x8ebeeff9, 0x17b7be43, 0x60b08ed5, 0xd6d6a3e8, 0xa1d1937e,
+	0x38d8c2c4, 0x4fdff252, 0xd1bb67f1, 0xa6bc5767, 0x3fb506dd, 0x48b2364b,
+	0xd80d2bda, 0xaf0a1b4c, 0x36034af6, 0x41047a60, 0xdf60efc3, 0xa867df55,
+	0x316e8eef, 0x4669be79, 0xcb61b38c, 0xbc66831a, 0x256fd2a0, 0x5268e236,
+	0xcc0c7795, 0xbb0b4703, 0x220216b9, 0x5505262f, 0xc5ba3bbe, 0xb2bd0b28,
+	0x2bb45a92, 0x5cb36a04, 0xc2d7ffa7, 0xb5d0cf31, 0x2cd99e8b, 0x5bdeae1d,
+	0x9b64c2b0, 0xec63f226, 0x756aa39c, 0x026d930a, 0x9c0906a9, 0xeb0e363f,
+	0x72076785, 0x05005713, 0x95bf4a82, 0xe2b87a14, 0x7bb12bae, 0x0cb61b38,
+	0x92d28e9b, 0xe5d5be0d, 0x7cdcefb7, 0x0bdbdf21, 0x86d3d2d4, 0xf1d4e242,
+	0x68ddb3f8, 0x1fda836e, 0x81be16cd, 0xf6b9265b, 0x6fb077e1, 0x18b74777,
+	0x88085ae6, 0xff0f6a70, 0x66063bca, 0x11010b5c, 0x8f659eff, 0xf862ae69,
+	0x616bffd3, 0x166ccf45, 0xa00ae278, 0xd70dd2ee, 0x4e048354, 0x3903b3c2,
+	0xa7672661, 0xd06016f7, 0x4969474d, 0x3e6e77db, 0xaed16a4a, 0xd9d65adc,
+	0x40df0b66, 0x37d83bf0, 0xa9bcae53, 0xdebb9ec5, 0x47b2cf7f, 0x30b5ffe9,
+	0xbdbdf21c, 0xcabac28a, 0x53b39330, 0x24b4a3a6, 0xbad03605, 0xcdd70693,
+	0x54de5729, 0x23d967bf, 0xb3667a2e, 0xc4614ab8, 0x5d681b02, 0x2a6f2b94,
+	0xb40bbe37, 0xc30c8ea1, 0x5a05df1b, 0x2d02ef8d,
+};
+
+static __always_inline __u32 crc32(__u32 crc, const __u8 *data, int len)
+{
+	for (int i = 0; i < len; i++)
+		crc = crc_table[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+	return crc;
+}
+
+/* The flow key of core/encapsulation.flow_hash for IPv4: source, destination,
+ * protocol, and the ports of TCP/UDP/SCTP when the packet is not a fragment
+ * (fragments never reach the hash here: they are punted). */
+static __always_inline __u32 flow_hash4(const struct iphdr *ip, const __u8 *ports, int has_ports)
+{
+	__u32 crc = crc32(0xffffffff, (const __u8 *)&ip->saddr, 8);
+
+	crc = crc32(crc, &ip->protocol, 1);
+	if (has_ports)
+		crc = crc32(crc, ports, 4);
+	return ~crc;
+}
+
+static __always_inline int usable(const struct lisp_rloc *r, __u32 families)
+{
+	return r->reachable && r->priority < 255 && (families & (r->version == 4 ? 1 : 2));
+}
+
+/* core/encapsulation.choose_rloc: among usable RLOCs (reachable, priority below
+ * 255, of a family we have an RLOC in) of the lowest priority, the flow hash
+ * picks one in proportion to the weights (all 0: equal shares). -1: none.
+ * Three short passes, not unrolled, keep the verifier's state count small. */
+static __noinline int choose_rloc(const struct lisp_mc_value *entry, __u32 hash, __u32 families)
+{
+	__u32 count = entry->count < LISP_MAX_RLOCS ? entry->count : LISP_MAX_RLOCS;
+	__u32 best = 255, n = 0, total = 0, point;
+	int i;
+
+#pragma clang loop unroll(disable)
+	for (i = 0; i < LISP_MAX_RLOCS && i < count; i++)
+		if (usable(&entry->rlocs[i], families) && entry->rlocs[i].priority < best)
+			best = entry->rlocs[i].priority;
+	if (best == 255)
+		return -1;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < LISP_MAX_RLOCS && i < count; i++)
+		if (usable(&entry->rlocs[i], families) && entry->rlocs[i].priority == best) {
+			n++;
+			total += entry->rlocs[i].weight;
+		}
+	/* The candidate the hash lands on: by weight, or the (hash % n)th. */
+	point = total ? hash % total : hash % n;
+#pragma clang loop unroll(disable)
+	for (i = 0; i < LISP_MAX_RLOCS && i < count; i++) {
+		const struct lisp_rloc *r = &entry->rlocs[i];
+		__u32 share = total ? r->weight : 1;
+
+		if (!usable(r, families) || r->priority != best)
+			continue;
+		if (point < share)
+			return i;
+		point -= share;
+	}
+	return -1;  /* not reached: point < total (or n) always lands */
+}
+
+static __always_inline __u16 ipv4_checksum(const struct iphdr *ip)
+{
+	const __u16 *words = (const __u16 *)ip;
+	__u32 sum = 0;
+
+	for (int i = 0; i < (int)sizeof(*ip) / 2; i++)
+		sum += words[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* The outer headers, in the order they go on the wire. */
+struct outer4 {
+	struct iphdr ip;
+	struct udphdr udp;
+	__be32 lisp[2];
+};
+
+/* Encapsulate the IPv4 packet at offset l2 (0 on a TUN device, 14 after an
+ * Ethernet header); TC_ACT_OK hands it on unchanged to the TUN (the slow path). */
+static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip = data + l2;
+	__u32 zero = 0;
+
+	if ((void *)(ip + 1) > data_end || ip->version != 4) {
+		count(LISP_CTR_PUNT_OTHER);  /* IPv6 inner packets: the TUN path */
+		return TC_ACT_OK;
+	}
+	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF_OFFSET))) {
+		count(LISP_CTR_PUNT_OTHER);  /* IP options, fragments */
+		return TC_ACT_OK;
+	}
+	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
+	if (!config || !(config->families & 1)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+
+	/* The instance-id is that of the TUN device (its routing domain). */
+	__u32 ifindex = skb->ifindex;
+	__u32 *tun_iid = bpf_map_lookup_elem(&lisp_tun_iids, &ifindex);
+	if (!tun_iid) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	/* Only packets from one of the instance's EID prefixes. */
+	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(*tun_iid), .version = bpf_htonl(4)};
+	__builtin_memcpy(key.addr, &ip->saddr, 4);
+	struct lisp_eid_value *source = bpf_map_lookup_elem(&lisp_local_eids, &key);
+	if (!source || !(source->flags & LISP_EID_SOURCE)) {
+		count(LISP_CTR_PUNT_OTHER);  /* not an EID source (or a Proxy-ITR's): Python decides */
+		return TC_ACT_OK;
+	}
+	__builtin_memcpy(key.addr, &ip->daddr, 4);
+	struct lisp_mc_value *entry = bpf_map_lookup_elem(&lisp_map_cache, &key);
+	if (!entry) {
+		count(LISP_CTR_MISS);
+		return TC_ACT_OK;
+	}
+	if (entry->action == LISP_ACTION_DROP) {
+		count(LISP_CTR_DROP);
+		return TC_ACT_SHOT;
+	}
+	if (entry->action != LISP_ACTION_ENCAP) {
+		count(LISP_CTR_PUNT_ACTION);
+		return TC_ACT_OK;
+	}
+	if (!entry->used)  /* written once per sweep, not per packet */
+		entry->used = 1;
+
+	__u8 *l4 = (__u8 *)(ip + 1);
+	int has_ports = ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||
+			ip->protocol == IPPROTO_SCTP;
+	if (has_ports && (void *)(l4 + 4) > data_end) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	__u32 hash = flow_hash4(ip, l4, has_ports);
+	int chosen = choose_rloc(entry, hash, config->families);
+	if (chosen < 0 || entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)].version != 4) {
+		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC (Python counts the drop), IPv6 outer */
+		return TC_ACT_OK;
+	}
+	const struct lisp_rloc *rloc = &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)];
+	__u16 inner_len = bpf_ntohs(ip->tot_len);
+	__u32 iid = bpf_ntohl(key.iid);
+
+	struct outer4 outer = {};
+	outer.ip.version = 4;
+	outer.ip.ihl = 5;
+	outer.ip.tot_len = bpf_htons(inner_len + OUTER4_LEN);
+	outer.ip.frag_off = bpf_htons(IP_DF);
+	outer.ip.ttl = 64;
+	outer.ip.protocol = IPPROTO_UDP;
+	__builtin_memcpy(&outer.ip.saddr, config->rloc4, 4);
+	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 4);
+	outer.ip.check = ipv4_checksum(&outer.ip);
+	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
+	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
+	outer.udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN);
+	__u32 nonce = bpf_get_prandom_u32() & 0xffffff;
+	if (iid) {
+		outer.lisp[0] = bpf_htonl(((FLAG_N | FLAG_L | FLAG_I) << 24) | nonce);
+		outer.lisp[1] = bpf_htonl((iid << 8) | (entry->lsb & 0xff));
+	} else {
+		outer.lisp[0] = bpf_htonl(((FLAG_N | FLAG_L) << 24) | nonce);
+		outer.lisp[1] = bpf_htonl(entry->lsb);
+	}
+
+	struct bpf_fib_lookup fib = {};
+	if (config->redirect) {
+		fib.family = AF_INET;
+		fib.ipv4_src = outer.ip.saddr;
+		fib.ipv4_dst = outer.ip.daddr;
+		fib.tot_len = inner_len + OUTER4_LEN;
+		fib.ifindex = skb->ifindex;
+		/* The main table, not the rules: the outer packet is not the tenant's.
+		 * The kernel wants forwarding on at the TUN device for this (the engine sets it). */
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);  /* no neighbour yet, too big: the TUN path */
+			return TC_ACT_OK;
+		}
+	}
+	/* Room for the outer headers, and an Ethernet header in front of them. */
+	if (l2 ? bpf_skb_adjust_room(skb, OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)
+	       : bpf_skb_change_head(skb, ETH_HLEN + OUTER4_LEN, 0)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, &outer, sizeof(outer), 0))
+		return TC_ACT_SHOT;
+	count(LISP_CTR_ENCAP);
+	if (!config->redirect)
+		return TC_ACT_OK;
+	struct ethhdr eth = {.h_proto = bpf_htons(ETH_P_IP)};
+	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("tc")
+int lisp_encap_tun(struct __sk_buff *skb)
+{
+	return encap(skb, 0);
+}
+
+SEC("tc")
+int lisp_encap_eth(struct __sk_buff *skb)
+{
+	return encap(skb, ETH_HLEN);
+}
+
+/* Decapsulate IPv4-in-IPv4 LISP to our RLOC whose inner destination is a local
+ * EID of its instance-id, into that instance's TUN device (TC_ACT_OK: the stack
+ * has it, and the Python ETR on port 4341 if it is LISP). */
+SEC("tc")
+int lisp_decap(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct outer4 *outer = data + ETH_HLEN;
+	struct iphdr *inner = (void *)(outer + 1);
+	__u32 zero = 0;
+
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	if ((void *)(outer + 1) > data_end || outer->ip.version != 4 || outer->ip.ihl != 5 ||
+	    outer->ip.protocol != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT) ||
+	    (outer->ip.frag_off & bpf_htons(IP_MF_OFFSET)))
+		return TC_ACT_OK;
+	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
+	if (!config || __builtin_memcmp(&outer->ip.daddr, config->rloc4, 4) != 0)
+		return TC_ACT_OK;
+	if ((void *)(inner + 1) > data_end || inner->version != 4) {
+		count(LISP_CTR_DECAP_PASS);  /* IPv6 inside: the Python ETR */
+		return TC_ACT_OK;
+	}
+	__u32 flags = bpf_ntohl(outer->lisp[0]) >> 24;
+	if (flags & FLAG_V) {
+		count(LISP_CTR_DECAP_PASS);  /* map-versions (RFC 9302): the Python ETR checks them */
+		return TC_ACT_OK;
+	}
+	__u32 iid = (flags & FLAG_I) ? bpf_ntohl(outer->lisp[1]) >> 8 : 0;
+	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(iid), .version = bpf_htonl(4)};
+	__builtin_memcpy(key.addr, &inner->daddr, 4);
+	struct lisp_eid_value *eid = bpf_map_lookup_elem(&lisp_local_eids, &key);
+	if (!eid || !(eid->flags & LISP_EID_DELIVER)) {
+		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR counts the drop */
+		return TC_ACT_OK;
+	}
+	if (bpf_skb_adjust_room(skb, -(int)OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	count(LISP_CTR_DECAP);
+	if (!config->redirect)
+		return TC_ACT_OK;
+	return bpf_redirect(eid->ifindex, BPF_F_INGRESS);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,83 @@
+/* The layouts the LISP eBPF programs share with Python (io/ebpf_layout.py).
+ *
+ * Defined once, here. io/ebpf_layout.py mirrors every struct with ctypes and
+ * tests/unit/test_ebpf_layout.py compares sizes and field offsets with the
+ * BTF that clang writes into the compiled object, so the two cannot drift.
+ * Multi-byte addresses are in network byte order; other integers are host
+ * order.
+ */
+#ifndef LISP_MAPS_H
+#define LISP_MAPS_H
+
+#include <linux/types.h>
+
+#define LISP_MAX_RLOCS 8      /* RLOCs of one map-cache entry's best priority */
+#define LISP_DATA_PORT 4341
+
+/* What the encapsulation program does with a map-cache hit. */
+enum lisp_action {
+	LISP_ACTION_ENCAP = 0,    /* encapsulate to one of the RLOCs */
+	LISP_ACTION_PUNT = 1,     /* leave it to the Python ITR (TUN slow path) */
+	LISP_ACTION_DROP = 2,     /* drop and count (negative entry with a drop action) */
+};
+
+/* Flags of a local EID prefix (struct lisp_eid_value.flags). */
+#define LISP_EID_SOURCE   1   /* a database mapping: packets from it are ours to encapsulate */
+#define LISP_EID_DELIVER  2   /* the ETR decapsulates packets to it */
+
+/* Key of the two LPM tries (map-cache, local EIDs): instance-id, IP version, address.
+ * prefixlen counts the 64 bits of iid and version, then the EID prefix length. */
+struct lisp_lpm_key {
+	__u32 prefixlen;
+	__u32 iid;            /* big-endian, 24 bits used */
+	__u32 version;        /* big-endian: 4 or 6 */
+	__u8 addr[16];        /* IPv4 in the first 4 bytes */
+};
+
+/* One RLOC of a mapping, as core/encapsulation.RlocChoice. */
+struct lisp_rloc {
+	__u8 addr[16];        /* IPv4 in the first 4 bytes */
+	__u8 version;         /* 4 or 6 */
+	__u8 priority;        /* 255: not to be used */
+	__u8 weight;
+	__u8 reachable;       /* 0 once RLOC probing finds it down */
+};
+
+/* A map-cache entry: the action, and for ENCAP its RLOCs in record order. */
+struct lisp_mc_value {
+	__u8 action;          /* enum lisp_action */
+	__u8 count;           /* RLOCs in rlocs[] */
+	__u8 used;            /* set by the program on a hit, cleared by Python when it reads it
+	                       * (RLOC probing and the refresh before expiry need to know) */
+	__u8 pad;
+	__u32 lsb;            /* locator-status-bits */
+	struct lisp_rloc rlocs[LISP_MAX_RLOCS];
+};
+
+struct lisp_eid_value {
+	__u32 flags;          /* LISP_EID_* */
+	__u32 ifindex;        /* the instance-id's TUN device: where decapsulated packets go */
+};
+
+/* The node's own RLOCs and switches (one entry, index 0). */
+struct lisp_config {
+	__u8 rloc4[4];        /* source of IPv4 outer headers */
+	__u32 families;       /* bit 0: we have an IPv4 RLOC, bit 1: an IPv6 RLOC */
+	__u32 redirect;       /* 1: send encapsulated packets out (bpf_fib_lookup + redirect);
+	                       * 0: return them to the caller (bpf_prog_test_run) */
+};
+
+/* Per-CPU counters, by index; Python reads them into `show statistics`. */
+enum lisp_counter {
+	LISP_CTR_ENCAP = 0,       /* ebpf.encap.packets */
+	LISP_CTR_MISS,            /* ebpf.punt.miss: no map-cache entry */
+	LISP_CTR_PUNT_ACTION,     /* ebpf.punt.entry: the entry's step is the ITR's */
+	LISP_CTR_PUNT_OTHER,      /* ebpf.punt.unhandled: fragment, options, IPv6, not ours */
+	LISP_CTR_PUNT_ROUTE,      /* ebpf.punt.route: no route/neighbour yet, or too big */
+	LISP_CTR_DROP,            /* ebpf.drop.map-cache-drop */
+	LISP_CTR_DECAP,           /* ebpf.decap.packets */
+	LISP_CTR_DECAP_PASS,      /* ebpf.decap.passed: 4341 to us the program leaves to the stack */
+	LISP_CTR_MAX,
+};
+
+#endif

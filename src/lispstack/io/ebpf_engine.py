@@ -1,0 +1,269 @@
+"""The eBPF engine of the data plane: the kernel carries packets, the Python xTR is the slow path.
+
+Loads io/ebpf/lisp.bpf.o through libbpf (io/libbpf.py; the kernel verifier
+runs then), fills its maps from the configuration and attaches:
+  lisp_encap_tun  to tc egress of every TUN device of an ITR: what policy
+                  routing sends there is encapsulated in the kernel when the
+                  map-cache has the answer, and reaches the TUN device (the
+                  Python ITR) otherwise;
+  lisp_decap      to tc ingress of the interfaces holding an ETR's RLOCs.
+The BPF map-cache follows the ITR's (core/xtr_cache.py records each key it
+installs, replaces, removes or whose RLOC reachability changes; `sync` writes
+them). Nothing is pinned: the maps live as long as the programs, and a node
+killed with SIGKILL leaves only its decapsulation filter, which the next start
+replaces and `lispstack cleanup` removes (`detach_stale`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterable
+from ipaddress import ip_network
+from pathlib import Path
+
+from pyroute2 import IPRoute
+
+from lispstack.config.model import Engine, NodeConfig, NodeRole
+from lispstack.core.events import Action
+from lispstack.core.itr import Itr
+from lispstack.core.local_eids import LocalEids
+from lispstack.core.xtr_cache import EntryKey
+from lispstack.io import ebpf_layout as layout
+from lispstack.io import libbpf
+
+log = logging.getLogger("lispstack.dataplane")
+
+TC_HANDLE = 0x4341
+TC_PRIORITY = 4341
+"""Our filters on a tc hook: a restart replaces them, cleanup finds them."""
+_ZERO = bytes(4)
+
+
+class MapCacheSync:
+    """Keeps the BPF map-cache (its fd) equal to an ITR's map-cache, change by change."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._itr: Itr | None = None
+        self._encapsulating: dict[EntryKey, bytes] = {}
+        """The entries the program encapsulates with, and the value written for each."""
+
+    @property
+    def itr(self) -> Itr | None:
+        return self._itr
+
+    def follow(self, itr: Itr) -> None:
+        """From now on the BPF map follows `itr`'s map-cache (what it holds now first)."""
+        self._itr = itr
+        itr.cache.changed = {entry.key for entry in itr.cache.entries()}
+        self.sync()
+
+    def resync(self) -> None:
+        """Every entry again (a reload may change what each entry's step is)."""
+        if self._itr is not None and self._itr.cache.changed is not None:
+            self._itr.cache.changed.update(e.key for e in self._itr.cache.entries())
+
+    def sync(self, count: Callable[[str], None] | None = None) -> None:
+        """Write what changed in the ITR's map-cache since the last call into the BPF map.
+
+        An entry the map has no room for stays out: its packets miss and take
+        the TUN path ("ebpf.map-cache-update-failed").
+        """
+        itr = self._itr
+        if itr is None or not itr.cache.changed:
+            return
+        changed, itr.cache.changed = itr.cache.changed, set()
+        for key in changed:
+            try:
+                self._write(itr, key)
+            except OSError:
+                if count is not None:
+                    count("ebpf.map-cache-update-failed")
+
+    def _write(self, itr: Itr, key: EntryKey) -> None:
+        bpf_key = layout.lpm_key(*key)
+        entry = itr.cache.get(key)
+        self._encapsulating.pop(key, None)
+        if entry is None:
+            libbpf.delete(self._fd, bpf_key)
+            return
+        if itr.carries_map_versions(entry):  # the V bit is written by the Python ITR only
+            value = layout.PUNT
+        else:
+            value = layout.map_cache_value(*itr.step_for(entry))
+        libbpf.update(self._fd, bpf_key, value)
+        if value[0] == layout.ACTION_ENCAP:
+            self._encapsulating[key] = value
+
+    def take_used(self) -> list[EntryKey]:
+        """The entries the program encapsulated with since the last call (their flag cleared)."""
+        used = []
+        for key, written in self._encapsulating.items():
+            bpf_key = layout.lpm_key(*key)
+            value = libbpf.lookup(self._fd, bpf_key, len(written))
+            if value is not None and layout.used(value, written):
+                libbpf.update(self._fd, bpf_key, written)
+                used.append(key)
+        return used
+
+
+class EbpfEngine:
+    """The loaded programs and their maps, attached to the node's TUN and RLOC interfaces."""
+
+    def __init__(self, config: NodeConfig, tuns: dict[int, int], rloc_interfaces: list[int]):
+        """`tuns`: instance-id -> ifindex of its TUN device; `rloc_interfaces`: ifindexes."""
+        limit = max(config.itr.map_cache_limit, 1)
+        self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit})
+        self._attached: list[tuple[int, bool]] = []
+        self._reported = [0] * len(layout.COUNTERS)
+        self._cpus = libbpf.possible_cpus()
+        self._tuns = tuns
+        try:
+            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
+            self._counters = self._obj.map_fd("lisp_counters")
+            self._fill(config)
+            if config.has_role(NodeRole.ITR):
+                encap = self._obj.program_fd("lisp_encap_tun")
+                for ifindex in tuns.values():
+                    _allow_forwarding(ifindex)
+                    self._attach(ifindex, False, encap)
+            if config.has_role(NodeRole.ETR):
+                decap = self._obj.program_fd("lisp_decap")
+                for ifindex in rloc_interfaces:
+                    self._attach(ifindex, True, decap)
+        except OSError:
+            self.close()
+            raise
+
+    def _fill(self, config: NodeConfig, running: NodeConfig | None = None) -> None:
+        """The node's RLOCs and local EID prefixes (`running`: those to replace)."""
+        local = LocalEids(config.database_mappings)
+        libbpf.update(
+            self._obj.map_fd("lisp_config"), _ZERO, layout.config_value(local.rloc_for, True)
+        )
+        iids = self._obj.map_fd("lisp_tun_iids")
+        for iid, ifindex in self._tuns.items():
+            libbpf.update(iids, ifindex.to_bytes(4, "little"), iid.to_bytes(4, "little"))
+        eids = self._obj.map_fd("lisp_local_eids")
+        entries = self._local_eids(config)
+        for key in self._local_eids(running) if running is not None else {}:
+            if key not in entries:
+                libbpf.delete(eids, key)
+        for key, value in entries.items():
+            libbpf.update(eids, key, value)
+
+    def _local_eids(self, config: NodeConfig) -> dict[bytes, bytes]:
+        flags = (layout.EID_SOURCE if config.has_role(NodeRole.ITR) else 0) | (
+            layout.EID_DELIVER if config.has_role(NodeRole.ETR) else 0
+        )
+        # A dynamic prefix's packets stay with Python both ways: its ITR learns the
+        # hosts that send, its ETR SMRs the ITRs still sending to a host gone.
+        prefixes = [
+            (m.eid_prefix.iid, ip_network(m.eid_prefix.network), flags)
+            for m in config.database_mappings
+            if not m.dynamic
+        ]
+        return layout.local_eid_entries(prefixes, self._tuns)
+
+    def reconfigure(self, running: NodeConfig, new: NodeConfig) -> None:
+        """A reload: new database mappings (local EIDs, RLOCs), PETRs (every entry's step)."""
+        try:
+            self._fill(new, running)
+        except OSError as error:
+            log.error("reload: cannot update the eBPF maps: %s", error)
+        self.resync()
+
+    def _attach(self, ifindex: int, ingress: bool, program: int) -> None:
+        libbpf.tc_attach(ifindex, ingress, program, TC_HANDLE, TC_PRIORITY)
+        self._attached.append((ifindex, ingress))
+
+    # ------------------------------------------------------------ the map-cache
+
+    def follow(self, itr: Itr) -> None:
+        """From now on the BPF map-cache follows `itr`'s."""
+        self.map_cache.follow(itr)
+
+    def resync(self) -> None:
+        self.map_cache.resync()
+
+    def sync(self, count: Callable[[str], None] | None = None) -> None:
+        self.map_cache.sync(count)
+
+    def used(self, now: float) -> list[Action]:
+        """Tell the ITR which entries the kernel used (RLOC probing, refresh before expiry);
+        what it does about it (a refreshing Map-Request)."""
+        itr = self.map_cache.itr
+        if itr is None:
+            return []
+        return [a for key in self.map_cache.take_used() for a in itr.used_in_kernel(key, now)]
+
+    # ------------------------------------------------------------ counters
+
+    def report(self, count: Callable[[str, int], None]) -> None:
+        """Add what the programs counted since the last report."""
+        for index, name in enumerate(layout.COUNTERS):
+            per_cpu = libbpf.lookup(self._counters, index.to_bytes(4, "little"), 8 * self._cpus)
+            total = layout.counter_total(per_cpu or b"")
+            if total > self._reported[index]:
+                count(name, total - self._reported[index])
+                self._reported[index] = total
+
+    def close(self) -> None:
+        """Detach every program; the maps go with the object."""
+        for ifindex, ingress in self._attached:
+            libbpf.tc_detach(ifindex, ingress, TC_HANDLE, TC_PRIORITY)
+        self._attached.clear()
+        self._obj.close()
+
+
+def open_engine(
+    config: NodeConfig, tuns: dict[int, int], rlocs: Iterable[object]
+) -> EbpfEngine | None:
+    """The eBPF engine `[data-plane] engine` asks for, or None for the TUN engine.
+
+    "auto" falls back to TUN with one log line saying why; "ebpf" raises OSError.
+    """
+    if config.data_plane.engine is Engine.TUN:
+        return None
+    try:
+        engine = EbpfEngine(config, tuns, interfaces_holding(rlocs))
+    except OSError as error:
+        if config.data_plane.engine is Engine.EBPF:
+            raise OSError(error.errno, f"eBPF data plane: {error.strerror}") from None
+        log.info("data plane engine: tun (eBPF unavailable: %s)", error.strerror or error)
+        return None
+    log.info("data plane engine: ebpf")
+    return engine
+
+
+def _allow_forwarding(ifindex: int) -> None:
+    """bpf_fib_lookup answers only for a device with IPv4 forwarding on: the TUN's own
+    switch (net.ipv4.conf.DEVICE.forwarding), which lets what it delivers be forwarded."""
+    name = socket.if_indextoname(ifindex)
+    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1\n")
+
+
+def interfaces_holding(addresses: Iterable[object]) -> list[int]:
+    """The ifindexes of the interfaces that hold these addresses (our RLOCs)."""
+    wanted = {str(a) for a in addresses}
+    found: list[int] = []
+    with IPRoute() as ipr:
+        for message in ipr.get_addr():
+            if message.get_attr("IFA_ADDRESS") in wanted and message["index"] not in found:
+                found.append(message["index"])
+    return found
+
+
+def detach_stale() -> list[str]:
+    """Our filters a killed node left on the interfaces of this namespace (`lispstack cleanup`)."""
+    removed = []
+    with IPRoute() as ipr:
+        links = [(link["index"], link.get_attr("IFLA_IFNAME")) for link in ipr.get_links()]
+    for index, name in links:
+        for ingress in (True, False):
+            with contextlib.suppress(OSError):
+                if libbpf.tc_detach(index, ingress, TC_HANDLE, TC_PRIORITY):
+                    removed.append(f"eBPF program on {name} ({'ingress' if ingress else 'egress'})")
+    return removed

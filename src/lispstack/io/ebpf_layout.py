@@ -1,0 +1,204 @@
+"""The BPF maps' keys and values (io/ebpf/lisp_maps.h) as ctypes, and what goes in them.
+
+Sans-I/O: pure functions turn a map-cache entry, the local EID prefixes and
+the node's RLOCs into the bytes the eBPF programs read. The structs mirror
+lisp_maps.h field for field; tests/unit/test_ebpf_layout.py checks every
+size and offset against the BTF clang wrote into the compiled object.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import socket
+import sys
+from collections.abc import Iterable, Sequence
+from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
+
+from lispstack.core.encapsulation import RlocChoice
+from lispstack.core.events import IPAddress
+from lispstack.core.forwarding import Step
+
+OBJECT = Path(__file__).with_name("ebpf") / "lisp.bpf.o"
+"""The compiled programs (scripts/setup.sh builds them from lisp.bpf.c)."""
+
+MAX_RLOCS = 8
+ACTION_ENCAP, ACTION_PUNT, ACTION_DROP = 0, 1, 2
+EID_SOURCE, EID_DELIVER = 1, 2
+KEY_BITS = 64
+"""The instance-id and version words before the address in an LPM key."""
+
+COUNTERS = (
+    "ebpf.encap.packets",
+    "ebpf.punt.miss",
+    "ebpf.punt.entry",
+    "ebpf.punt.unhandled",
+    "ebpf.punt.route",
+    "ebpf.drop.map-cache-drop",
+    "ebpf.decap.packets",
+    "ebpf.decap.passed",
+)
+"""`show statistics` names of the per-CPU counters, in enum lisp_counter order."""
+
+
+class LpmKey(ctypes.Structure):
+    _fields_ = (
+        ("prefixlen", ctypes.c_uint32),
+        ("iid", ctypes.c_uint32),
+        ("version", ctypes.c_uint32),
+        ("addr", ctypes.c_uint8 * 16),
+    )
+
+
+class Rloc(ctypes.Structure):
+    _fields_ = (
+        ("addr", ctypes.c_uint8 * 16),
+        ("version", ctypes.c_uint8),
+        ("priority", ctypes.c_uint8),
+        ("weight", ctypes.c_uint8),
+        ("reachable", ctypes.c_uint8),
+    )
+
+
+class MapCacheValue(ctypes.Structure):
+    _fields_ = (
+        ("action", ctypes.c_uint8),
+        ("count", ctypes.c_uint8),
+        ("used", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
+        ("lsb", ctypes.c_uint32),
+        ("rlocs", Rloc * MAX_RLOCS),
+    )
+
+
+class EidValue(ctypes.Structure):
+    _fields_ = (("flags", ctypes.c_uint32), ("ifindex", ctypes.c_uint32))
+
+
+class Config(ctypes.Structure):
+    _fields_ = (
+        ("rloc4", ctypes.c_uint8 * 4),
+        ("families", ctypes.c_uint32),
+        ("redirect", ctypes.c_uint32),
+    )
+
+
+STRUCTS: dict[str, type[ctypes.Structure]] = {
+    "lisp_lpm_key": LpmKey,
+    "lisp_rloc": Rloc,
+    "lisp_mc_value": MapCacheValue,
+    "lisp_eid_value": EidValue,
+    "lisp_config": Config,
+}
+"""C struct name -> its ctypes mirror (the layout test walks this)."""
+
+
+def lpm_key(iid: int, version: int, network: int, length: int) -> bytes:
+    """The LPM-trie key of an EID prefix (or, at full length, of one address)."""
+    width = 4 if version == 4 else 16
+    key = LpmKey(KEY_BITS + length, _be32(iid), _be32(version))
+    key.addr[:width] = list(network.to_bytes(width, "big"))
+    return bytes(key)
+
+
+def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
+    """What the encapsulation program does for a map-cache entry whose step is `step`.
+
+    ENCAPSULATE and TO_PETR carry their RLOCs (the entry's, or the PETRs');
+    DROP drops in the kernel; everything else, and a set of more than
+    MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device).
+    """
+    if step is Step.DROP:
+        return bytes(MapCacheValue(ACTION_DROP))
+    if step not in (Step.ENCAPSULATE, Step.TO_PETR) or len(rlocs) > MAX_RLOCS:
+        return bytes(MapCacheValue(ACTION_PUNT))
+    value = MapCacheValue(ACTION_ENCAP, len(rlocs), lsb=lsb & 0xFFFFFFFF)
+    for slot, rloc in zip(value.rlocs, rlocs, strict=False):
+        packed = rloc.address.packed
+        slot.addr[: len(packed)] = list(packed)
+        slot.version = rloc.address.version
+        slot.priority = min(rloc.priority, 255)
+        slot.weight = min(rloc.weight, 255)
+        slot.reachable = int(rloc.reachable)
+    return bytes(value)
+
+
+PUNT = bytes(MapCacheValue(ACTION_PUNT))
+"""A map-cache value whose packets go to the Python ITR."""
+
+
+LocalPrefix = tuple[int, IPv4Network | IPv6Network, int]
+"""(instance-id, prefix, EID_* flags)."""
+
+
+USED_OFFSET = MapCacheValue.used.offset
+
+
+def used(value: bytes, written: bytes) -> bool:
+    """Is `value` (read back from the map) the `written` one, since used by the program?
+
+    A read-back from an LPM trie is a longest match: it may be a more specific
+    entry that starts at the same address, which then differs from `written`.
+    """
+    return (
+        value[USED_OFFSET] != 0
+        and value[:USED_OFFSET] == written[:USED_OFFSET]
+        and value[USED_OFFSET + 1 :] == written[USED_OFFSET + 1 :]
+    )
+
+
+def local_eid_entries(
+    prefixes: Iterable[LocalPrefix], tun_index: dict[int, int]
+) -> dict[bytes, bytes]:
+    """The local-EID trie: each prefix with the flags of every prefix that holds it.
+
+    The programs read one longest match; giving each prefix the flags of the
+    prefixes around it makes that match answer "is the address inside any
+    prefix with this flag". `tun_index`: instance-id -> its TUN's ifindex.
+    """
+    flags: dict[tuple[int, IPv4Network | IPv6Network], int] = {}
+    for iid, network, flag in prefixes:
+        flags[(iid, network)] = flags.get((iid, network), 0) | flag
+    entries: dict[bytes, bytes] = {}
+    for (iid, network), own in flags.items():
+        inherited = own
+        for (other_iid, other), flag in flags.items():
+            if (
+                other_iid == iid and other.version == network.version and network.subnet_of(other)  # type: ignore[arg-type]
+            ):
+                inherited |= flag
+        key = lpm_key(iid, network.version, int(network.network_address), network.prefixlen)
+        entries[key] = bytes(EidValue(inherited, tun_index.get(iid, 0)))
+    return entries
+
+
+def config_value(rlocs: dict[int, IPAddress], redirect: bool) -> bytes:
+    """The node's RLOCs by IP version, and whether to send packets out (not a test run)."""
+    value = Config(families=(1 if 4 in rlocs else 0) | (2 if 6 in rlocs else 0))
+    if 4 in rlocs:
+        value.rloc4[:] = list(rlocs[4].packed)
+    value.redirect = int(redirect)
+    return bytes(value)
+
+
+def plane(decision: dict[str, object]) -> str:
+    """Which engine carries the packets of a `show forwarding` decision when eBPF runs:
+    "ebpf" for what the programs do themselves (IPv4 in IPv4 encapsulation, a
+    map-cache drop action), "tun" for what they leave to the Python ITR."""
+    verdict, rloc = decision.get("verdict"), decision.get("rloc")
+    ipv4 = ":" not in str(decision.get("destination"))
+    if verdict == "encapsulate" and ipv4 and rloc is not None and ":" not in str(rloc):
+        return "ebpf"
+    if verdict == "drop" and ipv4 and decision.get("prefix") is not None:
+        return "ebpf"
+    return "tun"
+
+
+def counter_total(per_cpu: bytes) -> int:
+    """A per-CPU counter's value: the CPUs' 8-byte slots (host order) summed."""
+    return sum(int.from_bytes(per_cpu[i : i + 8], sys.byteorder) for i in range(0, len(per_cpu), 8))
+
+
+def _be32(value: int) -> int:
+    """A host-order u32 field holding `value` in network byte order."""
+    return socket.htonl(value)

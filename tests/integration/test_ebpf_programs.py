@@ -1,0 +1,251 @@
+"""The eBPF programs under the kernel verifier and BPF_PROG_TEST_RUN (root; no namespaces).
+
+Loading the object runs the verifier on every program. The encapsulation
+program is fed real packets and must write what the Python ITR sends for the
+same flow, byte for byte but for the 24-bit nonce: same RLOC, same UDP
+source port (the same CRC-32 flow hash), same LISP header.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from ipaddress import IPv4Address, ip_address, ip_network
+from pathlib import Path
+
+import pytest
+
+from helpers.tshark import check_pcap
+from helpers.xtr_fixtures import build_xtr, lisp1_config
+from lispstack.capture import write_pcap
+from lispstack.core.encapsulation import (
+    RlocChoice,
+    choose_rloc,
+    data_header,
+    flow_hash,
+    outer_packet,
+    source_port,
+)
+from lispstack.core.events import Endpoint, SendDatagram
+from lispstack.core.forwarding import Step
+from lispstack.io import ebpf_layout as layout
+from lispstack.io import libbpf
+from lispstack.io.ebpf_engine import MapCacheSync
+from lispstack.wire.address import with_instance_id
+from lispstack.wire.ip_udp import PROTO_UDP, ipv4_header, udp_segment
+from lispstack.wire.records import Locator, MappingRecord
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not layout.OBJECT.exists(), reason="needs root and the compiled object"
+)
+
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
+OUR_RLOC = IPv4Address("192.0.2.1")
+ETHERNET = bytes(12) + b"\x08\x00"
+LOOPBACK = 1
+"""BPF_PROG_TEST_RUN runs the packet as if on the loopback device."""
+RLOCS = (
+    RlocChoice(0, IPv4Address("198.51.100.1"), 1, 30),
+    RlocChoice(1, IPv4Address("198.51.100.2"), 1, 70),
+    RlocChoice(2, IPv4Address("198.51.100.3"), 2, 100),
+)
+
+
+class Loaded:
+    def __init__(self, obj: libbpf.BpfObject) -> None:
+        self.obj = obj
+        self.map_cache = obj.map_fd("lisp_map_cache")
+        self.counters = obj.map_fd("lisp_counters")
+        libbpf.update(
+            obj.map_fd("lisp_config"), bytes(4), layout.config_value({4: OUR_RLOC}, False)
+        )
+        for key, value in layout.local_eid_entries(
+            [
+                (0, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
+                (100, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
+                (0, ip_network("192.168.1.0/24"), layout.EID_SOURCE),
+            ],
+            {0: 77, 100: 78},
+        ).items():
+            libbpf.update(obj.map_fd("lisp_local_eids"), key, value)
+
+    def set_iid(self, iid: int) -> None:
+        """The instance-id of the device the test run uses (loopback)."""
+        fd = self.obj.map_fd("lisp_tun_iids")
+        libbpf.update(fd, LOOPBACK.to_bytes(4, "little"), iid.to_bytes(4, "little"))
+
+    def install(self, iid: int, prefix: str, step: Step, rlocs: tuple[RlocChoice, ...]) -> None:
+        network = ip_network(prefix)
+        key = layout.lpm_key(iid, 4, int(network.network_address), network.prefixlen)
+        libbpf.update(self.map_cache, key, layout.map_cache_value(step, rlocs, 0b011))
+
+    def run(self, program: str, packet: bytes) -> libbpf.TestRun:
+        return libbpf.test_run(self.obj.program_fd(program), packet)
+
+    def counter(self, name: str) -> int:
+        index = layout.COUNTERS.index(name).to_bytes(4, "little")
+        per_cpu = libbpf.lookup(self.counters, index, 8 * libbpf.possible_cpus())
+        assert per_cpu is not None
+        return layout.counter_total(per_cpu)
+
+
+@pytest.fixture
+def loaded() -> Iterator[Loaded]:
+    obj = libbpf.BpfObject(layout.OBJECT)  # the verifier checks every program here
+    try:
+        yield Loaded(obj)
+    finally:
+        obj.close()
+
+
+def _udp(src: str, dst: str, sport: int, payload: bytes = b"lisp" * 4) -> bytes:
+    s, d = IPv4Address(src), IPv4Address(dst)
+    return ipv4_header(s, d, PROTO_UDP, 8 + len(payload)) + udp_segment(s, d, sport, 9, payload)
+
+
+def _python_outer(inner: bytes, iid: int, rlocs: tuple[RlocChoice, ...]) -> bytes:
+    """What the Python ITR sends for `inner`, with nonce 0."""
+    hash_value = flow_hash(inner)
+    rloc = choose_rloc(rlocs, hash_value, frozenset({4}))
+    assert rloc is not None
+    action = SendDatagram(
+        data_header(0, 0b011, iid) + inner,
+        Endpoint(rloc.address, 4341),
+        source_port(hash_value),
+        OUR_RLOC,
+    )
+    return outer_packet(action)
+
+
+def _without_nonce(outer: bytes) -> bytes:
+    return outer[:29] + bytes(3) + outer[32:]
+
+
+@pytest.mark.parametrize("iid", [0, 100])
+def test_encapsulation_equals_the_python_itr_for_every_flow(loaded: Loaded, iid: int) -> None:
+    loaded.set_iid(iid)
+    loaded.install(iid, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS)
+    chosen = set()
+    for port in range(2000, 2200):
+        inner = _udp("10.1.0.5", "10.2.3.4", port)
+        result = loaded.run("lisp_encap_eth", ETHERNET + inner)
+        assert result.retval == TC_ACT_OK
+        expected = _python_outer(inner, iid, RLOCS)
+        assert _without_nonce(result.data[14:]) == expected
+        chosen.add(expected[16:20])
+    assert len(chosen) == 2  # weights 30/70 between the two priority-1 RLOCs, never the third
+    assert loaded.counter("ebpf.encap.packets") == 200
+
+
+def test_unreachable_rlocs_leave_the_load_split(loaded: Loaded) -> None:
+    loaded.set_iid(0)
+    down = (RLOCS[0], RlocChoice(1, RLOCS[1].address, 1, 70, reachable=False), RLOCS[2])
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, down)
+    for port in range(3000, 3050):
+        inner = _udp("10.1.0.5", "10.2.3.4", port)
+        result = loaded.run("lisp_encap_eth", ETHERNET + inner)
+        assert result.data[14 + 16 : 14 + 20] == RLOCS[0].address.packed
+        assert _without_nonce(result.data[14:]) == _python_outer(inner, 0, down)
+
+
+def test_what_the_program_leaves_to_the_python_itr(loaded: Loaded) -> None:
+    loaded.set_iid(0)
+    loaded.install(0, "10.3.0.0/16", Step.MAP_REQUEST, ())
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS)
+    miss = ETHERNET + _udp("10.1.0.5", "10.9.0.1", 5)
+    entry = ETHERNET + _udp("10.1.0.5", "10.3.0.1", 5)
+    not_eid = ETHERNET + _udp("172.16.0.1", "10.2.0.1", 5)
+    fragment = bytearray(ETHERNET + _udp("10.1.0.5", "10.2.0.1", 5))
+    fragment[14 + 6] |= 0x20  # more fragments
+    for packet in (miss, entry, not_eid, bytes(fragment)):
+        result = loaded.run("lisp_encap_eth", packet)
+        assert (result.retval, result.data) == (TC_ACT_OK, packet)  # untouched, to the TUN
+    assert loaded.counter("ebpf.punt.miss") == 1
+    assert loaded.counter("ebpf.punt.entry") == 1
+    assert loaded.counter("ebpf.punt.unhandled") == 2
+    assert loaded.counter("ebpf.encap.packets") == 0
+
+
+def test_drop_action_drops_and_counts(loaded: Loaded) -> None:
+    loaded.set_iid(0)
+    loaded.install(0, "10.4.0.0/16", Step.DROP, ())
+    result = loaded.run("lisp_encap_eth", ETHERNET + _udp("10.1.0.5", "10.4.0.1", 5))
+    assert result.retval == TC_ACT_SHOT
+    assert loaded.counter("ebpf.drop.map-cache-drop") == 1
+
+
+@pytest.mark.parametrize("iid", [0, 100])
+def test_decapsulation_strips_the_outer_headers_of_packets_to_local_eids(
+    loaded: Loaded, iid: int
+) -> None:
+    inner = _udp("10.2.3.4", "10.1.0.5", 4000)
+    outer = _python_outer(_udp("10.2.3.4", "10.1.0.5", 4000), iid, (RlocChoice(0, OUR_RLOC, 1, 1),))
+    result = loaded.run("lisp_decap", ETHERNET + outer)
+    assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET + inner)
+    assert loaded.counter("ebpf.decap.packets") == 1
+
+
+def test_decapsulation_leaves_the_rest_to_the_stack(loaded: Loaded) -> None:
+    our = (RlocChoice(0, OUR_RLOC, 1, 1),)
+    not_local = ETHERNET + _python_outer(_udp("10.2.3.4", "10.9.0.5", 4000), 0, our)
+    other_iid = ETHERNET + _python_outer(_udp("10.2.3.4", "10.1.0.5", 4000), 5, our)
+    not_ours = ETHERNET + _python_outer(
+        _udp("10.2.3.4", "10.1.0.5", 4000), 0, (RlocChoice(0, IPv4Address("192.0.2.9"), 1, 1),)
+    )
+    plain = ETHERNET + _udp("10.2.3.4", "10.1.0.5", 4341)
+    for packet in (not_local, other_iid, not_ours, plain):
+        result = loaded.run("lisp_decap", packet)
+        assert (result.retval, result.data) == (TC_ACT_OK, packet)
+    assert loaded.counter("ebpf.decap.packets") == 0
+    assert loaded.counter("ebpf.decap.passed") == 2
+
+
+def test_wireshark_reads_the_encapsulated_packets(loaded: Loaded, tmp_path: Path) -> None:
+    loaded.set_iid(100)
+    loaded.install(100, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS)
+    inner = _udp("10.1.0.5", "10.2.3.4", 2000)
+    outer = loaded.run("lisp_encap_eth", ETHERNET + inner).data[14:]
+    write_pcap(tmp_path / "ebpf.pcap", [(outer, 0.0)])
+    (frame,) = check_pcap(tmp_path / "ebpf.pcap", check_checksums=True)
+    assert frame.clean, frame.problems()
+    assert frame.value("lisp-data.iid") == "100"
+    assert frame.protocols.count("ip") == 2, frame.protocols  # the inner packet too
+
+
+def _mapping(prefix: str, *rlocs: str, ttl: int = 1) -> MappingRecord:
+    network = ip_network(prefix)
+    return MappingRecord(
+        eid=with_instance_id(0, network.network_address),
+        eid_mask_len=network.prefixlen,
+        ttl=ttl,
+        authoritative=True,
+        locators=tuple(Locator(address=ip_address(r)) for r in rlocs),
+    )
+
+
+def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded) -> None:
+    """A replaced mapping redirects the flow, an expired one sends it back to the ITR, at once."""
+    loaded.set_iid(0)
+    _, itr, _ = build_xtr(lisp1_config())
+    follower = MapCacheSync(loaded.map_cache)
+    follower.follow(itr)
+    packet = ETHERNET + _udp("192.168.1.1", "192.168.2.1", 5000)
+
+    def outer_destination() -> str | None:
+        result = loaded.run("lisp_encap_eth", packet)
+        return None if result.data == packet else str(IPv4Address(result.data[30:34]))
+
+    assert outer_destination() is None  # a miss: the TUN path
+    itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.2"), 0.0, "10.0.1.254")
+    follower.sync()
+    assert follower.take_used() == []
+    assert outer_destination() == "10.0.2.2"
+    assert follower.take_used() == [(0, 4, int(IPv4Address("192.168.2.0")), 24)]
+    assert follower.take_used() == []  # cleared: it tells each use once
+    itr.cache.insert(_mapping("192.168.2.0/24", "10.0.2.3"), 1.0, "10.0.1.254")
+    follower.sync()
+    assert outer_destination() == "10.0.2.3"
+    itr.on_timer(1.0 + 61.0)  # the TTL (1 minute) ran out
+    follower.sync()
+    assert outer_destination() is None
+    assert len(itr.cache) == 0
