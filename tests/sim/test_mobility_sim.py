@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 from ipaddress import ip_address
 
+import pytest
+
 from helpers.xtr_fixtures import datagram, icmp
 from lispstack.config import parse_config
 from lispstack.core.build import build_node
@@ -53,7 +55,7 @@ address = "MS"
 """
 
 
-def xtr(name: str, prefix: str, rloc: str, key: str, dynamic: str = "") -> Node:
+def xtr(name: str, prefix: str, rloc: str, key: str, dynamic: str = "", more: str = "") -> Node:
     text = (
         XTR.replace("NAME", name)
         .replace("PREFIX", prefix)
@@ -61,18 +63,19 @@ def xtr(name: str, prefix: str, rloc: str, key: str, dynamic: str = "") -> Node:
         .replace("DYNAMIC", dynamic)
         .replace("KEY", key)
         .replace("MS", MS)
-    )
+    ) + more
     return build_node(parse_config(text, f"{name}.toml"), random.Random(name))
 
 
 class Net:
-    def __init__(self, *, limit: int = 1000) -> None:
+    def __init__(self, *, limit: int = 1000, subscribe: bool = False) -> None:
         dynamic = f"dynamic = true\ndynamic-timeout = 30\ndynamic-limit = {limit}"
+        more = "[itr]\nsubscribe = true\n" if subscribe else ""
         self.nodes = {
             MS: build_node(parse_config(MAP_SERVER, "ms.toml"), random.Random(1)),
-            "10.0.1.1": xtr("a", "192.168.1.0/24", "10.0.1.1", "mobile-secret", dynamic),
-            "10.0.3.3": xtr("b", "192.168.1.0/24", "10.0.3.3", "mobile-secret", dynamic),
-            "10.0.2.2": xtr("c", "192.168.2.0/24", "10.0.2.2", "peer-secret"),
+            "10.0.1.1": xtr("a", "192.168.1.0/24", "10.0.1.1", "mobile-secret", dynamic, more),
+            "10.0.3.3": xtr("b", "192.168.1.0/24", "10.0.3.3", "mobile-secret", dynamic, more),
+            "10.0.2.2": xtr("c", "192.168.2.0/24", "10.0.2.2", "peer-secret", "", more),
         }
         self.delivered: dict[str, list[bytes]] = {rloc: [] for rloc in self.nodes}
         self.traces: list[tuple[str, Trace]] = []
@@ -145,8 +148,11 @@ def test_an_idle_host_is_withdrawn_with_a_ttl_0_register_and_smrs() -> None:
     assert net.count("10.0.2.2", "in.smr") >= 1
 
 
-def test_a_moved_host_is_replaced_at_the_map_server_and_traffic_follows() -> None:
-    net = Net()
+@pytest.mark.parametrize("subscribe", [False, True], ids=["smr", "smr-and-pub-sub"])
+def test_a_moved_host_is_replaced_at_the_map_server_and_traffic_follows(subscribe: bool) -> None:
+    # With pub-sub on, the Map-Server's move notice (an unsolicited Map-Notify) must
+    # still reach the move handling, not the subscriber's publication check.
+    net = Net(subscribe=subscribe)
     net.send("10.0.1.1", HOST, PEER)
     net.send("10.0.2.2", PEER, HOST)
     assert len(net.delivered["10.0.1.1"]) == 1
@@ -158,6 +164,7 @@ def test_a_moved_host_is_replaced_at_the_map_server_and_traffic_follows() -> Non
     assert net.count("10.0.1.1", "in.map-notify.moved") == 1
     assert net.count(MS, "map-notify-ack.moved") == 1
     assert net.count("10.0.1.1", "dynamic-eids.moved") == 1
+    assert net.count("10.0.1.1", "drop.map-notify-unknown-subscription") == 0
     # xTR A SMRed the peer, which asked again: its traffic now goes to xTR B.
     assert net.count("10.0.2.2", "out.map-request.smr-invoked") == 1
     net.tick(0.5)
@@ -187,3 +194,18 @@ def test_a_flood_of_sources_is_capped_and_counted() -> None:
     assert net.count(MS, "registrations.accepted") < 20
     database = net.nodes["10.0.1.1"].show("database", None, net.now)
     assert isinstance(database, list) and len(database) == 1 + 5
+
+
+def test_a_dynamic_hosts_packets_leave_the_one_call_path_to_the_learning_itr() -> None:
+    """Itr.encapsulate_ipv4 (the TUN engine's one-call path) skips the host learning
+    of handle_tun: it must hand a dynamic prefix's packets back, or an active host
+    would be withdrawn as idle."""
+    net = Net()
+    net.send("10.0.1.1", HOST, PEER)  # learned; the peer's mapping is cached
+    a = net.nodes["10.0.1.1"]
+    assert a.encapsulate_ipv4 is not None
+    assert a.encapsulate_ipv4(icmp(HOST, PEER), 0, net.now) is None
+    c = net.nodes["10.0.2.2"]
+    net.send("10.0.2.2", PEER, HOST)  # c caches the host's mapping
+    assert c.encapsulate_ipv4 is not None
+    assert c.encapsulate_ipv4(icmp(PEER, HOST), 0, net.now) is not None

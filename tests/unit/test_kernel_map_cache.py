@@ -4,6 +4,7 @@ changed, the step and RLOCs of each, and the kernel's hits reported back."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from ipaddress import IPv4Address, ip_address
 
 from helpers.xtr_fixtures import build_xtr, lisp1_config
@@ -16,7 +17,26 @@ from lispstack.core.itr import Itr
 from lispstack.core.rloc_probe import ReachabilityChange
 from lispstack.core.xtr import build_xtr_roles
 from lispstack.core.xtr_cache import XtrCache
+from lispstack.io import ebpf_layout as layout
 from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
+
+DYNAMIC = """
+[node]
+name = "mobile"
+roles = ["itr", "etr"]
+[[database-mappings]]
+eid-prefix = "192.168.1.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+dynamic = true
+[[database-mappings]]
+eid-prefix = "192.168.9.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+[[map-servers]]
+address = "10.0.1.254"
+auth-key = "k"
+[[map-resolvers]]
+address = "10.0.1.254"
+"""
 
 PETR = """
 [node]
@@ -81,6 +101,32 @@ def test_step_for_gives_the_rlocs_an_encapsulation_uses() -> None:
     assert (step, [str(r.address) for r in rlocs], lsb) == (Step.ENCAPSULATE, ["10.0.2.2"], 1)
     dropped, _ = itr.cache.insert(record("192.168.3.0/24", action=MapReplyAction.DROP), 0.0, "ms")
     assert itr.step_for(dropped)[0] is Step.DROP
+
+
+def test_map_versioned_packets_are_left_to_the_python_itr() -> None:
+    """Only handle_tun writes the V bit (RFC 9302): a kernel data plane and the
+    one-call path leave it an entry with a map-version, and every entry of an ITR
+    whose own mapping has one."""
+    _, itr, _ = build_xtr(lisp1_config())
+    plain, _ = itr.cache.insert(record("192.168.2.0/24", "10.0.2.2"), 0.0, "ms")
+    versioned_record = replace(record("192.168.3.0/24", "10.0.3.3"), map_version=7)
+    versioned, _ = itr.cache.insert(versioned_record, 0.0, "ms")
+    assert not itr.carries_map_versions(plain)
+    assert itr.carries_map_versions(versioned)
+    assert layout.PUNT[0] == layout.ACTION_PUNT
+    own = lisp1_config().database_mappings[0]
+    _, versioned_itr, _ = build_xtr(
+        replace(lisp1_config(), database_mappings=(replace(own, map_version=3),))
+    )
+    entry, _ = versioned_itr.cache.insert(record("192.168.2.0/24", "10.0.2.2"), 0.0, "ms")
+    assert versioned_itr.carries_map_versions(entry)
+
+
+def test_a_dynamic_prefix_is_not_given_to_the_programs() -> None:
+    dynamic = parse_config(DYNAMIC, "mobile.toml")
+    prefixes = layout.local_prefixes(dynamic)
+    assert [(iid, str(network)) for iid, network, _ in prefixes] == [(0, "192.168.9.0/24")]
+    assert prefixes[0][2] == layout.EID_SOURCE | layout.EID_DELIVER
 
 
 def test_natively_forwarded_entries_go_to_the_petrs_when_they_take_them() -> None:

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable, Iterable
-from ipaddress import ip_network
 from pathlib import Path
 
 from pyroute2 import IPRoute
@@ -155,17 +154,7 @@ class EbpfEngine:
             libbpf.update(eids, key, value)
 
     def _local_eids(self, config: NodeConfig) -> dict[bytes, bytes]:
-        flags = (layout.EID_SOURCE if config.has_role(NodeRole.ITR) else 0) | (
-            layout.EID_DELIVER if config.has_role(NodeRole.ETR) else 0
-        )
-        # A dynamic prefix's packets stay with Python both ways: its ITR learns the
-        # hosts that send, its ETR SMRs the ITRs still sending to a host gone.
-        prefixes = [
-            (m.eid_prefix.iid, ip_network(m.eid_prefix.network), flags)
-            for m in config.database_mappings
-            if not m.dynamic
-        ]
-        return layout.local_eid_entries(prefixes, self._tuns)
+        return layout.local_eid_entries(layout.local_prefixes(config), self._tuns)
 
     def reconfigure(self, running: NodeConfig, new: NodeConfig) -> None:
         """A reload: new database mappings (local EIDs, RLOCs), PETRs (every entry's step)."""

@@ -12,9 +12,10 @@ import ctypes
 import socket
 import sys
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
+from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.encapsulation import RlocChoice
 from lispstack.core.events import IPAddress
 from lispstack.core.forwarding import Step
@@ -145,6 +146,21 @@ def used(value: bytes, written: bytes) -> bool:
         and value[:USED_OFFSET] == written[:USED_OFFSET]
         and value[USED_OFFSET + 1 :] == written[USED_OFFSET + 1 :]
     )
+
+
+def local_prefixes(config: NodeConfig) -> list[LocalPrefix]:
+    """The node's EID prefixes the programs take: a source to encapsulate (an ITR),
+    a destination to deliver (an ETR). A dynamic prefix's packets stay with Python
+    both ways: its ITR learns the hosts that send, its ETR SMRs the ITRs still
+    sending to a host gone."""
+    flags = (EID_SOURCE if config.has_role(NodeRole.ITR) else 0) | (
+        EID_DELIVER if config.has_role(NodeRole.ETR) else 0
+    )
+    return [
+        (m.eid_prefix.iid, ip_network(m.eid_prefix.network), flags)
+        for m in config.database_mappings
+        if not m.dynamic
+    ]
 
 
 def local_eid_entries(
