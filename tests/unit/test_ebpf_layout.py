@@ -72,6 +72,7 @@ def test_map_cache_value_carries_each_rloc_in_record_order() -> None:
         (Step.DROP, layout.ACTION_DROP),
         (Step.MAP_REQUEST, layout.ACTION_PUNT),
         (Step.NATIVE, layout.ACTION_PUNT),
+        (Step.TO_PETR, layout.ACTION_PUNT),  # the ITR counts what it sends to PETRs
     ],
 )
 def test_steps_that_are_not_encapsulation(step: Step, action: int) -> None:
@@ -106,8 +107,9 @@ def test_local_eids_inherit_the_flags_of_the_prefixes_holding_them() -> None:
 
 def test_config_and_per_cpu_counters() -> None:
     config = layout.Config.from_buffer_copy(
-        layout.config_value({4: IPv4Address("192.0.2.1"), 6: IPv6Address("::1")}, True)
+        layout.config_value({4: IPv4Address("192.0.2.1"), 6: IPv6Address("::1")}, True, 1400)
     )
     assert (bytes(config.rloc4), config.families, config.redirect) == (b"\xc0\x00\x02\x01", 3, 1)
+    assert config.max_inner4 == 1400 - 36
     per_cpu = (3).to_bytes(8, "little") + (4).to_bytes(8, "little")
     assert layout.counter_total(per_cpu) == 7

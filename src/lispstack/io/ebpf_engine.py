@@ -139,9 +139,8 @@ class EbpfEngine:
     def _fill(self, config: NodeConfig, running: NodeConfig | None = None) -> None:
         """The node's RLOCs and local EID prefixes (`running`: those to replace)."""
         local = LocalEids(config.database_mappings)
-        libbpf.update(
-            self._obj.map_fd("lisp_config"), _ZERO, layout.config_value(local.rloc_for, True)
-        )
+        value = layout.config_value(local.rloc_for, True, config.itr.rloc_path_mtu)
+        libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
         iids = self._obj.map_fd("lisp_tun_iids")
         for iid, ifindex in self._tuns.items():
             libbpf.update(iids, ifindex.to_bytes(4, "little"), iid.to_bytes(4, "little"))
@@ -197,6 +196,8 @@ class EbpfEngine:
             total = layout.counter_total(per_cpu or b"")
             if total > self._reported[index]:
                 count(name, total - self._reported[index])
+                if name in layout.NODE_TOTALS:
+                    count(layout.NODE_TOTALS[name], total - self._reported[index])
                 self._reported[index] = total
 
     def close(self) -> None:

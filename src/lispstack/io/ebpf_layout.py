@@ -19,6 +19,7 @@ from lispstack.config.model import NodeConfig, NodeRole
 from lispstack.core.encapsulation import RlocChoice
 from lispstack.core.events import IPAddress
 from lispstack.core.forwarding import Step
+from lispstack.core.path_mtu import OUTER_OVERHEAD
 
 OBJECT = Path(__file__).with_name("ebpf") / "lisp.bpf.o"
 """The compiled programs (scripts/setup.sh builds them from lisp.bpf.c)."""
@@ -39,6 +40,9 @@ COUNTERS = (
     "ebpf.decap.packets",
     "ebpf.decap.passed",
 )
+NODE_TOTALS = {"ebpf.encap.packets": "encap.packets", "ebpf.decap.packets": "decap.packets"}
+"""Kernel counters also added to the node's own: encap.packets and decap.packets count
+what the node encapsulated and decapsulated, whichever plane did it."""
 """`show statistics` names of the per-CPU counters, in enum lisp_counter order."""
 
 
@@ -81,6 +85,7 @@ class Config(ctypes.Structure):
         ("rloc4", ctypes.c_uint8 * 4),
         ("families", ctypes.c_uint32),
         ("redirect", ctypes.c_uint32),
+        ("max_inner4", ctypes.c_uint32),
     )
 
 
@@ -105,13 +110,13 @@ def lpm_key(iid: int, version: int, network: int, length: int) -> bytes:
 def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
     """What the encapsulation program does for a map-cache entry whose step is `step`.
 
-    ENCAPSULATE and TO_PETR carry their RLOCs (the entry's, or the PETRs');
-    DROP drops in the kernel; everything else, and a set of more than
-    MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device).
+    ENCAPSULATE carries the entry's RLOCs; DROP drops in the kernel; everything
+    else (TO_PETR too: the ITR counts what it sends to PETRs), and a set of more
+    than MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device).
     """
     if step is Step.DROP:
         return bytes(MapCacheValue(ACTION_DROP))
-    if step not in (Step.ENCAPSULATE, Step.TO_PETR) or len(rlocs) > MAX_RLOCS:
+    if step is not Step.ENCAPSULATE or len(rlocs) > MAX_RLOCS:
         return bytes(MapCacheValue(ACTION_PUNT))
     value = MapCacheValue(ACTION_ENCAP, len(rlocs), lsb=lsb & 0xFFFFFFFF)
     for slot, rloc in zip(value.rlocs, rlocs, strict=False):
@@ -188,12 +193,15 @@ def local_eid_entries(
     return entries
 
 
-def config_value(rlocs: dict[int, IPAddress], redirect: bool) -> bytes:
-    """The node's RLOCs by IP version, and whether to send packets out (not a test run)."""
+def config_value(rlocs: dict[int, IPAddress], redirect: bool, rloc_path_mtu: int = 0) -> bytes:
+    """The node's RLOCs by IP version, whether to send packets out (not a test run),
+    and the largest inner packet an IPv4 outer header takes within `rloc_path_mtu`
+    (0: no limit)."""
     value = Config(families=(1 if 4 in rlocs else 0) | (2 if 6 in rlocs else 0))
     if 4 in rlocs:
         value.rloc4[:] = list(rlocs[4].packed)
     value.redirect = int(redirect)
+    value.max_inner4 = max(rloc_path_mtu - OUTER_OVERHEAD[4], 0)
     return bytes(value)
 
 

@@ -287,6 +287,10 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	}
 	const struct lisp_rloc *rloc = &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)];
 	__u16 inner_len = bpf_ntohs(ip->tot_len);
+	if (config->max_inner4 && inner_len > config->max_inner4) {
+		count(LISP_CTR_PUNT_OTHER);  /* too big: the TUN path fragments or sends ICMP */
+		return TC_ACT_OK;
+	}
 	__u32 iid = bpf_ntohl(key.iid);
 
 	struct outer4 outer = {};

@@ -65,6 +65,9 @@ struct lisp_config {
 	__u32 families;       /* bit 0: we have an IPv4 RLOC, bit 1: an IPv6 RLOC */
 	__u32 redirect;       /* 1: send encapsulated packets out (bpf_fib_lookup + redirect);
 	                       * 0: return them to the caller (bpf_prog_test_run) */
+	__u32 max_inner4;     /* the largest inner packet that fits rloc-path-mtu in an IPv4
+	                       * outer header (RFC 9300 7.1); bigger ones go to the TUN path,
+	                       * which fragments or answers ICMP; 0: no limit */
 };
 
 /* Per-CPU counters, by index; Python reads them into `show statistics`. */
