@@ -41,6 +41,8 @@ pytestmark = pytest.mark.skipif(
 
 TC_ACT_OK, TC_ACT_SHOT = 0, 2
 OUR_RLOC = IPv4Address("192.0.2.1")
+SECOND_RLOC = IPv4Address("203.0.113.1")
+"""A multihomed ETR's other RLOC: decapsulated too (outer headers leave from OUR_RLOC)."""
 ETHERNET = bytes(12) + b"\x08\x00"
 LOOPBACK = 1
 """BPF_PROG_TEST_RUN runs the packet as if on the loopback device."""
@@ -59,6 +61,9 @@ class Loaded:
         libbpf.update(
             obj.map_fd("lisp_config"), bytes(4), layout.config_value({4: OUR_RLOC}, False)
         )
+        held = {str(OUR_RLOC), str(SECOND_RLOC)}
+        for key, value in layout.local_rloc_entries((OUR_RLOC, SECOND_RLOC), held).items():
+            libbpf.update(obj.map_fd("lisp_local_rlocs"), key, value)
         for key, value in layout.local_eid_entries(
             [
                 (0, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
@@ -174,22 +179,34 @@ def test_drop_action_drops_and_counts(loaded: Loaded) -> None:
     assert loaded.counter("ebpf.drop.map-cache-drop") == 1
 
 
-@pytest.mark.parametrize("iid", [0, 100])
+@pytest.mark.parametrize(("iid", "rloc"), [(0, OUR_RLOC), (100, OUR_RLOC), (0, SECOND_RLOC)])
 def test_decapsulation_strips_the_outer_headers_of_packets_to_local_eids(
-    loaded: Loaded, iid: int
+    loaded: Loaded, iid: int, rloc: IPv4Address
 ) -> None:
     inner = _udp("10.2.3.4", "10.1.0.5", 4000)
-    outer = _python_outer(_udp("10.2.3.4", "10.1.0.5", 4000), iid, (RlocChoice(0, OUR_RLOC, 1, 1),))
+    outer = _python_outer(_udp("10.2.3.4", "10.1.0.5", 4000), iid, (RlocChoice(0, rloc, 1, 1),))
+    assert outer[16:20] == rloc.packed
     result = loaded.run("lisp_decap", ETHERNET + outer)
     assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET + inner)
     assert loaded.counter("ebpf.decap.packets") == 1
+
+
+def test_decapsulation_takes_an_rloc_only_while_it_is_in_the_map(loaded: Loaded) -> None:
+    """A reload removing the second RLOC: packets to it go up the stack untouched."""
+    packet = ETHERNET + _python_outer(
+        _udp("10.2.3.4", "10.1.0.5", 4000), 0, (RlocChoice(0, SECOND_RLOC, 1, 1),)
+    )
+    libbpf.delete(loaded.obj.map_fd("lisp_local_rlocs"), SECOND_RLOC.packed)
+    result = loaded.run("lisp_decap", packet)
+    assert (result.retval, result.data) == (TC_ACT_OK, packet)
+    assert loaded.counter("ebpf.decap.packets") == 0
 
 
 def test_decapsulation_leaves_the_rest_to_the_stack(loaded: Loaded) -> None:
     our = (RlocChoice(0, OUR_RLOC, 1, 1),)
     not_local = ETHERNET + _python_outer(_udp("10.2.3.4", "10.9.0.5", 4000), 0, our)
     other_iid = ETHERNET + _python_outer(_udp("10.2.3.4", "10.1.0.5", 4000), 5, our)
-    not_ours = ETHERNET + _python_outer(
+    not_ours = ETHERNET + _python_outer(  # to an address that is not a local RLOC
         _udp("10.2.3.4", "10.1.0.5", 4000), 0, (RlocChoice(0, IPv4Address("192.0.2.9"), 1, 1),)
     )
     plain = ETHERNET + _udp("10.2.3.4", "10.1.0.5", 4341)

@@ -6,6 +6,7 @@ import ctypes
 import json
 import shutil
 import subprocess
+import sys
 from ipaddress import IPv4Address, IPv6Address, ip_network
 
 import pytest
@@ -103,6 +104,19 @@ def test_local_eids_inherit_the_flags_of_the_prefixes_holding_them() -> None:
         entries[layout.lpm_key(7, 4, int(IPv4Address("10.1.0.0")), 16)]
     )
     assert (other.flags, other.ifindex) == (layout.EID_SOURCE, 9)
+
+
+def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
+    rlocs = (
+        IPv4Address("192.0.2.1"),
+        IPv6Address("2001:db8::1"),
+        IPv4Address("203.0.113.1"),
+        IPv4Address("198.51.100.9"),  # another xTR's, in the same database mapping
+    )
+    held = {"192.0.2.1", "203.0.113.1", "2001:db8::1", "127.0.0.1"}
+    entries = layout.local_rloc_entries(rlocs, held)
+    decap = (layout.RLOC_DECAP).to_bytes(4, sys.byteorder)
+    assert entries == {b"\xc0\x00\x02\x01": decap, b"\xcb\x00\x71\x01": decap}
 
 
 def test_config_and_per_cpu_counters() -> None:

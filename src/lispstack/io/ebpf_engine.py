@@ -119,6 +119,8 @@ class EbpfEngine:
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
+        self._local_rlocs: set[bytes] = set()
+        """The keys written into lisp_local_rlocs (a reload removes those gone)."""
         try:
             self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
             self._counters = self._obj.map_fd("lisp_counters")
@@ -141,6 +143,7 @@ class EbpfEngine:
         local = LocalEids(config.database_mappings)
         value = layout.config_value(local.rloc_for, True, config.itr.rloc_path_mtu)
         libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
+        self._fill_local_rlocs(local)
         iids = self._obj.map_fd("lisp_tun_iids")
         for iid, ifindex in self._tuns.items():
             libbpf.update(iids, ifindex.to_bytes(4, "little"), iid.to_bytes(4, "little"))
@@ -151,6 +154,17 @@ class EbpfEngine:
                 libbpf.delete(eids, key)
         for key, value in entries.items():
             libbpf.update(eids, key, value)
+
+    def _fill_local_rlocs(self, local: LocalEids) -> None:
+        """The RLOCs the decapsulation program takes: those of `local` held here."""
+        rlocs = self._obj.map_fd("lisp_local_rlocs")
+        held = {address for address, _ in _held_addresses()}
+        entries = layout.local_rloc_entries(local.rlocs, held)
+        for key in self._local_rlocs - entries.keys():
+            libbpf.delete(rlocs, key)
+        for key, value in entries.items():
+            libbpf.update(rlocs, key, value)
+        self._local_rlocs = set(entries)
 
     def _local_eids(self, config: NodeConfig) -> dict[bytes, bytes]:
         return layout.local_eid_entries(layout.local_prefixes(config), self._tuns)
@@ -239,11 +253,16 @@ def interfaces_holding(addresses: Iterable[object]) -> list[int]:
     """The ifindexes of the interfaces that hold these addresses (our RLOCs)."""
     wanted = {str(a) for a in addresses}
     found: list[int] = []
-    with IPRoute() as ipr:
-        for message in ipr.get_addr():
-            if message.get_attr("IFA_ADDRESS") in wanted and message["index"] not in found:
-                found.append(message["index"])
+    for address, index in _held_addresses():
+        if address in wanted and index not in found:
+            found.append(index)
     return found
+
+
+def _held_addresses() -> list[tuple[str, int]]:
+    """Every address of this namespace's interfaces, with the ifindex holding it."""
+    with IPRoute() as ipr:
+        return [(m.get_attr("IFA_ADDRESS"), m["index"]) for m in ipr.get_addr()]
 
 
 def detach_stale() -> list[str]:

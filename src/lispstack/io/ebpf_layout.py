@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
@@ -27,6 +27,8 @@ OBJECT = Path(__file__).with_name("ebpf") / "lisp.bpf.o"
 MAX_RLOCS = 8
 ACTION_ENCAP, ACTION_PUNT, ACTION_DROP = 0, 1, 2
 EID_SOURCE, EID_DELIVER = 1, 2
+RLOC_DECAP = 1
+"""Flag of a local RLOC in lisp_local_rlocs: the ETR decapsulates packets to it."""
 KEY_BITS = 64
 """The instance-id and version words before the address in an LPM key."""
 
@@ -191,6 +193,17 @@ def local_eid_entries(
         key = lpm_key(iid, network.version, int(network.network_address), network.prefixlen)
         entries[key] = bytes(EidValue(inherited, tun_index.get(iid, 0)))
     return entries
+
+
+def local_rloc_entries(rlocs: Iterable[IPAddress], held: Collection[str]) -> dict[bytes, bytes]:
+    """The lisp_local_rlocs hash: each IPv4 RLOC of the node that an interface here
+    holds (`held`: the addresses of this namespace), so the decapsulation program takes
+    packets to any of a multihomed ETR's RLOCs. Key: the address (network order)."""
+    return {
+        rloc.packed: RLOC_DECAP.to_bytes(4, sys.byteorder)
+        for rloc in rlocs
+        if rloc.version == 4 and str(rloc) in held
+    }
 
 
 def config_value(rlocs: dict[int, IPAddress], redirect: bool, rloc_path_mtu: int = 0) -> bytes:

@@ -11,10 +11,11 @@
  * lisp_encap_eth  the same for a packet with an Ethernet header (used by
  *                 bpf_prog_test_run, which always hands one over).
  * lisp_decap      tc ingress of the RLOC-facing interfaces: IPv4 UDP to port
- *                 4341 of our RLOC whose inner IPv4 destination is a local EID
- *                 prefix of the header's instance-id loses its outer headers
- *                 and enters that instance's TUN device, as if the Python ETR
- *                 had written it there. The rest goes up the stack untouched.
+ *                 4341 of any of our local RLOCs (lisp_local_rlocs) whose
+ *                 inner IPv4 destination is a local EID prefix of the
+ *                 header's instance-id loses its outer headers and enters
+ *                 that instance's TUN device, as if the Python ETR had
+ *                 written it there. The rest goes up the stack untouched.
  *
  * The RLOC choice and the flow hash are those of core/encapsulation.py, so
  * both engines send a flow to the same RLOC from the same UDP source port.
@@ -64,6 +65,15 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, 256);
 } lisp_tun_iids SEC(".maps");
+
+/* The ETR's local IPv4 RLOCs (big-endian address) -> LISP_RLOC_* flags: a
+ * multihomed ETR decapsulates packets to any of them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 64);
+} lisp_local_rlocs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -361,7 +371,7 @@ int lisp_encap_eth(struct __sk_buff *skb)
 	return encap(skb, ETH_HLEN);
 }
 
-/* Decapsulate IPv4-in-IPv4 LISP to our RLOC whose inner destination is a local
+/* Decapsulate IPv4-in-IPv4 LISP to one of our RLOCs whose inner destination is a local
  * EID of its instance-id, into that instance's TUN device (TC_ACT_OK: the stack
  * has it, and the Python ETR on port 4341 if it is LISP). */
 SEC("tc")
@@ -380,8 +390,12 @@ int lisp_decap(struct __sk_buff *skb)
 	    outer->ip.protocol != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT) ||
 	    (outer->ip.frag_off & bpf_htons(IP_MF_OFFSET)))
 		return TC_ACT_OK;
+	__u32 daddr = outer->ip.daddr;
+	__u32 *rloc = bpf_map_lookup_elem(&lisp_local_rlocs, &daddr);
+	if (!rloc || !(*rloc & LISP_RLOC_DECAP))
+		return TC_ACT_OK;
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
-	if (!config || __builtin_memcmp(&outer->ip.daddr, config->rloc4, 4) != 0)
+	if (!config)
 		return TC_ACT_OK;
 	if ((void *)(inner + 1) > data_end || inner->version != 4) {
 		count(LISP_CTR_DECAP_PASS);  /* IPv6 inside: the Python ETR */

@@ -59,9 +59,14 @@ struct lisp_eid_value {
 	__u32 ifindex;        /* the instance-id's TUN device: where decapsulated packets go */
 };
 
+/* Flags of a local RLOC (value of the lisp_local_rlocs hash, keyed by the IPv4
+ * address as a big-endian __u32). */
+#define LISP_RLOC_DECAP   1   /* the ETR decapsulates packets to it */
+
 /* The node's own RLOCs and switches (one entry, index 0). */
 struct lisp_config {
-	__u8 rloc4[4];        /* source of IPv4 outer headers */
+	__u8 rloc4[4];        /* source of IPv4 outer headers (decapsulation takes any of
+	                       * lisp_local_rlocs) */
 	__u32 families;       /* bit 0: we have an IPv4 RLOC, bit 1: an IPv6 RLOC */
 	__u32 redirect;       /* 1: send encapsulated packets out (bpf_fib_lookup + redirect);
 	                       * 0: return them to the caller (bpf_prog_test_run) */
