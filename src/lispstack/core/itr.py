@@ -36,6 +36,7 @@ from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import (
+    UNUSABLE_PRIORITY,
     RlocChoice,
     choose_rloc,
     data_header,
@@ -695,13 +696,17 @@ class Itr(Role):
                 rlocs = [r.address for r in entry.rlocs if r.address.version in self._families]
                 in_use = entry.last_used > now - self.prober.interval
             actions.extend(self._reachability(self.prober.run_round(key, rlocs, in_use, now)))
+        return actions + self._send_probe(now)
+
+    def _send_probe(self, now: float) -> list[Action]:
+        """The one probe the rate allows now, if any is queued."""
         probe = self.prober.next_probe(now)
         if probe is None:
-            return actions
+            return []
         key, address = probe
         entry = self.cache.get(key)
         if entry is None:
-            return actions
+            return []
         nonce = self.rng.getrandbits(64) or 1
         request = MapRequest(
             nonce=nonce,
@@ -711,15 +716,63 @@ class Itr(Role):
         )
         self.prober.sent_probe(key, address, nonce, now)
         self.counters.add("out.rloc-probe")
-        actions.append(
+        return [
             SendDatagram(
                 request.encode(),
                 Endpoint(address, CONTROL_PORT),
                 CONTROL_PORT,
                 self.local.rloc_for[address.version],
             )
-        )
-        return actions
+        ]
+
+    def _disagreeing(
+        self, entry: CacheEntry, outer: IPAddress, lsb: int, width: int
+    ) -> list[IPAddress]:
+        """The RLOCs of `entry` whose reachability the locator-status-bits `lsb` (`width`
+        bits) contradict, when they come from one of the entry's RLOCs `outer` (else none:
+        anyone can send a data packet)."""
+        if not any(r.address == outer for r in entry.rlocs):
+            return []
+        return [
+            r.address
+            for r in entry.rlocs
+            if r.index < width
+            and r.priority < UNUSABLE_PRIORITY
+            and r.address.version in self._families
+            and bool(lsb >> r.index & 1) != r.reachable
+        ]
+
+    def locator_status_differs(
+        self,
+        iid: int,
+        version: int,
+        source: int,
+        outer: IPAddress,
+        lsb: int,
+        width: int,
+        now: float,
+    ) -> bool:
+        """The one-call decapsulation's check: do a data packet's locator-status-bits
+        contradict what probing knows of the sender's RLOCs (then `locator_status_seen`)?"""
+        if not self.prober.enabled:
+            return False
+        entry = self.cache.find(iid, _address(version, source), now)
+        return entry is not None and bool(self._disagreeing(entry, outer, lsb, width))
+
+    def locator_status_seen(
+        self, iid: int, source: IPAddress, outer: IPAddress, lsb: int, width: int, now: float
+    ) -> list[Action]:
+        """RFC 9300 section 10: a data packet from `source` (outer source `outer`) says
+        which of its site's locators are up. Acting on that would let one spoofed packet
+        take RLOCs down: an RLOC it contradicts is probed at once (rate-limited, in
+        core.rloc_probe) and the probe decides."""
+        entry = self.cache.find(iid, source, now) if self.prober.enabled else None
+        if entry is None or entry.kind != EntryKind.POSITIVE:
+            return []
+        queued = self.prober.probe_now(entry.key, self._disagreeing(entry, outer, lsb, width), now)
+        if queued:
+            self.counters.add("lsb.probe-triggered", queued)
+        return self._send_probe(now)
 
     def _reachability(self, changes: list[ReachabilityChange]) -> list[Action]:
         actions: list[Action] = []

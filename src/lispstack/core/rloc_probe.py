@@ -14,6 +14,11 @@ time: never a burst, however many entries fall due together. Memory is
 bounded by the map-cache: one schedule slot per entry, one state per
 (entry, RLOC), at most one queued probe and one nonce per state.
 
+A probe can also be asked for out of turn (`probe_now`: a data packet's
+locator-status-bits disagree with what probing knows, RFC 9300 section 10):
+it goes to the head of the queue, still within the rate, at most once per
+`TRIGGER_SPACING` seconds per RLOC; its answer or miss decides as any probe's.
+
 Pure logic, driven by the ITR's clock (`due`, `next_deadline`); the ITR
 builds and sends the messages.
 """
@@ -38,6 +43,8 @@ DEFAULT_RATE = 100.0
 JITTER = 0.1
 """A round comes up to this fraction of the interval early."""
 MAX_ANSWER_WAIT = 2.0
+TRIGGER_SPACING = 1.0
+"""Seconds between two out-of-turn probes of one RLOC."""
 
 
 @dataclass(slots=True)
@@ -52,6 +59,8 @@ class RlocState:
     last_probe: float | None = None
     rtt: float | None = None
     queued: bool = False
+    triggered: float | None = None
+    """When a probe of this RLOC was last asked for out of turn (`probe_now`)."""
 
     def to_json(self, now: float) -> dict[str, object]:
         up_down = "up" if self.reachable else "down"
@@ -211,6 +220,28 @@ class RlocProber:
             self._next_send = now + self.spacing
             return key, address
         return None
+
+    def probe_now(self, key: EntryKey, addresses: Iterable[IPAddress], now: float) -> int:
+        """Probe `addresses` of the watched entry `key`, in order, before any other probe.
+
+        How many were queued: none when probing is off or the entry unwatched; an
+        RLOC is passed over while a probe of it is outstanding or queued (that probe
+        decides), or when its last out-of-turn probe is under TRIGGER_SPACING seconds old.
+        """
+        if key not in self._scheduled:
+            return 0
+        states = self._states.setdefault(key, {})
+        picked: list[ProbeKey] = []
+        for address in addresses:
+            state = states.setdefault(address, RlocState())
+            recent = state.triggered is not None and now - state.triggered < TRIGGER_SPACING
+            if recent or state.nonce or state.queued:
+                continue
+            state.triggered = now
+            state.queued = True
+            picked.append((key, address))
+        self._queue.extendleft(reversed(picked))
+        return len(picked)
 
     def sent_probe(self, key: EntryKey, address: IPAddress, nonce: int, now: float) -> None:
         state = self._states[key][address]

@@ -65,6 +65,8 @@ def build_xtr_roles(
         if etr is not None:
             etr.on_smr = itr.handle_smr  # the ETR owns Map-Requests; SMRs are the ITR's
             etr.on_source_version = itr.source_version_seen
+            etr.on_locator_status = itr.locator_status_seen
+            etr.locator_status_differs = itr.locator_status_differs
             itr.on_local_source = etr.saw_local_source  # moving EIDs: hosts seen sending
             if config.itr.subscribe:
                 itr.subscriber = Subscriber(etr.xtr_id, lambda: [s.key for s in etr.sessions])
