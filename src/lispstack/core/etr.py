@@ -67,7 +67,7 @@ from lispstack.core.role import Role
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
-from lispstack.wire.data_header import FLAG_I, Decapsulated
+from lispstack.wire.data_header import FLAG_E, FLAG_I, Decapsulated
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify
@@ -122,6 +122,10 @@ class Etr(Role):
             Callable[[int, int, int, IPAddress, int, int, float], bool] | None
         ) = None
         """The node's ITR (`Itr.locator_status_differs`): must `handle_data` take the packet?"""
+        self.on_nonce: Callable[[IPAddress, int, bool, float], list[Action]] | None = None
+        """The node's ITR with `[itr] echo-nonce` (`Itr.nonce_seen`): a data packet's nonce."""
+        self.echo_nonce_wanted: Callable[[IPAddress, int, bool], bool] | None = None
+        """The node's ITR with `[itr] echo-nonce` (`Itr.echo_nonce_wanted`)."""
         """The node's ITR's check of a data packet's source map-version (core.xtr wires
         it): (iid, source EID, version, now)."""
         self._smr_limiter = SmrLimiter()
@@ -446,14 +450,17 @@ class Etr(Role):
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         actions: list[Action] = [WriteToTun(packet.inner, packet.iid)]
         source = IPv4Address(src) if version == 4 else IPv6Address(src)
+        outer = datagram.source.address
         if packet.map_versions is not None:
-            actions.extend(self._versions(packet, ours, source, datagram.source.address, now))
+            actions.extend(self._versions(packet, ours, source, outer, now))
         if packet.lsb is not None and self.on_locator_status is not None:
             width = _lsb_width(packet)
-            outer = datagram.source.address
             actions.extend(
                 self.on_locator_status(packet.iid, source, outer, packet.lsb, width, now)
             )
+        if packet.nonce is not None and self.on_nonce is not None:
+            echo_request = bool(packet.flags & FLAG_E)
+            actions.extend(self.on_nonce(outer, packet.nonce, echo_request, now))
         if ours.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
             actions.extend(self._absent_host(datagram.source.address, packet, ours, now))
         return actions
@@ -504,6 +511,13 @@ class Etr(Role):
             )
         ):
             return None  # `handle_data` has the ITR probe the RLOCs the bits contradict
+        wanted = self.echo_nonce_wanted
+        if (
+            packet.nonce is not None
+            and wanted is not None
+            and wanted(source.address, packet.nonce, bool(packet.flags & FLAG_E))
+        ):
+            return None  # `handle_data` hands the nonce to the ITR (echo-nonce)
         if prefix.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
             return None  # a host not here: `handle_data` SMRs its sender
         self.counters.add("decap.packets")

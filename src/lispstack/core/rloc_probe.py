@@ -265,6 +265,22 @@ class RlocProber:
             change = ReachabilityChange(key, address, True)
         return ProbeAnswer(key, address, state.rtt, change)
 
+    def keys_of(self, address: IPAddress) -> list[EntryKey]:
+        """The entries that have `address` among their probed RLOCs."""
+        return [key for key, states in self._states.items() if address in states]
+
+    def confirmed(self, address: IPAddress) -> list[ReachabilityChange]:
+        """`address` answered otherwise (an echoed nonce, RFC 9300 section 10.1): as an
+        answered probe, in every entry that has it (its outstanding probes stay)."""
+        changes: list[ReachabilityChange] = []
+        for key in self.keys_of(address):
+            state = self._states[key][address]
+            state.misses = 0
+            if not state.reachable:
+                state.reachable = True
+                changes.append(ReachabilityChange(key, address, True))
+        return changes
+
     def forget(self, key: EntryKey) -> None:
         for state in self._states.pop(key, {}).values():
             self._drop_state(state)
