@@ -207,6 +207,7 @@ def test_an_evicted_entry_leaves_no_probe_state_behind() -> None:
     resolve(itr, multihomed("192.168.3.0"))  # evicts 192.168.2.0/24
     assert itr.prober.sizes()["states"] == 0
     assert itr.prober.sizes()["nonces"] == 0
+    assert itr.prober.sizes()["rlocs"] == 0
 
 
 # ---------------------------------------------------------------- locator-status-bits

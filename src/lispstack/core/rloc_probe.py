@@ -111,6 +111,8 @@ class RlocProber:
         self._rounds: list[tuple[float, EntryKey]] = []
         self._scheduled: dict[EntryKey, float] = {}
         self._states: dict[EntryKey, dict[IPAddress, RlocState]] = {}
+        self._entries_of: dict[IPAddress, set[EntryKey]] = {}
+        """RLOC -> the entries that hold a state for it (`_states`, by address)."""
         self._queue: deque[ProbeKey] = deque()
         self._nonces: dict[int, ProbeKey] = {}
         self._next_send = 0.0
@@ -130,12 +132,14 @@ class RlocProber:
         return self._states.get(key, {})
 
     def sizes(self) -> dict[str, int]:
-        """What probing holds: each bounded by the map-cache (schedule, states, queue, nonces)."""
+        """What probing holds, each bounded by the map-cache: schedule, states, queue,
+        nonces, RLOCs (the index of states by address)."""
         return {
             "rounds": len(self._rounds),
             "states": sum(len(s) for s in self._states.values()),
             "queued": len(self._queue),
             "nonces": len(self._nonces),
+            "rlocs": len(self._entries_of),
         }
 
     def reachability(self) -> dict[str, int]:
@@ -189,10 +193,10 @@ class RlocProber:
         wanted = set(rlocs)
         states = self._states.setdefault(key, {})
         for address in [a for a in states if a not in wanted]:
-            self._drop_state(states.pop(address))
+            self._drop_state(key, address, states.pop(address))
         changes: list[ReachabilityChange] = []
         for address in wanted:
-            state = states.setdefault(address, RlocState())
+            state = self._state_for(key, address)
             if state.nonce and now - state.sent >= self.answer_wait:
                 del self._nonces[state.nonce]
                 state.nonce = 0
@@ -230,10 +234,9 @@ class RlocProber:
         """
         if key not in self._scheduled:
             return 0
-        states = self._states.setdefault(key, {})
         picked: list[ProbeKey] = []
         for address in addresses:
-            state = states.setdefault(address, RlocState())
+            state = self._state_for(key, address)
             recent = state.triggered is not None and now - state.triggered < TRIGGER_SPACING
             if recent or state.nonce or state.queued:
                 continue
@@ -267,7 +270,7 @@ class RlocProber:
 
     def keys_of(self, address: IPAddress) -> list[EntryKey]:
         """The entries that have `address` among their probed RLOCs."""
-        return [key for key, states in self._states.items() if address in states]
+        return list(self._entries_of.get(address, ()))
 
     def confirmed(self, address: IPAddress) -> list[ReachabilityChange]:
         """`address` answered otherwise (an echoed nonce, RFC 9300 section 10.1): as an
@@ -282,13 +285,25 @@ class RlocProber:
         return changes
 
     def forget(self, key: EntryKey) -> None:
-        for state in self._states.pop(key, {}).values():
-            self._drop_state(state)
+        for address, state in self._states.pop(key, {}).items():
+            self._drop_state(key, address, state)
         self._scheduled.pop(key, None)
 
     # ------------------------------------------------------------ helpers
 
-    def _drop_state(self, state: RlocState) -> None:
+    def _state_for(self, key: EntryKey, address: IPAddress) -> RlocState:
+        states = self._states.setdefault(key, {})
+        state = states.get(address)
+        if state is None:
+            state = states[address] = RlocState()
+            self._entries_of.setdefault(address, set()).add(key)
+        return state
+
+    def _drop_state(self, key: EntryKey, address: IPAddress, state: RlocState) -> None:
+        entries = self._entries_of[address]
+        entries.discard(key)
+        if not entries:
+            del self._entries_of[address]
         if state.nonce:
             del self._nonces[state.nonce]
         state.queued = False  # its queue slot, if any, is skipped when it comes up
