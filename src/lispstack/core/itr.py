@@ -776,8 +776,13 @@ class Itr(Role):
         contradict what probing knows of the sender's RLOCs (then `locator_status_seen`)?"""
         if not self.prober.enabled:
             return False
-        entry = self.cache.find(iid, _address(version, source), now)
-        return entry is not None and bool(self._disagreeing(entry, outer, lsb, width))
+        entry = self.cache.peek(iid, version, source, now)
+        if entry is None:
+            return False
+        mask = (1 << width) - 1
+        if lsb & mask == entry.lsb & mask:  # the common case: no RLOC contradicted
+            return False
+        return bool(self._disagreeing(entry, outer, lsb, width))
 
     def locator_status_seen(
         self, iid: int, source: IPAddress, outer: IPAddress, lsb: int, width: int, now: float
