@@ -70,6 +70,7 @@ send-map-request-on-miss = true
 rloc-probe-interval = 10
 rloc-probe-misses = 2
 rloc-probe-rate = 50
+echo-nonce = true
 subscribe = true
 rloc-path-mtu = 1400
 

@@ -7,8 +7,9 @@ from itertools import pairwise
 
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.cli.tables import render
-from lispstack.core.encapsulation import decapsulate
-from lispstack.core.events import Action, SendDatagram, Trace
+from lispstack.core.encapsulation import data_header, decapsulate
+from lispstack.core.etr import Etr
+from lispstack.core.events import Action, DatagramReceived, SendDatagram, Trace, WriteToTun
 from lispstack.core.itr import Itr
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
@@ -206,3 +207,84 @@ def test_an_evicted_entry_leaves_no_probe_state_behind() -> None:
     resolve(itr, multihomed("192.168.3.0"))  # evicts 192.168.2.0/24
     assert itr.prober.sizes()["states"] == 0
     assert itr.prober.sizes()["nonces"] == 0
+    assert itr.prober.sizes()["rlocs"] == 0
+
+
+# ---------------------------------------------------------------- locator-status-bits
+
+LSB_PRIMARY_DOWN = 0b10
+"""Locator 0 (the primary) down, locator 1 (the backup) up."""
+
+
+def probing_xtr(misses: int = 3) -> tuple[Etr, Itr]:
+    extra = f"[itr]\nrloc-probe-interval = {INTERVAL}\nrloc-probe-misses = {misses}\n"
+    etr, itr, _ = build_xtr(lisp1_config(extra=extra))
+    resolve(itr, multihomed())
+    return etr, itr
+
+
+def data_from(outer: str, lsb: int) -> DatagramReceived:
+    """A data packet from B (site 192.168.2.0/24) to A, its outer source `outer`."""
+    payload = data_header(0x123456, lsb, 0) + icmp(B, A)
+    return datagram(payload, outer, 61000, "10.0.1.1", 4341)
+
+
+def test_lsb_from_a_source_not_among_the_sites_rlocs_changes_nothing() -> None:
+    etr, itr = probing_xtr()
+    packet = data_from("10.9.9.9", LSB_PRIMARY_DOWN)
+    assert etr.decapsulate_data(packet.payload, packet.source, 1.0) == (icmp(B, A), 0)
+    actions = etr.handle_data(packet, 1.0)
+    assert probes_in(actions) == []
+    assert itr.counters.get("lsb.probe-triggered") == 0
+    assert encapsulated_to(itr, 1.0) == PRIMARY
+
+
+def test_lsb_agreeing_with_probing_take_the_one_call_path_and_probe_nothing() -> None:
+    etr, itr = probing_xtr()
+    packet = data_from(PRIMARY, 0b11)
+    assert etr.decapsulate_data(packet.payload, packet.source, 1.0) == (icmp(B, A), 0)
+    assert probes_in(etr.handle_data(packet, 1.0)) == []
+    assert itr.counters.get("lsb.probe-triggered") == 0
+
+
+def test_lsb_saying_an_rloc_is_down_probes_it_and_an_answer_keeps_it_up() -> None:
+    etr, itr = probing_xtr()
+    packet = data_from(BACKUP, LSB_PRIMARY_DOWN)
+    assert etr.decapsulate_data(packet.payload, packet.source, 1.0) is None  # handle_data's
+    actions = etr.handle_data(packet, 1.0)
+    assert actions[0] == WriteToTun(icmp(B, A), 0)
+    probes = probes_in(actions)
+    assert [address for address, _ in probes] == [PRIMARY]
+    assert itr.counters.get("lsb.probe-triggered") == 1
+    assert encapsulated_to(itr, 1.0) == PRIMARY  # the bits alone change nothing
+    # More such packets within the second: no more probes (one outstanding, rate per RLOC).
+    assert probes_in(etr.handle_data(packet, 1.5)) == []
+    assert answer(itr, probes[0][1], 1.02, PRIMARY) == []
+    assert probes_in(etr.handle_data(packet, 1.6)) == []  # answered, but < 1 s since
+    assert [a for a, _ in probes_in(etr.handle_data(packet, 2.1))] == [PRIMARY]
+    assert itr.counters.get("lsb.probe-triggered") == 2
+    assert encapsulated_to(itr, 2.1) == PRIMARY
+
+
+def test_lsb_triggered_probe_missed_counts_as_a_miss_and_misses_take_the_rloc_down() -> None:
+    etr, itr = probing_xtr(misses=1)
+    probes = probes_in(etr.handle_data(data_from(BACKUP, LSB_PRIMARY_DOWN), 1.0))
+    assert [address for address, _ in probes] == [PRIMARY]
+    fired = run(itr, 1.0, INTERVAL + 0.001)  # the entry's round: the probe went unanswered
+    assert "rloc-unreachable" in [a.event for _, a in fired if isinstance(a, Trace)]
+    assert encapsulated_to(itr, INTERVAL + 0.001) == BACKUP
+
+
+def test_lsb_saying_an_unreachable_rloc_is_up_probes_it_at_once() -> None:
+    etr, itr = probing_xtr(misses=1)
+    run(itr, 0.0, INTERVAL + 0.001)  # probes, never answered
+    run(itr, INTERVAL + 0.001, 3 * INTERVAL, use=False)  # missed; then out of use: no probes
+    assert itr.gauges()["rlocs-unreachable"] == 2
+    now = 3 * INTERVAL
+    probes = probes_in(etr.handle_data(data_from(PRIMARY, 0b11), now))
+    assert sorted(address for address, _ in probes) == [PRIMARY]  # one at a time: the rate
+    assert [address for address, _ in probes_in(itr.on_timer(now + 0.01))] == [BACKUP]
+    assert itr.counters.get("lsb.probe-triggered") == 2
+    back = answer(itr, probes[0][1], now + 0.01, PRIMARY)
+    assert [a.event for a in back if isinstance(a, Trace)] == ["rloc-reachable"]
+    assert encapsulated_to(itr, now + 0.02) == PRIMARY

@@ -114,6 +114,12 @@ bits must be clear.
                         1 to 255; default 3.
     ``rloc-probe-rate`` at most this many probes per second, evenly spaced
                         (never a burst), 1 to 100000; default 100.
+    ``echo-nonce``      echo-nonce reachability on active flows (RFC 9300
+                        section 10.1): about once a second per RLOC in use a
+                        data packet asks for its nonce back (E bit); the echo
+                        confirms the RLOC as an answered probe would, none
+                        within 3 s makes the ITR probe it; the ETR side
+                        echoes the nonces other ITRs ask for; default false.
     ``subscribe``       publish/subscribe (RFC 9437): Map-Requests carry the N
                         bit and the node's xTR-ID, and the Map-Server sends a
                         signed Map-Notify with the new mapping whenever it
@@ -414,6 +420,7 @@ class ItrOptions:
     rloc_probe_interval: int = 60
     rloc_probe_misses: int = 3
     rloc_probe_rate: int = 100
+    echo_nonce: bool = False
     subscribe: bool = False
     rloc_path_mtu: int = 1500
 

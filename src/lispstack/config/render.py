@@ -152,6 +152,7 @@ def render_config(config: NodeConfig) -> str:
                 "rloc-probe-interval": config.itr.rloc_probe_interval,
                 "rloc-probe-misses": config.itr.rloc_probe_misses,
                 "rloc-probe-rate": config.itr.rloc_probe_rate,
+                "echo-nonce": config.itr.echo_nonce,
                 "subscribe": config.itr.subscribe,
                 "rloc-path-mtu": config.itr.rloc_path_mtu,
             },

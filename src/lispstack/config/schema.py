@@ -96,6 +96,7 @@ NODE_FILE = Section(
                 "rloc-probe-interval",
                 "rloc-probe-misses",
                 "rloc-probe-rate",
+                "echo-nonce",
                 "subscribe",
                 "rloc-path-mtu",
             )

@@ -308,6 +308,7 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
         rloc_probe_interval=table.integer("rloc-probe-interval", low=0, high=86_400, default=60),
         rloc_probe_misses=table.integer("rloc-probe-misses", low=1, high=255, default=3),
         rloc_probe_rate=table.integer("rloc-probe-rate", low=1, high=100_000, default=100),
+        echo_nonce=table.boolean("echo-nonce", False),
         subscribe=table.boolean("subscribe", False),
         rloc_path_mtu=table.integer("rloc-path-mtu", low=576, high=65_535, default=1500),
     )

@@ -67,7 +67,7 @@ from lispstack.core.role import Role
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
-from lispstack.wire.data_header import Decapsulated
+from lispstack.wire.data_header import FLAG_E, FLAG_I, Decapsulated
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.map_notify import MapNotify
@@ -114,6 +114,18 @@ class Etr(Role):
         self.on_smr: Callable[[MapRequest, str, float], list[Action]] | None = None
         """The node's ITR's SMR handler (core.xtr wires it); None: SMRs are dropped."""
         self.on_source_version: Callable[[int, IPAddress, int, float], list[Action]] | None = None
+        self.on_locator_status: (
+            Callable[[int, IPAddress, IPAddress, int, int, float], list[Action]] | None
+        ) = None
+        """The node's ITR (`Itr.locator_status_seen`): a data packet's locator-status-bits."""
+        self.locator_status_differs: (
+            Callable[[int, int, int, IPAddress, int, int, float], bool] | None
+        ) = None
+        """The node's ITR (`Itr.locator_status_differs`): must `handle_data` take the packet?"""
+        self.on_nonce: Callable[[IPAddress, int, bool, float], list[Action]] | None = None
+        """The node's ITR with `[itr] echo-nonce` (`Itr.nonce_seen`): a data packet's nonce."""
+        self.echo_nonce_wanted: Callable[[IPAddress, int, bool], bool] | None = None
+        """The node's ITR with `[itr] echo-nonce` (`Itr.echo_nonce_wanted`)."""
         """The node's ITR's check of a data packet's source map-version (core.xtr wires
         it): (iid, source EID, version, now)."""
         self._smr_limiter = SmrLimiter()
@@ -437,9 +449,18 @@ class Etr(Role):
         self.counters.add(instance_counter(packet.iid, "decapsulated"))
         self.recent_itrs.saw_data(datagram.source.address, packet.iid, packet.inner, now)
         actions: list[Action] = [WriteToTun(packet.inner, packet.iid)]
+        source = IPv4Address(src) if version == 4 else IPv6Address(src)
+        outer = datagram.source.address
         if packet.map_versions is not None:
-            source = IPv4Address(src) if version == 4 else IPv6Address(src)
-            actions.extend(self._versions(packet, ours, source, datagram.source.address, now))
+            actions.extend(self._versions(packet, ours, source, outer, now))
+        if packet.lsb is not None and self.on_locator_status is not None:
+            width = _lsb_width(packet)
+            actions.extend(
+                self.on_locator_status(packet.iid, source, outer, packet.lsb, width, now)
+            )
+        if packet.nonce is not None and self.on_nonce is not None:
+            echo_request = bool(packet.flags & FLAG_E)
+            actions.extend(self.on_nonce(outer, packet.nonce, echo_request, now))
         if ours.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
             actions.extend(self._absent_host(datagram.source.address, packet, ours, now))
         return actions
@@ -475,12 +496,28 @@ class Etr(Role):
         The daemon calls it for every data datagram, without action objects."""
         try:
             packet = decapsulate(payload)
-            version, _, dst = inner_ints(packet.inner)
+            version, src, dst = inner_ints(packet.inner)
         except DecodeError:
             return None
         prefix = self.local.lookup(packet.iid, version, dst)
         if packet.map_versions is not None or prefix is None:
             return None
+        differs = self.locator_status_differs
+        if (
+            packet.lsb is not None
+            and differs is not None
+            and differs(
+                packet.iid, version, src, source.address, packet.lsb, _lsb_width(packet), now
+            )
+        ):
+            return None  # `handle_data` has the ITR probe the RLOCs the bits contradict
+        wanted = self.echo_nonce_wanted
+        if (
+            packet.nonce is not None
+            and wanted is not None
+            and wanted(source.address, packet.nonce, bool(packet.flags & FLAG_E))
+        ):
+            return None  # `handle_data` hands the nonce to the ITR (echo-nonce)
         if prefix.mapping.dynamic and self.dynamic.lookup(packet.iid, version, dst) is None:
             return None  # a host not here: `handle_data` SMRs its sender
         self.counters.add("decap.packets")
@@ -586,6 +623,11 @@ class Etr(Role):
             }
             for entry in self.dynamic
         ]
+
+
+def _lsb_width(packet: Decapsulated) -> int:
+    """How many locator-status-bits the packet carries (8 with an instance-id)."""
+    return 8 if packet.flags & FLAG_I else 32
 
 
 def _key(entry: DynamicEid) -> tuple[int, int, int]:

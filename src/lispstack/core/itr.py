@@ -35,7 +35,9 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
+from lispstack.core.echo_nonce import EchoNonce
 from lispstack.core.encapsulation import (
+    UNUSABLE_PRIORITY,
     RlocChoice,
     choose_rloc,
     data_header,
@@ -102,6 +104,7 @@ from lispstack.mapping.prefix import EidPrefix
 from lispstack.mapping.prefix_table import PrefixTable
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.control import ControlMessage
+from lispstack.wire.data_header import echo_request_header
 from lispstack.wire.ecm import Ecm
 from lispstack.wire.errors import DecodeError
 from lispstack.wire.ip_udp import ipv4_udp_unchecked
@@ -153,6 +156,7 @@ class Itr(Role):
         rloc_probe_interval: float = DEFAULT_INTERVAL,
         rloc_probe_misses: int = DEFAULT_MISSES,
         rloc_probe_rate: float = DEFAULT_RATE,
+        echo_nonce: bool = False,
         rloc_path_mtu: int = DEFAULT_RLOC_PATH_MTU,
     ) -> None:
         self.local = local
@@ -162,6 +166,8 @@ class Itr(Role):
         self.cache = XtrCache(map_cache_limit)
         self.client = ResolverClient(map_resolvers, rng)
         self.reply_check = reply_check
+        self.echo = EchoNonce(rng) if echo_nonce else None
+        """`[itr] echo-nonce` (core.echo_nonce); fixed at start (the ETR's hooks too)."""
         self.prober = RlocProber(
             rng, interval=rloc_probe_interval, misses=rloc_probe_misses, rate=rloc_probe_rate
         )
@@ -274,7 +280,10 @@ class Itr(Role):
             destination = self._remember_rloc(rloc.address)
         self.counters.add("encap.packets")
         self.counters.add(instance_counter(iid, "encapsulated"))
-        header = data_header(self.rng.getrandbits(24), entry.lsb, iid)
+        if self.echo is None:
+            header = data_header(self.rng.getrandbits(24), entry.lsb, iid)
+        else:
+            header = self._echo_header(rloc.address, entry.lsb, iid, now)
         outer = ipv4_udp_unchecked(
             own.packed, destination[0], source_port(hash_value), DATA_PORT, header + packet
         )
@@ -387,7 +396,7 @@ class Itr(Role):
             return self._too_big(packet, iid, rloc, hash_value, lsb, label, now, versions)
         self.counters.add("encap.packets")
         self.counters.add(instance_counter(iid, "encapsulated"))
-        return [self._datagram(packet, iid, rloc, hash_value, lsb, versions)]
+        return [self._datagram(packet, iid, rloc, hash_value, lsb, versions, now)]
 
     def _datagram(
         self,
@@ -397,17 +406,29 @@ class Itr(Role):
         hash_value: int,
         lsb: int,
         versions: tuple[int, int] | None,
+        now: float,
     ) -> SendDatagram:
-        if versions is None:
+        if versions is not None:
+            header = versioned_header(*versions, lsb, iid)
+        elif self.echo is None:
             header = data_header(self.rng.getrandbits(24), lsb, iid)
         else:
-            header = versioned_header(*versions, lsb, iid)
+            header = self._echo_header(rloc.address, lsb, iid, now)
         return SendDatagram(
             header + packet,
             Endpoint(rloc.address, DATA_PORT),
             source_port(hash_value),
             self.local.rloc_for[rloc.address.version],
         )
+
+    def _echo_header(self, rloc: IPAddress, lsb: int, iid: int, now: float) -> bytes:
+        """The data header with echo-nonce on: an owed echo, a request, or a fresh nonce."""
+        assert self.echo is not None
+        nonce = self.echo.next_nonce(rloc, now)
+        if not nonce.echo_request:
+            return data_header(nonce.nonce, lsb, iid)
+        self.counters.add("echo-nonce.request")
+        return echo_request_header(nonce.nonce, lsb, iid)
 
     def _too_big(
         self,
@@ -428,7 +449,7 @@ class Itr(Role):
             self.counters.add("encap.inner-fragmented")
             self.counters.add("encap.packets", len(fragments))
             self.counters.add(instance_counter(iid, "encapsulated"), len(fragments))
-            return [self._datagram(f, iid, rloc, hash_value, lsb, versions) for f in fragments]
+            return [self._datagram(f, iid, rloc, hash_value, lsb, versions, now) for f in fragments]
         actions: list[Action] = list(
             self.drops.drop("too-big", label, now, f"{len(packet)} bytes, at most {room}", iid)
         )
@@ -695,13 +716,17 @@ class Itr(Role):
                 rlocs = [r.address for r in entry.rlocs if r.address.version in self._families]
                 in_use = entry.last_used > now - self.prober.interval
             actions.extend(self._reachability(self.prober.run_round(key, rlocs, in_use, now)))
+        return actions + self._send_probe(now)
+
+    def _send_probe(self, now: float) -> list[Action]:
+        """The one probe the rate allows now, if any is queued."""
         probe = self.prober.next_probe(now)
         if probe is None:
-            return actions
+            return []
         key, address = probe
         entry = self.cache.get(key)
         if entry is None:
-            return actions
+            return []
         nonce = self.rng.getrandbits(64) or 1
         request = MapRequest(
             nonce=nonce,
@@ -711,15 +736,68 @@ class Itr(Role):
         )
         self.prober.sent_probe(key, address, nonce, now)
         self.counters.add("out.rloc-probe")
-        actions.append(
+        return [
             SendDatagram(
                 request.encode(),
                 Endpoint(address, CONTROL_PORT),
                 CONTROL_PORT,
                 self.local.rloc_for[address.version],
             )
-        )
-        return actions
+        ]
+
+    def _disagreeing(
+        self, entry: CacheEntry, outer: IPAddress, lsb: int, width: int
+    ) -> list[IPAddress]:
+        """The RLOCs of `entry` whose reachability the locator-status-bits `lsb` (`width`
+        bits) contradict, when they come from one of the entry's RLOCs `outer` (else none:
+        anyone can send a data packet)."""
+        if not any(r.address == outer for r in entry.rlocs):
+            return []
+        return [
+            r.address
+            for r in entry.rlocs
+            if r.index < width
+            and r.priority < UNUSABLE_PRIORITY
+            and r.address.version in self._families
+            and bool(lsb >> r.index & 1) != r.reachable
+        ]
+
+    def locator_status_differs(
+        self,
+        iid: int,
+        version: int,
+        source: int,
+        outer: IPAddress,
+        lsb: int,
+        width: int,
+        now: float,
+    ) -> bool:
+        """The one-call decapsulation's check: do a data packet's locator-status-bits
+        contradict what probing knows of the sender's RLOCs (then `locator_status_seen`)?"""
+        if not self.prober.enabled:
+            return False
+        entry = self.cache.peek(iid, version, source, now)
+        if entry is None:
+            return False
+        mask = (1 << width) - 1
+        if lsb & mask == entry.lsb & mask:  # the common case: no RLOC contradicted
+            return False
+        return bool(self._disagreeing(entry, outer, lsb, width))
+
+    def locator_status_seen(
+        self, iid: int, source: IPAddress, outer: IPAddress, lsb: int, width: int, now: float
+    ) -> list[Action]:
+        """RFC 9300 section 10: a data packet from `source` (outer source `outer`) says
+        which of its site's locators are up. Acting on that would let one spoofed packet
+        take RLOCs down: an RLOC it contradicts is probed at once (rate-limited, in
+        core.rloc_probe) and the probe decides."""
+        entry = self.cache.find(iid, source, now) if self.prober.enabled else None
+        if entry is None or entry.kind != EntryKind.POSITIVE:
+            return []
+        queued = self.prober.probe_now(entry.key, self._disagreeing(entry, outer, lsb, width), now)
+        if queued:
+            self.counters.add("lsb.probe-triggered", queued)
+        return self._send_probe(now)
 
     def _reachability(self, changes: list[ReachabilityChange]) -> list[Action]:
         actions: list[Action] = []
@@ -735,6 +813,31 @@ class Itr(Role):
                 fields["eid"] = entry.prefix_text
             actions.append(Trace(event, fields))
         return actions
+
+    # ------------------------------------------------------------ echo-nonce
+
+    def echo_nonce_wanted(self, outer: IPAddress, nonce: int, echo_request: bool) -> bool:
+        """The one-call decapsulation's check: must `nonce_seen` see this data packet?"""
+        return self.echo is not None and self.echo.wanted(outer, nonce, echo_request)
+
+    def nonce_seen(
+        self, outer: IPAddress, nonce: int, echo_request: bool, now: float
+    ) -> list[Action]:
+        """A data packet for us from `outer` with `nonce` (RFC 9300 section 10.1): an echo
+        request is owed an echo; our own nonce echoed confirms `outer` as a probe would."""
+        if self.echo is None or not self.echo.received(outer, nonce, echo_request):
+            return []
+        self.counters.add("echo-nonce.echoed")
+        return self._reachability(self.prober.confirmed(outer))
+
+    def _echo_unanswered(self, now: float) -> None:
+        """Requests without an echo in time: probe their RLOCs (the probe decides)."""
+        if self.echo is None:
+            return
+        for rloc in self.echo.unanswered(now):
+            for key in self.prober.keys_of(rloc):
+                if self.prober.probe_now(key, [rloc], now):
+                    self.counters.add("echo-nonce.probe-triggered")
 
     def _routes(self, changes: Changes) -> list[Action]:
         """The native-route changes of a map-cache update (none while PETRs take that traffic).
@@ -766,6 +869,7 @@ class Itr(Role):
             actions.append(
                 Trace("map-request-timeout", {"eid": str(pending.eid), "iid": pending.iid})
             )
+        self._echo_unanswered(now)
         actions.extend(self._probe(now))
         return actions
 
@@ -774,6 +878,7 @@ class Itr(Role):
             self.cache.next_expiry(),
             self.client.next_deadline(),
             self.prober.next_deadline(),
+            None if self.echo is None else self.echo.next_deadline(),
         )
         return min((d for d in deadlines if d is not None), default=None)
 

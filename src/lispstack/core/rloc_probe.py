@@ -14,6 +14,11 @@ time: never a burst, however many entries fall due together. Memory is
 bounded by the map-cache: one schedule slot per entry, one state per
 (entry, RLOC), at most one queued probe and one nonce per state.
 
+A probe can also be asked for out of turn (`probe_now`: a data packet's
+locator-status-bits disagree with what probing knows, RFC 9300 section 10):
+it goes to the head of the queue, still within the rate, at most once per
+`TRIGGER_SPACING` seconds per RLOC; its answer or miss decides as any probe's.
+
 Pure logic, driven by the ITR's clock (`due`, `next_deadline`); the ITR
 builds and sends the messages.
 """
@@ -38,6 +43,8 @@ DEFAULT_RATE = 100.0
 JITTER = 0.1
 """A round comes up to this fraction of the interval early."""
 MAX_ANSWER_WAIT = 2.0
+TRIGGER_SPACING = 1.0
+"""Seconds between two out-of-turn probes of one RLOC."""
 
 
 @dataclass(slots=True)
@@ -52,6 +59,8 @@ class RlocState:
     last_probe: float | None = None
     rtt: float | None = None
     queued: bool = False
+    triggered: float | None = None
+    """When a probe of this RLOC was last asked for out of turn (`probe_now`)."""
 
     def to_json(self, now: float) -> dict[str, object]:
         up_down = "up" if self.reachable else "down"
@@ -102,6 +111,8 @@ class RlocProber:
         self._rounds: list[tuple[float, EntryKey]] = []
         self._scheduled: dict[EntryKey, float] = {}
         self._states: dict[EntryKey, dict[IPAddress, RlocState]] = {}
+        self._entries_of: dict[IPAddress, set[EntryKey]] = {}
+        """RLOC -> the entries that hold a state for it (`_states`, by address)."""
         self._queue: deque[ProbeKey] = deque()
         self._nonces: dict[int, ProbeKey] = {}
         self._next_send = 0.0
@@ -121,12 +132,14 @@ class RlocProber:
         return self._states.get(key, {})
 
     def sizes(self) -> dict[str, int]:
-        """What probing holds: each bounded by the map-cache (schedule, states, queue, nonces)."""
+        """What probing holds, each bounded by the map-cache: schedule, states, queue,
+        nonces, RLOCs (the index of states by address)."""
         return {
             "rounds": len(self._rounds),
             "states": sum(len(s) for s in self._states.values()),
             "queued": len(self._queue),
             "nonces": len(self._nonces),
+            "rlocs": len(self._entries_of),
         }
 
     def reachability(self) -> dict[str, int]:
@@ -180,10 +193,10 @@ class RlocProber:
         wanted = set(rlocs)
         states = self._states.setdefault(key, {})
         for address in [a for a in states if a not in wanted]:
-            self._drop_state(states.pop(address))
+            self._drop_state(key, address, states.pop(address))
         changes: list[ReachabilityChange] = []
         for address in wanted:
-            state = states.setdefault(address, RlocState())
+            state = self._state_for(key, address)
             if state.nonce and now - state.sent >= self.answer_wait:
                 del self._nonces[state.nonce]
                 state.nonce = 0
@@ -212,6 +225,27 @@ class RlocProber:
             return key, address
         return None
 
+    def probe_now(self, key: EntryKey, addresses: Iterable[IPAddress], now: float) -> int:
+        """Probe `addresses` of the watched entry `key`, in order, before any other probe.
+
+        How many were queued: none when probing is off or the entry unwatched; an
+        RLOC is passed over while a probe of it is outstanding or queued (that probe
+        decides), or when its last out-of-turn probe is under TRIGGER_SPACING seconds old.
+        """
+        if key not in self._scheduled:
+            return 0
+        picked: list[ProbeKey] = []
+        for address in addresses:
+            state = self._state_for(key, address)
+            recent = state.triggered is not None and now - state.triggered < TRIGGER_SPACING
+            if recent or state.nonce or state.queued:
+                continue
+            state.triggered = now
+            state.queued = True
+            picked.append((key, address))
+        self._queue.extendleft(reversed(picked))
+        return len(picked)
+
     def sent_probe(self, key: EntryKey, address: IPAddress, nonce: int, now: float) -> None:
         state = self._states[key][address]
         state.nonce, state.sent, state.last_probe = nonce, now, now
@@ -234,14 +268,42 @@ class RlocProber:
             change = ReachabilityChange(key, address, True)
         return ProbeAnswer(key, address, state.rtt, change)
 
+    def keys_of(self, address: IPAddress) -> list[EntryKey]:
+        """The entries that have `address` among their probed RLOCs."""
+        return list(self._entries_of.get(address, ()))
+
+    def confirmed(self, address: IPAddress) -> list[ReachabilityChange]:
+        """`address` answered otherwise (an echoed nonce, RFC 9300 section 10.1): as an
+        answered probe, in every entry that has it (its outstanding probes stay)."""
+        changes: list[ReachabilityChange] = []
+        for key in self.keys_of(address):
+            state = self._states[key][address]
+            state.misses = 0
+            if not state.reachable:
+                state.reachable = True
+                changes.append(ReachabilityChange(key, address, True))
+        return changes
+
     def forget(self, key: EntryKey) -> None:
-        for state in self._states.pop(key, {}).values():
-            self._drop_state(state)
+        for address, state in self._states.pop(key, {}).items():
+            self._drop_state(key, address, state)
         self._scheduled.pop(key, None)
 
     # ------------------------------------------------------------ helpers
 
-    def _drop_state(self, state: RlocState) -> None:
+    def _state_for(self, key: EntryKey, address: IPAddress) -> RlocState:
+        states = self._states.setdefault(key, {})
+        state = states.get(address)
+        if state is None:
+            state = states[address] = RlocState()
+            self._entries_of.setdefault(address, set()).add(key)
+        return state
+
+    def _drop_state(self, key: EntryKey, address: IPAddress, state: RlocState) -> None:
+        entries = self._entries_of[address]
+        entries.discard(key)
+        if not entries:
+            del self._entries_of[address]
         if state.nonce:
             del self._nonces[state.nonce]
         state.queued = False  # its queue slot, if any, is skipped when it comes up

@@ -59,12 +59,18 @@ def build_xtr_roles(
             rloc_probe_interval=config.itr.rloc_probe_interval,
             rloc_probe_misses=config.itr.rloc_probe_misses,
             rloc_probe_rate=config.itr.rloc_probe_rate,
+            echo_nonce=config.itr.echo_nonce,
             rloc_path_mtu=config.itr.rloc_path_mtu,
         )
         roles.append(itr)
         if etr is not None:
             etr.on_smr = itr.handle_smr  # the ETR owns Map-Requests; SMRs are the ITR's
             etr.on_source_version = itr.source_version_seen
+            etr.on_locator_status = itr.locator_status_seen
+            etr.locator_status_differs = itr.locator_status_differs
+            if config.itr.echo_nonce:  # else the one-call decapsulation pays nothing for it
+                etr.on_nonce = itr.nonce_seen
+                etr.echo_nonce_wanted = itr.echo_nonce_wanted
             itr.on_local_source = etr.saw_local_source  # moving EIDs: hosts seen sending
             if config.itr.subscribe:
                 itr.subscriber = Subscriber(etr.xtr_id, lambda: [s.key for s in etr.sessions])

@@ -312,6 +312,13 @@ class XtrCache:
             self._entries.move_to_end(key)
         return entry
 
+    def peek(self, iid: int, version: int, address: int, now: float) -> CacheEntry | None:
+        """`lookup` without marking the entry used."""
+        trie = self._tables.get((iid, version))
+        if trie is None:
+            return None
+        return _longest_live(trie, address if version == 4 else IPv6Address(address), now)
+
     def find(self, iid: int, address: IPAddress, now: float) -> CacheEntry | None:
         """`lookup` for an address object, without marking the entry used."""
         trie = self._tables.get((iid, address.version))

@@ -57,6 +57,12 @@ def encapsulation_header(nonce: int, lsb: int, iid: int = 0) -> bytes:
     return _PACK(_NL | nonce, lsb)
 
 
+def echo_request_header(nonce: int, lsb: int, iid: int = 0) -> bytes:
+    """`encapsulation_header` with the E bit: echo this nonce back (RFC 9300 section 10.1)."""
+    header = encapsulation_header(nonce, lsb, iid)
+    return bytes((header[0] | _E,)) + header[1:]
+
+
 def versioned_header(source_version: int, dest_version: int, lsb: int, iid: int = 0) -> bytes:
     """`encapsulation_header` with map-versions (V bit, RFC 9302) instead of the nonce.
 
