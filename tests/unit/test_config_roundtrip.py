@@ -185,10 +185,9 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         itr = ItrOptions(use_petrs=bool(petrs), send_map_request_on_miss=bool(resolvers))
     pitr = PitrOptions()
     if NodeRole.PITR in roles:
-        attracted = draw(unique_prefixes())  # a PITR attracts instance-id 0 only
-        pitr = PitrOptions(
-            eid_prefixes=tuple(ConfigPrefix(iid=0, network=p.network) for p in attracted)
-        )
+        # A PITR attracts instance-id 0 only: unique prefixes of any iid, once each in 0.
+        networks = dict.fromkeys(p.network for p in draw(unique_prefixes()))
+        pitr = PitrOptions(eid_prefixes=tuple(ConfigPrefix(iid=0, network=n) for n in networks))
     petr = PetrOptions(check_source=NodeRole.PETR in roles and draw(st.booleans()))
     tun = TunOptions(device=f"lisp-{name}"[:15])
     if has(roles, NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR):

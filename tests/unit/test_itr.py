@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address, ip_address
 
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config, udp, udp4
@@ -501,3 +502,30 @@ def test_the_common_packet_path_sends_what_handle_tun_would() -> None:
         )
     assert taken == 3 + 6 + 20  # fits, to 192.168.2/24 and 192.168.3/24, the UDP flows
     assert fast_counters.snapshot() == general_counters.snapshot()
+
+
+def test_locator_status_bits_describe_our_own_rlocs_not_the_destinations() -> None:
+    """RFC 9300 section 10: the L bits are the encapsulating site's locators, in the
+    order of its own mapping record: two RLOCs of ours give 0b11 to a one-RLOC peer,
+    on the general path, the one-call path and in a kernel map-cache entry."""
+    two_rlocs = lisp1_config().database_mappings[0]
+    config = replace(
+        lisp1_config(),
+        database_mappings=(
+            replace(
+                two_rlocs,
+                rlocs=(
+                    *two_rlocs.rlocs,
+                    replace(two_rlocs.rlocs[0], address=ip_address("10.0.3.1")),
+                ),
+            ),
+        ),
+    )
+    _, itr, _ = build_xtr(config)
+    nonce = map_request_in(sends(itr.handle_tun(icmp(A, B), 0.0))[0]).nonce
+    (encap,) = sends(deliver(itr, reply(nonce, "192.168.2.0", 24, "10.0.2.2"), 0.1))
+    assert decapsulate(encap.payload).lsb == 0b11
+    one_call = itr.encapsulate_ipv4(icmp(A, B), 0, 0.2)
+    assert one_call is not None and decapsulate(one_call[0][28:]).lsb == 0b11
+    entry = itr.cache.lookup(0, 4, int(ip_address(B)), 0.2)
+    assert entry is not None and itr.step_for(entry)[2] == 0b11 and entry.lsb == 0b1

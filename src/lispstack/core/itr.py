@@ -208,9 +208,10 @@ class Itr(Role):
         """What `handle_tun` does for a hit on `entry`: the step, and the RLOCs and
         locator-status-bits an encapsulation uses (for a kernel data plane's map-cache)."""
         step = self._steps[entry.kind]
+        lsb = self.local.site_lsb(entry.iid)
         if step is _TO_PETR:
-            return step, self.petrs, 1
-        return step, entry.rlocs, entry.lsb
+            return step, self.petrs, lsb
+        return step, entry.rlocs, lsb
 
     def carries_map_versions(self, entry: CacheEntry) -> bool:
         """Packets to `entry` carry map-versions (RFC 9302: ours, or its), which only
@@ -281,9 +282,9 @@ class Itr(Role):
         self.counters.add("encap.packets")
         self.counters.add(instance_counter(iid, "encapsulated"))
         if self.echo is None:
-            header = data_header(self.rng.getrandbits(24), entry.lsb, iid)
+            header = data_header(self.rng.getrandbits(24), ours.lsb, iid)
         else:
-            header = self._echo_header(rloc.address, entry.lsb, iid, now)
+            header = self._echo_header(rloc.address, ours.lsb, iid, now)
         outer = ipv4_udp_unchecked(
             own.packed, destination[0], source_port(hash_value), DATA_PORT, header + packet
         )
@@ -351,12 +352,14 @@ class Itr(Role):
             versions = None
             if self.carries_map_versions(entry):
                 versions = (self._source_version(iid, version, src), entry.record.map_version)
+            lsb = self._own_lsb(iid, version, src)
             actions += self._encapsulate(
-                packet, iid, entry.rlocs, entry.lsb, entry.prefix_text, now, versions
+                packet, iid, entry.rlocs, lsb, entry.prefix_text, now, versions
             )
         elif step is _TO_PETR:
             self.counters.add("encap.to-petr")
-            actions += self._encapsulate(packet, iid, self.petrs, 1, "PETR", now)
+            lsb = self._own_lsb(iid, version, src)
+            actions += self._encapsulate(packet, iid, self.petrs, lsb, "PETR", now)
         elif step is _NATIVE and iid == 0:  # an instance has no native path out of its domain
             self.counters.add("native.negative-entry")
             actions.append(ForwardNatively(packet))
@@ -369,6 +372,11 @@ class Itr(Role):
             reason = f"map-cache-{entry.action.label}"
             actions += self.drops.drop(reason, entry.prefix_text, now, iid=iid)
         return actions
+
+    def _own_lsb(self, iid: int, version: int, src: int) -> int:
+        """Our site's locator-status-bits for a packet from `src` (a proxy's: not ours)."""
+        ours = self.local.lookup(iid, version, src)
+        return self.local.site_lsb(iid) if ours is None else ours.lsb
 
     def _drop_for(
         self, reason: str, iid: int, version: int, src: int, destination: str, now: float

@@ -25,6 +25,13 @@ class LocalPrefix:
     length: int
     mapping: DatabaseMapping
 
+    @property
+    def lsb(self) -> int:
+        """The locator-status-bits of our data packets from this prefix (RFC 9300 section
+        10: which of our site's RLOCs are up, in the order of our mapping record): all of
+        them, as this node does not watch its own RLOCs."""
+        return (1 << min(len(self.mapping.rlocs), 32)) - 1
+
     def holds(self, version: int, address: int) -> bool:
         if version != self.version:
             return False
@@ -100,6 +107,11 @@ class LocalEids:
     @property
     def families(self) -> frozenset[int]:
         return frozenset(self.rloc_for)
+
+    def site_lsb(self, iid: int) -> int:
+        """Our locator-status-bits in `iid` where the source prefix is not known (a kernel
+        map-cache entry, a proxy's packets): those of our first prefix there, else 1."""
+        return next((p.lsb for p in self.prefixes if p.iid == iid), 1)
 
     def lookup(self, iid: int, version: int, address: int) -> LocalPrefix | None:
         for prefix in self.prefixes:
