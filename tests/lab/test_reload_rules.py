@@ -73,10 +73,15 @@ def test_the_rules_of_the_eid_prefixes_follow_a_reload(namespace: str, tmp_path:
             "  database-mapping 192.168.11.0/24 added",
             "  database-mapping 192.168.1.0/24 removed",
         ]
-        assert _rules(namespace) == [
+        expected = [
             "from 192.168.11.0/24 lookup 4341",
             "from 192.168.11.0/24 lookup main suppress_prefixlength 0",
         ]
+        # the route thread applies the rules after the reload's answer: within moments
+        deadline = time.monotonic() + 5
+        while _rules(namespace) != expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _rules(namespace) == expected
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)

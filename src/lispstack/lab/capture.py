@@ -43,6 +43,11 @@ def start(files: LabFiles, topology: Topology) -> list[dict[str, Any]]:
     return captures
 
 
+CAPTURE_SETTLE_S = 0.5
+"""Time for dumpcap to read what the kernel holds for it before it is stopped: it is
+not drained on SIGTERM, and a demo's last messages were sent moments before."""
+
+
 def stop(
     captures: list[dict[str, Any]], merged: Path | None, *, keep_earlier: bool = False
 ) -> Path | None:
@@ -51,6 +56,8 @@ def stop(
     `keep_earlier`: `merged` holds frames recorded before (and already
     written): they are merged in too, not overwritten.
     """
+    if captures:
+        time.sleep(CAPTURE_SETTLE_S)
     for capture in captures:
         terminate_in(capture["namespace"], capture["pid"])
     parts = [c["file"] for c in captures if Path(c["file"]).exists()]
