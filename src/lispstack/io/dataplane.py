@@ -95,18 +95,19 @@ class DataPlane:
         """A reload: the policy rules of an ITR's EID source prefixes follow its database
         mappings (a failure is logged and counted; the node serves on), and so do the
         eBPF engine's local EIDs and map-cache."""
-        if self.engine is not None:
-            self.engine.reconfigure(running, new)
-        routing, tun = self.routing, self.tun
-        if routing is None or tun is None or not new.has_role(NodeRole.ITR):
-            return
-        before, after = _source_prefixes(running), _source_prefixes(new)
-        if before == after:
-            return
-        added = [p for p in after if p not in before]
-        removed = [p for p in before if p not in after]
-        # pyroute2's IPRoute runs an event loop of its own: not inside the node's.
+        # pyroute2's IPRoute (the rules, the engine's look at the addresses held here)
+        # runs an event loop of its own: not inside the node's.
         with ThreadPoolExecutor(1) as thread:
+            if self.engine is not None:
+                thread.submit(self.engine.reconfigure, running, new).result()
+            routing, tun = self.routing, self.tun
+            if routing is None or tun is None or not new.has_role(NodeRole.ITR):
+                return
+            before, after = _source_prefixes(running), _source_prefixes(new)
+            if before == after:
+                return
+            added = [p for p in after if p not in before]
+            removed = [p for p in before if p not in after]
             done = thread.submit(lambda: routing.change_sources(added, removed, tun.index))
         try:
             done.result()
