@@ -26,6 +26,18 @@ def test_an_internal_error_is_one_line_and_exit_70(
     assert error.count("\n") == 1
 
 
+def _refused(args: argparse.Namespace) -> int:
+    raise OSError(101, "Network is unreachable")
+
+
+def test_a_refused_socket_call_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("lispstack.cli.rig_cmd.run", _refused)
+    assert cli.main(["rig", "4.2.2.2", "--ddt-node", "127.0.0.1"]) == cli.EXIT_SYSTEM_REFUSED == 2
+    assert capsys.readouterr().err == "lispstack rig: Network is unreachable\n"
+
+
 def test_lispstack_debug_shows_the_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LISPSTACK_DEBUG", "1")
     monkeypatch.setattr("lispstack.cli.lig_cmd.run", _broken)

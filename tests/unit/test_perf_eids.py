@@ -41,9 +41,12 @@ def test_a_bad_line_or_a_missing_file_raises_what_the_command_reports(tmp_path: 
         (["perf", "map-resolver", "127.0.0.1", "--duration", "0"], "--duration: 0 is not above"),
         (["lig", "4.2.2.2", "--map-resolver", "127.0.0.1", "--iid", "-5"], "--iid: -5 is not in"),
         (["lig", "4.2.2.2", "--map-resolver", "127.0.0.1", "--timeout", "nan"], "--timeout"),
+        (["lig", "4.2.2", "--map-resolver", "127.0.0.1"], "eid: '4.2.2' is not an IPv4 or IPv6"),
+        (["lig", "4.2.2.2", "--map-resolver", "127.0.0.1", "--source", "x"], "--source: 'x'"),
+        (["rig", "4.2.2.2", "--ddt-node", "::g"], "--ddt-node: '::g' is not an IPv4 or IPv6"),
     ],
 )
-def test_numbers_out_of_bounds_are_usage_errors(
+def test_bad_numbers_and_addresses_are_usage_errors(
     arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:

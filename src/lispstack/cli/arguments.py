@@ -1,13 +1,14 @@
-"""Argument types shared by the subcommands: numbers checked against their bounds.
+"""Argument types shared by the subcommands: addresses, and numbers checked against their bounds.
 
-A value out of bounds is an argparse usage error (exit 2) naming the option,
-before any packet is sent.
+A value that does not parse or is out of bounds is an argparse usage error
+(exit 2) naming the option, before any packet is sent.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address, ip_address
 
 
 def integer(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -35,3 +36,11 @@ def seconds(text: str) -> float:
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text} is not above 0 seconds")
     return value
+
+
+def address(text: str) -> IPv4Address | IPv6Address:
+    """An IPv4 or IPv6 address."""
+    try:
+        return ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IPv4 or IPv6 address") from None

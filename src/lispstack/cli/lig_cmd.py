@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from ipaddress import ip_address
 from typing import Any
 
-from lispstack.cli.arguments import integer, seconds
+from lispstack.cli.arguments import address, integer, seconds
 from lispstack.io.lig import LigAnswer, lig
 from lispstack.mapping.prefix import MAX_IID
 
@@ -20,11 +19,13 @@ def register(subparsers: Any) -> None:
         description="Send an ECM Map-Request for EID to a Map-Resolver and print the answer. "
         "Exit 0 when a reply came.",
     )
-    parser.add_argument("eid", help="the EID to ask for (IPv4 or IPv6)")
+    parser.add_argument("eid", type=address, help="the EID to ask for (IPv4 or IPv6)")
     parser.add_argument(
-        "--map-resolver", required=True, help="the Map-Resolver's address (UDP 4342)"
+        "--map-resolver", type=address, required=True, help="the Map-Resolver's address (UDP 4342)"
     )
-    parser.add_argument("--source", help="ITR-RLOC to send from (default: towards the resolver)")
+    parser.add_argument(
+        "--source", type=address, help="ITR-RLOC to send from (default: towards the resolver)"
+    )
     parser.add_argument(
         "--iid", type=integer(0, MAX_IID), default=0, help="the EID's instance-id (default 0)"
     )
@@ -64,20 +65,8 @@ def _text(eid: str, answer: LigAnswer) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        eid = ip_address(args.eid)
-        resolver = ip_address(args.map_resolver)
-        source = ip_address(args.source) if args.source else None
-    except ValueError as error:
-        print(f"lispstack lig: {error}", file=sys.stderr)
-        return 2
-    try:
-        answer = lig(
-            eid, resolver, source=source, iid=args.iid, count=args.count, timeout=args.timeout
-        )
-    except OSError as error:
-        print(f"lispstack lig: {error.strerror or error}", file=sys.stderr)
-        return 2
+    eid, resolver, source = args.eid, args.map_resolver, args.source
+    answer = lig(eid, resolver, source=source, iid=args.iid, count=args.count, timeout=args.timeout)
     if answer is None:
         print(
             f"lispstack lig: no Map-Reply for {eid} from {resolver} after {args.count} tries",

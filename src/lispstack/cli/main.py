@@ -18,6 +18,8 @@ from lispstack import __version__
 COMMANDS = ("run", "show", "reload", "cleanup", "lig", "rig", "decode", "perf", "lab", "demo")
 EXIT_INTERNAL_ERROR = 70
 """EX_SOFTWARE (sysexits.h): lispstack itself failed, not the user's input."""
+EXIT_SYSTEM_REFUSED = 2
+"""The system refused a socket or file operation: the user's setup, not a bug."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -45,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as error:
+        print(f"lispstack {args.command}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_SYSTEM_REFUSED
     except Exception as error:  # a bug: one line for the user, the traceback on request
         if os.environ.get("LISPSTACK_DEBUG"):
             raise

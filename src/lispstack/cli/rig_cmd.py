@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from ipaddress import ip_address
 from typing import Any
 
-from lispstack.cli.arguments import integer, seconds
+from lispstack.cli.arguments import address, integer, seconds
 from lispstack.io.rig import MAX_HOPS, RigWalk, rig
 from lispstack.mapping.prefix import MAX_IID
 
@@ -21,9 +19,13 @@ def register(subparsers: Any) -> None:
         "its Map-Referrals, and print each hop. Exit 0 when the walk ends at an answer "
         "(ms-ack, ms-not-registered or delegation-hole).",
     )
-    parser.add_argument("eid", help="the EID to ask for (IPv4 or IPv6)")
-    parser.add_argument("--ddt-node", required=True, help="the DDT node to start at (UDP 4342)")
-    parser.add_argument("--source", help="address to send from (default: towards the node)")
+    parser.add_argument("eid", type=address, help="the EID to ask for (IPv4 or IPv6)")
+    parser.add_argument(
+        "--ddt-node", type=address, required=True, help="the DDT node to start at (UDP 4342)"
+    )
+    parser.add_argument(
+        "--source", type=address, help="address to send from (default: towards the node)"
+    )
     parser.add_argument(
         "--iid", type=integer(0, MAX_IID), default=0, help="the EID's instance-id (default 0)"
     )
@@ -63,20 +65,8 @@ def _text(eid: str, walk: RigWalk) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        eid = ip_address(args.eid)
-        node = ip_address(args.ddt_node)
-        source = ip_address(args.source) if args.source else None
-    except ValueError as error:
-        print(f"lispstack rig: {error}", file=sys.stderr)
-        return 2
-    try:
-        walk = rig(
-            eid, node, source=source, iid=args.iid, timeout=args.timeout, max_hops=args.max_hops
-        )
-    except OSError as error:
-        print(f"lispstack rig: {error.strerror or error}", file=sys.stderr)
-        return 2
+    eid, node, source = args.eid, args.ddt_node, args.source
+    walk = rig(eid, node, source=source, iid=args.iid, timeout=args.timeout, max_hops=args.max_hops)
     if args.json:
         document = {
             "eid": str(eid),
