@@ -54,12 +54,15 @@ def test_multihoming_story_fails_over_and_back(tmp_path: Path) -> None:
 
 def test_mobility_story_traffic_follows_the_host(tmp_path: Path) -> None:
     report = _demo("--mobility", f"mob{os.getpid()}", tmp_path / "mob.pcapng")
-    assert len(report["steps"]) == 4
+    assert len(report["steps"]) == 5
     checks = _checks(report)
     assert {
         "192.168.1.10/32 registered by 10.0.1.1 for mobile",
         "192.168.1.10/32 registered by 10.0.3.3 for mobile",
         "lisp2 caches 192.168.1.10/32 -> 10.0.3.3",
+        "fd00:1::10/128 registered by 10.0.1.1 for mobile",
+        "fd00:1::10/128 registered by 10.0.3.3 for mobile",
+        "lisp2 caches fd00:1::10/128 -> 10.0.3.3",
         "xtra SMRed lisp2 (Map-Request with the S bit, source EID 192.168.1.10)",
         "Wireshark decodes every control and data frame cleanly",
     } <= checks

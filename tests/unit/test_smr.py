@@ -16,6 +16,7 @@ from lispstack.core.node import Node
 from lispstack.core.xtr import build_xtr_roles
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
+from lispstack.wire.ip_udp import build_udp_packet
 from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import EidRecord, Locator, MappingRecord
@@ -185,3 +186,46 @@ def test_itr_only_node_answers_no_plain_map_request_but_takes_smrs() -> None:
     assert counters.get("drop.unexpected-map-request") == 1
     node.handle(datagram(OOR_SMR, "10.9.1.3", 4342, "10.0.2.2", 4342), 1.0)
     assert counters.get("in.smr") == 1
+
+
+def test_smr_naming_an_eid_of_the_other_family_gets_an_smr_invoked_request() -> None:
+    """xtra's SMR for a moved IPv6 host names lisp2's IPv4 EID in its record (the
+    EID lisp2's traffic went to): the ECM's inner header must still be one family."""
+    extra = """
+[[database-mappings]]
+eid-prefix = "fd00:2::/64"
+rlocs = [{ address = "10.0.2.2" }]
+"""
+    etr, itr, counters = build_xtr(
+        parse_config(
+            ITR_ONLY.replace('roles = ["itr"]', 'roles = ["itr", "etr"]') + extra, "lisp2.toml"
+        )
+    )
+    node = Node("lisp2", [etr, itr], counters, DropRecorder(counters))
+    packet = build_udp_packet("fd00:2::1", "fd00:1::10", 40000, 9000, b"data")
+    request = sent(itr.handle_tun(packet, 0.0))[0]
+    ecm = decode_control(request.payload)
+    assert isinstance(ecm, Ecm) and isinstance(ecm.message, MapRequest)
+    host = MappingRecord(
+        eid=ip_address("fd00:1::10"),
+        eid_mask_len=128,
+        ttl=10,
+        authoritative=True,
+        locators=(Locator(address=ip_address("10.0.1.1")),),
+    )
+    reply = MapReply(nonce=ecm.message.nonce, records=(host,)).encode()
+    node.handle(datagram(reply, "10.0.1.1", 4342, "10.0.2.2", 4342), 0.1)
+    smr = MapRequest(
+        nonce=7,
+        smr=True,
+        source_eid=ip_address("fd00:1::10"),
+        itr_rlocs=(ip_address("10.0.1.1"),),
+        records=(_record("192.168.2.1"),),
+    ).encode()
+    out = sent(node.handle(datagram(smr, "10.0.1.1", 4342, "10.0.2.2", 4342), 1.0))
+    assert [str(s.destination) for s in out] == ["10.0.2.254:4342"]
+    invoked = decode_control(out[0].payload)
+    assert isinstance(invoked, Ecm) and isinstance(invoked.message, MapRequest)
+    assert invoked.message.smr_invoked
+    assert invoked.message.records[0].eid_text == "fd00:1::10/128"
+    assert (invoked.source.version, str(invoked.destination)) == (6, "fd00:1::10")

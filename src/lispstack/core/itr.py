@@ -553,7 +553,10 @@ class Itr(Role):
         )
         inner_src: IPAddress = own
         if eid.version != own.version:
-            inner_src = pending.source_eid if pending.source_eid is not None else eid
+            # The ECM's inner header is of the EID's family; an SMR's source EID (the
+            # EID record it named) may be of the other (RFC 9301 puts no rule on it).
+            source = pending.source_eid
+            inner_src = source if source is not None and source.version == eid.version else eid
         ecm = Ecm(
             source=inner_src, destination=eid, source_port=CONTROL_PORT, message=map_request
         ).encode()

@@ -1,5 +1,6 @@
 """The mobility story (`lispstack demo --mobility`, the mobility lab): a host of the
-dynamic prefix 192.168.1.0/24 moves from xtra to xtrb while it talks to lisp2.
+dynamic prefixes 192.168.1.0/24 and fd00:1::/64 moves from xtra to xtrb while it
+talks to lisp2.
 
 xtra learns the host from its first packet and registers 192.168.1.10/32; the host
 moves, xtrb learns and registers it; the Map-Server replaces xtra's registration and
@@ -22,39 +23,46 @@ if TYPE_CHECKING:
 HOST = "192.168.1.10"
 HOST_PREFIX = f"{HOST}/32"
 REMOTE = "192.168.2.1"
+HOST6, REMOTE6 = "fd00:1::10", "fd00:2::1"
+HOST6_PREFIX = f"{HOST6}/128"
 XTRA, XTRB = "10.0.1.1", "10.0.3.3"
 STREAM = 60
 """Pings in the stream across the move (0.1 s apart)."""
 
 
-def cached_rlocs(demo: Demo, step: Step) -> list[str]:
-    """The RLOCs of lisp2's map-cache entry for the host."""
-    demo.lab_command(step, "show", "lisp2", "map-cache", HOST)
-    entries = demo.ask("lisp2", "map-cache", HOST) or [{}]
+def cached_rlocs(demo: Demo, step: Step, host: str = HOST) -> list[str]:
+    """The RLOCs of lisp2's map-cache entry for the host's address `host`."""
+    demo.lab_command(step, "show", "lisp2", "map-cache", host)
+    entries = demo.ask("lisp2", "map-cache", host) or [{}]
     return [r["address"] for r in entries[0].get("rlocs", [])]
 
 
 def attached(demo: Demo) -> None:
     step = demo.begin(
         "the host is plugged into xtra; nobody knows it yet",
-        "xtra and xtrb both serve the dynamic prefix 192.168.1.0/24 (dynamic = true): "
-        "they register no prefix, only the hosts they see sending. The host's link to "
-        "xtrb is down.",
+        "xtra and xtrb both serve the dynamic prefixes 192.168.1.0/24 and fd00:1::/64 "
+        "(dynamic = true): they register no prefix, only the hosts they see sending. The "
+        "host's link to xtrb is down (it keeps its IPv6 address there, as a laptop would).",
     )
-    demo.lab_command(step, "exec", "host", "--", "ip", "link", "set", "eth-b", "down")
+    unplug = (
+        "sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 && ip link set eth-b down"
+        " && ip -6 route replace default via fd00:1::1 dev eth-a"
+    )
+    demo.lab_command(step, "exec", "host", "--", "sh", "-c", unplug)
     demo.lab_command(step, "show", "xtra", "database")
     database = demo.ask("xtra", "database")
     demo.check(
         step,
-        "xtra's database: 192.168.1.0/24, dynamic, no host yet",
-        [(e["eid"], e.get("dynamic")) for e in database] == [("192.168.1.0/24", True)],
+        "xtra's database: 192.168.1.0/24 and fd00:1::/64, dynamic, no host yet",
+        sorted((e["eid"], e.get("dynamic")) for e in database)
+        == [("192.168.1.0/24", True), ("fd00:1::/64", True)],
     )
     demo.lab_command(step, "show", "mapserver", "registrations")
     registered = {r["eid"] for r in demo.ask("mapserver", "registrations")}
     demo.check(
         step,
-        "the Map-Server has no registration in 192.168.1.0/24",
-        not any(eid.startswith("192.168.1.") for eid in registered),
+        "the Map-Server has no registration in 192.168.1.0/24 or fd00:1::/64",
+        not any(eid.startswith(("192.168.1.", "fd00:1:")) for eid in registered),
     )
 
 
@@ -69,6 +77,9 @@ def learned(demo: Demo) -> None:
     demo.check(step, "ping 192.168.1.10 -> 192.168.2.1 succeeds", ok)
     check_registered(demo, step, [(0, HOST_PREFIX, XTRA, "mobile")])
     demo.check(step, "lisp2 caches 192.168.1.10/32 -> 10.0.1.1", cached_rlocs(demo, step) == [XTRA])
+    ok = demo.ping(step, HOST6, REMOTE6, 3, node="host")
+    demo.check(step, "ping fd00:1::10 -> fd00:2::1 succeeds", ok)
+    check_registered(demo, step, [(0, HOST6_PREFIX, XTRA, "mobile")])
 
 
 def moved(demo: Demo) -> None:
@@ -86,6 +97,7 @@ def moved(demo: Demo) -> None:
     move = (
         "ip link set eth-a down && ip link set eth-b up"
         " && ip route replace default via 192.168.1.1 dev eth-b"
+        " && ip -6 route replace default via fd00:1::1 dev eth-b"
     )
     demo.lab_command(step, "exec", "host", "--", "sh", "-c", move)
     answered = stream.finish()
@@ -122,6 +134,28 @@ def moved(demo: Demo) -> None:
         step,
         "xtrb decapsulates lisp2's replies to the host",
         demo.counter("xtrb", "decap.packets") - before >= 30,
+    )
+
+
+def moved6(demo: Demo) -> None:
+    step = demo.begin(
+        "its IPv6 address moved too: xtrb registers fd00:1::10/128",
+        "The host's first IPv6 packets through xtrb make xtrb register the /128; the "
+        "Map-Server replaces xtra's registration and tells xtra, and lisp2's replies "
+        "that still reach xtra get lisp2 an SMR: lisp2 re-caches the host at xtrb.",
+    )
+    ok = demo.ping(step, HOST6, REMOTE6, 5, node="host")
+    demo.check(step, "ping fd00:1::10 -> fd00:2::1 succeeds after the move", ok)
+    check_registered(demo, step, [(0, HOST6_PREFIX, XTRB, "mobile")])
+    demo.check(
+        step,
+        "the Map-Server replaced xtra's registration again (registrations.moved = 2)",
+        demo.counter("mapserver", "registrations.moved") == 2,
+    )
+    demo.check(
+        step,
+        "lisp2 caches fd00:1::10/128 -> 10.0.3.3",
+        cached_rlocs(demo, step, HOST6) == [XTRB],
     )
 
 
@@ -164,4 +198,4 @@ def capture_checks(timeline: list[Event]) -> list[tuple[str, bool]]:
     ]
 
 
-STORY: tuple[Callable[[Demo], None], ...] = (attached, learned, moved)
+STORY: tuple[Callable[[Demo], None], ...] = (attached, learned, moved, moved6)
