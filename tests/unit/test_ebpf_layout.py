@@ -98,7 +98,7 @@ def test_to_petr_carries_the_petrs_and_says_so() -> None:
         1,
         bytes([192, 0, 2, 7]),
     )
-    assert layout.ENCAPSULATING == {layout.ACTION_ENCAP, layout.ACTION_PETR}
+    assert {layout.ACTION_ENCAP, layout.ACTION_PETR} == layout.ENCAPSULATING
 
 
 def test_more_rlocs_than_the_program_holds_go_to_the_slow_path() -> None:
