@@ -42,6 +42,7 @@ from lispstack.core.xtr import build_xtr_roles
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
 from lispstack.io.ebpf_engine import MapCacheSync
+from lispstack.io.ebpf_used import UsedSlots
 from lispstack.wire.address import with_instance_id
 from lispstack.wire.ip_udp import PROTO_UDP, ipv4_header, udp_segment
 from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
@@ -70,6 +71,7 @@ class Loaded:
         self.map_cache = obj.map_fd("lisp_map_cache")
         self.counters = obj.map_fd("lisp_counters")
         self.iid_counters = obj.map_fd("lisp_iid_counters")
+        self.used = UsedSlots(obj.map_fd("lisp_used"), layout.used_words(100_000))  # as built
         for iid in (0, 100):  # the instance-ids of the node's TUNs, as the engine does
             libbpf.update(self.iid_counters, _iid_key(iid), bytes(_iid_size()))
         libbpf.update(
@@ -125,7 +127,9 @@ def _iid_key(iid: int) -> bytes:
 def loaded() -> Iterator[Loaded]:
     obj = libbpf.BpfObject(layout.OBJECT)  # the verifier checks every program here
     try:
-        yield Loaded(obj)
+        loaded = Loaded(obj)
+        yield loaded
+        loaded.used.close()
     finally:
         obj.close()
 
@@ -274,7 +278,7 @@ def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded
     """A replaced mapping redirects the flow, an expired one sends it back to the ITR, at once."""
     loaded.set_iid(0)
     _, itr, _ = build_xtr(lisp1_config())
-    follower = MapCacheSync(loaded.map_cache)
+    follower = MapCacheSync(loaded.map_cache, loaded.used)
     follower.follow(itr)
     packet = ETHERNET + _udp("192.168.1.1", "192.168.2.1", 5000)
 
@@ -296,6 +300,26 @@ def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded
     follower.sync()
     assert outer_destination() is None
     assert len(itr.cache) == 0
+
+
+def test_the_sweep_tells_which_entries_the_program_used(loaded: Loaded) -> None:
+    """Each encapsulating entry has its own used byte; a freed one starts clean."""
+    loaded.set_iid(0)
+    _, itr, _ = build_xtr(lisp1_config())
+    follower = MapCacheSync(loaded.map_cache, loaded.used)
+    follower.follow(itr)
+    for site in range(2, 6):
+        itr.cache.insert(_mapping(f"192.168.{site}.0/24", f"10.0.{site}.2", ttl=60), 0.0, "ms")
+    follower.sync()
+    for site in (3, 5, 5):
+        loaded.run("lisp_encap_eth", ETHERNET + _udp("192.168.1.1", f"192.168.{site}.1", 9))
+    used = sorted(str(IPv4Address(key[2])) for key in follower.take_used())
+    assert used == ["192.168.3.0", "192.168.5.0"]
+    itr.cache.insert(_mapping("192.168.3.0/24", "10.0.3.2", ttl=0), 0.0, "ms")  # TTL 0: removed
+    itr.cache.insert(_mapping("192.168.6.0/24", "10.0.6.2", ttl=60), 0.0, "ms")
+    follower.sync()
+    loaded.run("lisp_encap_eth", ETHERNET + _udp("192.168.1.1", "192.168.3.1", 9))  # a miss now
+    assert follower.take_used() == []
 
 
 # ------------------------------------------------------------ proxy xTRs, PETRs
@@ -339,7 +363,7 @@ def _follow(loaded: Loaded, itr: Itr) -> None:
     """The kernel sends from the ITR's RLOC, with the ITR's map-cache."""
     config = layout.config_value(itr.local.rloc_for, False)
     libbpf.update(loaded.obj.map_fd("lisp_config"), bytes(4), config)
-    MapCacheSync(loaded.map_cache).follow(itr)
+    MapCacheSync(loaded.map_cache, loaded.used).follow(itr)
 
 
 def test_proxy_itr_encapsulation_equals_the_python_pitr_for_every_flow(loaded: Loaded) -> None:

@@ -101,6 +101,18 @@ def test_to_petr_carries_the_petrs_and_says_so() -> None:
     assert {layout.ACTION_ENCAP, layout.ACTION_PETR} == layout.ENCAPSULATING
 
 
+def test_an_encapsulating_value_gets_its_used_slot() -> None:
+    value = layout.map_cache_value(Step.ENCAPSULATE, (RlocChoice(0, IPv4Address(1), 1, 1),), 1)
+    assert layout.MapCacheValue.from_buffer_copy(value).slot == layout.NO_SLOT
+    slotted = layout.MapCacheValue.from_buffer_copy(layout.with_slot(value, 70000))
+    assert (slotted.slot, slotted.count, bytes(slotted.rlocs[0].addr[:4])) == (
+        70000,
+        1,
+        b"\0\0\0\1",
+    )
+    assert layout.used_words(100_000) == 12_500 and layout.used_words(9) == 2
+
+
 def test_more_rlocs_than_the_program_holds_go_to_the_slow_path() -> None:
     many = tuple(RlocChoice(i, IPv4Address(i + 1), 1, 1) for i in range(layout.MAX_RLOCS + 1))
     value = layout.MapCacheValue.from_buffer_copy(layout.map_cache_value(Step.ENCAPSULATE, many, 0))

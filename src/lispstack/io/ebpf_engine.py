@@ -36,6 +36,7 @@ from lispstack.core.local_eids import LocalEids
 from lispstack.core.xtr_cache import EntryKey
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
+from lispstack.io.ebpf_used import UsedSlots
 
 log = logging.getLogger("lispstack.dataplane")
 
@@ -48,11 +49,11 @@ _ZERO = bytes(4)
 class MapCacheSync:
     """Keeps the BPF map-cache (its fd) equal to an ITR's map-cache, change by change."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, used: UsedSlots) -> None:
+        """`used`: the slots of the entries the program encapsulates with."""
         self._fd = fd
         self._itr: Itr | None = None
-        self._encapsulating: dict[EntryKey, bytes] = {}
-        """The entries the program encapsulates with, and the value written for each."""
+        self._used = used
 
     @property
     def itr(self) -> Itr | None:
@@ -89,28 +90,24 @@ class MapCacheSync:
     def _write(self, itr: Itr, key: EntryKey) -> None:
         bpf_key = layout.lpm_key(*key)
         entry = itr.cache.get(key)
-        self._encapsulating.pop(key, None)
         if entry is None:
             libbpf.delete(self._fd, bpf_key)
+            self._used.release(key)
             return
         if itr.carries_map_versions(entry):  # the V bit is written by the Python ITR only
             value = layout.PUNT
         else:
             value = layout.map_cache_value(*itr.step_for(entry))
+        encapsulating = value[0] in layout.ENCAPSULATING
+        if encapsulating:
+            value = layout.with_slot(value, self._used.slot(key))
         libbpf.update(self._fd, bpf_key, value)
-        if value[0] in layout.ENCAPSULATING:
-            self._encapsulating[key] = value
+        if not encapsulating:  # after the update: the slot's next key starts clean
+            self._used.release(key)
 
     def take_used(self) -> list[EntryKey]:
         """The entries the program encapsulated with since the last call (their flag cleared)."""
-        used = []
-        for key, written in self._encapsulating.items():
-            bpf_key = layout.lpm_key(*key)
-            value = libbpf.lookup(self._fd, bpf_key, len(written))
-            if value is not None and layout.used(value, written):
-                libbpf.update(self._fd, bpf_key, written)
-                used.append(key)
-        return used
+        return self._used.take()
 
 
 class EbpfEngine:
@@ -126,7 +123,9 @@ class EbpfEngine:
         """`tuns`: instance-id -> ifindex of its TUN device; `rloc_interfaces`: ifindexes;
         `proxy_rlocs`: the RLOCs a PITR sends from (see Itr: it has no database mappings)."""
         limit = max(config.itr.map_cache_limit, 1)
-        self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit})
+        words = layout.used_words(limit)
+        self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit, "lisp_used": words})
+        self._used: UsedSlots | None = None
         self._attached: list[tuple[int, bool]] = []
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
@@ -138,7 +137,8 @@ class EbpfEngine:
         self._iid_reported = {iid: (0, 0) for iid in tuns}
         """Each TUN's instance-id (the only ones the programs count), and what it reported."""
         try:
-            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
+            self._used = UsedSlots(self._obj.map_fd("lisp_used"), words)
+            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"), self._used)
             self._counters = self._obj.map_fd("lisp_counters")
             self._iid_counters = self._obj.map_fd("lisp_iid_counters")
             for iid in self._iid_reported:
@@ -254,6 +254,9 @@ class EbpfEngine:
         for ifindex, ingress in self._attached:
             libbpf.tc_detach(ifindex, ingress, TC_HANDLE, TC_PRIORITY)
         self._attached.clear()
+        if self._used is not None:
+            self._used.close()
+            self._used = None
         self._obj.close()
 
 

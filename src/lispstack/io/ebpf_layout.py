@@ -83,11 +83,25 @@ class MapCacheValue(ctypes.Structure):
     _fields_ = (
         ("action", ctypes.c_uint8),
         ("count", ctypes.c_uint8),
-        ("used", ctypes.c_uint8),
-        ("pad", ctypes.c_uint8),
+        ("pad", ctypes.c_uint16),
         ("lsb", ctypes.c_uint32),
         ("rlocs", Rloc * MAX_RLOCS),
+        ("slot", ctypes.c_uint32),
     )
+
+
+SLOTS_PER_WORD = 8
+NO_SLOT = 0xFFFFFFFF
+"""lisp_used: one byte per encapsulating entry (its slot), 8 in each array element."""
+
+
+class Used(ctypes.Structure):
+    _fields_ = (("used", ctypes.c_uint8 * SLOTS_PER_WORD),)
+
+
+def used_words(map_cache_limit: int) -> int:
+    """The lisp_used elements that give every entry of the map-cache a slot."""
+    return -(-map_cache_limit // SLOTS_PER_WORD)
 
 
 class EidValue(ctypes.Structure):
@@ -114,6 +128,7 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "lisp_eid_value": EidValue,
     "lisp_config": Config,
     "lisp_iid_counters": IidCounters,
+    "lisp_used": Used,
 }
 """C struct name -> its ctypes mirror (the layout test walks this)."""
 
@@ -131,14 +146,15 @@ def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
 
     ENCAPSULATE carries the entry's RLOCs, TO_PETR the PETRs (`rlocs`: Itr.step_for
     gives them); DROP drops in the kernel; everything else, and a set of more than
-    MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device).
+    MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device). No used slot
+    yet (with_slot gives one).
     """
     if step is Step.DROP:
         return bytes(MapCacheValue(ACTION_DROP))
     action = {Step.ENCAPSULATE: ACTION_ENCAP, Step.TO_PETR: ACTION_PETR}.get(step)
     if action is None or len(rlocs) > MAX_RLOCS:
         return bytes(MapCacheValue(ACTION_PUNT))
-    value = MapCacheValue(action, len(rlocs), lsb=lsb & 0xFFFFFFFF)
+    value = MapCacheValue(action, len(rlocs), lsb=lsb & 0xFFFFFFFF, slot=NO_SLOT)
     for slot, rloc in zip(value.rlocs, rlocs, strict=False):
         packed = rloc.address.packed
         slot.addr[: len(packed)] = list(packed)
@@ -149,28 +165,20 @@ def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
     return bytes(value)
 
 
+_SLOT = MapCacheValue.slot.offset
+
+
+def with_slot(value: bytes, slot: int) -> bytes:
+    """A map-cache value with its used slot (see io/ebpf_used.py)."""
+    return value[:_SLOT] + slot.to_bytes(4, sys.byteorder) + value[_SLOT + 4 :]
+
+
 PUNT = bytes(MapCacheValue(ACTION_PUNT))
 """A map-cache value whose packets go to the Python ITR."""
 
 
 LocalPrefix = tuple[int, IPv4Network | IPv6Network, int]
 """(instance-id, prefix, EID_* flags)."""
-
-
-USED_OFFSET = MapCacheValue.used.offset
-
-
-def used(value: bytes, written: bytes) -> bool:
-    """Is `value` (read back from the map) the `written` one, since used by the program?
-
-    A read-back from an LPM trie is a longest match: it may be a more specific
-    entry that starts at the same address, which then differs from `written`.
-    """
-    return (
-        value[USED_OFFSET] != 0
-        and value[:USED_OFFSET] == written[:USED_OFFSET]
-        and value[USED_OFFSET + 1 :] == written[USED_OFFSET + 1 :]
-    )
 
 
 def local_prefixes(config: NodeConfig) -> list[LocalPrefix]:

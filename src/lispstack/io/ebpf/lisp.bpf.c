@@ -95,6 +95,14 @@ struct {
 } lisp_counters SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lisp_used);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 100000 / LISP_SLOTS_PER_WORD);  /* the loader: map-cache-limit / 8 */
+} lisp_used SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__type(key, __u32);
 	__type(value, struct lisp_iid_counters);
@@ -239,7 +247,18 @@ struct outer4 {
 	__be32 lisp[2];
 };
 
-/* ------------------------------------------------ proxy xTR, per-instance counters */
+/* -------------------------------------- used slots, proxy xTR, per-instance counters */
+
+/* Set the entry's used byte (a plain byte store: CPUs marking other slots of the same
+ * word do not undo it), once a sweep rather than per packet. */
+static __always_inline void mark_used(__u32 slot)
+{
+	__u32 index = slot / LISP_SLOTS_PER_WORD;
+	struct lisp_used *word = bpf_map_lookup_elem(&lisp_used, &index);
+
+	if (word && !word->used[slot % LISP_SLOTS_PER_WORD])
+		word->used[slot % LISP_SLOTS_PER_WORD] = 1;
+}
 
 /* Count into the instance-id's counters, when the loader put it in (no entry is ever
  * created here: the map holds the node's instance-ids only). */
@@ -385,8 +404,7 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		count(LISP_CTR_PUNT_ACTION);
 		return TC_ACT_OK;
 	}
-	if (!entry->used)  /* written once per sweep, not per packet */
-		entry->used = 1;
+	mark_used(entry->slot);
 
 	__u8 *l4 = (__u8 *)(ip + 1);
 	int has_ports = ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||

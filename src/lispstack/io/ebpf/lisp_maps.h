@@ -51,11 +51,20 @@ struct lisp_rloc {
 struct lisp_mc_value {
 	__u8 action;          /* enum lisp_action */
 	__u8 count;           /* RLOCs in rlocs[] */
-	__u8 used;            /* set by the program on a hit, cleared by Python when it reads it
-	                       * (RLOC probing and the refresh before expiry need to know) */
-	__u8 pad;
+	__u16 pad;
 	__u32 lsb;            /* locator-status-bits */
 	struct lisp_rloc rlocs[LISP_MAX_RLOCS];
+	__u32 slot;           /* the entry's byte in lisp_used (LISP_NO_SLOT: none) */
+};
+
+/* Which encapsulating entries the program used: one byte per slot, set by the program
+ * on a hit, read and cleared by Python through mmap once a sweep (RLOC probing and the
+ * refresh before expiry need to know) without a map lookup per entry. An array element
+ * is 8 bytes whatever its size, so each holds 8 slots. */
+#define LISP_SLOTS_PER_WORD 8
+#define LISP_NO_SLOT 0xffffffff
+struct lisp_used {
+	__u8 used[LISP_SLOTS_PER_WORD];
 };
 
 struct lisp_eid_value {
