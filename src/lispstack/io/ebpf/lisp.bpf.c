@@ -317,7 +317,7 @@ static __always_inline int decap_petr(struct __sk_buff *skb, __u32 rloc_flags, _
 	struct bpf_fib_lookup fib = {};
 
 	if (!(rloc_flags & LISP_RLOC_PETR) || iid || (void *)(inner + 1) > data_end) {
-		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR counts the drop */
+		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR (or PETR) decides */
 		return TC_ACT_OK;
 	}
 	if (redirect) {
