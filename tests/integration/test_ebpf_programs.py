@@ -73,7 +73,7 @@ class Loaded:
         self.iid_counters = obj.map_fd("lisp_iid_counters")
         self.used = UsedSlots(obj.map_fd("lisp_used"), layout.used_words(100_000))  # as built
         for iid in (0, 100):  # the instance-ids of the node's TUNs, as the engine does
-            libbpf.update(self.iid_counters, _iid_key(iid), bytes(_iid_size()))
+            libbpf.update(self.iid_counters, layout.iid_key(iid), bytes(_iid_size()))
         libbpf.update(
             obj.map_fd("lisp_config"), bytes(4), layout.config_value({4: OUR_RLOC}, False)
         )
@@ -111,16 +111,12 @@ class Loaded:
 
     def iid_counts(self, iid: int) -> tuple[int, int] | None:
         """(encapsulated, decapsulated) of `iid`; None when the map has no such entry."""
-        per_cpu = libbpf.lookup(self.iid_counters, _iid_key(iid), _iid_size())
+        per_cpu = libbpf.lookup(self.iid_counters, layout.iid_key(iid), _iid_size())
         return None if per_cpu is None else layout.iid_totals(per_cpu)
 
 
 def _iid_size() -> int:
     return ctypes.sizeof(layout.IidCounters) * libbpf.possible_cpus()
-
-
-def _iid_key(iid: int) -> bytes:
-    return iid.to_bytes(4, sys.byteorder)
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ import contextlib
 import ctypes
 import logging
 import socket
-import sys
 from collections.abc import Callable, Iterable
 from ipaddress import ip_address
 from pathlib import Path
@@ -136,14 +135,14 @@ class EbpfEngine:
         """The keys written into lisp_local_rlocs (a reload removes those gone)."""
         self._iid_reported = {iid: (0, 0) for iid in tuns}
         """Each TUN's instance-id (the only ones the programs count), and what it reported."""
+        self._iid_size = ctypes.sizeof(layout.IidCounters) * self._cpus
         try:
             self._used = UsedSlots(self._obj.map_fd("lisp_used"), words)
             self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"), self._used)
             self._counters = self._obj.map_fd("lisp_counters")
             self._iid_counters = self._obj.map_fd("lisp_iid_counters")
             for iid in self._iid_reported:
-                value = bytes(ctypes.sizeof(layout.IidCounters) * self._cpus)
-                libbpf.update(self._iid_counters, iid.to_bytes(4, sys.byteorder), value)
+                libbpf.update(self._iid_counters, layout.iid_key(iid), bytes(self._iid_size))
             self._fill(config)
             if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.PITR):
                 encap = self._obj.program_fd("lisp_encap_tun")
@@ -239,9 +238,8 @@ class EbpfEngine:
     def _report_iids(self, count: Callable[[str, int], None]) -> None:
         """The programs' per-instance-id packets, into iid.N.encapsulated/decapsulated
         (which then count both planes)."""
-        size = ctypes.sizeof(layout.IidCounters) * self._cpus
         for iid, reported in self._iid_reported.items():
-            per_cpu = libbpf.lookup(self._iid_counters, iid.to_bytes(4, sys.byteorder), size)
+            per_cpu = libbpf.lookup(self._iid_counters, layout.iid_key(iid), self._iid_size)
             totals = layout.iid_totals(per_cpu or b"")
             events = zip(("encapsulated", "decapsulated"), totals, reported, strict=True)
             for event, total, before in events:

@@ -278,6 +278,11 @@ def plane(decision: dict[str, object]) -> str:
     return "tun"
 
 
+def iid_key(iid: int) -> bytes:
+    """The lisp_iid_counters key of an instance-id (host order)."""
+    return iid.to_bytes(4, sys.byteorder)
+
+
 def iid_totals(per_cpu: bytes) -> tuple[int, int]:
     """An instance-id's per-CPU counters summed: (encapsulated, decapsulated)."""
     size = ctypes.sizeof(IidCounters)
