@@ -3,12 +3,17 @@
 Loading the object runs the verifier on every program. The encapsulation
 program is fed real packets and must write what the Python ITR sends for the
 same flow, byte for byte but for the 24-bit nonce: same RLOC, same UDP
-source port (the same CRC-32 flow hash), same LISP header.
+source port (the same CRC-32 flow hash), same LISP header. So must it for a
+Proxy-ITR's packets and an ITR's packets to its PETRs, and the decapsulation
+program must hand on what the Python PETR forwards.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import random
+import sys
 from collections.abc import Iterator
 from ipaddress import IPv4Address, ip_address, ip_network
 from pathlib import Path
@@ -18,6 +23,9 @@ import pytest
 from helpers.tshark import check_pcap
 from helpers.xtr_fixtures import build_xtr, lisp1_config
 from lispstack.capture import write_pcap
+from lispstack.config import parse_config
+from lispstack.core.counters import Counters
+from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import (
     RlocChoice,
     choose_rloc,
@@ -26,14 +34,18 @@ from lispstack.core.encapsulation import (
     outer_packet,
     source_port,
 )
-from lispstack.core.events import Endpoint, SendDatagram
+from lispstack.core.events import DatagramReceived, Endpoint, ForwardNatively, SendDatagram
 from lispstack.core.forwarding import Step
+from lispstack.core.itr import Itr
+from lispstack.core.petr import Petr
+from lispstack.core.xtr import build_xtr_roles
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
 from lispstack.io.ebpf_engine import MapCacheSync
+from lispstack.io.ebpf_used import UsedSlots
 from lispstack.wire.address import with_instance_id
 from lispstack.wire.ip_udp import PROTO_UDP, ipv4_header, udp_segment
-from lispstack.wire.records import Locator, MappingRecord
+from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not layout.OBJECT.exists(), reason="needs root and the compiled object"
@@ -58,6 +70,10 @@ class Loaded:
         self.obj = obj
         self.map_cache = obj.map_fd("lisp_map_cache")
         self.counters = obj.map_fd("lisp_counters")
+        self.iid_counters = obj.map_fd("lisp_iid_counters")
+        self.used = UsedSlots(obj.map_fd("lisp_used"), layout.used_words(100_000))  # as built
+        for iid in (0, 100):  # the instance-ids of the node's TUNs, as the engine does
+            libbpf.update(self.iid_counters, layout.iid_key(iid), bytes(_iid_size()))
         libbpf.update(
             obj.map_fd("lisp_config"), bytes(4), layout.config_value({4: OUR_RLOC}, False)
         )
@@ -93,12 +109,23 @@ class Loaded:
         assert per_cpu is not None
         return layout.counter_total(per_cpu)
 
+    def iid_counts(self, iid: int) -> tuple[int, int] | None:
+        """(encapsulated, decapsulated) of `iid`; None when the map has no such entry."""
+        per_cpu = libbpf.lookup(self.iid_counters, layout.iid_key(iid), _iid_size())
+        return None if per_cpu is None else layout.iid_totals(per_cpu)
+
+
+def _iid_size() -> int:
+    return ctypes.sizeof(layout.IidCounters) * libbpf.possible_cpus()
+
 
 @pytest.fixture
 def loaded() -> Iterator[Loaded]:
     obj = libbpf.BpfObject(layout.OBJECT)  # the verifier checks every program here
     try:
-        yield Loaded(obj)
+        loaded = Loaded(obj)
+        yield loaded
+        loaded.used.close()
     finally:
         obj.close()
 
@@ -140,6 +167,8 @@ def test_encapsulation_equals_the_python_itr_for_every_flow(loaded: Loaded, iid:
         chosen.add(expected[16:20])
     assert len(chosen) == 2  # weights 30/70 between the two priority-1 RLOCs, never the third
     assert loaded.counter("ebpf.encap.packets") == 200
+    assert loaded.iid_counts(iid) == (200, 0)
+    assert loaded.counter("ebpf.pitr.packets") == loaded.counter("ebpf.encap.to-petr") == 0
 
 
 def test_unreachable_rlocs_leave_the_load_split(loaded: Loaded) -> None:
@@ -189,6 +218,7 @@ def test_decapsulation_strips_the_outer_headers_of_packets_to_local_eids(
     result = loaded.run("lisp_decap", ETHERNET + outer)
     assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET + inner)
     assert loaded.counter("ebpf.decap.packets") == 1
+    assert loaded.iid_counts(iid) == (0, 1)
 
 
 def test_decapsulation_takes_an_rloc_only_while_it_is_in_the_map(loaded: Loaded) -> None:
@@ -244,7 +274,7 @@ def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded
     """A replaced mapping redirects the flow, an expired one sends it back to the ITR, at once."""
     loaded.set_iid(0)
     _, itr, _ = build_xtr(lisp1_config())
-    follower = MapCacheSync(loaded.map_cache)
+    follower = MapCacheSync(loaded.map_cache, loaded.used)
     follower.follow(itr)
     packet = ETHERNET + _udp("192.168.1.1", "192.168.2.1", 5000)
 
@@ -266,3 +296,174 @@ def test_the_bpf_map_cache_follows_install_replacement_and_expiry(loaded: Loaded
     follower.sync()
     assert outer_destination() is None
     assert len(itr.cache) == 0
+
+
+def test_the_sweep_tells_which_entries_the_program_used(loaded: Loaded) -> None:
+    """Each encapsulating entry has its own used byte; a freed one starts clean."""
+    loaded.set_iid(0)
+    _, itr, _ = build_xtr(lisp1_config())
+    follower = MapCacheSync(loaded.map_cache, loaded.used)
+    follower.follow(itr)
+    for site in range(2, 6):
+        itr.cache.insert(_mapping(f"192.168.{site}.0/24", f"10.0.{site}.2", ttl=60), 0.0, "ms")
+    follower.sync()
+    for site in (3, 5, 5):
+        loaded.run("lisp_encap_eth", ETHERNET + _udp("192.168.1.1", f"192.168.{site}.1", 9))
+    used = sorted(str(IPv4Address(key[2])) for key in follower.take_used())
+    assert used == ["192.168.3.0", "192.168.5.0"]
+    itr.cache.insert(_mapping("192.168.3.0/24", "10.0.3.2", ttl=0), 0.0, "ms")  # TTL 0: removed
+    itr.cache.insert(_mapping("192.168.6.0/24", "10.0.6.2", ttl=60), 0.0, "ms")
+    follower.sync()
+    loaded.run("lisp_encap_eth", ETHERNET + _udp("192.168.1.1", "192.168.3.1", 9))  # a miss now
+    assert follower.take_used() == []
+
+
+# ------------------------------------------------------------ proxy xTRs, PETRs
+
+PXTR = """[node]
+name = "pxtr"
+roles = ["pitr", "petr"]
+[pitr]
+eid-prefixes = ["10.20.0.0/16"]
+[[map-resolvers]]
+address = "198.51.100.254"
+"""
+
+
+def _record(
+    prefix: str,
+    rlocs: tuple[RlocChoice, ...],
+    action: MapReplyAction = MapReplyAction.NO_ACTION,
+) -> MappingRecord:
+    network = ip_network(prefix)
+    return MappingRecord(
+        eid=with_instance_id(0, network.network_address),
+        eid_mask_len=network.prefixlen,
+        ttl=1440,
+        authoritative=True,
+        locators=tuple(
+            Locator(address=r.address, priority=r.priority, weight=r.weight) for r in rlocs
+        ),
+        action=action,
+    )
+
+
+def _python_sends(itr: Itr, inner: bytes) -> bytes:
+    """The outer packet the Python ITR sends for `inner` from its TUN (nonce zeroed)."""
+    (action,) = itr.handle_tun(inner, 0.0)
+    assert isinstance(action, SendDatagram), action
+    return _without_nonce(outer_packet(action))
+
+
+def _follow(loaded: Loaded, itr: Itr) -> None:
+    """The kernel sends from the ITR's RLOC, with the ITR's map-cache."""
+    config = layout.config_value(itr.local.rloc_for, False)
+    libbpf.update(loaded.obj.map_fd("lisp_config"), bytes(4), config)
+    MapCacheSync(loaded.map_cache, loaded.used).follow(itr)
+
+
+def test_proxy_itr_encapsulation_equals_the_python_pitr_for_every_flow(loaded: Loaded) -> None:
+    """Non-LISP sources to an attracted prefix: the Python PITR's bytes (nonce aside)."""
+    config = parse_config(PXTR, "pxtr.toml")
+    counters = Counters()
+    itr = build_xtr_roles(config, counters, DropRecorder(counters), random.Random(1), [OUR_RLOC])[0]
+    assert isinstance(itr, Itr)
+    for key, value in layout.local_eid_entries(layout.local_prefixes(config), {0: 77}).items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_eids"), key, value)
+    loaded.set_iid(0)
+    itr.cache.insert(_record("10.20.0.0/16", RLOCS), 0.0, "198.51.100.254")
+    _follow(loaded, itr)
+    for port in range(2000, 2200):
+        inner = _udp(f"4.2.2.{port % 250 + 1}", "10.20.3.4", port)
+        result = loaded.run("lisp_encap_eth", ETHERNET + inner)
+        assert result.retval == TC_ACT_OK
+        assert _without_nonce(result.data[14:]) == _python_sends(itr, inner)
+    assert counters.get("pitr.packets") == loaded.counter("ebpf.pitr.packets") == 200
+    assert loaded.counter("ebpf.encap.packets") == 200
+    assert loaded.iid_counts(0) == (200, 0)
+    # not attracted, and not from a local EID: the Python ITR's (it forwards natively)
+    outside = ETHERNET + _udp("4.2.2.2", "10.21.0.1", 5)
+    assert loaded.run("lisp_encap_eth", outside).data == outside
+    assert loaded.counter("ebpf.punt.unhandled") == 1
+
+
+def test_an_instance_tun_never_proxies(loaded: Loaded) -> None:
+    """A PITR attracts into instance-id 0 only: another TUN's packet from a non-EID source
+    is the Python ITR's (it drops it), even to an attracted prefix's address."""
+    for key, value in layout.local_eid_entries(
+        [(100, ip_network("10.20.0.0/16"), layout.EID_ATTRACTED)], {100: 78}
+    ).items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_eids"), key, value)
+    loaded.set_iid(100)
+    loaded.install(100, "10.20.0.0/16", Step.ENCAPSULATE, RLOCS)
+    packet = ETHERNET + _udp("4.2.2.2", "10.20.0.1", 5)
+    assert loaded.run("lisp_encap_eth", packet).data == packet
+    assert loaded.counter("ebpf.encap.packets") == 0
+
+
+def test_itr_to_petr_equals_the_python_itr_and_counts_to_petr(loaded: Loaded) -> None:
+    """A natively-forward entry with PETRs: encapsulated to a PETR in the kernel."""
+    petrs = "".join(
+        f'[[petrs]]\naddress = "{a}"\npriority = 1\nweight = {w}\n'
+        for a, w in (("203.0.113.7", 50), ("203.0.113.8", 50))
+    )
+    _, itr, counters = build_xtr(lisp1_config(extra=petrs))
+    loaded.set_iid(0)
+    native = _record("0.0.0.0/1", (), MapReplyAction.NATIVELY_FORWARD)
+    itr.cache.insert(native, 0.0, "10.0.1.254")
+    _follow(loaded, itr)
+    chosen = set()
+    for port in range(2000, 2100):
+        inner = _udp("192.168.1.1", "4.2.2.2", port)
+        result = loaded.run("lisp_encap_eth", ETHERNET + inner)
+        assert _without_nonce(result.data[14:]) == _python_sends(itr, inner)
+        chosen.add(result.data[14 + 16 : 14 + 20])
+    assert len(chosen) == 2
+    assert counters.get("encap.to-petr") == loaded.counter("ebpf.encap.to-petr") == 100
+    assert loaded.counter("ebpf.encap.packets") == 100
+
+
+def _petr_rlocs(loaded: Loaded) -> None:
+    """OUR_RLOC is an ETR's and a wildcard PETR's; SECOND_RLOC the ETR's only."""
+    entries = layout.local_rloc_entries((OUR_RLOC, SECOND_RLOC), {str(OUR_RLOC)}, ())
+    entries[SECOND_RLOC.packed] = layout.RLOC_DECAP.to_bytes(4, sys.byteorder)
+    for key, value in entries.items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_rlocs"), key, value)
+
+
+def test_petr_decapsulation_hands_on_what_the_python_petr_forwards(loaded: Loaded) -> None:
+    _petr_rlocs(loaded)
+    counters = Counters()
+    petr = Petr(counters, DropRecorder(counters))
+    for port in range(4000, 4020):
+        inner = _udp("192.168.1.1", "4.2.2.2", port)
+        payload = data_header(port, 0b1, 0) + inner
+        outer = outer_packet(
+            SendDatagram(payload, Endpoint(OUR_RLOC, 4341), 50000 + port, IPv4Address("10.0.1.1"))
+        )
+        result = loaded.run("lisp_decap", ETHERNET + outer)
+        (forward,) = petr.handle_data(
+            DatagramReceived(
+                payload, Endpoint(ip_address("10.0.1.1"), 50000 + port), Endpoint(OUR_RLOC, 4341)
+            ),
+            0.0,
+        )
+        assert isinstance(forward, ForwardNatively)
+        assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET + forward.packet)
+    assert counters.get("petr.forwarded") == loaded.counter("ebpf.petr.forwarded") == 20
+    # a local EID is still the ETR's; the PETR counts no decapsulation of its own
+    to_eid = _python_outer(_udp("4.2.2.2", "10.1.0.5", 1), 0, (RlocChoice(0, OUR_RLOC, 1, 1),))
+    assert loaded.run("lisp_decap", ETHERNET + to_eid).data == ETHERNET + to_eid[36:]
+    assert loaded.counter("ebpf.decap.packets") == 1 and loaded.iid_counts(0) == (0, 1)
+
+
+def test_petr_leaves_other_instance_ids_and_other_rlocs_to_python(loaded: Loaded) -> None:
+    _petr_rlocs(loaded)
+    inner = _udp("192.168.1.1", "4.2.2.2", 4000)
+    other_iid = _python_outer(inner, 100, (RlocChoice(0, OUR_RLOC, 1, 1),))
+    not_petr = _python_outer(inner, 0, (RlocChoice(0, SECOND_RLOC, 1, 1),))
+    for packet in (ETHERNET + other_iid, ETHERNET + not_petr):
+        result = loaded.run("lisp_decap", packet)
+        assert (result.retval, result.data) == (TC_ACT_OK, packet)
+    assert loaded.counter("ebpf.petr.forwarded") == 0
+    assert loaded.counter("ebpf.decap.passed") == 2

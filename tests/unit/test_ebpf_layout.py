@@ -11,9 +11,19 @@ from ipaddress import IPv4Address, IPv6Address, ip_network
 
 import pytest
 
+from lispstack.config import parse_config
 from lispstack.core.encapsulation import RlocChoice
 from lispstack.core.forwarding import Step
 from lispstack.io import ebpf_layout as layout
+
+PXTR = """[node]
+name = "pxtr"
+roles = ["pitr", "petr"]
+[pitr]
+eid-prefixes = ["192.168.0.0/16"]
+[[map-resolvers]]
+address = "10.0.3.254"
+"""
 
 
 def _btf_structs() -> dict[str, dict[str, object]]:
@@ -73,12 +83,34 @@ def test_map_cache_value_carries_each_rloc_in_record_order() -> None:
         (Step.DROP, layout.ACTION_DROP),
         (Step.MAP_REQUEST, layout.ACTION_PUNT),
         (Step.NATIVE, layout.ACTION_PUNT),
-        (Step.TO_PETR, layout.ACTION_PUNT),  # the ITR counts what it sends to PETRs
     ],
 )
 def test_steps_that_are_not_encapsulation(step: Step, action: int) -> None:
     value = layout.MapCacheValue.from_buffer_copy(layout.map_cache_value(step, (), 0))
     assert (value.action, value.count) == (action, 0)
+
+
+def test_to_petr_carries_the_petrs_and_says_so() -> None:
+    petrs = (RlocChoice(0, IPv4Address("192.0.2.7"), 1, 100),)
+    value = layout.MapCacheValue.from_buffer_copy(layout.map_cache_value(Step.TO_PETR, petrs, 1))
+    assert (value.action, value.count, bytes(value.rlocs[0].addr[:4])) == (
+        layout.ACTION_PETR,
+        1,
+        bytes([192, 0, 2, 7]),
+    )
+    assert {layout.ACTION_ENCAP, layout.ACTION_PETR} == layout.ENCAPSULATING
+
+
+def test_an_encapsulating_value_gets_its_used_slot() -> None:
+    value = layout.map_cache_value(Step.ENCAPSULATE, (RlocChoice(0, IPv4Address(1), 1, 1),), 1)
+    assert layout.MapCacheValue.from_buffer_copy(value).slot == layout.NO_SLOT
+    slotted = layout.MapCacheValue.from_buffer_copy(layout.with_slot(value, 70000))
+    assert (slotted.slot, slotted.count, bytes(slotted.rlocs[0].addr[:4])) == (
+        70000,
+        1,
+        b"\0\0\0\1",
+    )
+    assert layout.used_words(100_000) == 12_500 and layout.used_words(9) == 2
 
 
 def test_more_rlocs_than_the_program_holds_go_to_the_slow_path() -> None:
@@ -117,6 +149,35 @@ def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
     entries = layout.local_rloc_entries(rlocs, held)
     decap = (layout.RLOC_DECAP).to_bytes(4, sys.byteorder)
     assert entries == {b"\xc0\x00\x02\x01": decap, b"\xcb\x00\x71\x01": decap}
+
+
+def test_a_petr_takes_its_listen_addresses_or_every_address_held() -> None:
+    held = {"192.0.2.1", "10.0.3.3", "2001:db8::1"}
+    rloc = (IPv4Address("192.0.2.1"),)
+    both, petr = (
+        flag.to_bytes(4, sys.byteorder)
+        for flag in (layout.RLOC_DECAP | layout.RLOC_PETR, layout.RLOC_PETR)
+    )
+    every = layout.local_rloc_entries(rloc, held, ())
+    assert every == {b"\xc0\x00\x02\x01": both, b"\x0a\x00\x03\x03": petr}
+    listen = (IPv4Address("10.0.3.3"), IPv4Address("10.9.9.9"))  # the second not held here
+    assert layout.local_rloc_entries((), held, listen) == {b"\x0a\x00\x03\x03": petr}
+
+
+def test_petr_addresses_and_attracted_prefixes_follow_the_roles() -> None:
+    pxtr = parse_config(PXTR, "pxtr.toml")
+    assert layout.petr_addresses(pxtr) == ()
+    assert layout.local_prefixes(pxtr) == [(0, ip_network("192.168.0.0/16"), layout.EID_ATTRACTED)]
+    listening = parse_config(PXTR.replace("[pitr]", "listen = ['10.0.3.3']\n[pitr]"), "p.toml")
+    assert layout.petr_addresses(listening) == (IPv4Address("10.0.3.3"),)
+    itr = parse_config(PXTR.replace('"pitr", "petr"', '"pitr"'), "pitr.toml")
+    assert layout.petr_addresses(itr) is None
+
+
+def test_iid_totals_sum_the_cpus() -> None:
+    slots = [layout.IidCounters(3, 1), layout.IidCounters(4, 0)]
+    assert layout.iid_totals(b"".join(bytes(s) for s in slots)) == (7, 1)
+    assert layout.iid_totals(b"") == (0, 0)
 
 
 def test_config_and_per_cpu_counters() -> None:

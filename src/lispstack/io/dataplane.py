@@ -75,12 +75,12 @@ class DataPlane:
             if self.routing is not None and self.tun is not None:
                 desired = DesiredRoutes(families)
                 self._routes = RouteWorker(self.routing, self.tun.index, desired)
-            if self.tun is not None and (
-                config.has_role(NodeRole.ITR) or config.has_role(NodeRole.ETR)
-            ):
-                tuns = {0: self.tun.index, **{i: t.index for i, t in self.instance_tuns.items()}}
+            if self.tun is not None or config.has_role(NodeRole.PETR):
+                tuns = {} if self.tun is None else {0: self.tun.index}
+                tuns.update({i: t.index for i, t in self.instance_tuns.items()})
                 rlocs = LocalEids(config.database_mappings).rlocs
-                self.engine = open_engine(config, tuns, rlocs)
+                proxy_rlocs = () if itr is None else itr.local.extra_rlocs
+                self.engine = open_engine(config, tuns, rlocs, proxy_rlocs)
                 if self.engine is not None and itr is not None:
                     self.engine.follow(itr)
             self._raw[4] = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)

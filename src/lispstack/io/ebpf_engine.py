@@ -2,11 +2,12 @@
 
 Loads io/ebpf/lisp.bpf.o through libbpf (io/libbpf.py; the kernel verifier
 runs then), fills its maps from the configuration and attaches:
-  lisp_encap_tun  to tc egress of every TUN device of an ITR: what policy
-                  routing sends there is encapsulated in the kernel when the
-                  map-cache has the answer, and reaches the TUN device (the
+  lisp_encap_tun  to tc egress of every TUN device of an ITR or PITR: what
+                  policy routing sends there is encapsulated in the kernel when
+                  the map-cache has the answer, and reaches the TUN device (the
                   Python ITR) otherwise;
-  lisp_decap      to tc ingress of the interfaces holding an ETR's RLOCs.
+  lisp_decap      to tc ingress of the interfaces holding an ETR's RLOCs, or
+                  a PETR's addresses.
 The BPF map-cache follows the ITR's (core/xtr_cache.py records each key it
 installs, replaces, removes or whose RLOC reachability changes; `sync` writes
 them). Nothing is pinned: the maps live as long as the programs, and a node
@@ -17,20 +18,24 @@ replaces and `lispstack cleanup` removes (`detach_stale`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from ipaddress import ip_address
 from pathlib import Path
 
 from pyroute2 import IPRoute
 
 from lispstack.config.model import Engine, NodeConfig, NodeRole
-from lispstack.core.events import Action
+from lispstack.core.counters import instance_counter
+from lispstack.core.events import Action, IPAddress
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.core.xtr_cache import EntryKey
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
+from lispstack.io.ebpf_used import UsedSlots
 
 log = logging.getLogger("lispstack.dataplane")
 
@@ -43,11 +48,11 @@ _ZERO = bytes(4)
 class MapCacheSync:
     """Keeps the BPF map-cache (its fd) equal to an ITR's map-cache, change by change."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, used: UsedSlots) -> None:
+        """`used`: the slots of the entries the program encapsulates with."""
         self._fd = fd
         self._itr: Itr | None = None
-        self._encapsulating: dict[EntryKey, bytes] = {}
-        """The entries the program encapsulates with, and the value written for each."""
+        self._used = used
 
     @property
     def itr(self) -> Itr | None:
@@ -84,53 +89,67 @@ class MapCacheSync:
     def _write(self, itr: Itr, key: EntryKey) -> None:
         bpf_key = layout.lpm_key(*key)
         entry = itr.cache.get(key)
-        self._encapsulating.pop(key, None)
         if entry is None:
             libbpf.delete(self._fd, bpf_key)
+            self._used.release(key)
             return
         if itr.carries_map_versions(entry):  # the V bit is written by the Python ITR only
             value = layout.PUNT
         else:
             value = layout.map_cache_value(*itr.step_for(entry))
+        encapsulating = value[0] in layout.ENCAPSULATING
+        if encapsulating:
+            value = layout.with_slot(value, self._used.slot(key))
         libbpf.update(self._fd, bpf_key, value)
-        if value[0] == layout.ACTION_ENCAP:
-            self._encapsulating[key] = value
+        if not encapsulating:  # after the update: the slot's next key starts clean
+            self._used.release(key)
 
     def take_used(self) -> list[EntryKey]:
         """The entries the program encapsulated with since the last call (their flag cleared)."""
-        used = []
-        for key, written in self._encapsulating.items():
-            bpf_key = layout.lpm_key(*key)
-            value = libbpf.lookup(self._fd, bpf_key, len(written))
-            if value is not None and layout.used(value, written):
-                libbpf.update(self._fd, bpf_key, written)
-                used.append(key)
-        return used
+        return self._used.take()
 
 
 class EbpfEngine:
     """The loaded programs and their maps, attached to the node's TUN and RLOC interfaces."""
 
-    def __init__(self, config: NodeConfig, tuns: dict[int, int], rloc_interfaces: list[int]):
-        """`tuns`: instance-id -> ifindex of its TUN device; `rloc_interfaces`: ifindexes."""
+    def __init__(
+        self,
+        config: NodeConfig,
+        tuns: dict[int, int],
+        rloc_interfaces: list[int],
+        proxy_rlocs: tuple[IPAddress, ...] = (),
+    ):
+        """`tuns`: instance-id -> ifindex of its TUN device; `rloc_interfaces`: ifindexes;
+        `proxy_rlocs`: the RLOCs a PITR sends from (see Itr: it has no database mappings)."""
         limit = max(config.itr.map_cache_limit, 1)
-        self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit})
+        words = layout.used_words(limit)
+        self._obj = libbpf.BpfObject(layout.OBJECT, {"lisp_map_cache": limit, "lisp_used": words})
+        self._used: UsedSlots | None = None
         self._attached: list[tuple[int, bool]] = []
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
+        self._proxy_rlocs = proxy_rlocs
+        self._petr = layout.petr_addresses(config)
         self._local_rlocs: set[bytes] = set()
         """The keys written into lisp_local_rlocs (a reload removes those gone)."""
+        self._iid_reported = {iid: (0, 0) for iid in tuns}
+        """Each TUN's instance-id (the only ones the programs count), and what it reported."""
+        self._iid_size = ctypes.sizeof(layout.IidCounters) * self._cpus
         try:
-            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
+            self._used = UsedSlots(self._obj.map_fd("lisp_used"), words)
+            self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"), self._used)
             self._counters = self._obj.map_fd("lisp_counters")
+            self._iid_counters = self._obj.map_fd("lisp_iid_counters")
+            for iid in self._iid_reported:
+                libbpf.update(self._iid_counters, layout.iid_key(iid), bytes(self._iid_size))
             self._fill(config)
-            if config.has_role(NodeRole.ITR):
+            if config.has_role(NodeRole.ITR) or config.has_role(NodeRole.PITR):
                 encap = self._obj.program_fd("lisp_encap_tun")
                 for ifindex in tuns.values():
                     _allow_forwarding(ifindex)
                     self._attach(ifindex, False, encap)
-            if config.has_role(NodeRole.ETR):
+            if config.has_role(NodeRole.ETR) or self._petr is not None:
                 decap = self._obj.program_fd("lisp_decap")
                 for ifindex in rloc_interfaces:
                     self._attach(ifindex, True, decap)
@@ -141,7 +160,8 @@ class EbpfEngine:
     def _fill(self, config: NodeConfig, running: NodeConfig | None = None) -> None:
         """The node's RLOCs and local EID prefixes (`running`: those to replace)."""
         local = LocalEids(config.database_mappings)
-        value = layout.config_value(local.rloc_for, True, config.itr.rloc_path_mtu)
+        sending = LocalEids(config.database_mappings, self._proxy_rlocs).rloc_for
+        value = layout.config_value(sending, True, config.itr.rloc_path_mtu)
         libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
         self._fill_local_rlocs(local)
         iids = self._obj.map_fd("lisp_tun_iids")
@@ -159,7 +179,7 @@ class EbpfEngine:
         """The RLOCs the decapsulation program takes: those of `local` held here."""
         rlocs = self._obj.map_fd("lisp_local_rlocs")
         held = {address for address, _ in _held_addresses()}
-        entries = layout.local_rloc_entries(local.rlocs, held)
+        entries = layout.local_rloc_entries(local.rlocs, held, self._petr)
         for key in self._local_rlocs - entries.keys():
             libbpf.delete(rlocs, key)
         for key, value in entries.items():
@@ -213,17 +233,36 @@ class EbpfEngine:
                 if name in layout.NODE_TOTALS:
                     count(layout.NODE_TOTALS[name], total - self._reported[index])
                 self._reported[index] = total
+        self._report_iids(count)
+
+    def _report_iids(self, count: Callable[[str, int], None]) -> None:
+        """The programs' per-instance-id packets, into iid.N.encapsulated/decapsulated
+        (which then count both planes)."""
+        for iid, reported in self._iid_reported.items():
+            per_cpu = libbpf.lookup(self._iid_counters, layout.iid_key(iid), self._iid_size)
+            totals = layout.iid_totals(per_cpu or b"")
+            events = zip(("encapsulated", "decapsulated"), totals, reported, strict=True)
+            for event, total, before in events:
+                if total > before:
+                    count(instance_counter(iid, event), total - before)
+            self._iid_reported[iid] = totals
 
     def close(self) -> None:
         """Detach every program; the maps go with the object."""
         for ifindex, ingress in self._attached:
             libbpf.tc_detach(ifindex, ingress, TC_HANDLE, TC_PRIORITY)
         self._attached.clear()
+        if self._used is not None:
+            self._used.close()
+            self._used = None
         self._obj.close()
 
 
 def open_engine(
-    config: NodeConfig, tuns: dict[int, int], rlocs: Iterable[object]
+    config: NodeConfig,
+    tuns: dict[int, int],
+    rlocs: Iterable[object],
+    proxy_rlocs: tuple[IPAddress, ...] = (),
 ) -> EbpfEngine | None:
     """The eBPF engine `[data-plane] engine` asks for, or None for the TUN engine.
 
@@ -232,7 +271,9 @@ def open_engine(
     if config.data_plane.engine is Engine.TUN:
         return None
     try:
-        engine = EbpfEngine(config, tuns, interfaces_holding(rlocs))
+        interfaces = interfaces_holding(rlocs)
+        interfaces += [i for i in _petr_interfaces(config) if i not in interfaces]
+        engine = EbpfEngine(config, tuns, interfaces, proxy_rlocs)
     except OSError as error:
         if config.data_plane.engine is Engine.EBPF:
             raise OSError(error.errno, f"eBPF data plane: {error.strerror}") from None
@@ -247,6 +288,18 @@ def _allow_forwarding(ifindex: int) -> None:
     switch (net.ipv4.conf.DEVICE.forwarding), which lets what it delivers be forwarded."""
     name = socket.if_indextoname(ifindex)
     Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1\n")
+
+
+def _petr_interfaces(config: NodeConfig) -> list[int]:
+    """Where a PETR's LISP data arrives: the interfaces holding its addresses (any
+    IPv4 address but loopback's when it listens on every address)."""
+    petr = layout.petr_addresses(config)
+    if petr is None:
+        return []
+    if petr:
+        return interfaces_holding(petr)
+    held = [(ip_address(address), index) for address, index in _held_addresses()]
+    return sorted({i for address, i in held if address.version == 4 and not address.is_loopback})
 
 
 def interfaces_holding(addresses: Iterable[object]) -> list[int]:

@@ -12,7 +12,7 @@ import ctypes
 import socket
 import sys
 from collections.abc import Collection, Iterable, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 
 from lispstack.config.model import NodeConfig, NodeRole
@@ -25,10 +25,13 @@ OBJECT = Path(__file__).with_name("ebpf") / "lisp.bpf.o"
 """The compiled programs (scripts/setup.sh builds them from lisp.bpf.c)."""
 
 MAX_RLOCS = 8
-ACTION_ENCAP, ACTION_PUNT, ACTION_DROP = 0, 1, 2
-EID_SOURCE, EID_DELIVER = 1, 2
-RLOC_DECAP = 1
-"""Flag of a local RLOC in lisp_local_rlocs: the ETR decapsulates packets to it."""
+ACTION_ENCAP, ACTION_PUNT, ACTION_DROP, ACTION_PETR = 0, 1, 2, 3
+ENCAPSULATING = frozenset({ACTION_ENCAP, ACTION_PETR})
+"""The actions whose entries the program encapsulates with (and marks used)."""
+EID_SOURCE, EID_DELIVER, EID_ATTRACTED = 1, 2, 4
+RLOC_DECAP, RLOC_PETR = 1, 2
+"""Flags of a local RLOC in lisp_local_rlocs: the ETR decapsulates packets to it to local
+EIDs, the PETR those for no local EID (instance-id 0), which it routes natively."""
 KEY_BITS = 64
 """The instance-id and version words before the address in an LPM key."""
 
@@ -41,11 +44,20 @@ COUNTERS = (
     "ebpf.drop.map-cache-drop",
     "ebpf.decap.packets",
     "ebpf.decap.passed",
+    "ebpf.pitr.packets",
+    "ebpf.encap.to-petr",
+    "ebpf.petr.forwarded",
 )
-NODE_TOTALS = {"ebpf.encap.packets": "encap.packets", "ebpf.decap.packets": "decap.packets"}
-"""Kernel counters also added to the node's own: encap.packets and decap.packets count
-what the node encapsulated and decapsulated, whichever plane did it."""
 """`show statistics` names of the per-CPU counters, in enum lisp_counter order."""
+NODE_TOTALS = {
+    "ebpf.encap.packets": "encap.packets",
+    "ebpf.decap.packets": "decap.packets",
+    "ebpf.pitr.packets": "pitr.packets",
+    "ebpf.encap.to-petr": "encap.to-petr",
+    "ebpf.petr.forwarded": "petr.forwarded",
+}
+"""Kernel counters also added to the node's own (encap.packets, pitr.packets, ...): those
+count what the node did, whichever plane did it."""
 
 
 class LpmKey(ctypes.Structure):
@@ -71,15 +83,33 @@ class MapCacheValue(ctypes.Structure):
     _fields_ = (
         ("action", ctypes.c_uint8),
         ("count", ctypes.c_uint8),
-        ("used", ctypes.c_uint8),
-        ("pad", ctypes.c_uint8),
+        ("pad", ctypes.c_uint16),
         ("lsb", ctypes.c_uint32),
         ("rlocs", Rloc * MAX_RLOCS),
+        ("slot", ctypes.c_uint32),
     )
+
+
+SLOTS_PER_WORD = 8
+NO_SLOT = 0xFFFFFFFF
+"""lisp_used: one byte per encapsulating entry (its slot), 8 in each array element."""
+
+
+class Used(ctypes.Structure):
+    _fields_ = (("used", ctypes.c_uint8 * SLOTS_PER_WORD),)
+
+
+def used_words(map_cache_limit: int) -> int:
+    """The lisp_used elements that give every entry of the map-cache a slot."""
+    return -(-map_cache_limit // SLOTS_PER_WORD)
 
 
 class EidValue(ctypes.Structure):
     _fields_ = (("flags", ctypes.c_uint32), ("ifindex", ctypes.c_uint32))
+
+
+class IidCounters(ctypes.Structure):
+    _fields_ = (("encapsulated", ctypes.c_uint64), ("decapsulated", ctypes.c_uint64))
 
 
 class Config(ctypes.Structure):
@@ -97,6 +127,8 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "lisp_mc_value": MapCacheValue,
     "lisp_eid_value": EidValue,
     "lisp_config": Config,
+    "lisp_iid_counters": IidCounters,
+    "lisp_used": Used,
 }
 """C struct name -> its ctypes mirror (the layout test walks this)."""
 
@@ -112,15 +144,17 @@ def lpm_key(iid: int, version: int, network: int, length: int) -> bytes:
 def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
     """What the encapsulation program does for a map-cache entry whose step is `step`.
 
-    ENCAPSULATE carries the entry's RLOCs; DROP drops in the kernel; everything
-    else (TO_PETR too: the ITR counts what it sends to PETRs), and a set of more
-    than MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device).
+    ENCAPSULATE carries the entry's RLOCs, TO_PETR the PETRs (`rlocs`: Itr.step_for
+    gives them); DROP drops in the kernel; everything else, and a set of more than
+    MAX_RLOCS RLOCs, is the Python ITR's (punted to the TUN device). No used slot
+    yet (with_slot gives one).
     """
     if step is Step.DROP:
         return bytes(MapCacheValue(ACTION_DROP))
-    if step is not Step.ENCAPSULATE or len(rlocs) > MAX_RLOCS:
+    action = {Step.ENCAPSULATE: ACTION_ENCAP, Step.TO_PETR: ACTION_PETR}.get(step)
+    if action is None or len(rlocs) > MAX_RLOCS:
         return bytes(MapCacheValue(ACTION_PUNT))
-    value = MapCacheValue(ACTION_ENCAP, len(rlocs), lsb=lsb & 0xFFFFFFFF)
+    value = MapCacheValue(action, len(rlocs), lsb=lsb & 0xFFFFFFFF, slot=NO_SLOT)
     for slot, rloc in zip(value.rlocs, rlocs, strict=False):
         packed = rloc.address.packed
         slot.addr[: len(packed)] = list(packed)
@@ -131,6 +165,14 @@ def map_cache_value(step: Step, rlocs: Sequence[RlocChoice], lsb: int) -> bytes:
     return bytes(value)
 
 
+_SLOT = MapCacheValue.slot.offset
+
+
+def with_slot(value: bytes, slot: int) -> bytes:
+    """A map-cache value with its used slot (see io/ebpf_used.py)."""
+    return value[:_SLOT] + slot.to_bytes(4, sys.byteorder) + value[_SLOT + 4 :]
+
+
 PUNT = bytes(MapCacheValue(ACTION_PUNT))
 """A map-cache value whose packets go to the Python ITR."""
 
@@ -139,35 +181,23 @@ LocalPrefix = tuple[int, IPv4Network | IPv6Network, int]
 """(instance-id, prefix, EID_* flags)."""
 
 
-USED_OFFSET = MapCacheValue.used.offset
-
-
-def used(value: bytes, written: bytes) -> bool:
-    """Is `value` (read back from the map) the `written` one, since used by the program?
-
-    A read-back from an LPM trie is a longest match: it may be a more specific
-    entry that starts at the same address, which then differs from `written`.
-    """
-    return (
-        value[USED_OFFSET] != 0
-        and value[:USED_OFFSET] == written[:USED_OFFSET]
-        and value[USED_OFFSET + 1 :] == written[USED_OFFSET + 1 :]
-    )
-
-
 def local_prefixes(config: NodeConfig) -> list[LocalPrefix]:
     """The node's EID prefixes the programs take: a source to encapsulate (an ITR),
-    a destination to deliver (an ETR). A dynamic prefix's packets stay with Python
-    both ways: its ITR learns the hosts that send, its ETR SMRs the ITRs still
-    sending to a host gone."""
+    a destination to deliver (an ETR), and a PITR's attracted prefixes of instance-id 0
+    (a destination to encapsulate, whatever the source). A dynamic prefix's packets stay
+    with Python both ways: its ITR learns the hosts that send, its ETR SMRs the ITRs
+    still sending to a host gone."""
     flags = (EID_SOURCE if config.has_role(NodeRole.ITR) else 0) | (
         EID_DELIVER if config.has_role(NodeRole.ETR) else 0
     )
+    attracted: list[LocalPrefix] = []
+    if config.has_role(NodeRole.PITR):
+        attracted = [(0, p.network, EID_ATTRACTED) for p in config.pitr.eid_prefixes if p.iid == 0]
     return [
         (m.eid_prefix.iid, ip_network(m.eid_prefix.network), flags)
         for m in config.database_mappings
         if not m.dynamic
-    ]
+    ] + attracted
 
 
 def local_eid_entries(
@@ -195,15 +225,32 @@ def local_eid_entries(
     return entries
 
 
-def local_rloc_entries(rlocs: Iterable[IPAddress], held: Collection[str]) -> dict[bytes, bytes]:
+def local_rloc_entries(
+    rlocs: Iterable[IPAddress],
+    held: Collection[str],
+    petr: Collection[IPAddress] | None = None,
+) -> dict[bytes, bytes]:
     """The lisp_local_rlocs hash: each IPv4 RLOC of the node that an interface here
     holds (`held`: the addresses of this namespace), so the decapsulation program takes
-    packets to any of a multihomed ETR's RLOCs. Key: the address (network order)."""
-    return {
-        rloc.packed: RLOC_DECAP.to_bytes(4, sys.byteorder)
-        for rloc in rlocs
-        if rloc.version == 4 and str(rloc) in held
-    }
+    packets to any of a multihomed ETR's RLOCs (RLOC_DECAP), and a PETR's (RLOC_PETR;
+    `petr`: see petr_addresses). Key: the address (network order)."""
+    flags: dict[bytes, int] = {}
+    for rloc in rlocs:
+        if rloc.version == 4 and str(rloc) in held:
+            flags[rloc.packed] = RLOC_DECAP
+    if petr is not None:
+        for address in petr or (ip_address(a) for a in held):
+            if address.version == 4 and str(address) in held:
+                flags[address.packed] = flags.get(address.packed, 0) | RLOC_PETR
+    return {key: flag.to_bytes(4, sys.byteorder) for key, flag in flags.items()}
+
+
+def petr_addresses(config: NodeConfig) -> tuple[IPAddress, ...] | None:
+    """The addresses a PETR takes LISP data on: its `listen` addresses, or () for every
+    address of the node (its 4341 socket is bound to the wildcard); None: not a PETR."""
+    if not config.has_role(NodeRole.PETR):
+        return None
+    return config.node.listen
 
 
 def config_value(rlocs: dict[int, IPAddress], redirect: bool, rloc_path_mtu: int = 0) -> bytes:
@@ -229,6 +276,18 @@ def plane(decision: dict[str, object]) -> str:
     if verdict == "drop" and ipv4 and decision.get("prefix") is not None:
         return "ebpf"
     return "tun"
+
+
+def iid_key(iid: int) -> bytes:
+    """The lisp_iid_counters key of an instance-id (host order)."""
+    return iid.to_bytes(4, sys.byteorder)
+
+
+def iid_totals(per_cpu: bytes) -> tuple[int, int]:
+    """An instance-id's per-CPU counters summed: (encapsulated, decapsulated)."""
+    size = ctypes.sizeof(IidCounters)
+    slots = [IidCounters.from_buffer_copy(per_cpu, i) for i in range(0, len(per_cpu), size)]
+    return sum(s.encapsulated for s in slots), sum(s.decapsulated for s in slots)
 
 
 def counter_total(per_cpu: bytes) -> int:

@@ -17,6 +17,11 @@
  *                 that instance's TUN device, as if the Python ETR had
  *                 written it there. The rest goes up the stack untouched.
  *
+ * A Proxy-ITR's TUN takes packets from anyone to its attracted EID prefixes
+ * (encap_pitr below); a PETR's RLOCs take packets for no local EID and route
+ * them natively (decap_petr); an ITR encapsulates to its PETRs where its
+ * map-cache says so (LISP_ACTION_PETR).
+ *
  * The RLOC choice and the flow hash are those of core/encapsulation.py, so
  * both engines send a flow to the same RLOC from the same UDP source port.
  */
@@ -88,6 +93,21 @@ struct {
 	__type(value, __u64);
 	__uint(max_entries, LISP_CTR_MAX);
 } lisp_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lisp_used);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 100000 / LISP_SLOTS_PER_WORD);  /* the loader: map-cache-limit / 8 */
+} lisp_used SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, __u32);
+	__type(value, struct lisp_iid_counters);
+	__uint(max_entries, 256);
+} lisp_iid_counters SEC(".maps");
 
 static __always_inline void count(__u32 index)
 {
@@ -227,6 +247,110 @@ struct outer4 {
 	__be32 lisp[2];
 };
 
+/* -------------------------------------- used slots, proxy xTR, per-instance counters */
+
+/* Set the entry's used byte (a plain byte store: CPUs marking other slots of the same
+ * word do not undo it), once a sweep rather than per packet. */
+static __always_inline void mark_used(__u32 slot)
+{
+	__u32 index = slot / LISP_SLOTS_PER_WORD;
+	struct lisp_used *word = bpf_map_lookup_elem(&lisp_used, &index);
+
+	if (word && !word->used[slot % LISP_SLOTS_PER_WORD])
+		word->used[slot % LISP_SLOTS_PER_WORD] = 1;
+}
+
+/* Count into the instance-id's counters, when the loader put it in (no entry is ever
+ * created here: the map holds the node's instance-ids only). */
+static __always_inline void count_iid(__u32 iid, int decapsulated)
+{
+	struct lisp_iid_counters *counters = bpf_map_lookup_elem(&lisp_iid_counters, &iid);
+
+	if (!counters)
+		return;
+	if (decapsulated)
+		counters->decapsulated += 1;
+	else
+		counters->encapsulated += 1;
+}
+
+/* Is the destination in `key` (instance-id 0 only) inside an attracted EID prefix of a
+ * Proxy-ITR (RFC 6832), so that a packet from a source that is none of ours is still ours
+ * to encapsulate? The Python ITR answers the same for its packets (Itr.admit). */
+static __always_inline int encap_pitr(const struct lisp_lpm_key *key)
+{
+	struct lisp_eid_value *destination;
+
+	if (key->iid)  /* an instance's TUN: a proxy attracts into instance-id 0 only */
+		return 0;
+	destination = bpf_map_lookup_elem(&lisp_local_eids, key);
+	return destination && (destination->flags & LISP_EID_ATTRACTED);
+}
+
+/* What one encapsulated packet counts: always encap.packets and its instance-id's;
+ * pitr.packets for a proxy's, encap.to-petr when it went to a PETR (as the Python ITR). */
+static __always_inline void count_encap(__u32 iid, int proxied, int to_petr)
+{
+	count(LISP_CTR_ENCAP);
+	if (proxied)
+		count(LISP_CTR_PITR);
+	if (to_petr)
+		count(LISP_CTR_TO_PETR);
+	count_iid(iid, 0);
+}
+
+/* A Proxy-ETR's packet (RFC 6832): LISP to one of the PETR's RLOCs whose inner IPv4
+ * destination is no local EID. Instance-id 0 only: native routing is the main routing
+ * domain's, another instance-id is the Python PETR's to judge. The outer headers go and
+ * the kernel's FIB (rules and tables, as for the Python PETR's raw socket) says where the
+ * inner packet goes: out of that interface (bpf_redirect), to the next hop's MAC. The
+ * stack's forwarding path is not taken: no rp_filter or martian check can drop a packet
+ * from a remote EID, and the packet leaves as the Python PETR sends it (TTL unchanged).
+ * No route or neighbour yet, too big, forwarding off at this interface, local, or a route
+ * into one of our TUNs (a PITR on the same node): the Python PETR takes it. */
+static __always_inline int decap_petr(struct __sk_buff *skb, __u32 rloc_flags, __u32 iid,
+				      __u32 redirect)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *inner = data + ETH_HLEN + sizeof(struct outer4);
+	struct bpf_fib_lookup fib = {};
+
+	if (!(rloc_flags & LISP_RLOC_PETR) || iid || (void *)(inner + 1) > data_end) {
+		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR (or PETR) decides */
+		return TC_ACT_OK;
+	}
+	if (redirect) {
+		fib.family = AF_INET;
+		fib.tos = inner->tos;
+		fib.l4_protocol = inner->protocol;
+		fib.tot_len = bpf_ntohs(inner->tot_len);
+		fib.ipv4_src = inner->saddr;
+		fib.ipv4_dst = inner->daddr;
+		fib.ifindex = skb->ifindex;
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);
+			return TC_ACT_OK;
+		}
+		__u32 out = fib.ifindex;
+		if (bpf_map_lookup_elem(&lisp_tun_iids, &out)) {
+			count(LISP_CTR_PUNT_ROUTE);
+			return TC_ACT_OK;
+		}
+	}
+	if (bpf_skb_adjust_room(skb, -(int)OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	count(LISP_CTR_PETR);
+	if (!redirect)
+		return TC_ACT_OK;
+	if (bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib.ifindex, 0);
+}
+
 /* Encapsulate the IPv4 packet at offset l2 (0 on a TUN device, 14 after an
  * Ethernet header); TC_ACT_OK hands it on unchanged to the TUN (the slow path). */
 static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
@@ -261,11 +385,12 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(*tun_iid), .version = bpf_htonl(4)};
 	__builtin_memcpy(key.addr, &ip->saddr, 4);
 	struct lisp_eid_value *source = bpf_map_lookup_elem(&lisp_local_eids, &key);
-	if (!source || !(source->flags & LISP_EID_SOURCE)) {
-		count(LISP_CTR_PUNT_OTHER);  /* not an EID source (or a Proxy-ITR's): Python decides */
+	int proxied = !source || !(source->flags & LISP_EID_SOURCE);
+	__builtin_memcpy(key.addr, &ip->daddr, 4);
+	if (proxied && !encap_pitr(&key)) {
+		count(LISP_CTR_PUNT_OTHER);  /* not an EID source, nor to a PITR's prefix: Python decides */
 		return TC_ACT_OK;
 	}
-	__builtin_memcpy(key.addr, &ip->daddr, 4);
 	struct lisp_mc_value *entry = bpf_map_lookup_elem(&lisp_map_cache, &key);
 	if (!entry) {
 		count(LISP_CTR_MISS);
@@ -275,12 +400,11 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		count(LISP_CTR_DROP);
 		return TC_ACT_SHOT;
 	}
-	if (entry->action != LISP_ACTION_ENCAP) {
+	if (entry->action != LISP_ACTION_ENCAP && entry->action != LISP_ACTION_PETR) {
 		count(LISP_CTR_PUNT_ACTION);
 		return TC_ACT_OK;
 	}
-	if (!entry->used)  /* written once per sweep, not per packet */
-		entry->used = 1;
+	mark_used(entry->slot);
 
 	__u8 *l4 = (__u8 *)(ip + 1);
 	int has_ports = ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||
@@ -348,7 +472,7 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	}
 	if (bpf_skb_store_bytes(skb, ETH_HLEN, &outer, sizeof(outer), 0))
 		return TC_ACT_SHOT;
-	count(LISP_CTR_ENCAP);
+	count_encap(iid, proxied, entry->action == LISP_ACTION_PETR);
 	if (!config->redirect)
 		return TC_ACT_OK;
 	struct ethhdr eth = {.h_proto = bpf_htons(ETH_P_IP)};
@@ -392,7 +516,7 @@ int lisp_decap(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	__u32 daddr = outer->ip.daddr;
 	__u32 *rloc = bpf_map_lookup_elem(&lisp_local_rlocs, &daddr);
-	if (!rloc || !(*rloc & LISP_RLOC_DECAP))
+	if (!rloc || !(*rloc & (LISP_RLOC_DECAP | LISP_RLOC_PETR)))
 		return TC_ACT_OK;
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
 	if (!config)
@@ -410,15 +534,14 @@ int lisp_decap(struct __sk_buff *skb)
 	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(iid), .version = bpf_htonl(4)};
 	__builtin_memcpy(key.addr, &inner->daddr, 4);
 	struct lisp_eid_value *eid = bpf_map_lookup_elem(&lisp_local_eids, &key);
-	if (!eid || !(eid->flags & LISP_EID_DELIVER)) {
-		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR counts the drop */
-		return TC_ACT_OK;
-	}
+	if (!eid || !(eid->flags & LISP_EID_DELIVER))
+		return decap_petr(skb, *rloc, iid, config->redirect);
 	if (bpf_skb_adjust_room(skb, -(int)OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)) {
 		count(LISP_CTR_DECAP_PASS);
 		return TC_ACT_OK;
 	}
 	count(LISP_CTR_DECAP);
+	count_iid(iid, 1);
 	if (!config->redirect)
 		return TC_ACT_OK;
 	return bpf_redirect(eid->ifindex, BPF_F_INGRESS);

@@ -19,11 +19,15 @@ enum lisp_action {
 	LISP_ACTION_ENCAP = 0,    /* encapsulate to one of the RLOCs */
 	LISP_ACTION_PUNT = 1,     /* leave it to the Python ITR (TUN slow path) */
 	LISP_ACTION_DROP = 2,     /* drop and count (negative entry with a drop action) */
+	LISP_ACTION_PETR = 3,     /* encapsulate to one of the RLOCs, which are the ITR's PETRs
+	                           * (a natively-forward entry when PETRs take that traffic) */
 };
 
 /* Flags of a local EID prefix (struct lisp_eid_value.flags). */
 #define LISP_EID_SOURCE   1   /* a database mapping: packets from it are ours to encapsulate */
 #define LISP_EID_DELIVER  2   /* the ETR decapsulates packets to it */
+#define LISP_EID_ATTRACTED 4  /* a PITR's attracted prefix (instance-id 0): packets to it,
+                               * from any source, are ours to encapsulate (RFC 6832) */
 
 /* Key of the two LPM tries (map-cache, local EIDs): instance-id, IP version, address.
  * prefixlen counts the 64 bits of iid and version, then the EID prefix length. */
@@ -47,11 +51,20 @@ struct lisp_rloc {
 struct lisp_mc_value {
 	__u8 action;          /* enum lisp_action */
 	__u8 count;           /* RLOCs in rlocs[] */
-	__u8 used;            /* set by the program on a hit, cleared by Python when it reads it
-	                       * (RLOC probing and the refresh before expiry need to know) */
-	__u8 pad;
+	__u16 pad;
 	__u32 lsb;            /* locator-status-bits */
 	struct lisp_rloc rlocs[LISP_MAX_RLOCS];
+	__u32 slot;           /* the entry's byte in lisp_used (LISP_NO_SLOT: none) */
+};
+
+/* Which encapsulating entries the program used: one byte per slot, set by the program
+ * on a hit, read and cleared by Python through mmap once a sweep (RLOC probing and the
+ * refresh before expiry need to know) without a map lookup per entry. An array element
+ * is 8 bytes whatever its size, so each holds 8 slots. */
+#define LISP_SLOTS_PER_WORD 8
+#define LISP_NO_SLOT 0xffffffff
+struct lisp_used {
+	__u8 used[LISP_SLOTS_PER_WORD];
 };
 
 struct lisp_eid_value {
@@ -62,6 +75,8 @@ struct lisp_eid_value {
 /* Flags of a local RLOC (value of the lisp_local_rlocs hash, keyed by the IPv4
  * address as a big-endian __u32). */
 #define LISP_RLOC_DECAP   1   /* the ETR decapsulates packets to it */
+#define LISP_RLOC_PETR    2   /* the PETR decapsulates packets to it that are for no local
+                               * EID (instance-id 0) and routes them natively (RFC 6832) */
 
 /* The node's own RLOCs and switches (one entry, index 0). */
 struct lisp_config {
@@ -85,7 +100,18 @@ enum lisp_counter {
 	LISP_CTR_DROP,            /* ebpf.drop.map-cache-drop */
 	LISP_CTR_DECAP,           /* ebpf.decap.packets */
 	LISP_CTR_DECAP_PASS,      /* ebpf.decap.passed: 4341 to us the program leaves to the stack */
+	LISP_CTR_PITR,            /* ebpf.pitr.packets: encapsulated as a Proxy-ITR */
+	LISP_CTR_TO_PETR,         /* ebpf.encap.to-petr: encapsulated to a PETR */
+	LISP_CTR_PETR,            /* ebpf.petr.forwarded: decapsulated as a PETR, routed natively */
 	LISP_CTR_MAX,
+};
+
+/* Per-CPU packet counts of one instance-id (value of lisp_iid_counters, keyed by the
+ * instance-id in host order; the loader puts in the node's instance-ids, the programs
+ * only count into those): Python adds them to iid.N.encapsulated/decapsulated. */
+struct lisp_iid_counters {
+	__u64 encapsulated;
+	__u64 decapsulated;
 };
 
 #endif
