@@ -120,9 +120,9 @@ def error_of(text: str) -> str:
         ),
         pytest.param(
             node("pitr") + RESOLVER + '[pitr]\neid-prefixes = ["10.0.0.0/8", "[100]10.1.0.0/16"]\n',
-            "n1.toml: pitr.eid-prefixes[1]: [100]10.1.0.0/16: a PITR attracts instance-id 0 only"
-            " (the main table's routes)",
-            id="pitr-with-an-instance-id",
+            "n1.toml: pitr.eid-prefixes[1]: instance-id 100 has no routing domain (add"
+            " [[instances]] with iid = 100, its interfaces and a table)",
+            id="pitr-instance-id-without-domain",
         ),
         pytest.param(
             node("map-resolver") + site("a"),
