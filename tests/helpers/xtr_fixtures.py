@@ -33,6 +33,30 @@ want-map-notify = true
 address = "10.0.1.254"
 """
 
+TENANT_INSTANCES = """
+[[instances]]
+iid = 100
+interfaces = ["t100"]
+table = 100
+[[instances]]
+iid = 200
+interfaces = ["t200"]
+table = 200
+"""
+"""Two tenants' routing domains (instance-ids 100 and 200)."""
+TENANTS = (
+    """
+[[database-mappings]]
+eid-prefix = "[100]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+[[database-mappings]]
+eid-prefix = "[200]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+"""
+    + TENANT_INSTANCES
+)
+"""The same EID prefix 10.1.0.0/24 in both tenants, for lisp1_config(extra=...)."""
+
 
 def lisp1_config(
     *, algorithm: str = "hmac-sha-256", proxy_reply: bool = False, extra: str = ""

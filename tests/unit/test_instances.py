@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import ip_address
 
-from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from helpers.xtr_fixtures import TENANTS, build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import data_header, decapsulate
 from lispstack.core.events import Action, SendDatagram, WriteToTun
 from lispstack.core.itr import Itr
@@ -15,22 +15,6 @@ from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import Locator, MappingRecord
 
-TENANTS = """
-[[database-mappings]]
-eid-prefix = "[100]10.1.0.0/24"
-rlocs = [{ address = "10.0.1.1" }]
-[[database-mappings]]
-eid-prefix = "[200]10.1.0.0/24"
-rlocs = [{ address = "10.0.1.1" }]
-[[instances]]
-iid = 100
-interfaces = ["t100"]
-table = 100
-[[instances]]
-iid = 200
-interfaces = ["t200"]
-table = 200
-"""
 HOST, REMOTE = "10.1.0.2", "10.2.0.2"
 
 

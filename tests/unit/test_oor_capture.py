@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from helpers.tshark import check_pcap
-from helpers.xtr_fixtures import build_xtr, datagram
+from helpers.xtr_fixtures import TENANTS, build_xtr, datagram, lisp1_config
 from lispstack.capture import UdpDatagram, read_capture
-from lispstack.config import parse_config
 from lispstack.core.encapsulation import decapsulate, inner_ints
 from lispstack.core.events import WriteToTun
 from lispstack.wire import decode_control, verify_raw
@@ -22,30 +21,7 @@ CAPTURE = (
     Path(__file__).parent.parent / "vectors" / "captures" / "oor-01-iid100-register-and-data.pcap"
 )
 OOR_RLOC, OUR_RLOC = "10.0.1.1", "10.0.2.2"
-TENANTS = """
-[node]
-name = "ls"
-roles = ["itr", "etr"]
-[[database-mappings]]
-eid-prefix = "[100]10.1.0.0/24"
-rlocs = [{ address = "10.0.2.2" }]
-[[database-mappings]]
-eid-prefix = "[200]10.1.0.0/24"
-rlocs = [{ address = "10.0.2.2" }]
-[[instances]]
-iid = 100
-interfaces = ["t100"]
-table = 100
-[[instances]]
-iid = 200
-interfaces = ["t200"]
-table = 200
-[[map-servers]]
-address = "10.0.2.254"
-auth-key = "ls-secret"
-[[map-resolvers]]
-address = "10.0.2.254"
-"""
+"""As captured; our ETR here is lisp1 (tests/helpers/xtr_fixtures.py), with both tenants."""
 
 
 def _datagrams() -> list[UdpDatagram]:
@@ -81,7 +57,7 @@ def test_oors_data_packets_carry_instance_id_100_and_an_echo_request_inside() ->
 
 
 def test_our_etr_delivers_oors_packets_into_tenant_100_only() -> None:
-    etr, _, counters = build_xtr(parse_config(TENANTS, "ls.toml"))
+    etr, _, counters = build_xtr(lisp1_config(extra=TENANTS))
     for sent in _oor_data():
         received = datagram(sent.payload, OOR_RLOC, sent.sport, OUR_RLOC, sent.dport)
         inner = decapsulate(sent.payload).inner

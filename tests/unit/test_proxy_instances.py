@@ -8,7 +8,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from helpers.xtr_fixtures import datagram, icmp
+from helpers.xtr_fixtures import TENANT_INSTANCES, datagram, icmp
 from lispstack.config import parse_config
 from lispstack.config.errors import ConfigError
 from lispstack.core.counters import Counters
@@ -25,7 +25,8 @@ from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
 from lispstack.wire.records import Locator, MappingRecord
 
-PXTR = """
+PXTR = (
+    """
 [node]
 name = "pxtr"
 roles = ["pitr", "petr"]
@@ -33,15 +34,9 @@ roles = ["pitr", "petr"]
 address = "10.0.0.254"
 [pitr]
 eid-prefixes = ["10.1.0.0/24", "[100]10.1.0.0/24", "[200]10.1.0.0/24"]
-[[instances]]
-iid = 100
-interfaces = ["t100"]
-table = 100
-[[instances]]
-iid = 200
-interfaces = ["t200"]
-table = 200
 """
+    + TENANT_INSTANCES
+)
 EID, HOST = "10.1.0.2", "192.0.2.7"
 
 
@@ -83,6 +78,12 @@ def test_the_pitr_resolves_and_encapsulates_in_the_instance_id_of_the_tun() -> N
         assert decapsulate(sent.payload).iid == instance
     assert counters.get("pitr.packets") == 3
     assert counters.get("iid.100.encapsulated") == counters.get("iid.200.encapsulated") == 1
+
+
+def test_show_forwarding_explains_a_proxied_packet_in_its_instance_id() -> None:
+    itr, _, _ = pxtr()
+    decision = itr.explain(f"[200]{EID} {HOST}", 0.0)
+    assert (decision.iid, decision.verdict.value) == (200, "map-request")
 
 
 def test_the_pitr_attracts_nothing_else_in_an_instance() -> None:

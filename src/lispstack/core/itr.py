@@ -986,8 +986,7 @@ class Itr(Role):
                 verdict=Verdict.NATIVE,
                 reason=NOT_EID_SOURCE,
             )
-        iid = max(admitted, 0)
-        entry = self.cache.find(iid, dst, now)
+        entry = self.cache.find(iid, dst, now)  # admitted or proxied: in the same iid
         step = self._miss_step if entry is None else self._steps[entry.kind]
         verdict, what, rloc, resolver = self._describe(step, entry)
         prefix = None if entry is None else entry.prefix_text
