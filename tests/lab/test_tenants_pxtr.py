@@ -40,6 +40,8 @@ class Traffic:
     echoes: dict[str, int]
     """Echo requests each host received during the pings."""
     statistics: dict[str, dict[str, int]]
+    tables: dict[str, str]
+    """The PxTR's routing tables ("main", "100", "200"), as `ip route show table` shows them."""
     capture: Path
 
 
@@ -66,6 +68,11 @@ def _statistics(node: str) -> dict[str, int]:
     return statistics
 
 
+def _table(table: str) -> str:
+    argv = ["ip", "-n", f"{LAB}-pxtr", "route", "show", "table", table]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
     """One run of the lab: tenant 100 in through the PITR, tenant 200 out through the
@@ -90,10 +97,11 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traffic]:
                 break
             time.sleep(0.1)
         statistics = {node: _statistics(node) for node in ("pxtr", "lisp1")}
+        tables = {table: _table(table) for table in ("main", "100", "200")}
     finally:
         down = _run("lab", "down", "--name", LAB)
     assert down.returncode == 0, down.stderr
-    yield Traffic(pings, echoes, statistics, capture)
+    yield Traffic(pings, echoes, statistics, tables, capture)
 
 
 def test_a_non_lisp_host_of_tenant_100_reaches_its_lisp_site_through_the_pitr(
@@ -105,6 +113,14 @@ def test_a_non_lisp_host_of_tenant_100_reaches_its_lisp_site_through_the_pitr(
     assert pxtr["pitr.packets"] >= 3 and pxtr["iid.100.encapsulated"] >= 3
     # its replies: from the LISP site to a non-LISP host, so through the PETR in tenant 100
     assert pxtr["iid.100.decapsulated"] >= 3
+
+
+def test_the_pitr_attracts_each_tenants_prefix_in_that_tenants_table_only(
+    traffic: Traffic,
+) -> None:
+    for iid in (100, 200):
+        assert f"10.1.0.0/24 dev lisp-pxtr.{iid} proto 250" in traffic.tables[str(iid)]
+    assert "10.1.0.0/24" not in traffic.tables["main"]
 
 
 def test_a_lisp_site_of_tenant_200_reaches_a_non_lisp_host_through_the_petr(
