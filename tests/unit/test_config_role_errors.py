@@ -136,6 +136,14 @@ def error_of(text: str) -> str:
             id="tun-without-data-plane",
         ),
         pytest.param(
+            node("map-server")
+            + site("a")
+            + '[[instances]]\niid = 1\ninterfaces = ["e"]\ntable = 9\n',
+            "n1.toml: instances: only used by roles itr, etr, pitr or petr,"
+            " which node.roles does not include",
+            id="instances-without-data-plane",
+        ),
+        pytest.param(
             node("map-server") + site("a") + "[itr]\nuse-petrs = true\n",
             "n1.toml: itr: only used by role itr, which node.roles does not include",
             id="unused-table-reported-before-its-values",

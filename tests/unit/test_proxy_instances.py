@@ -115,6 +115,11 @@ def test_the_petr_delivers_each_served_instance_id_into_its_domain_only() -> Non
                          "iid.200.decapsulated": 1}  # fmt: skip
 
 
+def test_a_petr_alone_may_serve_instances() -> None:
+    text = '[node]\nname = "petr"\nroles = ["petr"]\n' + TENANT_INSTANCES
+    assert [i.iid for i in parse_config(text, "petr.toml").instances] == [100, 200]
+
+
 def test_a_pitr_prefix_in_an_instance_id_without_a_domain_is_refused() -> None:
     text = PXTR.replace('"[200]10.1.0.0/24"]', '"[300]10.1.0.0/24"]')
     with pytest.raises(ConfigError) as raised:
