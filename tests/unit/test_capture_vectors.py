@@ -48,6 +48,12 @@ EXPECTED: dict[str, list[tuple[str, int, str, int, int]]] = {
         ("10.0.2.2", 64154, "10.0.1.1", 4341, 92),
         ("10.0.1.1", 4341, "10.0.2.2", 4341, 92),
     ],
+    "oor-02-iid100-through-pxtr.pcap": [
+        ("10.0.1.1", 4341, "10.0.3.3", 4341, 92),
+        ("10.0.3.3", 58107, "10.0.1.1", 4341, 92),
+        ("10.0.3.3", 58107, "10.0.1.1", 4341, 92),
+        ("10.0.1.1", 4341, "10.0.3.3", 4341, 92),
+    ],
 }
 # first nibble of each payload: the LISP message type
 TYPES = {
@@ -57,6 +63,7 @@ TYPES = {
     "lispersnet-06-info-request-reply.pcap": [7, 7, 8, 2],
     # data packets: their first flags nibble (N L E V), OOR's 0, ours N and L
     "oor-01-iid100-register-and-data.pcap": [3, 4, 0, 12, 0, 12, 12, 0],
+    "oor-02-iid100-through-pxtr.pcap": [0, 12, 12, 0],
 }
 
 
