@@ -8,7 +8,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from helpers.xtr_fixtures import TENANT_INSTANCES, datagram, icmp
+from helpers.xtr_fixtures import TENANT_INSTANCES, answer, datagram, icmp
 from lispstack.config import parse_config
 from lispstack.config.errors import ConfigError
 from lispstack.core.counters import Counters
@@ -21,9 +21,7 @@ from lispstack.core.xtr import build_xtr_roles
 from lispstack.wire.address import with_instance_id
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
-from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
-from lispstack.wire.records import Locator, MappingRecord
 
 PXTR = (
     """
@@ -63,17 +61,8 @@ def test_the_pitr_resolves_and_encapsulates_in_the_instance_id_of_the_tun() -> N
         assert isinstance(ecm, Ecm) and isinstance(ecm.message, MapRequest)
         assert ecm.message.records[0].eid == with_instance_id(instance, ip_address(EID))
         rloc = f"10.0.{instance // 100 + 1}.1"
-        record = MappingRecord(
-            eid=with_instance_id(instance, ip_address("10.1.0.0")),
-            eid_mask_len=24,
-            ttl=60,
-            authoritative=True,
-            locators=(Locator(address=ip_address(rloc)),),
-        )
-        payload = MapReply(nonce=ecm.message.nonce, records=(record,)).encode()
-        message = decode_control(payload)
-        reply = datagram(payload, "10.0.0.254", 4342, "10.0.0.1", 4342)
-        (sent,) = sends(itr.handle_control(message, reply, 0.1))
+        replied = answer(itr, ecm.message, f"[{instance}]10.1.0.0/24", rloc, "10.0.0.254")
+        (sent,) = sends(replied)
         assert str(sent.destination) == f"{rloc}:4341"
         assert decapsulate(sent.payload).iid == instance
     assert counters.get("pitr.packets") == 3
