@@ -244,12 +244,14 @@ bits must be clear.
     prefixes ``[IID]...`` of ``[[database-mappings]]`` and ``[pitr]
     eid-prefixes`` need one, and two tenants may use the same EID prefix.
     A PETR delivers the packets of the instance-ids it has one for into
-    their domains, and drops the others (``drop.petr-instance-id``). Instance-id 0 needs none: it is
-    the main routing table, as without ``[[instances]]``. Each instance has
-    its own TUN device; policy rules send what arrives on its interfaces,
-    and what its TUN delivers (decapsulated packets of that instance-id),
-    to its routing table, which holds the routes of its interfaces (copied
-    from the main table at start) and a default route into its TUN.
+    their domains, and drops the others (``drop.petr-instance-id``).
+    Instance-id 0 needs none: it is the main routing table, as without
+    ``[[instances]]``. Each instance has its own TUN device; policy rules
+    send what arrives on its interfaces, and what its TUN delivers
+    (decapsulated packets of that instance-id), to its routing table, which
+    holds the routes of its interfaces (copied from the main table at
+    start), a default route into its TUN and, on a PITR, a route into its
+    TUN for each of its ``[pitr] eid-prefixes``.
     ``iid``             required, 1 to 16777215, unique.
     ``interfaces``      required, non-empty: the EID-facing interfaces that
                         belong to this instance; an interface in one instance only.
