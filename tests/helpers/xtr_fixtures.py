@@ -11,10 +11,16 @@ from lispstack.config.model import NodeConfig
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.etr import Etr
-from lispstack.core.events import DatagramReceived, Endpoint
+from lispstack.core.events import Action, DatagramReceived, Endpoint
 from lispstack.core.itr import Itr
 from lispstack.core.xtr import build_xtr_roles
+from lispstack.mapping.prefix import EidPrefix
+from lispstack.wire.address import with_instance_id
+from lispstack.wire.control import decode_control
 from lispstack.wire.ip_udp import build_ipv4, build_udp_packet
+from lispstack.wire.map_reply import MapReply
+from lispstack.wire.map_request import MapRequest
+from lispstack.wire.records import Locator, MappingRecord
 
 LISP1 = """
 [node]
@@ -32,6 +38,30 @@ want-map-notify = true
 [[map-resolvers]]
 address = "10.0.1.254"
 """
+
+TENANT_INSTANCES = """
+[[instances]]
+iid = 100
+interfaces = ["t100"]
+table = 100
+[[instances]]
+iid = 200
+interfaces = ["t200"]
+table = 200
+"""
+"""Two tenants' routing domains (instance-ids 100 and 200)."""
+TENANTS = (
+    """
+[[database-mappings]]
+eid-prefix = "[100]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+[[database-mappings]]
+eid-prefix = "[200]10.1.0.0/24"
+rlocs = [{ address = "10.0.1.1" }]
+"""
+    + TENANT_INSTANCES
+)
+"""The same EID prefix 10.1.0.0/24 in both tenants, for lisp1_config(extra=...)."""
 
 
 def lisp1_config(
@@ -108,3 +138,21 @@ def udp6(size: int, src: str = "fd00:1::1") -> bytes:
     packet = build_udp_packet(src, "fd00:2::1", 40000, 9000, PAYLOAD[: size - 48])
     assert len(packet) == size
     return packet
+
+
+def answer(
+    itr: Itr, request: MapRequest, eid: str, rloc: str, reply_from: str = "10.0.2.2"
+) -> list[Action]:
+    """What `itr` does with a positive Map-Reply to `request`: `eid` ("[IID]prefix")
+    at `rloc`."""
+    prefix = EidPrefix.parse(eid)
+    record = MappingRecord(
+        eid=with_instance_id(prefix.iid, prefix.network.network_address),
+        eid_mask_len=prefix.network.prefixlen,
+        ttl=60,
+        authoritative=True,
+        locators=(Locator(address=ip_address(rloc)),),
+    )
+    payload = MapReply(nonce=request.nonce, records=(record,)).encode()
+    message = decode_control(payload)
+    return itr.handle_control(message, datagram(payload, reply_from, 4342, "10.0.1.1", 4342), 0.1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.lab_hosts import echo_requests
 from lispstack.lab.state import LAB_ROOT
 
 pytestmark = pytest.mark.root
@@ -30,21 +31,8 @@ def _exec(node: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return _run("lab", "exec", "--name", LAB, node, "--", *argv)
 
 
-def _read_in(host: str, path: str) -> str:
-    """A file of `host`'s namespace (NAME-HOST; ip netns exec: no Python to start)."""
-    argv = ["ip", "netns", "exec", f"{LAB}-{host}", "cat", path]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
-
-
 def _echo_requests(host: str, destination: str) -> int:
-    """ICMP echo requests of `destination`'s family that `host` has received (its
-    namespace's /proc/net/snmp or snmp6)."""
-    if ":" in destination:
-        counters = dict(line.split() for line in _read_in(host, "/proc/net/snmp6").splitlines())
-        return int(counters["Icmp6InEchos"])
-    lines = [line.split() for line in _read_in(host, "/proc/net/snmp").splitlines()]
-    names, values = [line for line in lines if line[0] == "Icmp:"][:2]
-    return int(values[names.index("InEchos")])
+    return echo_requests(f"{LAB}-{host}", destination)
 
 
 @pytest.fixture(scope="module", params=["tun", "ebpf"])

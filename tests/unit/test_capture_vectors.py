@@ -1,4 +1,5 @@
-"""The lispers.net captures (copies in tests/vectors/captures) read as tshark reads them."""
+"""The captures of other implementations (lispers.net, Open Overlay Router; copies in
+tests/vectors/captures) read as tshark reads them."""
 
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ EXPECTED: dict[str, list[tuple[str, int, str, int, int]]] = {
         ("10.77.0.13", 55335, "10.77.0.11", 4342, 60),
         ("10.77.0.11", 4342, "10.77.0.13", 55335, 64),
     ],
+    "oor-01-iid100-register-and-data.pcap": [
+        ("10.0.1.1", 4342, "10.0.1.254", 4342, 76),
+        ("10.0.1.254", 4342, "10.0.1.1", 4342, 76),
+        *[("10.0.1.1", 4341, "10.0.2.2", 4341, 92), ("10.0.2.2", 64154, "10.0.1.1", 4341, 92)] * 2,
+        ("10.0.2.2", 64154, "10.0.1.1", 4341, 92),
+        ("10.0.1.1", 4341, "10.0.2.2", 4341, 92),
+    ],
+    "oor-02-iid100-through-pxtr.pcap": [
+        ("10.0.1.1", 4341, "10.0.3.3", 4341, 92),
+        ("10.0.3.3", 58107, "10.0.1.1", 4341, 92),
+        ("10.0.3.3", 58107, "10.0.1.1", 4341, 92),
+        ("10.0.1.1", 4341, "10.0.3.3", 4341, 92),
+    ],
 }
 # first nibble of each payload: the LISP message type
 TYPES = {
@@ -47,6 +61,9 @@ TYPES = {
     "lispersnet-03-lig-negative.pcap": [8, 2, 8, 2, 8, 2],
     "lispersnet-04-lig-ipv6-and-iid.pcap": [8, 8, 2, 8, 8, 2],
     "lispersnet-06-info-request-reply.pcap": [7, 7, 8, 2],
+    # data packets: their first flags nibble (N L E V), OOR's 0, ours N and L
+    "oor-01-iid100-register-and-data.pcap": [3, 4, 0, 12, 0, 12, 12, 0],
+    "oor-02-iid100-through-pxtr.pcap": [0, 12, 12, 0],
 }
 
 

@@ -120,9 +120,9 @@ def error_of(text: str) -> str:
         ),
         pytest.param(
             node("pitr") + RESOLVER + '[pitr]\neid-prefixes = ["10.0.0.0/8", "[100]10.1.0.0/16"]\n',
-            "n1.toml: pitr.eid-prefixes[1]: [100]10.1.0.0/16: a PITR attracts instance-id 0 only"
-            " (the main table's routes)",
-            id="pitr-with-an-instance-id",
+            "n1.toml: pitr.eid-prefixes[1]: instance-id 100 has no routing domain (add"
+            " [[instances]] with iid = 100, its interfaces and a table)",
+            id="pitr-instance-id-without-domain",
         ),
         pytest.param(
             node("map-resolver") + site("a"),
@@ -134,6 +134,14 @@ def error_of(text: str) -> str:
             "n1.toml: tun: only used by roles itr, etr, pitr or petr,"
             " which node.roles does not include",
             id="tun-without-data-plane",
+        ),
+        pytest.param(
+            node("map-server")
+            + site("a")
+            + '[[instances]]\niid = 1\ninterfaces = ["e"]\ntable = 9\n',
+            "n1.toml: instances: only used by roles itr, etr, pitr or petr,"
+            " which node.roles does not include",
+            id="instances-without-data-plane",
         ),
         pytest.param(
             node("map-server") + site("a") + "[itr]\nuse-petrs = true\n",

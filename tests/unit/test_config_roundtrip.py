@@ -185,16 +185,14 @@ def configs(draw: st.DrawFn) -> NodeConfig:
         itr = ItrOptions(use_petrs=bool(petrs), send_map_request_on_miss=bool(resolvers))
     pitr = PitrOptions()
     if NodeRole.PITR in roles:
-        # A PITR attracts instance-id 0 only: unique prefixes of any iid, once each in 0.
-        networks = dict.fromkeys(p.network for p in draw(unique_prefixes()))
-        pitr = PitrOptions(eid_prefixes=tuple(ConfigPrefix(iid=0, network=n) for n in networks))
+        pitr = PitrOptions(eid_prefixes=tuple(draw(unique_prefixes())))
     petr = PetrOptions(check_source=NodeRole.PETR in roles and draw(st.booleans()))
     tun = TunOptions(device=f"lisp-{name}"[:15])
     if has(roles, NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR):
         device = draw(st.from_regex(r"[a-z0-9_-]{1,15}", fullmatch=True))
         tun = TunOptions(device=device, mtu=draw(st.integers(576, 65535)))
     # Every non-zero instance-id of the mappings needs its routing domain.
-    iids = sorted({m.eid_prefix.iid for m in mappings} - {0})
+    iids = sorted(({m.eid_prefix.iid for m in mappings} | {p.iid for p in pitr.eid_prefixes}) - {0})
     instances = tuple(
         Instance(iid=iid, interfaces=(f"eth{n}",), table=1000 + n, device=f"t{n}")
         for n, iid in enumerate(iids)

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
-
-from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from helpers.xtr_fixtures import TENANTS, answer, build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import data_header, decapsulate
 from lispstack.core.events import Action, SendDatagram, WriteToTun
 from lispstack.core.itr import Itr
-from lispstack.wire.address import with_instance_id
 from lispstack.wire.control import decode_control
 from lispstack.wire.ecm import Ecm
-from lispstack.wire.map_reply import MapReply
 from lispstack.wire.map_request import MapRequest
-from lispstack.wire.records import Locator, MappingRecord
 
-TENANTS = """
-[[database-mappings]]
-eid-prefix = "[100]10.1.0.0/24"
-rlocs = [{ address = "10.0.1.1" }]
-[[database-mappings]]
-eid-prefix = "[200]10.1.0.0/24"
-rlocs = [{ address = "10.0.1.1" }]
-[[instances]]
-iid = 100
-interfaces = ["t100"]
-table = 100
-[[instances]]
-iid = 200
-interfaces = ["t200"]
-table = 200
-"""
 HOST, REMOTE = "10.1.0.2", "10.2.0.2"
 
 
@@ -47,19 +26,6 @@ def requested(itr: Itr, instance: int) -> MapRequest:
     return ecm.message
 
 
-def answer(itr: Itr, request: MapRequest, iid: int, rloc: str) -> list[Action]:
-    record = MappingRecord(
-        eid=with_instance_id(iid, ip_address("10.2.0.0")),
-        eid_mask_len=24,
-        ttl=60,
-        authoritative=True,
-        locators=(Locator(address=ip_address(rloc)),),
-    )
-    payload = MapReply(nonce=request.nonce, records=(record,)).encode()
-    message = decode_control(payload)
-    return itr.handle_control(message, datagram(payload, "10.0.2.2", 4342, "10.0.1.1", 4342), 0.1)
-
-
 def test_each_tun_resolves_in_its_own_instance_id_with_the_same_source_prefix() -> None:
     _, itr, _ = build_xtr(lisp1_config(extra=TENANTS))
     asked = {iid: requested(itr, iid) for iid in (100, 200)}
@@ -67,7 +33,10 @@ def test_each_tun_resolves_in_its_own_instance_id_with_the_same_source_prefix() 
         100: "[100]10.2.0.2",
         200: "[200]10.2.0.2",
     }
-    out = {iid: sends(answer(itr, asked[iid], iid, f"10.0.{iid // 100 + 1}.9")) for iid in asked}
+    out = {
+        iid: sends(answer(itr, asked[iid], f"[{iid}]10.2.0.0/24", f"10.0.{iid // 100 + 1}.9"))
+        for iid in asked
+    }
     headers = {iid: decapsulate(o[0].payload) for iid, o in out.items()}
     assert {iid: h.iid for iid, h in headers.items()} == {100: 100, 200: 200}
     assert {iid: str(o[0].destination) for iid, o in out.items()} == {
@@ -116,8 +85,8 @@ def test_the_etr_delivers_each_instance_id_to_its_own_tun() -> None:
 def test_statistics_and_gauges_count_each_instance_id() -> None:
     _, itr, counters = build_xtr(lisp1_config(extra=TENANTS))
     asked = {iid: requested(itr, iid) for iid in (100, 200)}
-    answer(itr, asked[100], 100, "10.0.2.9")
-    answer(itr, asked[200], 200, "10.0.3.9")
+    answer(itr, asked[100], "[100]10.2.0.0/24", "10.0.2.9")
+    answer(itr, asked[200], "[200]10.2.0.0/24", "10.0.3.9")
     for _ in range(2):
         itr.handle_tun(icmp(HOST, REMOTE), 0.2, 100)
     itr.handle_tun(icmp("192.168.1.1", REMOTE), 0.2, 200)  # not tenant 200's EID
@@ -135,7 +104,7 @@ def test_statistics_and_gauges_count_each_instance_id() -> None:
 
 def test_show_forwarding_explains_a_tenant_destination_in_its_instance_id() -> None:
     _, itr, _ = build_xtr(lisp1_config(extra=TENANTS))
-    answer(itr, requested(itr, 200), 200, "10.0.3.9")
+    answer(itr, requested(itr, 200), "[200]10.2.0.0/24", "10.0.3.9")
     assert itr.explain("[200]10.2.0.2", 0.2).reason.endswith("encapsulate to 10.0.3.9")
     assert itr.explain("[100]10.2.0.2", 0.2).iid == 100
     assert "10.0.3.9" not in itr.explain("[100]10.2.0.2", 0.2).reason

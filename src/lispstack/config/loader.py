@@ -85,7 +85,7 @@ def parse_config(text: str, source: str) -> NodeConfig:
     pitr = read_pitr_options(pitr_table) if pitr_table is not None else PitrOptions()
     tun = read_tun(root.table("tun"), node.name)
     instances = tuple(read_instance(t, tun.device) for t in root.tables("instances"))
-    check_instances(root, instances, mappings)
+    check_instances(root, instances, mappings, pitr.eid_prefixes)
     config = NodeConfig(
         node=node,
         tun=tun,

@@ -151,7 +151,9 @@ bits must be clear.
 
 ``[pitr]`` (role pitr, required by it)
     ``eid-prefixes``    required, non-empty, unique: the EID prefixes the PITR
-                        attracts traffic for (advertises to the non-LISP side).
+                        attracts traffic for (advertises to the non-LISP side);
+                        ``"[IID]..."`` for one of a non-zero instance-id,
+                        attracted in that ``[[instances]]`` domain.
     A PITR also needs ``[[map-resolvers]]``.
 
 ``[petr]`` (role petr, optional)
@@ -237,15 +239,19 @@ bits must be clear.
                         ``"auto"``: eBPF where the kernel loads the programs,
                         else TUN, with one log line saying why.
 
-``[[instances]]`` (roles itr, etr, optional)
+``[[instances]]`` (roles itr, etr, pitr, petr, optional)
     One routing domain per non-zero instance-id (a tenant, a VPN): EID
-    prefixes ``[IID]...`` of ``[[database-mappings]]`` need one, and two
-    tenants may use the same EID prefix. Instance-id 0 needs none: it is
-    the main routing table, as without ``[[instances]]``. Each instance has
-    its own TUN device; policy rules send what arrives on its interfaces,
-    and what its TUN delivers (decapsulated packets of that instance-id),
-    to its routing table, which holds the routes of its interfaces (copied
-    from the main table at start) and a default route into its TUN.
+    prefixes ``[IID]...`` of ``[[database-mappings]]`` and ``[pitr]
+    eid-prefixes`` need one, and two tenants may use the same EID prefix.
+    A PETR delivers the packets of the instance-ids it has one for into
+    their domains, and drops the others (``drop.petr-instance-id``).
+    Instance-id 0 needs none: it is the main routing table, as without
+    ``[[instances]]``. Each instance has its own TUN device; policy rules
+    send what arrives on its interfaces, and what its TUN delivers
+    (decapsulated packets of that instance-id), to its routing table, which
+    holds the routes of its interfaces (copied from the main table at
+    start), a default route into its TUN and, on a PITR, a route into its
+    TUN for each of its ``[pitr] eid-prefixes``.
     ``iid``             required, 1 to 16777215, unique.
     ``interfaces``      required, non-empty: the EID-facing interfaces that
                         belong to this instance; an interface in one instance only.

@@ -22,7 +22,7 @@ USED_BY: dict[str, tuple[NodeRole, ...]] = {
     "petr": (NodeRole.PETR,),
     "tun": DATA_PLANE,
     "data-plane": DATA_PLANE,
-    "instances": (NodeRole.ITR, NodeRole.ETR),
+    "instances": DATA_PLANE,
     "ddt-roots": (NodeRole.MAP_RESOLVER,),
     "ddt-prefixes": (NodeRole.DDT_NODE,),
     "delegations": (NodeRole.DDT_NODE,),

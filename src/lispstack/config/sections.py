@@ -323,12 +323,6 @@ def read_itr_options(table: Table | None, *, has_petrs: bool, has_resolvers: boo
 def read_pitr_options(table: Table) -> PitrOptions:
     prefixes = table.parsed_list("eid-prefixes", parse_prefix, required=True)
     unique(table, "eid-prefixes", prefixes, str, "EID prefix")
-    for index, prefix in enumerate(prefixes):
-        if prefix.iid != 0:
-            raise table.child_error(
-                join(join(table.path, "eid-prefixes"), index),
-                f"{prefix}: a PITR attracts instance-id 0 only (the main table's routes)",
-            )
     table.done()
     return PitrOptions(eid_prefixes=prefixes)
 

@@ -121,7 +121,8 @@ REFRESH_BEFORE_S = 60.0
 NOT_ELIGIBLE = -1
 """`Itr.admit`: the packet is not the ITR's to resolve; it leaves natively."""
 PROXIED = -2
-"""`Itr.admit`: a Proxy-ITR's packet towards an attracted EID prefix (instance-id 0)."""
+"""`Itr.admit`: a Proxy-ITR's packet towards an EID prefix it attracts in the instance-id
+of the packet's TUN (its routing domain)."""
 _ENCAPSULATE, _TO_PETR, _NATIVE, _MAP_REQUEST = (
     Step.ENCAPSULATE,
     Step.TO_PETR,
@@ -304,15 +305,15 @@ class Itr(Role):
         except DecodeError as error:
             return list(self.drops.drop("tun-malformed", "tun", now, str(error)))
         iid = self.admit(version, src, dst, instance)
-        if iid < 0:
+        if iid == NOT_ELIGIBLE:
             if instance != 0:  # the main table is another domain: never leak into it
                 reason, source = "instance-not-eid-source", f"[{instance}]"
                 return list(self.drops.drop(reason, source, now, iid=instance))
-            if iid == NOT_ELIGIBLE:
-                self.counters.add("native.not-eid-source")
-                return [ForwardNatively(packet)]
+            self.counters.add("native.not-eid-source")
+            return [ForwardNatively(packet)]
+        if iid == PROXIED:
             self.counters.add("pitr.packets")
-            iid = 0
+            iid = instance
         elif self.on_local_source is not None:
             learned = self.on_local_source(iid, version, src, now)
             if learned:
@@ -324,7 +325,7 @@ class Itr(Role):
         source is one of that instance's EIDs), or NOT_ELIGIBLE, or PROXIED."""
         if src is not None and self.local.lookup(iid, version, src) is not None:
             return iid
-        if iid == 0 and self.proxy and self.attracted.lookup(0, _address(version, dst)) is not None:
+        if self.proxy and self.attracted.lookup(iid, _address(version, dst)) is not None:
             return PROXIED
         return NOT_ELIGIBLE
 
@@ -988,8 +989,7 @@ class Itr(Role):
                 verdict=Verdict.NATIVE,
                 reason=NOT_EID_SOURCE,
             )
-        iid = max(admitted, 0)
-        entry = self.cache.find(iid, dst, now)
+        entry = self.cache.find(iid, dst, now)  # admitted or proxied: in the same iid
         step = self._miss_step if entry is None else self._steps[entry.kind]
         verdict, what, rloc, resolver = self._describe(step, entry)
         prefix = None if entry is None else entry.prefix_text

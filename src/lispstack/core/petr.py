@@ -4,17 +4,22 @@ A LISP site whose provider filters EID-sourced packets sends its traffic for
 non-LISP destinations encapsulated to a PETR, which hands the inner packet
 to its own (native) routing.
 
-Native routing is the main table, instance-id 0's domain: a packet with another
-instance-id is dropped and counted (drop.petr-instance-id), never handed to the
-main table, where it would leave its tenant's routing domain.
+Native routing is the main table for instance-id 0, and the routing domain of
+its `[[instances]]` entry for another instance-id: the inner packet is written
+into that instance's TUN device, so the kernel routes it in that instance's
+table only (counted as iid.N.decapsulated). A packet of an instance-id the node
+has no domain for is dropped and counted (drop.petr-instance-id), never handed
+to the main table, where it would leave its tenant's routing domain.
 """
 
 from __future__ import annotations
 
-from lispstack.core.counters import Counters
+from collections.abc import Collection
+
+from lispstack.core.counters import Counters, instance_counter
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate
-from lispstack.core.events import Action, DatagramReceived, ForwardNatively
+from lispstack.core.events import Action, DatagramReceived, ForwardNatively, WriteToTun
 from lispstack.core.role import Role
 from lispstack.wire.errors import DecodeError
 
@@ -23,9 +28,13 @@ class Petr(Role):
     name = "petr"
     handles_data = True
 
-    def __init__(self, counters: Counters, drops: DropRecorder) -> None:
+    def __init__(
+        self, counters: Counters, drops: DropRecorder, instances: Collection[int] = ()
+    ) -> None:
+        """`instances`: the non-zero instance-ids with a routing domain on this node."""
         self.counters = counters
         self.drops = drops
+        self.instances = frozenset(instances)
 
     def handle_data(self, datagram: DatagramReceived, now: float) -> list[Action]:
         try:
@@ -34,7 +43,9 @@ class Petr(Role):
             return list(
                 self.drops.drop("petr-malformed", str(datagram.source.address), now, str(error))
             )
-        if packet.iid != 0:  # unserved: no counter per iid
+        iid = packet.iid
+        if iid != 0 and iid not in self.instances:  # unserved: no counter per iid
             return list(self.drops.drop("petr-instance-id", str(datagram.source.address), now))
         self.counters.add("petr.forwarded")
-        return [ForwardNatively(packet.inner)]
+        self.counters.add(instance_counter(iid, "decapsulated"))
+        return [ForwardNatively(packet.inner) if iid == 0 else WriteToTun(packet.inner, iid)]

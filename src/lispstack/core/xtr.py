@@ -79,7 +79,7 @@ def build_xtr_roles(
         itr_role = next((r for r in roles if isinstance(r, Itr)), None)
         roles.append(NatTraversal(etr, itr_role, config.map_servers, counters, drops, rng))
     if config.has_role(NodeRole.PETR):
-        roles.append(Petr(counters, drops))
+        roles.append(Petr(counters, drops, [i.iid for i in config.instances]))
     return roles
 
 

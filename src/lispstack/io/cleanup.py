@@ -38,7 +38,8 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     path = Path(config.node.control_socket)
     if listening(path):
         raise NodeRunning(f"node {config.name} is running (its control socket {path} answers)")
-    routing = any(config.has_role(role) for role in _ROUTING_ROLES)
+    # [[instances]]: rules, tables and TUNs on any data-plane role (a PETR's too)
+    routing = bool(config.instances) or any(config.has_role(role) for role in _ROUTING_ROLES)
     if routing:
         _check_table_unused()
     removed = [f"stale control socket {path}"] if remove_stale(path) else []
@@ -47,7 +48,7 @@ def cleanup_node(config: NodeConfig) -> list[str]:
     _remove_if_empty(name_lock_path(config.name).parent)
     if routing:
         removed += PolicyRouting().cleanup_stale()
-    if any(config.has_role(role) for role in _TUN_ROLES):
+    if config.instances or any(config.has_role(role) for role in _TUN_ROLES):
         for device in (config.tun.device, *(i.device for i in config.instances)):
             removed += _remove_link(device)
         removed += detach_stale()

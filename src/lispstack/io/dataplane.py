@@ -3,8 +3,8 @@
 One TUN device for instance-id 0 (the main routing domain), and one for each
 `[[instances]]` entry, whose packets the kernel routes in that instance's
 table only (see io/netlink.py): the TUN a packet comes out of tells the ITR
-its instance-id, and the ETR writes a decapsulated packet into the TUN of its
-instance-id.
+(or PITR) its instance-id, and the ETR (or PETR) writes a decapsulated packet
+into the TUN of its instance-id.
 
 Created and closed outside the asyncio loop; while the loop runs, native
 routes change the desired state of the xTR's table, which one thread applies
@@ -32,7 +32,7 @@ from lispstack.io.ebpf_engine import EbpfEngine, open_engine
 from lispstack.io.ebpf_layout import plane
 from lispstack.io.instance_routes import InstanceRouteMirror
 from lispstack.io.native_routes import DesiredRoutes, RouteWorker
-from lispstack.io.netlink import PolicyRouting
+from lispstack.io.netlink import MAIN_TABLE, PolicyRouting
 from lispstack.io.tun import TunDevice
 from lispstack.wire.ip_udp import ipv4_udp_unchecked
 
@@ -52,7 +52,9 @@ class DataPlane:
         self.tun: TunDevice | None = None
         self.instance_tuns: dict[int, TunDevice] = {}
         """The TUN device of each non-zero instance-id, by instance-id."""
-        if any(config.has_role(r) for r in (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR)):
+        if config.instances or any(
+            config.has_role(r) for r in (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR)
+        ):  # a PETR's instances are reached through their TUNs
             self.tun = TunDevice.open(config.tun.device, config.tun.mtu)
         self.routing: PolicyRouting | None = None
         self._raw: dict[int, socket.socket] = {}
@@ -65,13 +67,12 @@ class DataPlane:
                 eids = _source_prefixes(config)
                 self.routing.install(eids, self.tun.index)
                 families = {eid.version for eid in eids}
-            if config.has_role(NodeRole.PITR) and self.tun is not None:
-                attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == 0]
-                self._policy_routing().attract(attracted, self.tun.index)
             if self.tun is not None and config.instances:
                 self._instance_routes = InstanceRouteMirror(_instance_tables(config))
                 for instance in config.instances:
                     self._open_instance(instance, config.tun.mtu)
+            if config.has_role(NodeRole.PITR) and self.tun is not None:
+                self._attract(config, self.tun)
             if self.routing is not None and self.tun is not None:
                 desired = DesiredRoutes(families)
                 self._routes = RouteWorker(self.routing, self.tun.index, desired)
@@ -127,6 +128,16 @@ class DataPlane:
         self._policy_routing().install_instance(
             instance.table, instance.interfaces, tun.name, tun.index
         )
+
+    def _attract(self, config: NodeConfig, tun: TunDevice) -> None:
+        """A PITR's EID prefixes of each instance-id routed into its TUN, in its table
+        (`tun` and the main table for instance-id 0)."""
+        domains = {0: (tun, MAIN_TABLE)}
+        domains.update((i.iid, (self.instance_tuns[i.iid], i.table)) for i in config.instances)
+        for iid, (device, table) in domains.items():
+            attracted = [p.network for p in config.pitr.eid_prefixes if p.iid == iid]
+            if attracted:
+                self._policy_routing().attract(attracted, device.index, table)
 
     def write_to_tun(self, packet: bytes, iid: int = 0) -> None:
         """Into instance-id `iid`'s TUN device, so into that routing domain only."""

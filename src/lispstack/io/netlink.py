@@ -138,14 +138,21 @@ class PolicyRouting:
                         "add", family=family, iifname=name, table=table, priority=INSTANCE_PRIORITY
                     )
 
-    def attract(self, eid_prefixes: Iterable[IPv4Network | IPv6Network], tun_index: int) -> None:
-        """Proxy-ITR: route traffic towards these EID prefixes into the TUN (main table)."""
+    def attract(
+        self,
+        eid_prefixes: Iterable[IPv4Network | IPv6Network],
+        tun_index: int,
+        table: int = MAIN_TABLE,
+    ) -> None:
+        """Proxy-ITR: route traffic towards these EID prefixes into the TUN, in `table`
+        (the main table, or that of the prefixes' instance-id)."""
         with IPRoute() as ipr:
             for prefix in eid_prefixes:
                 ipr.route(
                     "replace",
                     dst=str(prefix),
                     oif=tun_index,
+                    table=table,
                     proto=PROTO,
                     family=_FAMILY[prefix.version],
                 )
