@@ -199,11 +199,19 @@ class Etr(Role):
         for smr in self.smr_retransmits.due(now):
             self.counters.add("out.smr.retransmitted")
             actions.extend(self._smr(smr.itr, smr.their_eid, smr.prefix))
-        registered = self._registered_prefixes()
         for session in self.sessions:
             if not self._started:
                 session.trigger(now)
             session.expire(now)
+        actions.extend(self._registers_due(now))
+        self._started = True
+        return actions
+
+    def _registers_due(self, now: float) -> list[Action]:
+        """The Map-Registers due now, one per Map-Server."""
+        actions: list[Action] = []
+        registered = self._registered_prefixes()
+        for session in self.sessions:
             if session.due(now) and not registered:
                 # Only dynamic prefixes, no host yet: nothing to register until one comes.
                 session.next_register = now + session.server.register_interval
@@ -211,7 +219,6 @@ class Etr(Role):
                 sent, nonce = self._register(session, now, session.server.register_ttl, registered)
                 session.on_sent(nonce, now, self.rng)
                 actions.extend(sent)
-        self._started = True
         return actions
 
     def next_deadline(self) -> float | None:
@@ -589,11 +596,11 @@ class Etr(Role):
     def database_changed(self, now: float) -> list[Action]:
         """The database mappings changed (a reload, an RLOC or a priority): tell who holds them.
 
-        Registers again at the next timer, and solicits a Map-Request from each ITR
-        seen recently (`_solicit`).
+        Registers again at once, so that the Map-Server has the new mapping when the
+        ITRs ask, then solicits a Map-Request from each ITR seen recently (`_solicit`).
         """
         self.trigger_register(now)
-        return self._solicit(now)
+        return [*self._registers_due(now), *self._solicit(now)]
 
     def _solicit(self, now: float, prefixes: Sequence[LocalPrefix] | None = None) -> list[Action]:
         """An SMR to each ITR seen recently per EID prefix of ours (by default all that
