@@ -403,7 +403,10 @@ class NodeDaemon:
         self.feed(TimerFired())
 
     def _local_rlocs_changed(self, usable: frozenset[IPAddress]) -> None:
-        """The watch of our RLOCs (io/rloc_watch.py): the addresses usable here changed."""
+        """The watch of our RLOCs (io/rloc_watch.py): the addresses usable here changed
+        (a report still queued when the node stops is dropped: it has deregistered)."""
+        if self._stopped.is_set():
+            return
         self.feed(LocalRlocsChanged(usable))
         if self._data_plane is not None:
             self._data_plane.follow_rlocs(usable)
