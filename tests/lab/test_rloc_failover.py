@@ -1,6 +1,8 @@
-"""Failover on RLOC probes, in a real lab: lisp2 has two uplinks (RLOCs 10.0.2.2 priority 1,
-10.0.3.2 priority 2); its first uplink goes down, lisp1's probes miss, traffic moves to the
-second RLOC; the uplink comes back, a probe is answered, traffic returns."""
+"""Failover in a real lab: lisp2 has two uplinks (RLOCs 10.0.2.2 priority 1, 10.0.3.2
+priority 2). A path to 10.0.2.2 that dies beyond lisp2 (a blackhole route on the router):
+lisp1's probes miss, traffic moves to the second RLOC; the path comes back, a probe is
+answered, traffic returns. lisp2's own uplink that goes down: lisp2 notices (the watch of
+its own RLOCs) and tells lisp1 (re-registration with the R bit clear, SMR)."""
 
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ def test_missed_probes_move_traffic_to_the_second_rloc_and_back(
     assert ping(2)
     up = {"10.0.2.2": "up", "10.0.3.2": "up"}
     assert _wait_for(up, 10) == up
-    assert lab_exec("lisp2", "ip", "link", "set", "eth0", "down").returncode == 0
+    blackhole = ("ip", "route", "add", "blackhole", "10.0.2.2/32")
+    assert lab_exec("mapserver", *blackhole).returncode == 0  # lisp2 cannot tell
     failed_over = {"10.0.2.2": "down", "10.0.3.2": "up"}
     assert _wait_for(failed_over, 10) == failed_over
     encapsulated, decapsulated = _kernel_counts()
@@ -66,7 +69,9 @@ def test_missed_probes_move_traffic_to_the_second_rloc_and_back(
         now_encapsulated, now_decapsulated = _kernel_counts()
         assert now_encapsulated >= encapsulated + 3
         assert now_decapsulated >= decapsulated + 3
-    assert lab_exec("lisp2", "ip", "link", "set", "eth0", "up").returncode == 0
+    lisp2: Any = _show("lisp2", "statistics")
+    assert lisp2.get("local-rlocs.changed", 0) == 0  # the probes did it
+    assert lab_exec("mapserver", "ip", "route", "del", "blackhole", "10.0.2.2/32").returncode == 0
     assert _wait_for(up, 10) == up
     assert ping(2)
 
