@@ -50,14 +50,16 @@ class Sim:
     """lisp1 (10.0.1.1), lisp2 (10.0.2.2 and 10.0.3.2), the Map-Server (10.0.1.254).
     Datagrams to or from a dead address are lost; so are SMRs while `lose_smrs`."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscribe: bool = False) -> None:
+        """`subscribe`: lisp1 subscribes to the mappings it asks for (RFC 9437)."""
         self.map_server = build_node(load_config(MAP_SERVER_CONFIG), random.Random(7))
         self.now = 0.0
         self.dead: set[str] = set()
         self.lose_smrs = False
         self.data_to: list[str] = []
         nodes = []
-        for seed, config in enumerate((lisp1_config(), parse_config(LISP2, "lisp2.toml"))):
+        lisp1 = lisp1_config(extra="[itr]\nsubscribe = true\n" if subscribe else "")
+        for seed, config in enumerate((lisp1, parse_config(LISP2, "lisp2.toml"))):
             etr, itr, counters = build_xtr(config, seed)
             nodes.append(Node(config.name, [etr, itr], counters, DropRecorder(counters)))
         self.lisp1, self.lisp2 = nodes
@@ -131,3 +133,15 @@ def test_a_lost_smr_is_sent_again() -> None:
     assert sim.ping() == BACKUP
     sim.tick(1.0)  # answered: no more
     assert sim.lisp2.counters.get("out.smr.retransmitted") == 1
+
+
+def test_a_subscriber_hears_it_from_the_map_server_even_without_the_smr() -> None:
+    sim = Sim(subscribe=True)
+    sim.ping()
+    assert sim.ping() == PRIMARY
+    sim.dead = {PRIMARY}
+    sim.lose_smrs = True
+    sim.usable({BACKUP})  # the re-registration changes the registration: published
+    assert sim.map_server.counters.get("out.map-notify.publication") == 1
+    assert sim.ping() == BACKUP
+    assert sim.lisp1.counters.get("in.smr") == 0
