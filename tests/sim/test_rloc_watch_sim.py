@@ -1,7 +1,8 @@
 """A multihomed xTR that watches its own RLOCs, in memory (issue 14 item 2): lisp2's
 first uplink dies, lisp2 re-registers 10.0.2.2 with the R bit clear and SMRs lisp1,
 whose SMR-invoked Map-Request reaches lisp2 on its second RLOC; lisp1's traffic moves
-there without a single probe. A lost SMR is sent again a second later. Virtual clock,
+there without a single probe. A lost SMR is sent again a second later; a subscriber
+(RFC 9437) hears of it from the Map-Server even with every SMR lost. Virtual clock,
 every datagram through Node.handle of its destination."""
 
 from __future__ import annotations
