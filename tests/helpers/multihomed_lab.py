@@ -28,12 +28,12 @@ rlocs = [
     { address = "10.0.3.2", priority = 2, weight = 100 },
 ]
 
-[[map-servers]]
-address = "10.0.2.254"
+[[map-servers]]                  # reached through either uplink
+address = "10.0.1.254"
 auth-key = "site-b-secret"
 
 [[map-resolvers]]
-address = "10.0.2.254"
+address = "10.0.1.254"
 """
 TOPOLOGY = """name = "mhome"
 [[nodes]]

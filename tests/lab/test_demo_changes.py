@@ -47,6 +47,11 @@ def test_multihoming_story_fails_over_and_back(tmp_path: Path) -> None:
         "lisp1 now encapsulates to 10.0.3.2",
         "lisp1 marks 10.0.2.2 up again",
         "lisp1 encapsulates to 10.0.2.2 again",
+        "lisp2 registered 10.0.2.2 with the R bit clear (the Map-Server's registration)",
+        "lisp2 registered 10.0.2.2 with the R bit set (the Map-Server's registration)",
+        "lisp2 sent lisp1 an SMR; lisp1 asked the mapping system again",
+        "lisp2 sent SMRs to lisp1 (Map-Request with the S bit), listing only its usable "
+        "ITR-RLOC 10.0.3.2 while eth0 was down",
         "Wireshark decodes every control and data frame cleanly",
     } <= checks
     assert any(c.startswith("the stream came back: ") for c in checks)

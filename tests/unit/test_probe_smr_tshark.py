@@ -52,7 +52,11 @@ def test_tshark_reads_our_probe_probe_reply_smr_and_smr_invoked_request() -> Non
         records=(EidRecord(eid=ip_address("192.168.1.1"), eid_mask_len=32),),
     )
     etr.handle_control(asked, datagram(asked.encode(), "10.0.2.2", 4342, "10.0.1.1", 4342), now)
-    smr = next(a for a in etr.database_changed(now) if isinstance(a, SendDatagram))
+    smr = next(
+        a
+        for a in etr.database_changed(now)
+        if isinstance(a, SendDatagram) and a.destination.address == ip_address("10.0.2.2")
+    )
     # lisp2's ITR (with lisp1's mapping cached) answers the SMR through its Map-Resolver.
     _, itr2, _ = build_xtr(lisp2_config())
     itr2.cache.insert(mapping("192.168.1.0", "10.0.1.1"), now, "test")

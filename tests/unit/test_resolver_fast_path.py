@@ -182,7 +182,9 @@ def _assert_parse_agrees_with_decoder(data: bytes) -> bool:
     assert message.source_port == parsed_port
     assert request.nonce == int.from_bytes(parsed_nonce, "big")
     flags = (request.authoritative, request.probe, request.smr, request.pitr, request.smr_invoked)
-    assert not any(flags) and not (request.pubsub or request.local_xtr or request.dont_map_reply)
+    assert not any(flags) and not (
+        request.reserved_r or request.local_xtr or request.dont_map_reply
+    )
     assert request.map_reply_record is None and request.xtr_id is None
     return True
 

@@ -61,7 +61,7 @@ def host_prefix(parent: LocalPrefix, address: int) -> LocalPrefix:
     mapping = replace(
         parent.mapping, eid_prefix=ConfigPrefix(iid=parent.iid, network=network), dynamic=False
     )
-    return LocalPrefix(parent.iid, parent.version, address, length, mapping)
+    return LocalPrefix(parent.iid, parent.version, address, length, mapping, parent.down)
 
 
 class DynamicEids:

@@ -18,7 +18,13 @@
   its source map-version goes to the node's ITR (`on_source_version`).
 - Remembers the ITRs recently seen asking for or sending to its EIDs
   (core.recent_itrs) and, when its database changes (`database_changed`),
-  sends each an SMR (RFC 9301 section 6.1).
+  sends each an SMR (RFC 9301 section 6.1), again every second until that
+  ITR's SMR-invoked Map-Request arrives, a few times at most
+  (core.smr_retransmit).
+- Watches its own RLOCs (`local_rlocs_changed`, core.local_eids): an RLOC
+  that is no longer usable here (address removed, link down) is a database
+  change: Map-Registers carry it with the R bit clear, and the ITRs seen
+  recently get SMRs; the same when it is usable again.
 - Hands a Map-Notify that answers none of its Map-Registers to the node's
   subscribing ITR (`on_publication`, RFC 9437).
 - Moving EIDs (core.dynamic_eids): the ITR hands it the source of each packet
@@ -64,6 +70,7 @@ from lispstack.core.nat_messages import control_in_data, register_via_rtr, with_
 from lispstack.core.recent_itrs import RecentItrs
 from lispstack.core.register_nonces import RegisterNonces
 from lispstack.core.role import Role
+from lispstack.core.smr_retransmit import SmrRetransmits
 from lispstack.wire.address import NO_ADDRESS, Address, split_instance_id, with_instance_id
 from lispstack.wire.auth import AlgorithmId, verify_raw
 from lispstack.wire.control import ControlMessage, decode_control
@@ -108,6 +115,7 @@ class Etr(Role):
         self.sessions = [RegistrationSession(server) for server in map_servers]
         self._started = False
         self.recent_itrs = RecentItrs()
+        self.smr_retransmits = SmrRetransmits()
         self._absent_smrs: dict[tuple[IPAddress, int, int, int], float] = {}
         """When an SMR last went to (ITR, instance-id, version, host) for traffic to an
         absent host of a dynamic prefix."""
@@ -188,11 +196,22 @@ class Etr(Role):
         idle = self.dynamic.expire(now)
         if idle:
             actions.extend(self._withdraw(idle, "idle", now))
-        registered = self._registered_prefixes()
+        for smr in self.smr_retransmits.due(now):
+            self.counters.add("out.smr.retransmitted")
+            actions.extend(self._smr(smr.itr, smr.their_eid, smr.prefix))
         for session in self.sessions:
             if not self._started:
                 session.trigger(now)
             session.expire(now)
+        actions.extend(self._registers_due(now))
+        self._started = True
+        return actions
+
+    def _registers_due(self, now: float) -> list[Action]:
+        """The Map-Registers due now, one per Map-Server."""
+        actions: list[Action] = []
+        registered = self._registered_prefixes()
+        for session in self.sessions:
             if session.due(now) and not registered:
                 # Only dynamic prefixes, no host yet: nothing to register until one comes.
                 session.next_register = now + session.server.register_interval
@@ -200,22 +219,36 @@ class Etr(Role):
                 sent, nonce = self._register(session, now, session.server.register_ttl, registered)
                 session.on_sent(nonce, now, self.rng)
                 actions.extend(sent)
-        self._started = True
         return actions
 
     def next_deadline(self) -> float | None:
         if not self._started:
             return 0.0
         deadlines = [s.next_register for s in self.sessions]
-        idle = self.dynamic.next_deadline()
-        if idle is not None:
-            deadlines.append(idle)
+        for other in (self.dynamic.next_deadline(), self.smr_retransmits.next_deadline()):
+            if other is not None:
+                deadlines.append(other)
         return min(deadlines, default=None)
 
     def trigger_register(self, now: float) -> None:
         """The database changed: register with every Map-Server at the next timer."""
         for session in self.sessions:
             session.trigger(now)
+
+    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
+        """The addresses usable here changed: when one of our RLOCs went down or came back,
+        that is a database change (register again, SMR the ITRs seen recently)."""
+        before = self.local.down
+        self.local = self.local.with_usable(usable)
+        if self.local.down == before:
+            return []
+        self.dynamic = self.dynamic.with_prefixes(self.local.prefixes)
+        self.counters.add("local-rlocs.changed")
+        trace = Trace(
+            "local-rlocs",
+            {"down": " ".join(str(a) for a in self.local.rlocs if a in self.local.down) or "-"},
+        )
+        return [trace, *self.database_changed(now)]
 
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """New database mappings or Map-Servers: deregister what is gone (from a removed
@@ -305,6 +338,8 @@ class Etr(Role):
                     self.drops.drop("map-request-not-our-eid", sender, now, str(eid_record.eid))
                 )
             records.append(prefix.record(AUTHORITATIVE_TTL, probed=request.probe))
+            if request.smr_invoked and self.smr_retransmits.answered(request.itr_rlocs, prefix):
+                self.counters.add("smr.answered")
         self.recent_itrs.saw(itr_rloc, request.source_eid, now)
         reply = MapReply(nonce=request.nonce, records=tuple(records), probe=request.probe)
         self.counters.add("out.map-reply")
@@ -561,22 +596,23 @@ class Etr(Role):
     def database_changed(self, now: float) -> list[Action]:
         """The database mappings changed (a reload, an RLOC or a priority): tell who holds them.
 
-        Registers again at the next timer, and solicits a Map-Request from each ITR
-        seen recently (`_solicit`).
+        Registers again at once, so that the Map-Server has the new mapping when the
+        ITRs ask, then solicits a Map-Request from each ITR seen recently (`_solicit`).
         """
         self.trigger_register(now)
-        return self._solicit(now)
+        return [*self._registers_due(now), *self._solicit(now)]
 
     def _solicit(self, now: float, prefixes: Sequence[LocalPrefix] | None = None) -> list[Action]:
         """An SMR to each ITR seen recently per EID prefix of ours (by default all that
         we register; source EID: our prefix; record: an EID of theirs), from our RLOC
-        of its family to its port 4342."""
+        of its family to its port 4342, sent again until it asks (core.smr_retransmit)."""
         if prefixes is None:
             prefixes = self._registered_prefixes()
         actions: list[Action] = []
         for itr, their_eid in self.recent_itrs.current(now):
             for prefix in prefixes:
                 actions.extend(self._smr(itr, their_eid, prefix))
+                self.smr_retransmits.sent(itr, their_eid, prefix, now)
         return actions
 
     def _smr(self, itr: IPAddress, their_eid: Address, prefix: LocalPrefix) -> list[Action]:
@@ -589,7 +625,7 @@ class Etr(Role):
         asked: Address = their_eid if their_eid is not NO_ADDRESS else record.eid
         smr = MapRequest(
             nonce=self.rng.getrandbits(64),
-            itr_rlocs=self.local.rlocs,
+            itr_rlocs=self.local.itr_rlocs,
             source_eid=record.eid,
             records=(EidRecord(eid=asked, eid_mask_len=_host_length(asked)),),
             smr=True,

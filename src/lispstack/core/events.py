@@ -55,7 +55,16 @@ class TimerFired:
     """The deadline from `next_deadline()` has passed."""
 
 
-Input: TypeAlias = DatagramReceived | PacketFromTun | TimerFired
+@dataclass(frozen=True, slots=True)
+class LocalRlocsChanged:
+    """The addresses this node can send from and receive on changed: `usable` holds
+    every address of an interface that is up (io/rloc_watch.py watches them). The
+    xTR's RLOCs follow (core/local_eids.py)."""
+
+    usable: frozenset[IPAddress]
+
+
+Input: TypeAlias = DatagramReceived | PacketFromTun | TimerFired | LocalRlocsChanged
 
 
 # ---------------------------------------------------------------- actions

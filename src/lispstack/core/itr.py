@@ -232,6 +232,15 @@ class Itr(Role):
         )
         return self._maybe_refresh(entry, version, source, network, now)
 
+    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
+        """Our own RLOCs that went down are no ITR-RLOC, source address or locator-status
+        bit of ours any more (core.local_eids); the kernel map-cache's bits follow."""
+        before = self.local.down
+        self.local = self.local.with_usable(usable)
+        if self.local.down != before and self.cache.changed is not None:
+            self.cache.changed.update(entry.key for entry in self.cache.entries())
+        return []
+
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """New database mappings, Map-Resolvers or PETRs; the map-cache stays."""
         self.local = self.local.with_mappings(config.database_mappings)
@@ -539,7 +548,7 @@ class Itr(Role):
             subscriber.expect(pending.nonce)
         map_request = MapRequest(
             nonce=pending.nonce,
-            itr_rlocs=self.local.rlocs,
+            itr_rlocs=self.local.itr_rlocs,
             records=(
                 EidRecord(
                     eid=with_instance_id(pending.iid, eid),
@@ -725,7 +734,11 @@ class Itr(Role):
             rlocs = None
             in_use = False
             if entry is not None and entry.expires > now:
-                rlocs = [r.address for r in entry.rlocs if r.address.version in self._families]
+                rlocs = [
+                    r.address
+                    for r in entry.rlocs
+                    if r.address.version in self._families and entry.announced_up(r)
+                ]
                 in_use = entry.last_used > now - self.prober.interval
             actions.extend(self._reachability(self.prober.run_round(key, rlocs, in_use, now)))
         return actions + self._send_probe(now)
@@ -742,7 +755,7 @@ class Itr(Role):
         nonce = self.rng.getrandbits(64) or 1
         request = MapRequest(
             nonce=nonce,
-            itr_rlocs=self.local.rlocs,
+            itr_rlocs=self.local.itr_rlocs,
             records=(EidRecord(eid=entry.record.eid, eid_mask_len=entry.record.eid_mask_len),),
             probe=True,
         )

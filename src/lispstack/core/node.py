@@ -1,6 +1,6 @@
 """A node: the roles of one `lispstack run`, composed behind one sans-I/O interface.
 
-node.handle(input, now) -> [actions]      (datagram, TUN packet, timer)
+node.handle(input, now) -> [actions]      (datagram, TUN packet, timer, local RLOCs)
 node.next_deadline() -> float | None      (one timer for the whole node)
 """
 
@@ -18,6 +18,7 @@ from lispstack.core.events import (
     DatagramReceived,
     Endpoint,
     Input,
+    LocalRlocsChanged,
     PacketFromTun,
     TimerFired,
 )
@@ -75,6 +76,8 @@ class Node:
             return self.handle_tun(event.packet, event.iid, now)
         if isinstance(event, TimerFired):
             return self.on_timer(now)
+        if isinstance(event, LocalRlocsChanged):
+            return [a for role in self.roles for a in role.local_rlocs_changed(event.usable, now)]
         raise TypeError(f"unknown input {event!r}")
 
     def use_control_fast_path(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lispstack.config.model import NodeConfig
-from lispstack.core.events import Action, DatagramReceived
+from lispstack.core.events import Action, DatagramReceived, IPAddress
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.message_type import MessageType
 
@@ -45,6 +45,10 @@ class Role:
     def gauges(self) -> dict[str, int]:
         """Sizes worth watching now (metrics), e.g. {"registrations": 12}."""
         return {}
+
+    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
+        """The addresses usable on this node changed (LocalRlocsChanged)."""
+        return []
 
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:
         """Take what is new in `config` (a live reload) and keep the rest of the state.

@@ -83,11 +83,17 @@ class CacheEntry:
         _, version, network, length = self.key
         return (IPv4Address(network) if version == 4 else IPv6Address(network)), length
 
+    def announced_up(self, rloc: RlocChoice) -> bool:
+        """Does the mapping record say `rloc` is up (its R bit)? An ETR clears it for an
+        RLOC of its own it no longer holds: no probe or echo makes that RLOC usable."""
+        return self.record.locators[rloc.index].reachable
+
     def set_reachable(self, reachable: dict[IPAddress, bool]) -> None:
-        """RLOC probing's verdicts: unreachable RLOCs leave the load-split at once."""
+        """RLOC probing's verdicts: unreachable RLOCs leave the load-split at once (an
+        RLOC the record says is down stays down)."""
         self.rlocs = tuple(
             r
-            if reachable.get(r.address, r.reachable) == r.reachable
+            if reachable.get(r.address, r.reachable) == r.reachable or not self.announced_up(r)
             else replace(r, reachable=reachable[r.address])
             for r in self.rlocs
         )

@@ -40,6 +40,7 @@ from lispstack.core.events import (
     Input,
     InstallNativeRoute,
     IPAddress,
+    LocalRlocsChanged,
     RemoveNativeRoute,
     ReplicateRegister,
     SendDatagram,
@@ -56,6 +57,7 @@ from lispstack.io.lig import local_address_towards
 from lispstack.io.log_format import event_extra
 from lispstack.io.metrics import MetricsServer, Reading
 from lispstack.io.randomness import BatchedSystemRandom
+from lispstack.io.rloc_watch import LocalRlocWatch
 from lispstack.io.sd_notify import notify
 from lispstack.io.tun import TunDevice
 from lispstack.io.workers import WorkerLink, die_with_parent, link_workers, stop_children
@@ -201,6 +203,9 @@ class NodeDaemon:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self._stopped.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
+        watch = None
+        if self._data_plane is not None and self.config.database_mappings:
+            watch = LocalRlocWatch(self._local_rlocs_changed, loop)
         roles = ", ".join(self.config.roles)
         log.info("node %s up: roles %s", self.config.name, roles)
         self.feed(TimerFired())  # an ETR's first Map-Registers leave here
@@ -210,6 +215,8 @@ class NodeDaemon:
         if self._data_plane is not None and self._data_plane.engine is not None:
             self._sweeps = loop.call_later(KERNEL_SWEEP_S, self._sweep)
         await self._stopped.wait()
+        if watch is not None:
+            watch.stop()
         if self._sweeps is not None:
             self._sweeps.cancel()
         if self._control is not None:
@@ -394,6 +401,15 @@ class NodeDaemon:
         self._timer = None
         self._kernel_used()  # probe rounds and refreshes see what the kernel carried
         self.feed(TimerFired())
+
+    def _local_rlocs_changed(self, usable: frozenset[IPAddress]) -> None:
+        """The watch of our RLOCs (io/rloc_watch.py): the addresses usable here changed
+        (a report still queued when the node stops is dropped: it has deregistered)."""
+        if self._stopped.is_set():
+            return
+        self.feed(LocalRlocsChanged(usable))
+        if self._data_plane is not None:
+            self._data_plane.follow_rlocs(usable)
 
     def _kernel_used(self) -> None:
         """What the eBPF engine encapsulated tells the ITR which entries are in use."""

@@ -25,7 +25,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from lispstack.config.model import Instance, NodeConfig, NodeRole
 from lispstack.core.encapsulation import outer_packet
-from lispstack.core.events import Action, SendDatagram
+from lispstack.core.events import Action, IPAddress, SendDatagram
 from lispstack.core.itr import Itr
 from lispstack.core.local_eids import LocalEids
 from lispstack.io.ebpf_engine import EbpfEngine, open_engine
@@ -207,6 +207,16 @@ class DataPlane:
     def remove_native_route(self, iid: int, prefix: str) -> None:
         if self._routes is not None and iid == 0:
             self._routes.remove_native(prefix)
+
+    def follow_rlocs(self, usable: frozenset[IPAddress]) -> None:
+        """The addresses usable here changed: the eBPF engine's RLOCs follow."""
+        if self.engine is None:
+            return
+        try:
+            self.engine.follow_rlocs(usable)
+        except OSError as error:
+            self._count("ebpf.local-rlocs-update-failed")
+            log.error("cannot update the eBPF engine's RLOCs: %s", error)
 
     def sync(self) -> None:
         """Carry the ITR's map-cache changes into the kernel (after every event)."""

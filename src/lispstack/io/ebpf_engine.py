@@ -36,6 +36,7 @@ from lispstack.core.xtr_cache import EntryKey
 from lispstack.io import ebpf_layout as layout
 from lispstack.io import libbpf
 from lispstack.io.ebpf_used import UsedSlots
+from lispstack.io.netlink import held_addresses
 
 log = logging.getLogger("lispstack.dataplane")
 
@@ -129,13 +130,16 @@ class EbpfEngine:
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
-        self._proxy_rlocs = proxy_rlocs
         self._petr = layout.petr_addresses(config)
         self._local_rlocs: set[bytes] = set()
         """The keys written into lisp_local_rlocs (a reload removes those gone)."""
         self._iid_reported = {iid: (0, 0) for iid in tuns}
         """Each TUN's instance-id (the only ones the programs count), and what it reported."""
         self._iid_size = ctypes.sizeof(layout.IidCounters) * self._cpus
+        self._local = LocalEids(config.database_mappings, proxy_rlocs)
+        """Our RLOCs (and a PITR's), following the watch of the addresses usable here
+        (`follow_rlocs`)."""
+        self._rloc_path_mtu = config.itr.rloc_path_mtu
         try:
             self._used = UsedSlots(self._obj.map_fd("lisp_used"), words)
             self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"), self._used)
@@ -159,11 +163,9 @@ class EbpfEngine:
 
     def _fill(self, config: NodeConfig, running: NodeConfig | None = None) -> None:
         """The node's RLOCs and local EID prefixes (`running`: those to replace)."""
-        local = LocalEids(config.database_mappings)
-        sending = LocalEids(config.database_mappings, self._proxy_rlocs).rloc_for
-        value = layout.config_value(sending, True, config.itr.rloc_path_mtu)
-        libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
-        self._fill_local_rlocs(local)
+        self._local = self._local.with_mappings(config.database_mappings)
+        self._rloc_path_mtu = config.itr.rloc_path_mtu
+        self._fill_rlocs()
         iids = self._obj.map_fd("lisp_tun_iids")
         for iid, ifindex in self._tuns.items():
             libbpf.update(iids, ifindex.to_bytes(4, "little"), iid.to_bytes(4, "little"))
@@ -175,11 +177,25 @@ class EbpfEngine:
         for key, value in entries.items():
             libbpf.update(eids, key, value)
 
-    def _fill_local_rlocs(self, local: LocalEids) -> None:
-        """The RLOCs the decapsulation program takes: those of `local` held here."""
+    def follow_rlocs(self, usable: frozenset[IPAddress]) -> None:
+        """The addresses usable here changed (io/rloc_watch.py): the source of what the
+        program encapsulates and the RLOCs it decapsulates to follow, at once."""
+        self._local = self._local.with_usable(usable)
+        self._fill_rlocs()
+
+    def _fill_rlocs(self) -> None:
+        """Our RLOC of each family to send from, and the RLOCs the decapsulation program
+        takes: ours that are usable here (held here, before the watch's first word)."""
+        local = self._local
+        value = layout.config_value(local.rloc_for, True, self._rloc_path_mtu)
+        libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
         rlocs = self._obj.map_fd("lisp_local_rlocs")
-        held = {address for address, _ in _held_addresses()}
-        entries = layout.local_rloc_entries(local.rlocs, held, self._petr)
+        if local.usable is None:
+            held = {address for address, _ in held_addresses()}
+        else:
+            held = {str(address) for address in local.usable}
+        ours = (r.address for mapping in local.mappings for r in mapping.rlocs)
+        entries = layout.local_rloc_entries(ours, held, self._petr)
         for key in self._local_rlocs - entries.keys():
             libbpf.delete(rlocs, key)
         for key, value in entries.items():
@@ -298,7 +314,7 @@ def _petr_interfaces(config: NodeConfig) -> list[int]:
         return []
     if petr:
         return interfaces_holding(petr)
-    held = [(ip_address(address), index) for address, index in _held_addresses()]
+    held = [(ip_address(address), index) for address, index in held_addresses()]
     return sorted({i for address, i in held if address.version == 4 and not address.is_loopback})
 
 
@@ -306,16 +322,10 @@ def interfaces_holding(addresses: Iterable[object]) -> list[int]:
     """The ifindexes of the interfaces that hold these addresses (our RLOCs)."""
     wanted = {str(a) for a in addresses}
     found: list[int] = []
-    for address, index in _held_addresses():
+    for address, index in held_addresses():
         if address in wanted and index not in found:
             found.append(index)
     return found
-
-
-def _held_addresses() -> list[tuple[str, int]]:
-    """Every address of this namespace's interfaces, with the ifindex holding it."""
-    with IPRoute() as ipr:
-        return [(m.get_attr("IFA_ADDRESS"), m["index"]) for m in ipr.get_addr()]
 
 
 def detach_stale() -> list[str]:

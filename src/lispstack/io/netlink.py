@@ -40,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import errno
 from collections.abc import Iterable, Sequence
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -58,6 +58,13 @@ TUN, so they do not say that a node is running."""
 MAIN_TABLE = 254
 
 _FAMILY = {4: 2, 6: 10}  # AF_INET, AF_INET6
+IFF_UP = 0x1
+IFA_F_UNUSABLE = 0x40 | 0x08
+"""IFA_F_TENTATIVE (duplicate address detection not done) and IFA_F_DADFAILED: an IPv6
+address that cannot be sent from."""
+CARRIER_STATES = ("UP", "UNKNOWN")
+"""Operational states of a link that carries packets (a loopback or TUN device says
+UNKNOWN); DOWN, LOWERLAYERDOWN (no carrier: a veth whose peer is down), DORMANT do not."""
 _STATES = {"throw": "throw", "tun": "dev", "absent": "absent"}
 
 
@@ -257,3 +264,38 @@ def copied(route: Any, table: int) -> dict[str, object]:
         if value is not None:
             copy[key] = value
     return copy
+
+
+def held_addresses(ipr: IPRoute | None = None) -> list[tuple[str, int]]:
+    """Every address of this namespace's interfaces, with the ifindex holding it (the one
+    reader of the addresses held here: the eBPF engine's RLOC interfaces, the RLOC watch)."""
+    if ipr is None:
+        with IPRoute() as own:
+            return held_addresses(own)
+    return [(_local_address(m), m["index"]) for m in ipr.get_addr()]
+
+
+def usable_addresses(ipr: IPRoute | None = None) -> frozenset[IPv4Address | IPv6Address]:
+    """The addresses this node can send from and receive on: those of interfaces that are
+    up, administratively and with a carrier (CARRIER_STATES), IPv6 ones past duplicate
+    address detection."""
+    if ipr is None:
+        with IPRoute() as own:
+            return usable_addresses(own)
+    up = {
+        link["index"]
+        for link in ipr.get_links()
+        if link["flags"] & IFF_UP and link.get_attr("IFLA_OPERSTATE") in CARRIER_STATES
+    }
+    return frozenset(
+        ip_address(_local_address(m))
+        for m in ipr.get_addr()
+        if m["index"] in up and not (m.get_attr("IFA_FLAGS") or m["flags"]) & IFA_F_UNUSABLE
+    )
+
+
+def _local_address(message: Any) -> str:
+    """An address notification's own address (on a point-to-point link IFA_ADDRESS is the
+    peer's, IFA_LOCAL ours)."""
+    address: str = message.get_attr("IFA_LOCAL") or message.get_attr("IFA_ADDRESS")
+    return address

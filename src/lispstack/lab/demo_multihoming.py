@@ -1,6 +1,8 @@
 """The multihoming story (`lispstack demo --multihoming`, the multihomed lab): lisp2's
-first uplink is cut, lisp1's RLOC probes miss, traffic fails over to the second RLOC,
-and comes back when the uplink does. Probes every second, two misses (the lab's configs).
+first uplink is cut; lisp2 notices its own dead RLOC, registers it with the R bit clear
+and sends lisp1 an SMR; lisp1 asks again and traffic fails over to the second RLOC, and
+comes back when the uplink does. Both xTRs probe every second, two misses (the lab's
+configs), but the failover needs no probe miss.
 """
 
 from __future__ import annotations
@@ -82,13 +84,38 @@ def flowing(demo: Demo) -> None:
     demo.check(step, "lisp1 encapsulates to 10.0.2.2", forwarding_rloc(demo, step) == PRIMARY)
 
 
+def registered_reachable(demo: Demo) -> dict[str, bool]:
+    """The Map-Server's registration of lisp2's prefix: each RLOC and its R bit."""
+    entry = {r["eid"]: r for r in demo.ask("mapserver", "registrations")}.get("192.168.2.0/24")
+    return {r["address"]: r["reachable"] for r in (entry or {}).get("rlocs", [])}
+
+
+def own_rlocs_told(demo: Demo, step: Step, smrs_before: int, reachable: bool) -> None:
+    """lisp2 registered 10.0.2.2 with the R bit `reachable` and sent lisp1 an SMR."""
+    demo.lab_command(step, "show", "lisp2", "database")
+    bit = "set" if reachable else "clear"
+    demo.check(
+        step,
+        f"lisp2 registered 10.0.2.2 with the R bit {bit} (the Map-Server's registration)",
+        registered_reachable(demo) == {PRIMARY: reachable, BACKUP: True},
+    )
+    demo.check(
+        step,
+        "lisp2 sent lisp1 an SMR; lisp1 asked the mapping system again",
+        demo.counter("lisp2", "out.smr") > smrs_before and demo.counter("lisp1", "in.smr") > 0,
+    )
+
+
 def failover(demo: Demo) -> None:
     step = demo.begin(
-        "the primary uplink is cut: probes miss, traffic fails over to 10.0.3.2",
+        "the primary uplink is cut: lisp2 notices, traffic fails over to 10.0.3.2",
         f"A stream of {STREAM} pings, 0.1 s apart, runs while lisp2's eth0 goes down "
-        "(ip link set eth0 down). lisp1's probes of 10.0.2.2 go unanswered; after two "
-        "misses it marks the RLOC down, and the priority-2 RLOC takes the traffic.",
+        "(ip link set eth0 down). lisp2 watches its own RLOCs (netlink): 10.0.2.2 is no "
+        "longer usable, so it registers it again with the R bit clear, sends from 10.0.3.2 "
+        "and sends an SMR to lisp1, which asks again (SMR-invoked Map-Request) and moves "
+        "the traffic to the priority-2 RLOC, without waiting for its probes to miss.",
     )
+    smrs = demo.counter("lisp2", "out.smr")
     stream = demo.ping_stream(step, "lisp1", "192.168.1.1", REMOTE, STREAM)
     time.sleep(1.0)
     demo.lab_command(step, "exec", "lisp2", "--", "ip", "link", "set", "eth0", "down")
@@ -97,6 +124,7 @@ def failover(demo: Demo) -> None:
         "lisp1 marks 10.0.2.2 down, 10.0.3.2 stays up",
         wait_for(demo, {PRIMARY: "down", BACKUP: "up"}),
     )
+    own_rlocs_told(demo, step, smrs, reachable=False)
     answered = stream.finish()
     lost = STREAM - len(answered)
     demo.check(
@@ -110,13 +138,15 @@ def failover(demo: Demo) -> None:
 
 def recovery(demo: Demo) -> None:
     step = demo.begin(
-        "the uplink comes back: a probe is answered, traffic returns to 10.0.2.2",
-        "lisp2's eth0 comes up again; lisp1 keeps probing the down RLOC, the next probe "
-        "reply marks it up, and the priority-1 RLOC takes the traffic back.",
+        "the uplink comes back: lisp2 says so, traffic returns to 10.0.2.2",
+        "lisp2's eth0 comes up again; lisp2 registers 10.0.2.2 with the R bit set and "
+        "sends lisp1 an SMR; the priority-1 RLOC takes the traffic back.",
     )
+    smrs = demo.counter("lisp2", "out.smr")
     stream = demo.ping_stream(step, "lisp1", "192.168.1.1", REMOTE, 40)
     demo.lab_command(step, "exec", "lisp2", "--", "ip", "link", "set", "eth0", "up")
     demo.check(step, "lisp1 marks 10.0.2.2 up again", wait_for(demo, {PRIMARY: "up", BACKUP: "up"}))
+    own_rlocs_told(demo, step, smrs, reachable=True)
     answered = stream.finish()
     demo.check(step, "no ping of the stream was lost", len(answered) == 40)
     demo.check(step, "lisp1 encapsulates to 10.0.2.2 again", forwarding_rloc(demo, step) == PRIMARY)
@@ -124,7 +154,7 @@ def recovery(demo: Demo) -> None:
 
 
 def capture_checks(timeline: list[Event]) -> list[tuple[str, bool]]:
-    """Probes and their replies to each RLOC, on the wire."""
+    """Probes and their replies to each RLOC, lisp2's SMRs to lisp1, on the wire."""
 
     def probes(rloc: str) -> list[Event]:
         return [
@@ -143,12 +173,23 @@ def capture_checks(timeline: list[Event]) -> list[tuple[str, bool]]:
             for e in timeline
         )
 
+    smrs = [
+        e
+        for e in timeline
+        if e.kind == "map-request" and e.dst == "10.0.1.1" and e.message.get("smr")
+    ]
     return [
         (
             f"lisp1 probed {rloc} (Map-Request with the P bit to the RLOC); it answered",
             bool(probes(rloc)) and replied(rloc),
         )
         for rloc in (PRIMARY, BACKUP)
+    ] + [
+        (
+            "lisp2 sent SMRs to lisp1 (Map-Request with the S bit), listing only its usable "
+            "ITR-RLOC 10.0.3.2 while eth0 was down",
+            any(e.message.get("itr_rlocs") == [BACKUP] for e in smrs),
+        )
     ]
 
 

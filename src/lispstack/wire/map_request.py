@@ -22,7 +22,10 @@ Rec +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
     |                    site-ID (64 bits, when I is set)           |
 
 IRC is the ITR-RLOC count minus one. M says a Map-Reply record follows the
-EID records; I (RFC 9437) says xTR-ID and site-ID end the message.
+EID records; I (RFC 9437) says xTR-ID and site-ID end the message. R is
+reserved and unassigned (RFC 9301: sent as 0, ignored on receipt; kept as
+`reserved_r` so that a message decodes and encodes back to its bytes); the
+subscription of RFC 9437 is the N bit of an EID record (EidRecord.subscribe).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class MapRequest:
     smr: bool = False
     pitr: bool = False
     smr_invoked: bool = False
-    pubsub: bool = False
+    reserved_r: bool = False
     local_xtr: bool = False
     dont_map_reply: bool = False
     map_reply_record: MappingRecord | None = None
@@ -79,7 +82,7 @@ class MapRequest:
         b1 = (
             (self.pitr << 7)
             | (self.smr_invoked << 6)
-            | (self.pubsub << 5)
+            | (self.reserved_r << 5)
             | ((self.xtr_id is not None) << 4)
             | (self.reserved >> 1)
         )
@@ -125,7 +128,7 @@ class MapRequest:
             smr=bool(b0 & 1),
             pitr=bool(b1 & 0x80),
             smr_invoked=bool(b1 & 0x40),
-            pubsub=bool(b1 & 0x20),
+            reserved_r=bool(b1 & 0x20),
             local_xtr=bool(b2 & 0x40),
             dont_map_reply=bool(b2 & 0x20),
             map_reply_record=map_reply_record,
@@ -143,7 +146,7 @@ class MapRequest:
             "smr": self.smr,
             "pitr": self.pitr,
             "smr_invoked": self.smr_invoked,
-            "pubsub": self.pubsub,
+            "reserved_r": self.reserved_r,
             "local_xtr": self.local_xtr,
             "dont_map_reply": self.dont_map_reply,
             "source_eid": str(self.source_eid),

@@ -1,0 +1,87 @@
+"""The xTR's watch of its own RLOCs: the addresses usable on this node, live.
+
+A thread listens to the kernel's address and link notifications
+(RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK: `ip addr add/del`,
+`ip link set up/down`, a carrier lost). After each batch of notifications it
+reads the addresses usable now (netlink.usable_addresses: held by an
+interface that is up and has a carrier) and, when they changed, hands them to
+the node's event loop (`call_soon_threadsafe`), which feeds the core a
+LocalRlocsChanged: the core never polls. The first reading, at start, is
+handed over the same way; the socket is bound before it, so no change is lost
+in between. Lost notifications (ENOBUFS) are harmless: the state is read whole.
+
+pyroute2's IPRoute never runs in the node's event loop: only in this thread.
+The thread blocks in select() on the netlink socket and a pipe: `stop` ends it
+at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
+
+from lispstack.core.events import IPAddress
+from lispstack.io.netlink import usable_addresses
+
+log = logging.getLogger("lispstack.rlocs")
+RECEIVE_BYTES = 1 << 18
+
+
+class LocalRlocWatch:
+    """Started inside the node's event loop; `stop` before the loop ends."""
+
+    def __init__(
+        self, report: Callable[[frozenset[IPAddress]], None], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        """`report(usable)` runs in `loop`, at start and at each change."""
+        self._report = report
+        self._loop = loop
+        self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BYTES)
+        self._socket.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        self._socket.setblocking(False)
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="rloc-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        os.write(self._wake_write, b"x")
+        self._thread.join()
+        self._socket.close()
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _run(self) -> None:
+        last: frozenset[IPAddress] | None = None
+        with IPRoute() as ipr:
+            while True:
+                try:
+                    usable = usable_addresses(ipr)
+                except OSError as error:  # read again at the next notification
+                    log.warning("cannot read the addresses of this node: %s", error)
+                else:
+                    if usable != last:
+                        self._loop.call_soon_threadsafe(self._report, usable)
+                        last = usable
+                ready, _, _ = select.select([self._socket.fileno(), self._wake_read], [], [])
+                if self._wake_read in ready:
+                    return
+                self._drain()
+
+    def _drain(self) -> None:
+        """Read every notification queued (what they say is read afresh, whole)."""
+        while True:
+            try:
+                self._socket.recv(RECEIVE_BYTES)
+            except BlockingIOError:
+                return
+            except OSError:  # ENOBUFS: some were lost
+                continue

@@ -1,0 +1,85 @@
+"""The watch of a node's own addresses (io/rloc_watch.py, io/netlink.usable_addresses) in a
+namespace of its own (root): a link set down, a carrier lost (the veth peer down), an
+address removed and one added are each reported at once, as the whole usable set."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+pytestmark = pytest.mark.root
+NAMESPACE = f"lsrw{os.getpid()}"
+WATCHER = """
+import asyncio, sys
+from lispstack.io.rloc_watch import LocalRlocWatch
+
+def report(usable):
+    print(" ".join(sorted(str(a) for a in usable if a.version == 4)), flush=True)
+
+async def main():
+    watch = LocalRlocWatch(report, asyncio.get_running_loop())
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    watch.stop()
+
+asyncio.run(main())
+"""
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", "-n", NAMESPACE, *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    subprocess.run(["ip", "netns", "add", NAMESPACE], check=True)
+    try:
+        ip("link", "add", "up0", "type", "veth", "peer", "name", "far0")
+        ip("addr", "add", "10.9.0.1/24", "dev", "up0")
+        for device in ("lo", "up0", "far0"):
+            ip("link", "set", device, "up")
+        yield NAMESPACE
+    finally:
+        subprocess.run(["ip", "netns", "del", NAMESPACE], check=False)
+
+
+def test_the_watch_reports_each_change_of_the_usable_addresses(namespace: str) -> None:
+    watcher = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, sys.executable, "-c", WATCHER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    assert watcher.stdin is not None and watcher.stdout is not None
+
+    def next_report() -> set[str]:
+        """The watcher's next report (none within 10 s: a failure, never a hang)."""
+        assert watcher.stdout is not None
+        ready, _, _ = select.select([watcher.stdout], [], [], 10)
+        assert ready, "no report"
+        return set(watcher.stdout.readline().split())
+
+    try:
+        assert next_report() == {"10.9.0.1", "127.0.0.1"}  # at start
+        ip("link", "set", "far0", "down")  # up0 loses its carrier
+        assert next_report() == {"127.0.0.1"}
+        ip("link", "set", "far0", "up")
+        assert next_report() == {"10.9.0.1", "127.0.0.1"}
+        ip("link", "set", "up0", "down")
+        assert next_report() == {"127.0.0.1"}
+        ip("link", "set", "up0", "up")
+        assert next_report() == {"10.9.0.1", "127.0.0.1"}
+        ip("addr", "del", "10.9.0.1/24", "dev", "up0")
+        assert next_report() == {"127.0.0.1"}
+        ip("addr", "add", "10.9.0.7/24", "dev", "up0")  # added while it runs
+        assert next_report() == {"10.9.0.7", "127.0.0.1"}
+    finally:
+        watcher.stdin.write("\n")
+        watcher.stdin.close()
+        watcher.wait(timeout=10)
+    assert watcher.returncode == 0
