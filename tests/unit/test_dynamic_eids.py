@@ -146,3 +146,19 @@ def test_traffic_for_an_absent_host_is_delivered_and_its_sender_smred_once_a_sec
     # A host that is here: no SMR.
     etr.saw_local_source(0, 4, v4("192.168.1.5"), 3.0)
     assert not [a for a in etr.handle_data(received, 5.0) if isinstance(a, SendDatagram)]
+
+
+def test_an_address_of_this_node_in_a_dynamic_prefix_is_never_learned() -> None:
+    """The xTR's gateway address in the dynamic prefix sends too (an ICMP error for a
+    host that left): it must not be registered as a host of ours."""
+    etr, _, counters = build_xtr(parse_config(CONFIG, "a.toml"))
+    own = frozenset(ip_address(a) for a in ("10.0.1.1", "192.168.1.1", "2001:db8:1::1"))
+    etr.local_rlocs_changed(own, 0.5)
+    assert etr.saw_local_source(0, 4, v4("192.168.1.1"), 1.0) == []
+    assert etr.saw_local_source(0, 6, int(ip_address("2001:db8:1::1")), 1.0) == []
+    assert counters.get("dynamic-eids.own-address") == 2
+    assert list(etr.dynamic) == []
+    assert [
+        a for a in etr.saw_local_source(0, 4, v4("192.168.1.5"), 1.1) if isinstance(a, SendDatagram)
+    ]
+    assert [e.host.record(0).eid_text for e in etr.dynamic] == ["192.168.1.5/32"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 from ipaddress import IPv4Address
 
-from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
+from helpers.xtr_fixtures import LISP1, build_xtr, datagram, icmp, lisp1_config
+from lispstack.config import parse_config
+from lispstack.core.build import build_node
 from lispstack.core.counters import Counters
 from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import data_header, decapsulate
-from lispstack.core.events import ForwardNatively, InstallNativeRoute, SendDatagram
+from lispstack.core.events import ForwardNatively, InstallNativeRoute, SendDatagram, WriteToTun
 from lispstack.core.petr import Petr
 from lispstack.wire import MappingRecord, MapReply, MapReplyAction
 from lispstack.wire.control import decode_control
@@ -71,3 +74,27 @@ def test_itr_sends_natively_forward_traffic_to_the_petr() -> None:
         assert str(sent.destination) == "10.0.3.3:4341"
         assert decapsulate(sent.payload).inner == packet
     assert counters.get("encap.to-petr") == 2
+
+
+def test_an_etr_that_is_also_a_petr_forwards_what_is_for_no_eid_of_its_own() -> None:
+    """The ETR takes every LISP data packet on a node with both roles: a packet for a
+    non-LISP destination is the PETR's (as the kernel plane does), not a drop."""
+    config = parse_config(
+        LISP1.replace("lisp1", "xpetr")
+        .replace('roles = ["itr", "etr"]', 'roles = ["itr", "etr", "petr"]')
+        .replace("ALGO", "hmac-sha-256")
+        .replace("PROXY", "false"),
+        "xpetr.toml",
+    )
+    node = build_node(config, random.Random(1))
+    to_site = icmp("192.168.2.1", "192.168.1.1")
+    to_internet = icmp("192.168.2.1", "4.2.2.2")
+    for inner, wanted in (
+        (to_site, WriteToTun(to_site, 0)),
+        (to_internet, ForwardNatively(to_internet)),
+    ):
+        payload = data_header(0x123456, 1, 0) + inner
+        actions = node.handle(datagram(payload, "10.0.2.2", 61000, "10.0.1.1", 4341), 0.0)
+        assert wanted in actions
+    assert node.counters.get("petr.forwarded") == 1 and node.counters.get("decap.packets") == 1
+    assert node.counters.get("drop.decap-not-our-eid") == 0

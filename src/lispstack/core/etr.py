@@ -29,12 +29,14 @@
   subscribing ITR (`on_publication`, RFC 9437).
 - Moving EIDs (core.dynamic_eids): the ITR hands it the source of each packet
   from a dynamic prefix (`saw_local_source`); a new host is registered at once
-  (its host prefix, our RLOCs). A host withdrawn (idle for `dynamic-timeout`:
-  a Map-Register with TTL 0, RFC 9301 section 8.2; or moved: the Map-Server's
-  unsolicited Map-Notify names it with another xTR's RLOCs, answered with a
-  Map-Notify-Ack) is SMRed to the ITRs seen recently, with the host as the
-  SMR's source EID, so that they ask the mapping system again and follow it;
-  an ITR still sending traffic for a host not here gets an SMR too.
+  (its host prefix, our RLOCs), unless it is an address of this node (its
+  gateway address in the prefix sends too: an ICMP error, for one). A host
+  withdrawn (idle for `dynamic-timeout`: a Map-Register with TTL 0, RFC 9301
+  section 8.2; or moved: the Map-Server's unsolicited Map-Notify names it with
+  another xTR's RLOCs, answered with a Map-Notify-Ack) is SMRed to the ITRs
+  seen recently, with the host as the SMR's source EID, so that they ask the
+  mapping system again and follow it; an ITR still sending traffic for a host
+  not here gets an SMR too.
 - On shutdown, deregisters (Map-Register with TTL 0).
 - Behind a NAT (core.nat_traversal sets `rtrs`): registers through the first
   RTR (the RTRs as RLOCs, proxy-reply, in an ECM: core.nat_messages) and takes
@@ -107,6 +109,8 @@ class Etr(Role):
     ) -> None:
         self.local = local
         self.dynamic = DynamicEids(local.prefixes)
+        self._own_addresses: frozenset[tuple[int, int]] = frozenset()
+        """(IP version, address) of every address usable here: never a dynamic host."""
         self.counters = counters
         self.drops = drops
         self.rng = rng
@@ -142,6 +146,11 @@ class Etr(Role):
         )
         """The node's subscribing ITR's Map-Notify handler (core.xtr wires it): a
         Map-Notify no registration of ours awaits is a publication (RFC 9437)."""
+        self.on_not_our_eid: (
+            Callable[[Decapsulated, DatagramReceived, float], list[Action]] | None
+        ) = None
+        """The node's PETR (`Petr.forward`, core.xtr wires it): a packet for no EID of
+        ours is for the PETR on this node, not a drop."""
         self.rtrs: tuple[IPAddress, ...] = ()
         """Behind a NAT (core.nat_traversal sets them): register through these RTRs."""
 
@@ -238,6 +247,7 @@ class Etr(Role):
     def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
         """The addresses usable here changed: when one of our RLOCs went down or came back,
         that is a database change (register again, SMR the ITRs seen recently)."""
+        self._own_addresses = frozenset((a.version, int(a)) for a in usable)
         before = self.local.down
         self.local = self.local.with_usable(usable)
         if self.local.down == before:
@@ -427,6 +437,9 @@ class Etr(Role):
         """The ITR saw a packet from `source`, one of our EIDs: learn a dynamic host."""
         if self.dynamic.parent_of(iid, version, source) is None:
             return []
+        if (version, source) in self._own_addresses:
+            self.counters.add("dynamic-eids.own-address")
+            return []
         learned, entry = self.dynamic.learn(iid, version, source, now)
         if learned is Learned.KNOWN:
             return []
@@ -476,6 +489,8 @@ class Etr(Role):
             notify = control_in_data(packet.inner, self.local.rlocs) if self.rtrs else None
             if notify is not None:  # a Data-Map-Notify from our RTR
                 return self._data_map_notify(notify, datagram, now)
+            if self.on_not_our_eid is not None:
+                return self.on_not_our_eid(packet, datagram, now)
             sender = str(datagram.source.address)
             if packet.iid in self.local.iids:
                 return list(self.drops.drop("decap-not-our-eid", sender, now, iid=packet.iid))

@@ -21,6 +21,7 @@ from lispstack.core.drops import DropRecorder
 from lispstack.core.encapsulation import decapsulate
 from lispstack.core.events import Action, DatagramReceived, ForwardNatively, WriteToTun
 from lispstack.core.role import Role
+from lispstack.wire.data_header import Decapsulated
 from lispstack.wire.errors import DecodeError
 
 
@@ -43,6 +44,11 @@ class Petr(Role):
             return list(
                 self.drops.drop("petr-malformed", str(datagram.source.address), now, str(error))
             )
+        return self.forward(packet, datagram, now)
+
+    def forward(self, packet: Decapsulated, datagram: DatagramReceived, now: float) -> list[Action]:
+        """Hand on what `datagram` carried (also the co-located ETR's packets for no EID
+        of its own: core.xtr wires `Etr.on_not_our_eid` here)."""
         iid = packet.iid
         if iid != 0 and iid not in self.instances:  # unserved: no counter per iid
             return list(self.drops.drop("petr-instance-id", str(datagram.source.address), now))

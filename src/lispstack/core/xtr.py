@@ -79,7 +79,10 @@ def build_xtr_roles(
         itr_role = next((r for r in roles if isinstance(r, Itr)), None)
         roles.append(NatTraversal(etr, itr_role, config.map_servers, counters, drops, rng))
     if config.has_role(NodeRole.PETR):
-        roles.append(Petr(counters, drops, [i.iid for i in config.instances]))
+        petr = Petr(counters, drops, [i.iid for i in config.instances])
+        roles.append(petr)
+        if etr is not None:  # the ETR takes the LISP data: what is for no EID of ours, too
+            etr.on_not_our_eid = petr.forward
     return roles
 
 

@@ -142,7 +142,9 @@ def moved6(demo: Demo) -> None:
         "its IPv6 address moved too: xtrb registers fd00:1::10/128",
         "The host's first IPv6 packets through xtrb make xtrb register the /128; the "
         "Map-Server replaces xtra's registration and tells xtra, and lisp2's replies "
-        "that still reach xtra get lisp2 an SMR: lisp2 re-caches the host at xtrb.",
+        "that still reach xtra get lisp2 an SMR: lisp2 re-caches the host at xtrb. "
+        "xtra's ICMPv6 errors for the host that left come from its own fd00:1::1: "
+        "an address of the node is never learned as a host.",
     )
     ok = demo.ping(step, HOST6, REMOTE6, 5, node="host")
     demo.check(step, "ping fd00:1::10 -> fd00:2::1 succeeds after the move", ok)
@@ -156,6 +158,12 @@ def moved6(demo: Demo) -> None:
         step,
         "lisp2 caches fd00:1::10/128 -> 10.0.3.3",
         cached_rlocs(demo, step, HOST6) == [XTRB],
+    )
+    registered = {r["eid"] for r in demo.ask("mapserver", "registrations")}
+    demo.check(
+        step,
+        "no xTR registered its own gateway address (192.168.1.1, fd00:1::1) as a host",
+        not registered & {"192.168.1.1/32", "fd00:1::1/128"},
     )
 
 
