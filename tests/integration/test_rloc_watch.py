@@ -1,6 +1,7 @@
 """The watch of a node's own addresses (io/rloc_watch.py, io/netlink.usable_addresses) in a
 namespace of its own (root): a link set down, a carrier lost (the veth peer down), an
-address removed and one added are each reported at once, as the whole usable set."""
+address removed and one added are each reported at once, as the whole usable set and the
+whole set held (an address on a link that is down is held, not usable)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ WATCHER = """
 import asyncio, sys
 from lispstack.io.rloc_watch import LocalRlocWatch
 
-def report(usable):
-    print(" ".join(sorted(str(a) for a in usable if a.version == 4)), flush=True)
+last = None
+
+def report(usable, held):
+    global last
+    line = " | ".join(
+        " ".join(sorted(str(a) for a in both if a.version == 4)) for both in (usable, held)
+    )
+    if line != last:  # IPv6 link-local addresses come and go beside: not this test's
+        print(line, flush=True)
+        last = line
 
 async def main():
     watch = LocalRlocWatch(report, asyncio.get_running_loop())
@@ -57,27 +66,30 @@ def test_the_watch_reports_each_change_of_the_usable_addresses(namespace: str) -
     )
     assert watcher.stdin is not None and watcher.stdout is not None
 
-    def next_report() -> set[str]:
-        """The watcher's next report (none within 10 s: a failure, never a hang)."""
+    def next_report() -> tuple[set[str], set[str]]:
+        """The watcher's next report, (usable, held) (none within 10 s: a failure, never a
+        hang)."""
         assert watcher.stdout is not None
         ready, _, _ = select.select([watcher.stdout], [], [], 10)
         assert ready, "no report"
-        return set(watcher.stdout.readline().split())
+        usable, held = watcher.stdout.readline().split("|")
+        return set(usable.split()), set(held.split())
 
     try:
-        assert next_report() == {"10.9.0.1", "127.0.0.1"}  # at start
+        both = {"10.9.0.1", "127.0.0.1"}
+        assert next_report() == (both, both)  # at start
         ip("link", "set", "far0", "down")  # up0 loses its carrier
-        assert next_report() == {"127.0.0.1"}
+        assert next_report() == ({"127.0.0.1"}, both)
         ip("link", "set", "far0", "up")
-        assert next_report() == {"10.9.0.1", "127.0.0.1"}
+        assert next_report() == (both, both)
         ip("link", "set", "up0", "down")
-        assert next_report() == {"127.0.0.1"}
+        assert next_report() == ({"127.0.0.1"}, both)
         ip("link", "set", "up0", "up")
-        assert next_report() == {"10.9.0.1", "127.0.0.1"}
+        assert next_report() == (both, both)
         ip("addr", "del", "10.9.0.1/24", "dev", "up0")
-        assert next_report() == {"127.0.0.1"}
+        assert next_report() == ({"127.0.0.1"}, {"127.0.0.1"})
         ip("addr", "add", "10.9.0.7/24", "dev", "up0")  # added while it runs
-        assert next_report() == {"10.9.0.7", "127.0.0.1"}
+        assert next_report() == ({"10.9.0.7", "127.0.0.1"}, {"10.9.0.7", "127.0.0.1"})
     finally:
         watcher.stdin.write("\n")
         watcher.stdin.close()

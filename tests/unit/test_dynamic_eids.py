@@ -8,7 +8,7 @@ from helpers.xtr_fixtures import build_xtr, datagram, icmp
 from lispstack.config import parse_config
 from lispstack.core.dynamic_eids import DynamicEids, Learned
 from lispstack.core.encapsulation import data_header
-from lispstack.core.events import SendDatagram, WriteToTun
+from lispstack.core.events import LocalRlocsChanged, SendDatagram, WriteToTun
 from lispstack.core.local_eids import LocalEids
 from lispstack.wire.control import decode_control
 from lispstack.wire.map_notify import MapNotify
@@ -153,7 +153,7 @@ def test_an_address_of_this_node_in_a_dynamic_prefix_is_never_learned() -> None:
     host that left): it must not be registered as a host of ours."""
     etr, _, counters = build_xtr(parse_config(CONFIG, "a.toml"))
     own = frozenset(ip_address(a) for a in ("10.0.1.1", "192.168.1.1", "2001:db8:1::1"))
-    etr.local_rlocs_changed(own, 0.5)
+    etr.local_rlocs_changed(LocalRlocsChanged(usable=frozenset(), held=own), 0.5)
     assert etr.saw_local_source(0, 4, v4("192.168.1.1"), 1.0) == []
     assert etr.saw_local_source(0, 6, int(ip_address("2001:db8:1::1")), 1.0) == []
     assert counters.get("dynamic-eids.own-address") == 2

@@ -61,6 +61,7 @@ from lispstack.core.events import (
     DatagramReceived,
     Endpoint,
     IPAddress,
+    LocalRlocsChanged,
     SendDatagram,
     Trace,
     WriteToTun,
@@ -110,7 +111,7 @@ class Etr(Role):
         self.local = local
         self.dynamic = DynamicEids(local.prefixes)
         self._own_addresses: frozenset[tuple[int, int]] = frozenset()
-        """(IP version, address) of every address usable here: never a dynamic host."""
+        """(IP version, address) of every address held here: never a dynamic host."""
         self.counters = counters
         self.drops = drops
         self.rng = rng
@@ -244,12 +245,12 @@ class Etr(Role):
         for session in self.sessions:
             session.trigger(now)
 
-    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
+    def local_rlocs_changed(self, change: LocalRlocsChanged, now: float) -> list[Action]:
         """The addresses usable here changed: when one of our RLOCs went down or came back,
         that is a database change (register again, SMR the ITRs seen recently)."""
-        self._own_addresses = frozenset((a.version, int(a)) for a in usable)
+        self._own_addresses = frozenset((a.version, int(a)) for a in change.held | change.usable)
         before = self.local.down
-        self.local = self.local.with_usable(usable)
+        self.local = self.local.with_usable(change.usable)
         if self.local.down == before:
             return []
         self.dynamic = self.dynamic.with_prefixes(self.local.prefixes)

@@ -62,6 +62,9 @@ class LocalRlocsChanged:
     xTR's RLOCs follow (core/local_eids.py)."""
 
     usable: frozenset[IPAddress]
+    held: frozenset[IPAddress] = frozenset()
+    """Every address held here, whatever its interface's state (the node's own
+    addresses: never a dynamic host, core.etr)."""
 
 
 Input: TypeAlias = DatagramReceived | PacketFromTun | TimerFired | LocalRlocsChanged

@@ -56,6 +56,7 @@ from lispstack.core.events import (
     ForwardNatively,
     InstallNativeRoute,
     IPAddress,
+    LocalRlocsChanged,
     RemoveNativeRoute,
     SendDatagram,
     Trace,
@@ -232,11 +233,11 @@ class Itr(Role):
         )
         return self._maybe_refresh(entry, version, source, network, now)
 
-    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
+    def local_rlocs_changed(self, change: LocalRlocsChanged, now: float) -> list[Action]:
         """Our own RLOCs that went down are no ITR-RLOC, source address or locator-status
         bit of ours any more (core.local_eids); the kernel map-cache's bits follow."""
         before = self.local.down
-        self.local = self.local.with_usable(usable)
+        self.local = self.local.with_usable(change.usable)
         if self.local.down != before and self.cache.changed is not None:
             self.cache.changed.update(entry.key for entry in self.cache.entries())
         return []

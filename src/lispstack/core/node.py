@@ -77,7 +77,7 @@ class Node:
         if isinstance(event, TimerFired):
             return self.on_timer(now)
         if isinstance(event, LocalRlocsChanged):
-            return [a for role in self.roles for a in role.local_rlocs_changed(event.usable, now)]
+            return [a for role in self.roles for a in role.local_rlocs_changed(event, now)]
         raise TypeError(f"unknown input {event!r}")
 
     def use_control_fast_path(

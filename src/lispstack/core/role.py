@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lispstack.config.model import NodeConfig
-from lispstack.core.events import Action, DatagramReceived, IPAddress
+from lispstack.core.events import Action, DatagramReceived, LocalRlocsChanged
 from lispstack.wire.control import ControlMessage
 from lispstack.wire.message_type import MessageType
 
@@ -46,8 +46,8 @@ class Role:
         """Sizes worth watching now (metrics), e.g. {"registrations": 12}."""
         return {}
 
-    def local_rlocs_changed(self, usable: frozenset[IPAddress], now: float) -> list[Action]:
-        """The addresses usable on this node changed (LocalRlocsChanged)."""
+    def local_rlocs_changed(self, change: LocalRlocsChanged, now: float) -> list[Action]:
+        """The addresses usable or held on this node changed."""
         return []
 
     def reconfigure(self, config: NodeConfig, now: float) -> list[Action]:

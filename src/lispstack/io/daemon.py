@@ -402,12 +402,14 @@ class NodeDaemon:
         self._kernel_used()  # probe rounds and refreshes see what the kernel carried
         self.feed(TimerFired())
 
-    def _local_rlocs_changed(self, usable: frozenset[IPAddress]) -> None:
+    def _local_rlocs_changed(
+        self, usable: frozenset[IPAddress], held: frozenset[IPAddress]
+    ) -> None:
         """The watch of our RLOCs (io/rloc_watch.py): the addresses usable here changed
         (a report still queued when the node stops is dropped: it has deregistered)."""
         if self._stopped.is_set():
             return
-        self.feed(LocalRlocsChanged(usable))
+        self.feed(LocalRlocsChanged(usable, held))
         if self._data_plane is not None:
             self._data_plane.follow_rlocs(usable)
 

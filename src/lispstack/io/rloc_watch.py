@@ -24,12 +24,13 @@ import select
 import socket
 import threading
 from collections.abc import Callable
+from ipaddress import ip_address
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from lispstack.core.events import IPAddress
-from lispstack.io.netlink import usable_addresses
+from lispstack.io.netlink import held_addresses, usable_addresses
 
 log = logging.getLogger("lispstack.rlocs")
 RECEIVE_BYTES = 1 << 18
@@ -39,9 +40,11 @@ class LocalRlocWatch:
     """Started inside the node's event loop; `stop` before the loop ends."""
 
     def __init__(
-        self, report: Callable[[frozenset[IPAddress]], None], loop: asyncio.AbstractEventLoop
+        self,
+        report: Callable[[frozenset[IPAddress], frozenset[IPAddress]], None],
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
-        """`report(usable)` runs in `loop`, at start and at each change."""
+        """`report(usable, held)` runs in `loop`, at start and at each change."""
         self._report = report
         self._loop = loop
         self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
@@ -60,17 +63,18 @@ class LocalRlocWatch:
         os.close(self._wake_write)
 
     def _run(self) -> None:
-        last: frozenset[IPAddress] | None = None
+        last: tuple[frozenset[IPAddress], frozenset[IPAddress]] | None = None
         with IPRoute() as ipr:
             while True:
                 try:
                     usable = usable_addresses(ipr)
+                    held = frozenset(ip_address(a) for a, _ in held_addresses(ipr))
                 except OSError as error:  # read again at the next notification
                     log.warning("cannot read the addresses of this node: %s", error)
                 else:
-                    if usable != last:
-                        self._loop.call_soon_threadsafe(self._report, usable)
-                        last = usable
+                    if (usable, held) != last:
+                        self._loop.call_soon_threadsafe(self._report, usable, held)
+                        last = usable, held
                 ready, _, _ = select.select([self._socket.fileno(), self._wake_read], [], [])
                 if self._wake_read in ready:
                     return
