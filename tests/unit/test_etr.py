@@ -6,7 +6,7 @@ from ipaddress import ip_address
 
 import pytest
 
-from helpers.mapping_messages import notify_of_fields
+from helpers.mapping_messages import LISP1, SITES, deliver, mapping_node, notify_of_fields
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.core.encapsulation import data_header
 from lispstack.core.etr import Etr
@@ -188,3 +188,40 @@ def test_decapsulate_data_delivers_what_handle_data_would_and_nothing_else() -> 
     assert fast_counters.snapshot() == general_counters.snapshot()
     assert fast_counters.get("decap.packets") == 1
     assert fast.recent_itrs.current(1.0) == general.recent_itrs.current(1.0)
+
+
+MANY_HOSTS = """
+[[database-mappings]]
+eid-prefix = "2001:db8:1::/64"
+rlocs = [{ address = "10.0.1.1" }, { address = "10.0.9.1", priority = 2 }]
+dynamic = true
+dynamic-limit = 1000
+"""
+
+
+def test_many_hosts_are_registered_in_map_registers_that_each_fit_an_mtu() -> None:
+    """1,000 learned IPv6 hosts (two RLOCs each): one Map-Register would be ~60 KB, over
+    a UDP datagram's limit with a few more; each Map-Register now stays unfragmented,
+    our Map-Server takes each, and the registration counts once all are answered."""
+    etr, _, _ = build_xtr(lisp1_config(extra=MANY_HOSTS))
+    site_a = 'eid-prefixes = ["192.168.1.0/24", "2001:db8:1::/48"]'
+    map_server = mapping_node(SITES.replace(site_a, f"{site_a}\naccept-more-specifics = true"))
+    etr.on_timer(0.0)
+    for host in range(1, 1001):
+        etr.saw_local_source(0, 6, int(ip_address("2001:db8:1::")) + host, 0.1)
+    session = etr.sessions[0]
+    session.trigger(1.0)
+    registers = sends(etr.on_timer(1.0))
+    assert len(registers) > 40
+    assert all(len(r.payload) + 48 + 52 <= 1500 for r in registers)  # IPv6 + UDP, an ECM
+    notifies = []
+    for register in registers:
+        notifies += sends(deliver(map_server, register.payload, 1.1, source=LISP1))
+    assert len(notifies) == len(registers)
+    shown = map_server.show("registrations", None, 1.1)
+    assert isinstance(shown, list) and len(shown) == 1001  # the static prefix, every host
+    for notify in notifies[:-1]:
+        notify_to(etr, notify.payload, 1.2)
+    assert session.state == "pending"
+    notify_to(etr, notifies[-1].payload, 1.3)
+    assert session.state == "registered"

@@ -46,7 +46,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from lispstack.config.model import MapServerEntry, NodeConfig
@@ -91,6 +91,11 @@ from lispstack.wire.xtr_id import XtrId
 SMR_INTERVAL_S = 1.0
 """At most one SMR a second per ITR and absent host of a dynamic prefix."""
 MAX_ABSENT_SMRS = 4096
+REGISTER_RECORD_BYTES = 1200
+"""Records one Map-Register carries at most (in bytes; a record bigger alone goes
+alone): with its header, HMAC-SHA-256, xTR-ID and an ECM over IPv6 to an RTR, a
+Map-Register stays within a 1500-byte MTU unfragmented, however many hosts a dynamic
+prefix has learned (a bound: see dynamic-limit)."""
 
 
 class Etr(Role):
@@ -169,37 +174,39 @@ class Etr(Role):
         now: float,
         ttl: int,
         prefixes: Sequence[LocalPrefix] | None = None,
-    ) -> tuple[list[Action], int]:
-        """A Map-Register of `prefixes` (by default all we register) to the session's
-        Map-Server, with record TTL `ttl` (0 deregisters)."""
+    ) -> tuple[list[Action], list[int]]:
+        """The Map-Registers of `prefixes` (by default all we register) to the session's
+        Map-Server, with record TTL `ttl` (0 deregisters): as many as it takes to keep
+        each within REGISTER_RECORD_BYTES of records; their nonces."""
         server = session.server
         if prefixes is None:
             prefixes = self._registered_prefixes()
-        nonce = self._nonces.next()
-        records = tuple(prefix.record(ttl) for prefix in prefixes)
+        records = [prefix.record(ttl) for prefix in prefixes]
         rtrs, rloc = self.rtrs, self.local.rloc_for.get(server.address.version)
         if rtrs:
-            records = tuple(with_rtr_locators(record, rtrs) for record in records)
-        register, payload = MapRegister(
-            nonce=nonce,
-            records=records,
-            key_id=server.key_id,
-            algorithm=AlgorithmId(server.algorithm.algorithm_id),
-            proxy_reply=server.proxy_reply or bool(rtrs),
-            want_map_notify=server.want_map_notify and ttl > 0,
-            xtr_id=self.xtr_id,
-        ).signed(session.key)
-        self.counters.add("out.map-register")
-        send = SendDatagram(payload, Endpoint(server.address, CONTROL_PORT), CONTROL_PORT, rloc)
-        if rtrs and rloc is not None:
-            send = register_via_rtr(register, rloc, rtrs[0], server.address)
-        return [
-            send,
-            Trace(
-                "map-register",
-                {"map_server": str(server.address), "nonce": nonce_text(nonce), "ttl": ttl},
-            ),
-        ], nonce
+            records = [with_rtr_locators(record, rtrs) for record in records]
+        actions: list[Action] = []
+        nonces: list[int] = []
+        for chunk in _fitting(records, REGISTER_RECORD_BYTES):
+            nonce = self._nonces.next()
+            register, payload = MapRegister(
+                nonce=nonce,
+                records=chunk,
+                key_id=server.key_id,
+                algorithm=AlgorithmId(server.algorithm.algorithm_id),
+                proxy_reply=server.proxy_reply or bool(rtrs),
+                want_map_notify=server.want_map_notify and ttl > 0,
+                xtr_id=self.xtr_id,
+            ).signed(session.key)
+            self.counters.add("out.map-register")
+            destination = Endpoint(server.address, CONTROL_PORT)
+            send = SendDatagram(payload, destination, CONTROL_PORT, rloc)
+            if rtrs and rloc is not None:
+                send = register_via_rtr(register, rloc, rtrs[0], server.address)
+            trace = {"map_server": str(server.address), "nonce": nonce_text(nonce), "ttl": ttl}
+            actions += [send, Trace("map-register", trace)]
+            nonces.append(nonce)
+        return actions, nonces
 
     def on_timer(self, now: float) -> list[Action]:
         actions: list[Action] = []
@@ -226,8 +233,8 @@ class Etr(Role):
                 # Only dynamic prefixes, no host yet: nothing to register until one comes.
                 session.next_register = now + session.server.register_interval
             elif session.due(now):
-                sent, nonce = self._register(session, now, session.server.register_ttl, registered)
-                session.on_sent(nonce, now, self.rng)
+                sent, nonces = self._register(session, now, session.server.register_ttl, registered)
+                session.on_sent(nonces, now, self.rng)
                 actions.extend(sent)
         return actions
 
@@ -450,8 +457,8 @@ class Etr(Role):
         self.counters.add("dynamic-eids.learned")
         actions: list[Action] = [Trace("dynamic-eid-learned", {"eid": host_text})]
         for session in self.sessions:
-            sent, nonce = self._register(session, now, session.server.register_ttl, [entry.host])
-            session.on_sent(nonce, now, self.rng)
+            sent, nonces = self._register(session, now, session.server.register_ttl, [entry.host])
+            session.on_sent(nonces, now, self.rng)
             actions.extend(sent)
         return actions
 
@@ -680,6 +687,21 @@ class Etr(Role):
 def _lsb_width(packet: Decapsulated) -> int:
     """How many locator-status-bits the packet carries (8 with an instance-id)."""
     return 8 if packet.flags & FLAG_I else 32
+
+
+def _fitting(records: Sequence[MappingRecord], budget: int) -> Iterator[tuple[MappingRecord, ...]]:
+    """`records` in order, in groups of at most `budget` encoded bytes (at least one
+    group, maybe empty)."""
+    group: list[MappingRecord] = []
+    size = 0
+    for record in records:
+        length = len(record.encode())
+        if group and size + length > budget:
+            yield tuple(group)
+            group, size = [], 0
+        group.append(record)
+        size += length
+    yield tuple(group)
 
 
 def _key(entry: DynamicEid) -> tuple[int, int, int]:

@@ -2,9 +2,12 @@
 
 - A Map-Register goes out at start, when the database changes (`trigger`),
   and every `register-interval` seconds (60 by default) with +-10 % jitter.
-- With want-map-notify, a Map-Register not answered by a Map-Notify carrying
-  its nonce is sent again after 1, 2, 4, 8, 16, 30, 30 ... seconds, each time
-  with a fresh nonce (the older nonces stay acceptable until one answers).
+- A registration round is one Map-Register, or several when the records do not
+  fit in one (core.etr), each with its own nonce.
+- With want-map-notify, a round not answered by Map-Notifies carrying each of
+  its nonces is sent again after 1, 2, 4, 8, 16, 30, 30 ... seconds, each time
+  with fresh nonces (the older nonces stay acceptable, answers to them verified,
+  but only the newest round's answers complete the registration).
 - Without want-map-notify nothing confirms the registration: the session
   counts as registered once a Map-Register has been sent.
 
@@ -14,6 +17,7 @@ Pure schedule: the ETR builds, signs and sends the messages.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lispstack.config.model import MapServerEntry
@@ -38,6 +42,8 @@ class RegistrationSession:
     """Map-Registers sent since the last Map-Notify (drives the backoff)."""
     outstanding: list[int] = field(default_factory=list)
     """Nonces of Map-Registers still waiting for their Map-Notify (newest last)."""
+    waiting: set[int] = field(default_factory=set)
+    """The newest round's nonces not answered yet."""
     key: HmacKey = field(init=False, repr=False, compare=False)
     """The Map-Server's key, to sign Map-Registers and verify Map-Notifies."""
 
@@ -55,29 +61,34 @@ class RegistrationSession:
         """Register now (start, or the database changed)."""
         self.next_register = now
 
-    def on_sent(self, nonce: int, now: float, rng: random.Random) -> None:
-        """A Map-Register with `nonce` has just been handed to the network."""
+    def on_sent(self, nonces: Sequence[int], now: float, rng: random.Random) -> None:
+        """A round of Map-Registers with `nonces` has just been handed to the network."""
         self.last_register = now
         self.registers_sent += 1
         if not self.server.want_map_notify:
             self.registered = True
             self.next_register = now + _jittered(self.server.register_interval, rng)
             return
-        self.outstanding.append(nonce)
-        del self.outstanding[:-_REMEMBERED_NONCES]
+        self.outstanding.extend(nonces)
+        del self.outstanding[: -max(_REMEMBERED_NONCES, 2 * len(nonces))]
+        self.waiting = set(nonces)
         wait = min(BACKOFF_FIRST * (2**self.unanswered), BACKOFF_CAP)
         self.unanswered += 1
         self.next_register = now + wait
 
     def on_notify(self, nonce: int, now: float, rng: random.Random) -> bool:
-        """A verified Map-Notify arrived: True (and registered) if it answers one of ours."""
+        """A verified Map-Notify arrived: True if it answers one of ours (registered once
+        every Map-Register of the newest round is answered)."""
         if nonce not in self.outstanding:
             return False
+        self.last_notify = now
+        self.notifies_received += 1
+        self.waiting.discard(nonce)
+        if self.waiting:
+            return True
         self.outstanding.clear()
         self.registered = True
         self.unanswered = 0
-        self.last_notify = now
-        self.notifies_received += 1
         base = self.last_register if self.last_register is not None else now
         self.next_register = base + _jittered(self.server.register_interval, rng)
         return True

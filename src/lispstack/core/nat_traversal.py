@@ -127,7 +127,7 @@ class NatTraversal(Role):
         local = self.etr.local
         own = local.rloc_for.get(server.address.version)
         if own is None or not local.prefixes:
-            schedule.on_sent(0, now, self.rng)  # back off; nothing to ask with
+            schedule.on_sent((0,), now, self.rng)  # back off; nothing to ask with
             return list(self.drops.drop("info-request-no-rloc", str(server.address), now))
         first = local.prefixes[0].record(0)
         nonce = self.rng.getrandbits(64)
@@ -139,7 +139,7 @@ class NatTraversal(Role):
             eid=first.eid,
             eid_mask_len=first.eid_mask_len,
         )
-        schedule.on_sent(nonce, now, self.rng)
+        schedule.on_sent((nonce,), now, self.rng)
         self.counters.add("out.info-request")
         payload = sign_encoded(request.encode(), algorithm, schedule.key)
         destination = Endpoint(server.address, CONTROL_PORT)
