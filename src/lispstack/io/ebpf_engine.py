@@ -119,8 +119,9 @@ class EbpfEngine:
         self._reported = [0] * len(layout.COUNTERS)
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
-        self._local_rlocs: set[bytes] = set()
-        """The keys written into lisp_local_rlocs (a reload removes those gone)."""
+        self._local_rlocs: dict[int, set[bytes]] = {4: set(), 6: set()}
+        """The keys written into lisp_local_rlocs(6), by IP version (a reload removes
+        those gone)."""
         try:
             self.map_cache = MapCacheSync(self._obj.map_fd("lisp_map_cache"))
             self._counters = self._obj.map_fd("lisp_counters")
@@ -157,14 +158,15 @@ class EbpfEngine:
 
     def _fill_local_rlocs(self, local: LocalEids) -> None:
         """The RLOCs the decapsulation program takes: those of `local` held here."""
-        rlocs = self._obj.map_fd("lisp_local_rlocs")
         held = {address for address, _ in _held_addresses()}
-        entries = layout.local_rloc_entries(local.rlocs, held)
-        for key in self._local_rlocs - entries.keys():
-            libbpf.delete(rlocs, key)
-        for key, value in entries.items():
-            libbpf.update(rlocs, key, value)
-        self._local_rlocs = set(entries)
+        for version, name in layout.LOCAL_RLOC_MAPS.items():
+            rlocs = self._obj.map_fd(name)
+            entries = layout.local_rloc_entries(local.rlocs, held, version)
+            for key in self._local_rlocs[version] - entries.keys():
+                libbpf.delete(rlocs, key)
+            for key, value in entries.items():
+                libbpf.update(rlocs, key, value)
+            self._local_rlocs[version] = set(entries)
 
     def _local_eids(self, config: NodeConfig) -> dict[bytes, bytes]:
         return layout.local_eid_entries(layout.local_prefixes(config), self._tuns)
@@ -243,10 +245,12 @@ def open_engine(
 
 
 def _allow_forwarding(ifindex: int) -> None:
-    """bpf_fib_lookup answers only for a device with IPv4 forwarding on: the TUN's own
-    switch (net.ipv4.conf.DEVICE.forwarding), which lets what it delivers be forwarded."""
+    """bpf_fib_lookup answers only for a device with forwarding on: the TUN's own
+    switches (net.ipv4.conf.DEVICE.forwarding, net.ipv6.conf.DEVICE.forwarding), which
+    let what it delivers be forwarded (to an IPv4 or an IPv6 RLOC)."""
     name = socket.if_indextoname(ifindex)
-    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1\n")
+    for version in ("ipv4", "ipv6"):
+        Path(f"/proc/sys/net/{version}/conf/{name}/forwarding").write_text("1\n")
 
 
 def interfaces_holding(addresses: Iterable[object]) -> list[int]:

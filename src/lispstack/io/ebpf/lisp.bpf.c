@@ -3,16 +3,18 @@
  *
  * lisp_encap_tun  tc egress of the xTR's TUN devices: what policy routing sends
  *                 there (from local EIDs, originated or routed) is looked up in
- *                 the map-cache and encapsulated to an RLOC (outer IPv4 + UDP
- *                 4341 + LISP header), then sent out with bpf_redirect after
- *                 bpf_fib_lookup. Anything else goes on into the TUN device,
- *                 to the Python ITR: misses (it sends the Map-Request), actions
- *                 that are its to take, fragments, IP options, IPv6, too big.
+ *                 the map-cache and encapsulated to an RLOC (outer IPv4 or IPv6
+ *                 + UDP 4341 + LISP header, inner IPv4 or IPv6), then sent out
+ *                 with bpf_redirect after bpf_fib_lookup. Anything else goes on
+ *                 into the TUN device, to the Python ITR: misses (it sends the
+ *                 Map-Request), actions that are its to take, fragments, IP
+ *                 options, IPv6 extension headers, too big.
  * lisp_encap_eth  the same for a packet with an Ethernet header (used by
  *                 bpf_prog_test_run, which always hands one over).
- * lisp_decap      tc ingress of the RLOC-facing interfaces: IPv4 UDP to port
- *                 4341 of any of our local RLOCs (lisp_local_rlocs) whose
- *                 inner IPv4 destination is a local EID prefix of the
+ * lisp_decap      tc ingress of the RLOC-facing interfaces: UDP to port 4341
+ *                 of any of our local RLOCs (lisp_local_rlocs, lisp_local_rlocs6;
+ *                 over IPv6 with a correct UDP checksum) whose inner IPv4 or
+ *                 IPv6 destination is a local EID prefix of the
  *                 header's instance-id loses its outer headers and enters
  *                 that instance's TUN device, as if the Python ETR had
  *                 written it there. The rest goes up the stack untouched.
@@ -24,6 +26,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
@@ -41,6 +44,13 @@
 #define IP_DF 0x4000
 #define AF_INET 2
 #define IP_MF_OFFSET 0x3fff
+#define AF_INET6 10
+#define OUTER6_LEN (sizeof(struct ipv6hdr) + sizeof(struct udphdr) + LISP_HEADER_LEN)
+#define CSUM_CHUNK 256   /* bytes summed per bpf_csum_diff call (it takes 512 at most) */
+#define CSUM_CHUNKS 40   /* so IPv6 UDP checksums cover datagrams of up to 10240 bytes */
+/* bpf_skb_adjust_room: the IP version after decapsulation (Linux 6.3; sets skb->protocol). */
+#define ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#define ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -74,6 +84,26 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, 64);
 } lisp_local_rlocs SEC(".maps");
+
+/* The same for IPv6 RLOCs: the 16 bytes of the address -> LISP_RLOC_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct in6_addr);
+	__type(value, __u32);
+	__uint(max_entries, 64);
+} lisp_local_rlocs6 SEC(".maps");
+
+/* Room to read a packet's bytes into for bpf_csum_diff, which sums a buffer, not the skb. */
+struct lisp_csum_chunk {
+	__u8 bytes[CSUM_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lisp_csum_chunk);
+	__uint(max_entries, 1);
+} lisp_csum_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -227,6 +257,368 @@ struct outer4 {
 	__be32 lisp[2];
 };
 
+/* ---------------------------------------------------------------- IPv6
+ * Inner IPv6 packets, IPv6 outer headers (either inner family) and their
+ * decapsulation. The outer IPv6 header is core/encapsulation.outer_packet's:
+ * hop limit 64, traffic class and flow label 0, and a real UDP checksum over
+ * the whole datagram (RFC 8200 section 8.1). A zero checksum (RFC 6935/6936)
+ * would be allowed for LISP (RFC 9300 section 5.3), but Linux drops it unless
+ * the receiving socket opts in, and Wireshark flags it: both planes send the
+ * real one, and the decapsulation program checks it.
+ */
+
+struct outer6 {
+	struct ipv6hdr ip;
+	struct udphdr udp;
+	__be32 lisp[2];
+};
+
+/* The IPv6 pseudo-header of the UDP checksum (RFC 8200 section 8.1). */
+struct pseudo6 {
+	struct in6_addr saddr;
+	struct in6_addr daddr;
+	__be32 length;
+	__be32 next_header;
+};
+
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* `sum` plus the one's complement sum (RFC 1071, 32 bits unfolded) of `len` bytes of
+ * the packet from `offset`: whole CSUM_CHUNK-byte chunks, then the tail (padded with
+ * zeros to a 32-bit word, which an odd length needs); -1: longer than CSUM_CHUNKS
+ * chunks, or not there. One fork per chunk keeps the verifier's work linear. */
+static __noinline __s64 packet_sum(struct __sk_buff *skb, __u32 offset, __u32 len, __u32 sum)
+{
+	__u32 zero = 0, chunks = len / CSUM_CHUNK;
+	struct lisp_csum_chunk *chunk = bpf_map_lookup_elem(&lisp_csum_scratch, &zero);
+	__s64 next;
+
+	if (!chunk || chunks >= CSUM_CHUNKS)
+		return -1;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < CSUM_CHUNKS && i < chunks; i++) {
+		if (bpf_skb_load_bytes(skb, offset, chunk->bytes, CSUM_CHUNK))
+			return -1;
+		next = bpf_csum_diff(0, 0, (__be32 *)chunk->bytes, CSUM_CHUNK, sum);
+		if (next < 0)
+			return -1;
+		sum = next;
+		offset += CSUM_CHUNK;
+	}
+	__u64 tail = len % CSUM_CHUNK;
+	__u64 words = (tail + 3) & ~3ULL;  /* bpf_csum_diff sums whole 32-bit words */
+
+	asm volatile("" : "+r"(tail), "+r"(words));  /* keeps the checks below for the verifier */
+	if (tail == 0 || tail >= CSUM_CHUNK || words < 4 || words > CSUM_CHUNK)
+		return tail ? -1 : sum;
+	*(__u32 *)&chunk->bytes[words - 4] = 0;  /* the bytes past the tail count as zeros */
+	if (bpf_skb_load_bytes(skb, offset, chunk->bytes, tail))
+		return -1;
+	return bpf_csum_diff(0, 0, (__be32 *)chunk->bytes, words, sum);
+}
+
+/* The LISP header (RFC 9300 section 5.3) as core/encapsulation.data_header writes it:
+ * N with a fresh nonce, L with the locator-status-bits, I with the instance-id. */
+static __always_inline void lisp_header(__be32 *lisp, __u32 iid, __u32 lsb)
+{
+	__u32 nonce = bpf_get_prandom_u32() & 0xffffff;
+
+	if (iid) {
+		lisp[0] = bpf_htonl(((FLAG_N | FLAG_L | FLAG_I) << 24) | nonce);
+		lisp[1] = bpf_htonl((iid << 8) | (lsb & 0xff));
+	} else {
+		lisp[0] = bpf_htonl(((FLAG_N | FLAG_L) << 24) | nonce);
+		lisp[1] = bpf_htonl(lsb);
+	}
+}
+
+/* Make room for `outer_len` bytes of outer headers in front of the inner packet (and
+ * an Ethernet header on a TUN device, which has none), write them, and send the
+ * packet out of the interface bpf_fib_lookup found (`fib`; NULL: a test run, return
+ * it). TC_ACT_OK without a change when there is no room. */
+static __always_inline int encap_send(struct __sk_buff *skb, __u32 l2, const void *outer,
+				      __u32 outer_len, const struct bpf_fib_lookup *fib, __u16 eth_proto)
+{
+	if (l2 ? bpf_skb_adjust_room(skb, outer_len, BPF_ADJ_ROOM_MAC, 0)
+	       : bpf_skb_change_head(skb, ETH_HLEN + outer_len, 0)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, outer, outer_len, 0))
+		return TC_ACT_SHOT;
+	count(LISP_CTR_ENCAP);
+	if (!fib)
+		return TC_ACT_OK;
+	struct ethhdr eth = {.h_proto = bpf_htons(eth_proto)};
+	__builtin_memcpy(eth.h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib->smac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib->ifindex, 0);
+}
+
+/* Encapsulate the inner packet (IPv4 or IPv6, `inner_len` bytes at offset l2) in IPv6
+ * to `rloc`. Too big for rloc-path-mtu, no route: the TUN path (which answers ICMP). */
+static __always_inline int encap_outer6(struct __sk_buff *skb, __u32 l2,
+					const struct lisp_config *config,
+					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
+					__u32 hash, __u32 inner_len)
+{
+	if (config->max_inner6 && inner_len > config->max_inner6) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	__u32 udp_len = inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN;
+	struct outer6 outer = {};
+	outer.ip.version = 6;
+	outer.ip.payload_len = bpf_htons(udp_len);
+	outer.ip.nexthdr = IPPROTO_UDP;
+	outer.ip.hop_limit = 64;
+	__builtin_memcpy(&outer.ip.saddr, config->rloc6, 16);
+	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 16);
+	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
+	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
+	outer.udp.len = outer.ip.payload_len;
+	lisp_header(outer.lisp, iid, lsb);
+
+	struct pseudo6 pseudo = {.length = bpf_htonl(udp_len), .next_header = bpf_htonl(IPPROTO_UDP)};
+	pseudo.saddr = outer.ip.saddr;
+	pseudo.daddr = outer.ip.daddr;
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	sum = bpf_csum_diff(0, 0, (__be32 *)&outer.udp, sizeof(outer.udp) + LISP_HEADER_LEN, sum);
+	sum = sum < 0 ? sum : packet_sum(skb, l2, inner_len, sum);
+	if (sum < 0) {
+		count(LISP_CTR_PUNT_OTHER);  /* bigger than the kernel sums: the TUN path */
+		return TC_ACT_OK;
+	}
+	outer.udp.check = csum_fold(sum) ?: 0xffff;  /* 0 is sent as 0xffff (RFC 768) */
+
+	struct bpf_fib_lookup fib = {};
+	if (config->redirect) {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, config->rloc6, 16);
+		__builtin_memcpy(fib.ipv6_dst, rloc->addr, 16);
+		fib.tot_len = inner_len + OUTER6_LEN;
+		fib.ifindex = skb->ifindex;
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);
+			return TC_ACT_OK;
+		}
+	}
+	return encap_send(skb, l2, &outer, OUTER6_LEN, config->redirect ? &fib : 0, ETH_P_IPV6);
+}
+
+/* Encapsulate the inner IPv6 packet in IPv4 to `rloc`: the IPv4 outer header of the
+ * IPv4 inner packets' path (DF, TTL 64, identification and UDP checksum 0). */
+static __always_inline int encap_outer4(struct __sk_buff *skb, __u32 l2,
+					const struct lisp_config *config,
+					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
+					__u32 hash, __u32 inner_len)
+{
+	if (config->max_inner4 && inner_len > config->max_inner4) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	struct outer4 outer = {};
+	outer.ip.version = 4;
+	outer.ip.ihl = 5;
+	outer.ip.tot_len = bpf_htons(inner_len + OUTER4_LEN);
+	outer.ip.frag_off = bpf_htons(IP_DF);
+	outer.ip.ttl = 64;
+	outer.ip.protocol = IPPROTO_UDP;
+	__builtin_memcpy(&outer.ip.saddr, config->rloc4, 4);
+	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 4);
+	outer.ip.check = ipv4_checksum(&outer.ip);
+	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
+	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
+	outer.udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN);
+	lisp_header(outer.lisp, iid, lsb);
+
+	struct bpf_fib_lookup fib = {};
+	if (config->redirect) {
+		fib.family = AF_INET;
+		fib.ipv4_src = outer.ip.saddr;
+		fib.ipv4_dst = outer.ip.daddr;
+		fib.tot_len = inner_len + OUTER4_LEN;
+		fib.ifindex = skb->ifindex;
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);
+			return TC_ACT_OK;
+		}
+	}
+	return encap_send(skb, l2, &outer, OUTER4_LEN, config->redirect ? &fib : 0, ETH_P_IP);
+}
+
+/* IPv6 next headers that are extension headers (RFC 8200 section 4, RFC 7045): the
+ * TUN path takes such packets (and fragments), as for IPv4 options. */
+static __always_inline int extension_header(__u8 next)
+{
+	return next == 0 || next == 43 || next == 44 || next == 51 || next == 60 || next == 135 ||
+	       next == 139 || next == 140 || next == 253 || next == 254;
+}
+
+/* encap() for an inner IPv6 packet at offset l2: the same steps with the 128-bit
+ * addresses, and core/encapsulation.flow_hash's IPv6 key (source, destination, next
+ * header, and the ports of TCP/UDP/SCTP). */
+static __always_inline int encap_ipv6_inner(struct __sk_buff *skb, __u32 l2)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + l2;
+	__u32 zero = 0;
+
+	if ((void *)(ip6 + 1) > data_end || extension_header(ip6->nexthdr)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
+	__u32 ifindex = skb->ifindex;
+	__u32 *tun_iid = bpf_map_lookup_elem(&lisp_tun_iids, &ifindex);
+	if (!config || !tun_iid) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	struct lisp_lpm_key key = {.prefixlen = 192, .iid = bpf_htonl(*tun_iid), .version = bpf_htonl(6)};
+	__builtin_memcpy(key.addr, &ip6->saddr, 16);
+	struct lisp_eid_value *source = bpf_map_lookup_elem(&lisp_local_eids, &key);
+	if (!source || !(source->flags & LISP_EID_SOURCE)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	__builtin_memcpy(key.addr, &ip6->daddr, 16);
+	struct lisp_mc_value *entry = bpf_map_lookup_elem(&lisp_map_cache, &key);
+	if (!entry) {
+		count(LISP_CTR_MISS);
+		return TC_ACT_OK;
+	}
+	if (entry->action == LISP_ACTION_DROP) {
+		count(LISP_CTR_DROP);
+		return TC_ACT_SHOT;
+	}
+	if (entry->action != LISP_ACTION_ENCAP) {
+		count(LISP_CTR_PUNT_ACTION);
+		return TC_ACT_OK;
+	}
+	if (!entry->used)
+		entry->used = 1;
+
+	__u8 *l4 = (__u8 *)(ip6 + 1);
+	int has_ports = ip6->nexthdr == IPPROTO_TCP || ip6->nexthdr == IPPROTO_UDP ||
+			ip6->nexthdr == IPPROTO_SCTP;
+	if (has_ports && (void *)(l4 + 4) > data_end) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	__u32 crc = crc32(0xffffffff, (const __u8 *)&ip6->saddr, 32);
+	crc = crc32(crc, &ip6->nexthdr, 1);
+	if (has_ports)
+		crc = crc32(crc, l4, 4);
+	__u32 hash = ~crc;
+	int chosen = choose_rloc(entry, hash, config->families);
+	if (chosen < 0) {
+		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC: Python counts the drop */
+		return TC_ACT_OK;
+	}
+	const struct lisp_rloc *rloc = &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)];
+	__u32 inner_len = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	__u32 iid = bpf_ntohl(key.iid);
+	if (rloc->version == 6)
+		return encap_outer6(skb, l2, config, rloc, entry->lsb, iid, hash, inner_len);
+	return encap_outer4(skb, l2, config, rloc, entry->lsb, iid, hash, inner_len);
+}
+
+/* Decapsulate the inner packet (IPv4 or IPv6) behind `outer_len` bytes of outer
+ * headers (after the Ethernet header) into the TUN device of its instance-id when its
+ * destination is a local EID there (lisp_decap's steps, for either inner version). */
+static __always_inline int decap_inner(struct __sk_buff *skb, const struct lisp_config *config,
+				       __u32 outer_len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be32 *lisp = data + ETH_HLEN + outer_len - LISP_HEADER_LEN;
+	__u8 *inner = data + ETH_HLEN + outer_len;
+	struct lisp_lpm_key key = {};
+	__u64 version_flag;
+
+	if ((void *)(inner + sizeof(struct iphdr)) > data_end)
+		return TC_ACT_OK;
+	if (inner[0] >> 4 == 4) {
+		key.prefixlen = 96;
+		key.version = bpf_htonl(4);
+		__builtin_memcpy(key.addr, &((struct iphdr *)inner)->daddr, 4);
+		version_flag = ADJ_ROOM_DECAP_L3_IPV4;
+	} else if (inner[0] >> 4 == 6 && (void *)(inner + sizeof(struct ipv6hdr)) <= data_end) {
+		key.prefixlen = 192;
+		key.version = bpf_htonl(6);
+		__builtin_memcpy(key.addr, &((struct ipv6hdr *)inner)->daddr, 16);
+		version_flag = ADJ_ROOM_DECAP_L3_IPV6;
+	} else {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	__u32 flags = bpf_ntohl(lisp[0]) >> 24;
+	if (flags & FLAG_V) {
+		count(LISP_CTR_DECAP_PASS);  /* map-versions: the Python ETR checks them */
+		return TC_ACT_OK;
+	}
+	key.iid = bpf_htonl((flags & FLAG_I) ? bpf_ntohl(lisp[1]) >> 8 : 0);
+	struct lisp_eid_value *eid = bpf_map_lookup_elem(&lisp_local_eids, &key);
+	if (!eid || !(eid->flags & LISP_EID_DELIVER)) {
+		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR counts the drop */
+		return TC_ACT_OK;
+	}
+	/* The version flag sets skb->protocol to the inner packet's. */
+	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, version_flag)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	count(LISP_CTR_DECAP);
+	if (!config->redirect)
+		return TC_ACT_OK;
+	return bpf_redirect(eid->ifindex, BPF_F_INGRESS);
+}
+
+/* lisp_decap for an IPv6 outer header: UDP 4341 to one of our IPv6 RLOCs, without
+ * extension headers, whose UDP checksum is right. A zero or wrong checksum goes up
+ * the stack, whose rules apply (it drops both unless a socket opted in). */
+static __always_inline int decap_outer6(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct outer6 *outer = data + ETH_HLEN;
+	__u32 zero = 0;
+
+	if ((void *)(outer + 1) > data_end || outer->ip.version != 6 ||
+	    outer->ip.nexthdr != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT))
+		return TC_ACT_OK;
+	struct pseudo6 pseudo = {.saddr = outer->ip.saddr, .daddr = outer->ip.daddr};
+	__u32 *rloc = bpf_map_lookup_elem(&lisp_local_rlocs6, &pseudo.daddr);
+	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
+	if (!rloc || !(*rloc & LISP_RLOC_DECAP) || !config)
+		return TC_ACT_OK;
+	__u32 udp_len = bpf_ntohs(outer->udp.len);
+	if (!outer->udp.check || udp_len != bpf_ntohs(outer->ip.payload_len)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	pseudo.length = bpf_htonl(udp_len);
+	pseudo.next_header = bpf_htonl(IPPROTO_UDP);
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	sum = sum < 0 ? sum : packet_sum(skb, ETH_HLEN + sizeof(struct ipv6hdr), udp_len, sum);
+	if (sum < 0 || csum_fold(sum)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	return decap_inner(skb, config, OUTER6_LEN);
+}
+
 /* Encapsulate the IPv4 packet at offset l2 (0 on a TUN device, 14 after an
  * Ethernet header); TC_ACT_OK hands it on unchanged to the TUN (the slow path). */
 static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
@@ -236,8 +628,10 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	struct iphdr *ip = data + l2;
 	__u32 zero = 0;
 
+	if ((void *)(ip + 1) <= data_end && ip->version == 6)
+		return encap_ipv6_inner(skb, l2);
 	if ((void *)(ip + 1) > data_end || ip->version != 4) {
-		count(LISP_CTR_PUNT_OTHER);  /* IPv6 inner packets: the TUN path */
+		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
 	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF_OFFSET))) {
@@ -291,10 +685,13 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	}
 	__u32 hash = flow_hash4(ip, l4, has_ports);
 	int chosen = choose_rloc(entry, hash, config->families);
-	if (chosen < 0 || entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)].version != 4) {
-		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC (Python counts the drop), IPv6 outer */
+	if (chosen < 0) {
+		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC: Python counts the drop */
 		return TC_ACT_OK;
 	}
+	if (entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)].version == 6)
+		return encap_outer6(skb, l2, config, &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)],
+				    entry->lsb, bpf_ntohl(key.iid), hash, bpf_ntohs(ip->tot_len));
 	const struct lisp_rloc *rloc = &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)];
 	__u16 inner_len = bpf_ntohs(ip->tot_len);
 	if (config->max_inner4 && inner_len > config->max_inner4) {
@@ -371,7 +768,7 @@ int lisp_encap_eth(struct __sk_buff *skb)
 	return encap(skb, ETH_HLEN);
 }
 
-/* Decapsulate IPv4-in-IPv4 LISP to one of our RLOCs whose inner destination is a local
+/* Decapsulate LISP over IPv4 (IPv6 outer: decap_outer6) to one of our RLOCs whose inner destination is a local
  * EID of its instance-id, into that instance's TUN device (TC_ACT_OK: the stack
  * has it, and the Python ETR on port 4341 if it is LISP). */
 SEC("tc")
@@ -384,7 +781,11 @@ int lisp_decap(struct __sk_buff *skb)
 	struct iphdr *inner = (void *)(outer + 1);
 	__u32 zero = 0;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return decap_outer6(skb);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	if ((void *)(outer + 1) > data_end || outer->ip.version != 4 || outer->ip.ihl != 5 ||
 	    outer->ip.protocol != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT) ||
@@ -397,8 +798,10 @@ int lisp_decap(struct __sk_buff *skb)
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
 	if (!config)
 		return TC_ACT_OK;
+	if ((void *)(inner + 1) <= data_end && inner->version == 6)
+		return decap_inner(skb, config, OUTER4_LEN);
 	if ((void *)(inner + 1) > data_end || inner->version != 4) {
-		count(LISP_CTR_DECAP_PASS);  /* IPv6 inside: the Python ETR */
+		count(LISP_CTR_DECAP_PASS);
 		return TC_ACT_OK;
 	}
 	__u32 flags = bpf_ntohl(outer->lisp[0]) >> 24;
