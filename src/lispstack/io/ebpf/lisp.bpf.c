@@ -639,7 +639,7 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		return TC_ACT_OK;
 	}
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
-	if (!config || !(config->families & 1)) {
+	if (!config || !config->families) {
 		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
