@@ -103,9 +103,7 @@ class Loaded:
 
     def install(self, iid: int, prefix: str, step: Step, rlocs: tuple[RlocChoice, ...]) -> None:
         network = ip_network(prefix)
-        key = layout.lpm_key(
-            iid, network.version, int(network.network_address), network.prefixlen
-        )
+        key = layout.lpm_key(iid, network.version, int(network.network_address), network.prefixlen)
         libbpf.update(self.map_cache, key, layout.map_cache_value(step, rlocs, 0b011))
 
     def run(self, program: str, packet: bytes) -> libbpf.TestRun:
@@ -136,9 +134,7 @@ def _udp6(src: str, dst: str, sport: int, payload: bytes = b"lisp" * 4) -> bytes
     return build_ipv6(src, dst, PROTO_UDP, build_udp(src, dst, sport, 9, payload))
 
 
-def _python_outer(
-    inner: bytes, iid: int, rlocs: tuple[RlocChoice, ...], nonce: int = 0
-) -> bytes:
+def _python_outer(inner: bytes, iid: int, rlocs: tuple[RlocChoice, ...], nonce: int = 0) -> bytes:
     """What the Python ITR sends for `inner`, with `nonce`."""
     hash_value = flow_hash(inner)
     rloc = choose_rloc(rlocs, hash_value, frozenset({4, 6}))
@@ -375,8 +371,8 @@ def test_wireshark_reads_the_ipv6_encapsulated_packets(loaded: Loaded, tmp_path:
     outers = [loaded.run("lisp_encap_eth", eth + inner).data[14:] for eth, inner in inners]
     write_pcap(tmp_path / "ebpf6.pcap", [(outer, 0.0) for outer in outers])
     frames = check_pcap(tmp_path / "ebpf6.pcap", check_checksums=True)
-    assert len(frames) == 3
-    for frame, expected in zip(frames, (["ipv6", "ip"], ["ipv6", "ipv6"], ["ip", "ipv6"])):
+    families = (["ipv6", "ip"], ["ipv6", "ipv6"], ["ip", "ipv6"])
+    for frame, expected in zip(frames, families, strict=True):
         assert frame.clean, frame.problems()
         assert [p for p in frame.protocols if p in ("ip", "ipv6")] == expected, frame.protocols
 

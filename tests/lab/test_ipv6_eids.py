@@ -145,7 +145,9 @@ def test_the_same_flows_through_both_engines(tmp_path: Path) -> None:
             config = tmp_path / f"lisp{site}-ebpf.toml"
             text = (tmp_path / f"lisp{site}.toml").read_text()
             config.write_text(text + '\n[data-plane]\nengine = "ebpf"\n')
-            restarted = _run("lab", "restart", "--name", LAB, f"lisp{site}", "--config", str(config))
+            restarted = _run(
+                "lab", "restart", "--name", LAB, f"lisp{site}", "--config", str(config)
+            )
             assert restarted.returncode == 0 and "NOT" not in restarted.stdout, restarted.stdout
         _send_flows()
         assert _show("lisp1", "statistics")["ebpf.encap.packets"] >= 4  # 3 + 3 minus misses

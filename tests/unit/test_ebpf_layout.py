@@ -106,7 +106,7 @@ def test_local_eids_inherit_the_flags_of_the_prefixes_holding_them() -> None:
     assert (other.flags, other.ifindex) == (layout.EID_SOURCE, 9)
 
 
-def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
+def test_local_rlocs_are_the_rlocs_of_each_version_held_here() -> None:
     rlocs = (
         IPv4Address("192.0.2.1"),
         IPv6Address("2001:db8::1"),
@@ -117,6 +117,7 @@ def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
     entries = layout.local_rloc_entries(rlocs, held)
     decap = (layout.RLOC_DECAP).to_bytes(4, sys.byteorder)
     assert entries == {b"\xc0\x00\x02\x01": decap, b"\xcb\x00\x71\x01": decap}
+    assert layout.local_rloc_entries(rlocs, held, 6) == {IPv6Address("2001:db8::1").packed: decap}
 
 
 def test_config_and_per_cpu_counters() -> None:
@@ -125,5 +126,17 @@ def test_config_and_per_cpu_counters() -> None:
     )
     assert (bytes(config.rloc4), config.families, config.redirect) == (b"\xc0\x00\x02\x01", 3, 1)
     assert config.max_inner4 == 1400 - 36
+    assert (bytes(config.rloc6), config.max_inner6) == (IPv6Address("::1").packed, 1400 - 56)
     per_cpu = (3).to_bytes(8, "little") + (4).to_bytes(8, "little")
     assert layout.counter_total(per_cpu) == 7
+
+
+def test_the_kernel_carries_encapsulation_of_either_family() -> None:
+    for destination, rloc in (("10.1.0.1", "192.0.2.1"), ("fd00::1", "192.0.2.1"),
+                              ("10.1.0.1", "2001:db8::1"), ("fd00::1", "2001:db8::1")):  # fmt: skip
+        decision = {"verdict": "encapsulate", "destination": destination, "rloc": rloc}
+        assert layout.plane(decision) == "ebpf"
+    assert (
+        layout.plane({"verdict": "drop", "destination": "fd00::1", "prefix": "fd00::/8"}) == "ebpf"
+    )
+    assert layout.plane({"verdict": "map-request", "destination": "fd00::1"}) == "tun"
