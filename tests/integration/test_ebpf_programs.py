@@ -38,6 +38,7 @@ from lispstack.wire.ip_udp import (
     PROTO_UDP,
     build_ipv6,
     build_udp,
+    internet_checksum,
     ipv4_header,
     udp_segment,
 )
@@ -228,6 +229,49 @@ def test_ipv6_packets_the_program_leaves_to_the_python_itr(loaded: Loaded) -> No
     assert loaded.counter("ebpf.punt.unhandled") == 2
     assert loaded.counter("ebpf.punt.miss") == 1
     assert loaded.counter("ebpf.encap.packets") == 1
+
+
+def _unwritten_checksum(packet: bytes) -> bytes:
+    """`packet` (UDP) as Linux hands it on before the device writes its UDP checksum
+    (CHECKSUM_PARTIAL): the field holds the folded pseudo-header sum."""
+    l4 = 20 if packet[0] >> 4 == 4 else 40
+    length = len(packet) - l4
+    if l4 == 20:
+        pseudo = packet[12:20] + bytes([0, PROTO_UDP]) + length.to_bytes(2, "big")
+    else:
+        pseudo = packet[8:40] + length.to_bytes(4, "big") + bytes([0, 0, 0, PROTO_UDP])
+    field = 0xFFFF - internet_checksum(pseudo)
+    return packet[: l4 + 6] + field.to_bytes(2, "big") + packet[l4 + 8 :]
+
+
+@pytest.mark.parametrize("inner_version", [4, 6])
+def test_an_inner_checksum_not_yet_written_counts_as_written(
+    loaded: Loaded, inner_version: int
+) -> None:
+    """A packet routed from a host whose device offloads checksums: the outer IPv6 UDP
+    checksum is the one for the packet as it leaves (inner checksum written by then),
+    and the decapsulation program takes it."""
+    loaded.set_iid(0)
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS6)
+    loaded.install(0, "2001:db8:2::/48", Step.ENCAPSULATE, RLOCS6)
+    inner = _flow6(2111, inner_version)
+    unwritten = _unwritten_checksum(inner)
+    assert unwritten != inner
+    ethernet = ETHERNET if inner_version == 4 else ETHERNET6
+    sent = loaded.run("lisp_encap_eth", ethernet + unwritten).data[14:]
+    python = _python_outer(inner, 0, RLOCS6, _nonce(sent))
+    assert sent == python[:56] + unwritten
+    # The receiving ETR: the chosen RLOC and the inner destination are its own.
+    ours = layout.local_rloc_entries([IPv6Address(sent[24:40])], {str(IPv6Address(sent[24:40]))}, 6)
+    for key, value in ours.items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_rlocs6"), key, value)
+    delivered = [(0, ip_network("10.2.0.0/16"), layout.EID_DELIVER)]
+    delivered.append((0, ip_network("2001:db8:2::/48"), layout.EID_DELIVER))
+    for key, value in layout.local_eid_entries(delivered, {0: 77}).items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_eids"), key, value)
+    result = loaded.run("lisp_decap", ETHERNET6 + sent)
+    assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET6 + unwritten)
+    assert loaded.counter("ebpf.decap.packets") == 1
 
 
 def test_unreachable_rlocs_leave_the_load_split(loaded: Loaded) -> None:

@@ -281,8 +281,10 @@ struct pseudo6 {
 	__be32 next_header;
 };
 
+/* The internet checksum of a one's complement sum: folded to 16 bits, complemented. */
 static __always_inline __u16 csum_fold(__u64 sum)
 {
+	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return ~sum;
@@ -320,6 +322,68 @@ static __noinline __s64 packet_sum(struct __sk_buff *skb, __u32 offset, __u32 le
 	if (bpf_skb_load_bytes(skb, offset, chunk->bytes, tail))
 		return -1;
 	return bpf_csum_diff(0, 0, (__be32 *)chunk->bytes, words, sum);
+}
+
+/* The IPv4 pseudo-header of a TCP or UDP checksum (RFC 768). */
+struct pseudo4 {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 protocol;
+	__be16 length;
+};
+
+/* packet_sum over an inner IPv4 or IPv6 packet (`len` bytes at `offset`, from `sum`) as it
+ * will leave. Its TCP or UDP checksum may not be written yet: a packet routed from a
+ * host whose device offloads checksums (CHECKSUM_PARTIAL) gets it from the device that
+ * sends it out, after this program. Linux leaves the folded pseudo-header sum P in the
+ * field meanwhile, and once written the segment sums to -P; such a segment (its
+ * checksum does not verify, the field holds P) is counted as -P, so the outer checksum
+ * holds for the packet that leaves, and is the one the Python ITR (to which the TUN
+ * device hands the packet with its checksum written) computes. The decapsulation
+ * program checks the outer checksum the same way. -1: see packet_sum. */
+static __noinline __s64 inner_sum(struct __sk_buff *skb, __u32 offset, __u32 len, __u32 sum)
+{
+	__u8 header[40];
+	__u32 pseudo[10] = {};
+	__u32 ip_len, at, pseudo_len;
+	__u16 field;
+
+	if (len < sizeof(struct iphdr) || bpf_skb_load_bytes(skb, offset, header, sizeof(struct iphdr)))
+		return -1;
+	if (header[0] >> 4 == 4) {
+		struct pseudo4 *p = (void *)pseudo;
+
+		ip_len = sizeof(struct iphdr);
+		p->protocol = header[9];
+		p->length = bpf_htons(len - ip_len);
+		__builtin_memcpy(&p->saddr, &header[12], 8);
+		pseudo_len = sizeof(*p);
+	} else {
+		struct pseudo6 *p = (void *)pseudo;
+
+		ip_len = sizeof(struct ipv6hdr);
+		if (len < ip_len || bpf_skb_load_bytes(skb, offset, header, sizeof(header)))
+			return -1;
+		p->next_header = bpf_htonl(header[6]);
+		p->length = bpf_htonl(len - ip_len);
+		__builtin_memcpy(&p->saddr, &header[8], 32);
+		pseudo_len = sizeof(*p);
+	}
+	__u8 protocol = header[0] >> 4 == 4 ? header[9] : header[6];
+	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+		return packet_sum(skb, offset, len, sum);
+	at = ip_len + (protocol == IPPROTO_TCP ? 16 : 6);
+	if (len < at + 2 || bpf_skb_load_bytes(skb, offset + at, &field, 2))
+		return packet_sum(skb, offset, len, sum);
+	__s64 head = packet_sum(skb, offset, ip_len, sum);
+	__s64 segment = packet_sum(skb, offset + ip_len, len - ip_len, 0);
+	__s64 pseudo_sum = bpf_csum_diff(0, 0, (__be32 *)pseudo, pseudo_len == 12 ? 12 : 40, 0);
+	if (head < 0 || segment < 0 || pseudo_sum < 0)
+		return -1;
+	if (csum_fold(segment + pseudo_sum) != 0 && field == (__u16)~csum_fold(pseudo_sum))
+		return head + csum_fold(pseudo_sum);  /* not written yet: counted as written */
+	return head + segment;
 }
 
 /* The LISP header (RFC 9300 section 5.3) as core/encapsulation.data_header writes it:
@@ -391,7 +455,7 @@ static __always_inline int encap_outer6(struct __sk_buff *skb, __u32 l2,
 	pseudo.daddr = outer.ip.daddr;
 	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
 	sum = bpf_csum_diff(0, 0, (__be32 *)&outer.udp, sizeof(outer.udp) + LISP_HEADER_LEN, sum);
-	sum = sum < 0 ? sum : packet_sum(skb, l2, inner_len, sum);
+	sum = sum < 0 ? sum : inner_sum(skb, l2, inner_len, sum);
 	if (sum < 0) {
 		count(LISP_CTR_PUNT_OTHER);  /* bigger than the kernel sums: the TUN path */
 		return TC_ACT_OK;
@@ -610,9 +674,13 @@ static __always_inline int decap_outer6(struct __sk_buff *skb)
 	}
 	pseudo.length = bpf_htonl(udp_len);
 	pseudo.next_header = bpf_htonl(IPPROTO_UDP);
+	__u32 headers = ETH_HLEN + OUTER6_LEN;
 	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
-	sum = sum < 0 ? sum : packet_sum(skb, ETH_HLEN + sizeof(struct ipv6hdr), udp_len, sum);
-	if (sum < 0 || csum_fold(sum)) {
+	__s64 outer_sum = packet_sum(skb, ETH_HLEN + sizeof(struct ipv6hdr), OUTER6_LEN -
+				     sizeof(struct ipv6hdr), sum < 0 ? 0 : sum);
+	__s64 inner = udp_len > OUTER6_LEN - sizeof(struct ipv6hdr) ?
+		inner_sum(skb, headers, udp_len - (OUTER6_LEN - sizeof(struct ipv6hdr)), 0) : -1;
+	if (sum < 0 || outer_sum < 0 || inner < 0 || csum_fold(outer_sum + inner)) {
 		count(LISP_CTR_DECAP_PASS);
 		return TC_ACT_OK;
 	}
