@@ -231,6 +231,18 @@ def test_ipv6_packets_the_program_leaves_to_the_python_itr(loaded: Loaded) -> No
     assert loaded.counter("ebpf.encap.packets") == 1
 
 
+def test_an_itr_with_ipv6_rlocs_only_encapsulates_ipv4_too(loaded: Loaded) -> None:
+    libbpf.update(
+        loaded.obj.map_fd("lisp_config"), bytes(4), layout.config_value({6: OUR_RLOC6}, False)
+    )
+    loaded.set_iid(0)
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS + RLOCS6)  # the IPv4 ones unusable
+    inner = _udp("10.1.0.5", "10.2.3.4", 2000)
+    outer = loaded.run("lisp_encap_eth", ETHERNET + inner).data[14:]
+    assert outer[0] >> 4 == 6
+    assert outer == _python_outer(inner, 0, RLOCS6, _nonce(outer))
+
+
 def _unwritten_checksum(packet: bytes) -> bytes:
     """`packet` (UDP) as Linux hands it on before the device writes its UDP checksum
     (CHECKSUM_PARTIAL): the field holds the folded pseudo-header sum."""
