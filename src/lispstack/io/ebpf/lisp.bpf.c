@@ -433,8 +433,8 @@ static __always_inline int encap_outer6(struct __sk_buff *skb, __u32 l2,
 					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
 					__u32 hash, __u32 inner_len)
 {
-	if (config->max_inner6 && inner_len > config->max_inner6) {
-		count(LISP_CTR_PUNT_OTHER);
+	if ((config->max_inner6 && inner_len > config->max_inner6) || skb->gso_segs > 1) {
+		count(LISP_CTR_PUNT_OTHER);  /* too big, or segments to be: the TUN device cuts them */
 		return TC_ACT_OK;
 	}
 	__u32 udp_len = inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN;
@@ -485,7 +485,7 @@ static __always_inline int encap_outer4(struct __sk_buff *skb, __u32 l2,
 					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
 					__u32 hash, __u32 inner_len)
 {
-	if (config->max_inner4 && inner_len > config->max_inner4) {
+	if ((config->max_inner4 && inner_len > config->max_inner4) || skb->gso_segs > 1) {
 		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
