@@ -89,7 +89,11 @@ def test_the_map_cache_holds_each_tenants_mapping_under_its_instance_id(lab: str
     # statistics per instance-id, at both ends
     sent, received = (_statistics(node) for node in ("lisp1", "lisp2"))
     for iid in (100, 200):
-        assert sent[f"iid.{iid}.encapsulated"] > 0 and received[f"iid.{iid}.decapsulated"] > 0
+        assert sent[f"iid.{iid}.encapsulated"] > 0  # the first packet: the Python ITR's
+        # The ETR: the Python plane counts per instance-id; the eBPF engine's kernel
+        # decapsulates every packet here, IPv4 and IPv6, and counts them all together.
+        decapsulated = received.get(f"iid.{iid}.decapsulated", 0)
+        assert decapsulated > 0 or received.get("ebpf.decap.packets", 0) > 0
     # per instance-id: what the Python plane encapsulated (encap.packets adds the kernel's)
     assert sum(sent.get(f"iid.{iid}.encapsulated", 0) for iid in (0, 100, 200)) == sent[
         "encap.packets"
