@@ -3,7 +3,9 @@
 Loading the object runs the verifier on every program. The encapsulation
 program is fed real packets and must write what the Python ITR sends for the
 same flow, byte for byte but for the 24-bit nonce: same RLOC, same UDP
-source port (the same CRC-32 flow hash), same LISP header. So must it for a
+source port (the same CRC-32 flow hash), same LISP header. With an IPv6 outer
+header the UDP checksum covers the nonce: the Python packet is built with the
+nonce the kernel drew, and then every byte must be equal. So must it for a
 Proxy-ITR's packets and an ITR's packets to its PETRs, and the decapsulation
 program must hand on what the Python PETR forwards.
 """
@@ -15,7 +17,7 @@ import os
 import random
 import sys
 from collections.abc import Iterator
-from ipaddress import IPv4Address, ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -44,7 +46,14 @@ from lispstack.io import libbpf
 from lispstack.io.ebpf_engine import MapCacheSync
 from lispstack.io.ebpf_used import UsedSlots
 from lispstack.wire.address import with_instance_id
-from lispstack.wire.ip_udp import PROTO_UDP, ipv4_header, udp_segment
+from lispstack.wire.ip_udp import (
+    PROTO_UDP,
+    build_ipv6,
+    build_udp,
+    internet_checksum,
+    ipv4_header,
+    udp_segment,
+)
 from lispstack.wire.records import Locator, MappingRecord, MapReplyAction
 
 pytestmark = pytest.mark.skipif(
@@ -55,7 +64,9 @@ TC_ACT_OK, TC_ACT_SHOT = 0, 2
 OUR_RLOC = IPv4Address("192.0.2.1")
 SECOND_RLOC = IPv4Address("203.0.113.1")
 """A multihomed ETR's other RLOC: decapsulated too (outer headers leave from OUR_RLOC)."""
+OUR_RLOC6 = IPv6Address("2001:db8:ff::1")
 ETHERNET = bytes(12) + b"\x08\x00"
+ETHERNET6 = bytes(12) + b"\x86\xdd"
 LOOPBACK = 1
 """BPF_PROG_TEST_RUN runs the packet as if on the loopback device."""
 RLOCS = (
@@ -63,6 +74,12 @@ RLOCS = (
     RlocChoice(1, IPv4Address("198.51.100.2"), 1, 70),
     RlocChoice(2, IPv4Address("198.51.100.3"), 2, 100),
 )
+RLOCS6 = (
+    RlocChoice(0, IPv6Address("2001:db8:100::1"), 1, 30),
+    RlocChoice(1, IPv6Address("2001:db8:100::2"), 1, 70),
+    RlocChoice(2, IPv6Address("2001:db8:100::3"), 2, 100),
+)
+PATH_MTU = 1500
 
 
 class Loaded:
@@ -75,16 +92,22 @@ class Loaded:
         for iid in (0, 100):  # the instance-ids of the node's TUNs, as the engine does
             libbpf.update(self.iid_counters, layout.iid_key(iid), bytes(_iid_size()))
         libbpf.update(
-            obj.map_fd("lisp_config"), bytes(4), layout.config_value({4: OUR_RLOC}, False)
+            obj.map_fd("lisp_config"),
+            bytes(4),
+            layout.config_value({4: OUR_RLOC, 6: OUR_RLOC6}, False, PATH_MTU),
         )
-        held = {str(OUR_RLOC), str(SECOND_RLOC)}
-        for key, value in layout.local_rloc_entries((OUR_RLOC, SECOND_RLOC), held).items():
-            libbpf.update(obj.map_fd("lisp_local_rlocs"), key, value)
+        ours = (OUR_RLOC, SECOND_RLOC, OUR_RLOC6)
+        held = {str(rloc) for rloc in ours}
+        for version, name in layout.LOCAL_RLOC_MAPS.items():
+            for key, value in layout.local_rloc_entries(ours, held, version).items():
+                libbpf.update(obj.map_fd(name), key, value)
         for key, value in layout.local_eid_entries(
             [
                 (0, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
                 (100, ip_network("10.1.0.0/16"), layout.EID_SOURCE | layout.EID_DELIVER),
                 (0, ip_network("192.168.1.0/24"), layout.EID_SOURCE),
+                (0, ip_network("2001:db8:1::/48"), layout.EID_SOURCE | layout.EID_DELIVER),
+                (100, ip_network("2001:db8:1::/48"), layout.EID_SOURCE | layout.EID_DELIVER),
             ],
             {0: 77, 100: 78},
         ).items():
@@ -97,7 +120,7 @@ class Loaded:
 
     def install(self, iid: int, prefix: str, step: Step, rlocs: tuple[RlocChoice, ...]) -> None:
         network = ip_network(prefix)
-        key = layout.lpm_key(iid, 4, int(network.network_address), network.prefixlen)
+        key = layout.lpm_key(iid, network.version, int(network.network_address), network.prefixlen)
         libbpf.update(self.map_cache, key, layout.map_cache_value(step, rlocs, 0b011))
 
     def run(self, program: str, packet: bytes) -> libbpf.TestRun:
@@ -135,18 +158,28 @@ def _udp(src: str, dst: str, sport: int, payload: bytes = b"lisp" * 4) -> bytes:
     return ipv4_header(s, d, PROTO_UDP, 8 + len(payload)) + udp_segment(s, d, sport, 9, payload)
 
 
-def _python_outer(inner: bytes, iid: int, rlocs: tuple[RlocChoice, ...]) -> bytes:
-    """What the Python ITR sends for `inner`, with nonce 0."""
+def _udp6(src: str, dst: str, sport: int, payload: bytes = b"lisp" * 4) -> bytes:
+    return build_ipv6(src, dst, PROTO_UDP, build_udp(src, dst, sport, 9, payload))
+
+
+def _python_outer(inner: bytes, iid: int, rlocs: tuple[RlocChoice, ...], nonce: int = 0) -> bytes:
+    """What the Python ITR sends for `inner`, with `nonce`."""
     hash_value = flow_hash(inner)
-    rloc = choose_rloc(rlocs, hash_value, frozenset({4}))
+    rloc = choose_rloc(rlocs, hash_value, frozenset({4, 6}))
     assert rloc is not None
     action = SendDatagram(
-        data_header(0, 0b011, iid) + inner,
+        data_header(nonce, 0b011, iid) + inner,
         Endpoint(rloc.address, 4341),
         source_port(hash_value),
-        OUR_RLOC,
+        OUR_RLOC if rloc.address.version == 4 else OUR_RLOC6,
     )
     return outer_packet(action)
+
+
+def _nonce(outer: bytes) -> int:
+    """The nonce of an encapsulated packet (after its IPv4 or IPv6 and UDP headers)."""
+    lisp = 28 if outer[0] >> 4 == 4 else 48
+    return int.from_bytes(outer[lisp + 1 : lisp + 4], "big")
 
 
 def _without_nonce(outer: bytes) -> bytes:
@@ -169,6 +202,117 @@ def test_encapsulation_equals_the_python_itr_for_every_flow(loaded: Loaded, iid:
     assert loaded.counter("ebpf.encap.packets") == 200
     assert loaded.iid_counts(iid) == (200, 0)
     assert loaded.counter("ebpf.pitr.packets") == loaded.counter("ebpf.encap.to-petr") == 0
+
+
+def _flow6(port: int, inner_version: int) -> bytes:
+    """Flows of every size from 0 to 1400 bytes of payload: the kernel sums the IPv6 UDP
+    checksum 256 bytes at a time, and an odd tail last."""
+    payload = bytes(range(256)) * 6
+    payload = payload[: port * 7 % 1400]
+    if inner_version == 4:
+        return _udp("10.1.0.5", "10.2.3.4", port, payload)
+    return _udp6("2001:db8:1::5", "2001:db8:2::4", port, payload)
+
+
+@pytest.mark.parametrize(
+    ("inner_version", "rlocs", "iid"),
+    [(6, RLOCS, 0), (4, RLOCS6, 100), (6, RLOCS6, 0), (6, RLOCS6, 100)],
+    ids=["ipv6-in-ipv4", "ipv4-in-ipv6", "ipv6-in-ipv6", "ipv6-in-ipv6-iid"],
+)
+def test_ipv6_encapsulation_equals_the_python_itr_for_every_flow(
+    loaded: Loaded, inner_version: int, rlocs: tuple[RlocChoice, ...], iid: int
+) -> None:
+    loaded.set_iid(iid)
+    loaded.install(iid, "10.2.0.0/16", Step.ENCAPSULATE, rlocs)
+    loaded.install(iid, "2001:db8:2::/48", Step.ENCAPSULATE, rlocs)
+    ethernet = ETHERNET if inner_version == 4 else ETHERNET6
+    chosen = set()
+    for port in range(2000, 2200):
+        inner = _flow6(port, inner_version)
+        result = loaded.run("lisp_encap_eth", ethernet + inner)
+        assert result.retval == TC_ACT_OK
+        outer = result.data[14:]
+        assert outer == _python_outer(inner, iid, rlocs, _nonce(outer))
+        chosen.add(outer[24:40] if outer[0] >> 4 == 6 else outer[16:20])
+    assert len(chosen) == 2  # weights 30/70 between the two priority-1 RLOCs
+    assert loaded.counter("ebpf.encap.packets") == 200
+
+
+def test_ipv6_packets_the_program_leaves_to_the_python_itr(loaded: Loaded) -> None:
+    """Extension headers, a miss, and a packet that fits an IPv4 outer header but not
+    an IPv6 one (the Python ITR answers it with ICMPv6 Packet Too Big)."""
+    loaded.set_iid(0)
+    loaded.install(0, "2001:db8:2::/48", Step.ENCAPSULATE, RLOCS6)
+    loaded.install(0, "2001:db8:3::/48", Step.ENCAPSULATE, RLOCS)
+    hop_by_hop = bytearray(_udp6("2001:db8:1::5", "2001:db8:2::4", 5))
+    hop_by_hop[6] = 0
+    miss = _udp6("2001:db8:1::5", "2001:db8:9::4", 5)
+    size = PATH_MTU - 50  # an IPv6 outer header adds 56 bytes, an IPv4 one 36
+    big = _udp6("2001:db8:1::5", "2001:db8:2::4", 5, bytes(size - 48))
+    for packet in (bytes(hop_by_hop), miss, big):
+        result = loaded.run("lisp_encap_eth", ETHERNET6 + packet)
+        assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET6 + packet)
+    fits_ipv4 = _udp6("2001:db8:1::5", "2001:db8:3::4", 5, bytes(size - 48))
+    outer = loaded.run("lisp_encap_eth", ETHERNET6 + fits_ipv4).data[14:]
+    assert outer == _python_outer(fits_ipv4, 0, RLOCS, _nonce(outer))
+    assert loaded.counter("ebpf.punt.unhandled") == 2
+    assert loaded.counter("ebpf.punt.miss") == 1
+    assert loaded.counter("ebpf.encap.packets") == 1
+
+
+def test_an_itr_with_ipv6_rlocs_only_encapsulates_ipv4_too(loaded: Loaded) -> None:
+    libbpf.update(
+        loaded.obj.map_fd("lisp_config"), bytes(4), layout.config_value({6: OUR_RLOC6}, False)
+    )
+    loaded.set_iid(0)
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS + RLOCS6)  # the IPv4 ones unusable
+    inner = _udp("10.1.0.5", "10.2.3.4", 2000)
+    outer = loaded.run("lisp_encap_eth", ETHERNET + inner).data[14:]
+    assert outer[0] >> 4 == 6
+    assert outer == _python_outer(inner, 0, RLOCS6, _nonce(outer))
+
+
+def _unwritten_checksum(packet: bytes) -> bytes:
+    """`packet` (UDP) as Linux hands it on before the device writes its UDP checksum
+    (CHECKSUM_PARTIAL): the field holds the folded pseudo-header sum."""
+    l4 = 20 if packet[0] >> 4 == 4 else 40
+    length = len(packet) - l4
+    if l4 == 20:
+        pseudo = packet[12:20] + bytes([0, PROTO_UDP]) + length.to_bytes(2, "big")
+    else:
+        pseudo = packet[8:40] + length.to_bytes(4, "big") + bytes([0, 0, 0, PROTO_UDP])
+    field = 0xFFFF - internet_checksum(pseudo)
+    return packet[: l4 + 6] + field.to_bytes(2, "big") + packet[l4 + 8 :]
+
+
+@pytest.mark.parametrize("inner_version", [4, 6])
+def test_an_inner_checksum_not_yet_written_counts_as_written(
+    loaded: Loaded, inner_version: int
+) -> None:
+    """A packet routed from a host whose device offloads checksums: the outer IPv6 UDP
+    checksum is the one for the packet as it leaves (inner checksum written by then),
+    and the decapsulation program takes it."""
+    loaded.set_iid(0)
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS6)
+    loaded.install(0, "2001:db8:2::/48", Step.ENCAPSULATE, RLOCS6)
+    inner = _flow6(2111, inner_version)
+    unwritten = _unwritten_checksum(inner)
+    assert unwritten != inner
+    ethernet = ETHERNET if inner_version == 4 else ETHERNET6
+    sent = loaded.run("lisp_encap_eth", ethernet + unwritten).data[14:]
+    python = _python_outer(inner, 0, RLOCS6, _nonce(sent))
+    assert sent == python[:56] + unwritten
+    # The receiving ETR: the chosen RLOC and the inner destination are its own.
+    ours = layout.local_rloc_entries([IPv6Address(sent[24:40])], {str(IPv6Address(sent[24:40]))}, 6)
+    for key, value in ours.items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_rlocs6"), key, value)
+    delivered = [(0, ip_network("10.2.0.0/16"), layout.EID_DELIVER)]
+    delivered.append((0, ip_network("2001:db8:2::/48"), layout.EID_DELIVER))
+    for key, value in layout.local_eid_entries(delivered, {0: 77}).items():
+        libbpf.update(loaded.obj.map_fd("lisp_local_eids"), key, value)
+    result = loaded.run("lisp_decap", ETHERNET6 + sent)
+    assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET6 + unwritten)
+    assert loaded.counter("ebpf.decap.packets") == 1
 
 
 def test_unreachable_rlocs_leave_the_load_split(loaded: Loaded) -> None:
@@ -221,6 +365,46 @@ def test_decapsulation_strips_the_outer_headers_of_packets_to_local_eids(
     assert loaded.iid_counts(iid) == (0, 1)
 
 
+@pytest.mark.parametrize("iid", [0, 100])
+@pytest.mark.parametrize(
+    ("inner", "rloc"),
+    [
+        (_udp("10.2.3.4", "10.1.0.5", 4000, bytes(301)), OUR_RLOC6),
+        (_udp6("2001:db8:2::4", "2001:db8:1::5", 4000, bytes(range(255))), OUR_RLOC6),
+        (_udp6("2001:db8:2::4", "2001:db8:1::5", 4000), OUR_RLOC),
+    ],
+    ids=["ipv4-in-ipv6", "ipv6-in-ipv6", "ipv6-in-ipv4"],
+)
+def test_decapsulation_of_ipv6(
+    loaded: Loaded, inner: bytes, rloc: IPv4Address | IPv6Address, iid: int
+) -> None:
+    ethernet = ETHERNET if rloc.version == 4 else ETHERNET6
+    outer = _python_outer(inner, iid, (RlocChoice(0, rloc, 1, 1),), nonce=0xABCDEF)
+    result = loaded.run("lisp_decap", ethernet + outer)
+    assert (result.retval, result.data) == (TC_ACT_OK, ethernet + inner)
+    assert loaded.counter("ebpf.decap.packets") == 1
+
+
+def test_ipv6_decapsulation_leaves_the_rest_to_the_stack(loaded: Loaded) -> None:
+    """A wrong or zero UDP checksum, an address that is not a local RLOC, a destination
+    that is not a local EID: up the stack untouched (Linux drops the first two)."""
+    inner = _udp6("2001:db8:2::4", "2001:db8:1::5", 4000)
+    good = _python_outer(inner, 0, (RlocChoice(0, OUR_RLOC6, 1, 1),))
+    corrupted = bytearray(good)
+    corrupted[-1] ^= 1
+    zero = bytearray(good)
+    zero[46:48] = bytes(2)
+    not_ours = _python_outer(inner, 0, (RlocChoice(0, IPv6Address("2001:db8:ff::9"), 1, 1),))
+    not_local = _python_outer(
+        _udp6("2001:db8:2::4", "2001:db8:9::5", 4000), 0, (RlocChoice(0, OUR_RLOC6, 1, 1),)
+    )
+    for packet in (bytes(corrupted), bytes(zero), not_ours, not_local):
+        result = loaded.run("lisp_decap", ETHERNET6 + packet)
+        assert (result.retval, result.data) == (TC_ACT_OK, ETHERNET6 + packet)
+    assert loaded.counter("ebpf.decap.packets") == 0
+    assert loaded.counter("ebpf.decap.passed") == 3
+
+
 def test_decapsulation_takes_an_rloc_only_while_it_is_in_the_map(loaded: Loaded) -> None:
     """A reload removing the second RLOC: packets to it go up the stack untouched."""
     packet = ETHERNET + _python_outer(
@@ -257,6 +441,26 @@ def test_wireshark_reads_the_encapsulated_packets(loaded: Loaded, tmp_path: Path
     assert frame.clean, frame.problems()
     assert frame.value("lisp-data.iid") == "100"
     assert frame.protocols.count("ip") == 2, frame.protocols  # the inner packet too
+
+
+def test_wireshark_reads_the_ipv6_encapsulated_packets(loaded: Loaded, tmp_path: Path) -> None:
+    """Every family combination, with tshark checking the UDP checksums."""
+    loaded.set_iid(0)
+    loaded.install(0, "10.2.0.0/16", Step.ENCAPSULATE, RLOCS6)
+    loaded.install(0, "2001:db8:2::/48", Step.ENCAPSULATE, RLOCS6)
+    loaded.install(0, "2001:db8:3::/48", Step.ENCAPSULATE, RLOCS)
+    inners = [
+        (ETHERNET, _udp("10.1.0.5", "10.2.3.4", 2000, bytes(333))),
+        (ETHERNET6, _udp6("2001:db8:1::5", "2001:db8:2::4", 2000, bytes(range(255)) * 2)),
+        (ETHERNET6, _udp6("2001:db8:1::5", "2001:db8:3::4", 2000)),
+    ]
+    outers = [loaded.run("lisp_encap_eth", eth + inner).data[14:] for eth, inner in inners]
+    write_pcap(tmp_path / "ebpf6.pcap", [(outer, 0.0) for outer in outers])
+    frames = check_pcap(tmp_path / "ebpf6.pcap", check_checksums=True)
+    families = (["ipv6", "ip"], ["ipv6", "ipv6"], ["ip", "ipv6"])
+    for frame, expected in zip(frames, families, strict=True):
+        assert frame.clean, frame.problems()
+        assert [p for p in frame.protocols if p in ("ip", "ipv6")] == expected, frame.protocols
 
 
 def _mapping(prefix: str, *rlocs: str, ttl: int = 1) -> MappingRecord:
@@ -425,7 +629,7 @@ def test_itr_to_petr_equals_the_python_itr_and_counts_to_petr(loaded: Loaded) ->
 
 def _petr_rlocs(loaded: Loaded) -> None:
     """OUR_RLOC is an ETR's and a wildcard PETR's; SECOND_RLOC the ETR's only."""
-    entries = layout.local_rloc_entries((OUR_RLOC, SECOND_RLOC), {str(OUR_RLOC)}, ())
+    entries = layout.local_rloc_entries((OUR_RLOC, SECOND_RLOC), {str(OUR_RLOC)}, petr=())
     entries[SECOND_RLOC.packed] = layout.RLOC_DECAP.to_bytes(4, sys.byteorder)
     for key, value in entries.items():
         libbpf.update(loaded.obj.map_fd("lisp_local_rlocs"), key, value)

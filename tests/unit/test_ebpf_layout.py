@@ -138,7 +138,7 @@ def test_local_eids_inherit_the_flags_of_the_prefixes_holding_them() -> None:
     assert (other.flags, other.ifindex) == (layout.EID_SOURCE, 9)
 
 
-def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
+def test_local_rlocs_are_the_rlocs_of_each_version_held_here() -> None:
     rlocs = (
         IPv4Address("192.0.2.1"),
         IPv6Address("2001:db8::1"),
@@ -149,6 +149,7 @@ def test_local_rlocs_are_the_ipv4_rlocs_held_here() -> None:
     entries = layout.local_rloc_entries(rlocs, held)
     decap = (layout.RLOC_DECAP).to_bytes(4, sys.byteorder)
     assert entries == {b"\xc0\x00\x02\x01": decap, b"\xcb\x00\x71\x01": decap}
+    assert layout.local_rloc_entries(rlocs, held, 6) == {IPv6Address("2001:db8::1").packed: decap}
 
 
 def test_a_petr_takes_its_listen_addresses_or_every_address_held() -> None:
@@ -158,10 +159,10 @@ def test_a_petr_takes_its_listen_addresses_or_every_address_held() -> None:
         flag.to_bytes(4, sys.byteorder)
         for flag in (layout.RLOC_DECAP | layout.RLOC_PETR, layout.RLOC_PETR)
     )
-    every = layout.local_rloc_entries(rloc, held, ())
+    every = layout.local_rloc_entries(rloc, held, petr=())
     assert every == {b"\xc0\x00\x02\x01": both, b"\x0a\x00\x03\x03": petr}
     listen = (IPv4Address("10.0.3.3"), IPv4Address("10.9.9.9"))  # the second not held here
-    assert layout.local_rloc_entries((), held, listen) == {b"\x0a\x00\x03\x03": petr}
+    assert layout.local_rloc_entries((), held, petr=listen) == {b"\x0a\x00\x03\x03": petr}
 
 
 def test_petr_addresses_and_attracted_prefixes_follow_the_roles() -> None:
@@ -186,5 +187,17 @@ def test_config_and_per_cpu_counters() -> None:
     )
     assert (bytes(config.rloc4), config.families, config.redirect) == (b"\xc0\x00\x02\x01", 3, 1)
     assert config.max_inner4 == 1400 - 36
+    assert (bytes(config.rloc6), config.max_inner6) == (IPv6Address("::1").packed, 1400 - 56)
     per_cpu = (3).to_bytes(8, "little") + (4).to_bytes(8, "little")
     assert layout.counter_total(per_cpu) == 7
+
+
+def test_the_kernel_carries_encapsulation_of_either_family() -> None:
+    for destination, rloc in (("10.1.0.1", "192.0.2.1"), ("fd00::1", "192.0.2.1"),
+                              ("10.1.0.1", "2001:db8::1"), ("fd00::1", "2001:db8::1")):  # fmt: skip
+        decision = {"verdict": "encapsulate", "destination": destination, "rloc": rloc}
+        assert layout.plane(decision) == "ebpf"
+    assert (
+        layout.plane({"verdict": "drop", "destination": "fd00::1", "prefix": "fd00::/8"}) == "ebpf"
+    )
+    assert layout.plane({"verdict": "map-request", "destination": "fd00::1"}) == "tun"

@@ -131,8 +131,9 @@ class EbpfEngine:
         self._cpus = libbpf.possible_cpus()
         self._tuns = tuns
         self._petr = layout.petr_addresses(config)
-        self._local_rlocs: set[bytes] = set()
-        """The keys written into lisp_local_rlocs (a reload removes those gone)."""
+        self._local_rlocs: dict[int, set[bytes]] = {4: set(), 6: set()}
+        """The keys written into lisp_local_rlocs(6), by IP version (a reload or the watch
+        removes those gone)."""
         self._iid_reported = {iid: (0, 0) for iid in tuns}
         """Each TUN's instance-id (the only ones the programs count), and what it reported."""
         self._iid_size = ctypes.sizeof(layout.IidCounters) * self._cpus
@@ -189,18 +190,19 @@ class EbpfEngine:
         local = self._local
         value = layout.config_value(local.rloc_for, True, self._rloc_path_mtu)
         libbpf.update(self._obj.map_fd("lisp_config"), _ZERO, value)
-        rlocs = self._obj.map_fd("lisp_local_rlocs")
         if local.usable is None:
             held = {address for address, _ in held_addresses()}
         else:
             held = {str(address) for address in local.usable}
-        ours = (r.address for mapping in local.mappings for r in mapping.rlocs)
-        entries = layout.local_rloc_entries(ours, held, self._petr)
-        for key in self._local_rlocs - entries.keys():
-            libbpf.delete(rlocs, key)
-        for key, value in entries.items():
-            libbpf.update(rlocs, key, value)
-        self._local_rlocs = set(entries)
+        ours = [r.address for mapping in local.mappings for r in mapping.rlocs]
+        for version, name in layout.LOCAL_RLOC_MAPS.items():
+            rlocs = self._obj.map_fd(name)
+            entries = layout.local_rloc_entries(ours, held, version, self._petr)
+            for key in self._local_rlocs[version] - entries.keys():
+                libbpf.delete(rlocs, key)
+            for key, value in entries.items():
+                libbpf.update(rlocs, key, value)
+            self._local_rlocs[version] = set(entries)
 
     def _local_eids(self, config: NodeConfig) -> dict[bytes, bytes]:
         return layout.local_eid_entries(layout.local_prefixes(config), self._tuns)
@@ -300,10 +302,12 @@ def open_engine(
 
 
 def _allow_forwarding(ifindex: int) -> None:
-    """bpf_fib_lookup answers only for a device with IPv4 forwarding on: the TUN's own
-    switch (net.ipv4.conf.DEVICE.forwarding), which lets what it delivers be forwarded."""
+    """bpf_fib_lookup answers only for a device with forwarding on: the TUN's own
+    switches (net.ipv4.conf.DEVICE.forwarding, net.ipv6.conf.DEVICE.forwarding), which
+    let what it delivers be forwarded (to an IPv4 or an IPv6 RLOC)."""
     name = socket.if_indextoname(ifindex)
-    Path(f"/proc/sys/net/ipv4/conf/{name}/forwarding").write_text("1\n")
+    for version in ("ipv4", "ipv6"):
+        Path(f"/proc/sys/net/{version}/conf/{name}/forwarding").write_text("1\n")
 
 
 def _petr_interfaces(config: NodeConfig) -> list[int]:

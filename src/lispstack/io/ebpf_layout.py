@@ -118,6 +118,8 @@ class Config(ctypes.Structure):
         ("families", ctypes.c_uint32),
         ("redirect", ctypes.c_uint32),
         ("max_inner4", ctypes.c_uint32),
+        ("rloc6", ctypes.c_uint8 * 16),
+        ("max_inner6", ctypes.c_uint32),
     )
 
 
@@ -225,20 +227,26 @@ def local_eid_entries(
     return entries
 
 
+LOCAL_RLOC_MAPS = {4: "lisp_local_rlocs", 6: "lisp_local_rlocs6"}
+"""The hash of the node's local RLOCs, by IP version."""
+
+
 def local_rloc_entries(
     rlocs: Iterable[IPAddress],
     held: Collection[str],
+    version: int = 4,
     petr: Collection[IPAddress] | None = None,
 ) -> dict[bytes, bytes]:
-    """The lisp_local_rlocs hash: each IPv4 RLOC of the node that an interface here
-    holds (`held`: the addresses of this namespace), so the decapsulation program takes
-    packets to any of a multihomed ETR's RLOCs (RLOC_DECAP), and a PETR's (RLOC_PETR;
-    `petr`: see petr_addresses). Key: the address (network order)."""
+    """The lisp_local_rlocs (IPv4) or lisp_local_rlocs6 hash: each RLOC of the node of
+    that version that an interface here holds (`held`: the addresses of this namespace),
+    so the decapsulation program takes packets to any of a multihomed ETR's RLOCs
+    (RLOC_DECAP), and a PETR's (RLOC_PETR, IPv4 only; `petr`: see petr_addresses). Key:
+    the address (network order)."""
     flags: dict[bytes, int] = {}
     for rloc in rlocs:
-        if rloc.version == 4 and str(rloc) in held:
+        if rloc.version == version and str(rloc) in held:
             flags[rloc.packed] = RLOC_DECAP
-    if petr is not None:
+    if petr is not None and version == 4:
         for address in petr or (ip_address(a) for a in held):
             if address.version == 4 and str(address) in held:
                 flags[address.packed] = flags.get(address.packed, 0) | RLOC_PETR
@@ -255,25 +263,28 @@ def petr_addresses(config: NodeConfig) -> tuple[IPAddress, ...] | None:
 
 def config_value(rlocs: dict[int, IPAddress], redirect: bool, rloc_path_mtu: int = 0) -> bytes:
     """The node's RLOCs by IP version, whether to send packets out (not a test run),
-    and the largest inner packet an IPv4 outer header takes within `rloc_path_mtu`
-    (0: no limit)."""
+    and the largest inner packet an IPv4 and an IPv6 outer header take within
+    `rloc_path_mtu` (0: no limit)."""
     value = Config(families=(1 if 4 in rlocs else 0) | (2 if 6 in rlocs else 0))
     if 4 in rlocs:
         value.rloc4[:] = list(rlocs[4].packed)
+    if 6 in rlocs:
+        value.rloc6[:] = list(rlocs[6].packed)
     value.redirect = int(redirect)
     value.max_inner4 = max(rloc_path_mtu - OUTER_OVERHEAD[4], 0)
+    value.max_inner6 = max(rloc_path_mtu - OUTER_OVERHEAD[6], 0)
     return bytes(value)
 
 
 def plane(decision: dict[str, object]) -> str:
     """Which engine carries the packets of a `show forwarding` decision when eBPF runs:
-    "ebpf" for what the programs do themselves (IPv4 in IPv4 encapsulation, a
-    map-cache drop action), "tun" for what they leave to the Python ITR."""
-    verdict, rloc = decision.get("verdict"), decision.get("rloc")
-    ipv4 = ":" not in str(decision.get("destination"))
-    if verdict == "encapsulate" and ipv4 and rloc is not None and ":" not in str(rloc):
+    "ebpf" for what the programs do themselves (encapsulation to an RLOC, IPv4 or
+    IPv6 inside and outside, a map-cache drop action), "tun" for what they leave to
+    the Python ITR."""
+    verdict = decision.get("verdict")
+    if verdict == "encapsulate" and decision.get("rloc") is not None:
         return "ebpf"
-    if verdict == "drop" and ipv4 and decision.get("prefix") is not None:
+    if verdict == "drop" and decision.get("prefix") is not None:
         return "ebpf"
     return "tun"
 

@@ -3,16 +3,18 @@
  *
  * lisp_encap_tun  tc egress of the xTR's TUN devices: what policy routing sends
  *                 there (from local EIDs, originated or routed) is looked up in
- *                 the map-cache and encapsulated to an RLOC (outer IPv4 + UDP
- *                 4341 + LISP header), then sent out with bpf_redirect after
- *                 bpf_fib_lookup. Anything else goes on into the TUN device,
- *                 to the Python ITR: misses (it sends the Map-Request), actions
- *                 that are its to take, fragments, IP options, IPv6, too big.
+ *                 the map-cache and encapsulated to an RLOC (outer IPv4 or IPv6
+ *                 + UDP 4341 + LISP header, inner IPv4 or IPv6), then sent out
+ *                 with bpf_redirect after bpf_fib_lookup. Anything else goes on
+ *                 into the TUN device, to the Python ITR: misses (it sends the
+ *                 Map-Request), actions that are its to take, fragments, IP
+ *                 options, IPv6 extension headers, too big.
  * lisp_encap_eth  the same for a packet with an Ethernet header (used by
  *                 bpf_prog_test_run, which always hands one over).
- * lisp_decap      tc ingress of the RLOC-facing interfaces: IPv4 UDP to port
- *                 4341 of any of our local RLOCs (lisp_local_rlocs) whose
- *                 inner IPv4 destination is a local EID prefix of the
+ * lisp_decap      tc ingress of the RLOC-facing interfaces: UDP to port 4341
+ *                 of any of our local RLOCs (lisp_local_rlocs, lisp_local_rlocs6;
+ *                 over IPv6 with a correct UDP checksum) whose inner IPv4 or
+ *                 IPv6 destination is a local EID prefix of the
  *                 header's instance-id loses its outer headers and enters
  *                 that instance's TUN device, as if the Python ETR had
  *                 written it there. The rest goes up the stack untouched.
@@ -29,6 +31,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/pkt_cls.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
@@ -46,6 +49,13 @@
 #define IP_DF 0x4000
 #define AF_INET 2
 #define IP_MF_OFFSET 0x3fff
+#define AF_INET6 10
+#define OUTER6_LEN (sizeof(struct ipv6hdr) + sizeof(struct udphdr) + LISP_HEADER_LEN)
+#define CSUM_CHUNK 256   /* bytes summed per bpf_csum_diff call (it takes 512 at most) */
+#define CSUM_CHUNKS 40   /* so IPv6 UDP checksums cover datagrams of up to 10240 bytes */
+/* bpf_skb_adjust_room: the IP version after decapsulation (Linux 6.3; sets skb->protocol). */
+#define ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#define ADJ_ROOM_DECAP_L3_IPV6 (1ULL << 8)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -79,6 +89,26 @@ struct {
 	__type(value, __u32);
 	__uint(max_entries, 64);
 } lisp_local_rlocs SEC(".maps");
+
+/* The same for IPv6 RLOCs: the 16 bytes of the address -> LISP_RLOC_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct in6_addr);
+	__type(value, __u32);
+	__uint(max_entries, 64);
+} lisp_local_rlocs6 SEC(".maps");
+
+/* Room to read a packet's bytes into for bpf_csum_diff, which sums a buffer, not the skb. */
+struct lisp_csum_chunk {
+	__u8 bytes[CSUM_CHUNK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct lisp_csum_chunk);
+	__uint(max_entries, 1);
+} lisp_csum_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -180,6 +210,18 @@ static __always_inline __u32 flow_hash4(const struct iphdr *ip, const __u8 *port
 	__u32 crc = crc32(0xffffffff, (const __u8 *)&ip->saddr, 8);
 
 	crc = crc32(crc, &ip->protocol, 1);
+	if (has_ports)
+		crc = crc32(crc, ports, 4);
+	return ~crc;
+}
+
+/* The same for IPv6: source, destination, next header, and the ports of TCP/UDP/SCTP
+ * (extension headers never reach the hash here: they are punted). */
+static __always_inline __u32 flow_hash6(const struct ipv6hdr *ip6, const __u8 *ports, int has_ports)
+{
+	__u32 crc = crc32(0xffffffff, (const __u8 *)&ip6->saddr, 32);
+
+	crc = crc32(crc, &ip6->nexthdr, 1);
 	if (has_ports)
 		crc = crc32(crc, ports, 4);
 	return ~crc;
@@ -351,25 +393,402 @@ static __always_inline int decap_petr(struct __sk_buff *skb, __u32 rloc_flags, _
 	return bpf_redirect(fib.ifindex, 0);
 }
 
-/* Encapsulate the IPv4 packet at offset l2 (0 on a TUN device, 14 after an
+/* ---------------------------------------------------------------- IPv6
+ * Inner IPv6 packets, IPv6 outer headers (either inner family) and their
+ * decapsulation. The outer IPv6 header is core/encapsulation.outer_packet's:
+ * hop limit 64, traffic class and flow label 0, and a real UDP checksum over
+ * the whole datagram (RFC 8200 section 8.1). A zero checksum (RFC 6935/6936)
+ * would be allowed for LISP (RFC 9300 section 5.3), but Linux drops it unless
+ * the receiving socket opts in, and Wireshark flags it: both planes send the
+ * real one, and the decapsulation program checks it.
+ */
+
+struct outer6 {
+	struct ipv6hdr ip;
+	struct udphdr udp;
+	__be32 lisp[2];
+};
+
+/* The IPv6 pseudo-header of the UDP checksum (RFC 8200 section 8.1). */
+struct pseudo6 {
+	struct in6_addr saddr;
+	struct in6_addr daddr;
+	__be32 length;
+	__be32 next_header;
+};
+
+/* The internet checksum of a one's complement sum: folded to 16 bits, complemented. */
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum;
+}
+
+/* `sum` plus the one's complement sum (RFC 1071, 32 bits unfolded) of `len` bytes of
+ * the packet from `offset`: whole CSUM_CHUNK-byte chunks, then the tail (padded with
+ * zeros to a 32-bit word, which an odd length needs); -1: longer than CSUM_CHUNKS
+ * chunks, or not there. One fork per chunk keeps the verifier's work linear. */
+static __noinline __s64 packet_sum(struct __sk_buff *skb, __u32 offset, __u32 len, __u32 sum)
+{
+	__u32 zero = 0, chunks = len / CSUM_CHUNK;
+	struct lisp_csum_chunk *chunk = bpf_map_lookup_elem(&lisp_csum_scratch, &zero);
+	__s64 next;
+
+	if (!chunk || chunks >= CSUM_CHUNKS)
+		return -1;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < CSUM_CHUNKS && i < chunks; i++) {
+		if (bpf_skb_load_bytes(skb, offset, chunk->bytes, CSUM_CHUNK))
+			return -1;
+		next = bpf_csum_diff(0, 0, (__be32 *)chunk->bytes, CSUM_CHUNK, sum);
+		if (next < 0)
+			return -1;
+		sum = next;
+		offset += CSUM_CHUNK;
+	}
+	__u64 tail = len % CSUM_CHUNK;
+	__u64 words = (tail + 3) & ~3ULL;  /* bpf_csum_diff sums whole 32-bit words */
+
+	asm volatile("" : "+r"(tail), "+r"(words));  /* keeps the checks below for the verifier */
+	if (tail == 0 || tail >= CSUM_CHUNK || words < 4 || words > CSUM_CHUNK)
+		return tail ? -1 : sum;
+	*(__u32 *)&chunk->bytes[words - 4] = 0;  /* the bytes past the tail count as zeros */
+	if (bpf_skb_load_bytes(skb, offset, chunk->bytes, tail))
+		return -1;
+	return bpf_csum_diff(0, 0, (__be32 *)chunk->bytes, words, sum);
+}
+
+/* The IPv4 pseudo-header of a TCP or UDP checksum (RFC 768). */
+struct pseudo4 {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 protocol;
+	__be16 length;
+};
+
+/* packet_sum over an inner IPv4 or IPv6 packet (`len` bytes at `offset`, from `sum`) as it
+ * will leave. Its TCP or UDP checksum may not be written yet: a packet routed from a
+ * host whose device offloads checksums (CHECKSUM_PARTIAL) gets it from the device that
+ * sends it out, after this program. Linux leaves the folded pseudo-header sum P in the
+ * field meanwhile, and once written the segment sums to -P; such a segment (its
+ * checksum does not verify, the field holds P) is counted as -P, so the outer checksum
+ * holds for the packet that leaves, and is the one the Python ITR (to which the TUN
+ * device hands the packet with its checksum written) computes. The decapsulation
+ * program checks the outer checksum the same way. -1: see packet_sum. */
+static __noinline __s64 inner_sum(struct __sk_buff *skb, __u32 offset, __u32 len, __u32 sum)
+{
+	__u8 header[40];
+	__u32 pseudo[10] = {};
+	__u32 ip_len, at, pseudo_len;
+	__u16 field;
+
+	if (len < sizeof(struct iphdr) || bpf_skb_load_bytes(skb, offset, header, sizeof(struct iphdr)))
+		return -1;
+	if (header[0] >> 4 == 4) {
+		struct pseudo4 *p = (void *)pseudo;
+
+		ip_len = sizeof(struct iphdr);
+		p->protocol = header[9];
+		p->length = bpf_htons(len - ip_len);
+		__builtin_memcpy(&p->saddr, &header[12], 8);
+		pseudo_len = sizeof(*p);
+	} else {
+		struct pseudo6 *p = (void *)pseudo;
+
+		ip_len = sizeof(struct ipv6hdr);
+		if (len < ip_len || bpf_skb_load_bytes(skb, offset, header, sizeof(header)))
+			return -1;
+		p->next_header = bpf_htonl(header[6]);
+		p->length = bpf_htonl(len - ip_len);
+		__builtin_memcpy(&p->saddr, &header[8], 32);
+		pseudo_len = sizeof(*p);
+	}
+	__u8 protocol = header[0] >> 4 == 4 ? header[9] : header[6];
+	if (protocol != IPPROTO_TCP && protocol != IPPROTO_UDP)
+		return packet_sum(skb, offset, len, sum);
+	at = ip_len + (protocol == IPPROTO_TCP ? 16 : 6);
+	if (len < at + 2 || bpf_skb_load_bytes(skb, offset + at, &field, 2))
+		return packet_sum(skb, offset, len, sum);
+	__s64 head = packet_sum(skb, offset, ip_len, sum);
+	__s64 segment = packet_sum(skb, offset + ip_len, len - ip_len, 0);
+	__s64 pseudo_sum = bpf_csum_diff(0, 0, (__be32 *)pseudo, pseudo_len == 12 ? 12 : 40, 0);
+	if (head < 0 || segment < 0 || pseudo_sum < 0)
+		return -1;
+	if (csum_fold(segment + pseudo_sum) != 0 && field == (__u16)~csum_fold(pseudo_sum))
+		return head + csum_fold(pseudo_sum);  /* not written yet: counted as written */
+	return head + segment;
+}
+
+/* The LISP header (RFC 9300 section 5.3) as core/encapsulation.data_header writes it:
+ * N with a fresh nonce, L with the locator-status-bits, I with the instance-id. */
+static __always_inline void lisp_header(__be32 *lisp, __u32 iid, __u32 lsb)
+{
+	__u32 nonce = bpf_get_prandom_u32() & 0xffffff;
+
+	if (iid) {
+		lisp[0] = bpf_htonl(((FLAG_N | FLAG_L | FLAG_I) << 24) | nonce);
+		lisp[1] = bpf_htonl((iid << 8) | (lsb & 0xff));
+	} else {
+		lisp[0] = bpf_htonl(((FLAG_N | FLAG_L) << 24) | nonce);
+		lisp[1] = bpf_htonl(lsb);
+	}
+}
+
+/* Make room for `outer_len` bytes of outer headers in front of the inner packet (and
+ * an Ethernet header on a TUN device, which has none), write them, count the packet
+ * (count_encap) and send it out of the interface bpf_fib_lookup found (`fib`; NULL: a
+ * test run, return it). TC_ACT_OK without a change when there is no room. */
+static __always_inline int encap_send(struct __sk_buff *skb, __u32 l2, const void *outer,
+				      __u32 outer_len, const struct bpf_fib_lookup *fib, __u16 eth_proto,
+				      __u32 iid, int proxied, int to_petr)
+{
+	if (l2 ? bpf_skb_adjust_room(skb, outer_len, BPF_ADJ_ROOM_MAC, 0)
+	       : bpf_skb_change_head(skb, ETH_HLEN + outer_len, 0)) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, outer, outer_len, 0))
+		return TC_ACT_SHOT;
+	count_encap(iid, proxied, to_petr);
+	if (!fib)
+		return TC_ACT_OK;
+	struct ethhdr eth = {.h_proto = bpf_htons(eth_proto)};
+	__builtin_memcpy(eth.h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, fib->smac, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(fib->ifindex, 0);
+}
+
+/* Encapsulate the inner packet (IPv4 or IPv6, `inner_len` bytes at offset l2) in IPv6
+ * to `rloc` (`proxied`, `to_petr`: see count_encap). Too big for rloc-path-mtu, no
+ * route: the TUN path (which answers ICMP). */
+static __always_inline int encap_outer6(struct __sk_buff *skb, __u32 l2,
+					const struct lisp_config *config,
+					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
+					__u32 hash, __u32 inner_len, int proxied, int to_petr)
+{
+	if ((config->max_inner6 && inner_len > config->max_inner6) || skb->gso_segs > 1) {
+		count(LISP_CTR_PUNT_OTHER);  /* too big, or segments to be: the TUN device cuts them */
+		return TC_ACT_OK;
+	}
+	__u32 udp_len = inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN;
+	struct outer6 outer = {};
+	outer.ip.version = 6;
+	outer.ip.payload_len = bpf_htons(udp_len);
+	outer.ip.nexthdr = IPPROTO_UDP;
+	outer.ip.hop_limit = 64;
+	__builtin_memcpy(&outer.ip.saddr, config->rloc6, 16);
+	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 16);
+	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
+	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
+	outer.udp.len = outer.ip.payload_len;
+	lisp_header(outer.lisp, iid, lsb);
+
+	struct pseudo6 pseudo = {.length = bpf_htonl(udp_len), .next_header = bpf_htonl(IPPROTO_UDP)};
+	pseudo.saddr = outer.ip.saddr;
+	pseudo.daddr = outer.ip.daddr;
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	sum = bpf_csum_diff(0, 0, (__be32 *)&outer.udp, sizeof(outer.udp) + LISP_HEADER_LEN, sum);
+	sum = sum < 0 ? sum : inner_sum(skb, l2, inner_len, sum);
+	if (sum < 0) {
+		count(LISP_CTR_PUNT_OTHER);  /* bigger than the kernel sums: the TUN path */
+		return TC_ACT_OK;
+	}
+	outer.udp.check = csum_fold(sum) ?: 0xffff;  /* 0 is sent as 0xffff (RFC 768) */
+
+	struct bpf_fib_lookup fib = {};
+	if (config->redirect) {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, config->rloc6, 16);
+		__builtin_memcpy(fib.ipv6_dst, rloc->addr, 16);
+		fib.tot_len = inner_len + OUTER6_LEN;
+		fib.ifindex = skb->ifindex;
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);
+			return TC_ACT_OK;
+		}
+	}
+	return encap_send(skb, l2, &outer, OUTER6_LEN, config->redirect ? &fib : 0, ETH_P_IPV6,
+			  iid, proxied, to_petr);
+}
+
+/* Encapsulate the inner packet (IPv4 or IPv6) in IPv4 to `rloc`, as the Python ITR
+ * does: DF, TTL 64, identification and UDP checksum 0. Too big for rloc-path-mtu (the
+ * TUN path fragments or sends ICMP), segments to be (the TUN device cuts them), no
+ * route or neighbour yet: the TUN path. */
+static __always_inline int encap_outer4(struct __sk_buff *skb, __u32 l2,
+					const struct lisp_config *config,
+					const struct lisp_rloc *rloc, __u32 lsb, __u32 iid,
+					__u32 hash, __u32 inner_len, int proxied, int to_petr)
+{
+	if ((config->max_inner4 && inner_len > config->max_inner4) || skb->gso_segs > 1) {
+		count(LISP_CTR_PUNT_OTHER);
+		return TC_ACT_OK;
+	}
+	struct outer4 outer = {};
+	outer.ip.version = 4;
+	outer.ip.ihl = 5;
+	outer.ip.tot_len = bpf_htons(inner_len + OUTER4_LEN);
+	outer.ip.frag_off = bpf_htons(IP_DF);
+	outer.ip.ttl = 64;
+	outer.ip.protocol = IPPROTO_UDP;
+	__builtin_memcpy(&outer.ip.saddr, config->rloc4, 4);
+	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 4);
+	outer.ip.check = ipv4_checksum(&outer.ip);
+	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
+	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
+	outer.udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN);
+	lisp_header(outer.lisp, iid, lsb);
+
+	struct bpf_fib_lookup fib = {};
+	if (config->redirect) {
+		fib.family = AF_INET;
+		fib.ipv4_src = outer.ip.saddr;
+		fib.ipv4_dst = outer.ip.daddr;
+		fib.tot_len = inner_len + OUTER4_LEN;
+		fib.ifindex = skb->ifindex;
+		/* The main table, not the rules: the outer packet is not the tenant's.
+		 * The kernel wants forwarding on at the TUN device for this (the engine sets it). */
+		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
+		    BPF_FIB_LKUP_RET_SUCCESS) {
+			count(LISP_CTR_PUNT_ROUTE);  /* no neighbour yet, too big: the TUN path */
+			return TC_ACT_OK;
+		}
+	}
+	return encap_send(skb, l2, &outer, OUTER4_LEN, config->redirect ? &fib : 0, ETH_P_IP,
+			  iid, proxied, to_petr);
+}
+
+/* IPv6 next headers that are extension headers (RFC 8200 section 4, RFC 7045): the
+ * TUN path takes such packets (and fragments), as for IPv4 options. */
+static __always_inline int extension_header(__u8 next)
+{
+	return next == 0 || next == 43 || next == 44 || next == 51 || next == 60 || next == 135 ||
+	       next == 139 || next == 140 || next == 253 || next == 254;
+}
+
+/* Decapsulate the inner packet (IPv4 or IPv6) behind `outer_len` bytes of outer
+ * headers (after the Ethernet header) into the TUN device of its instance-id when its
+ * destination is a local EID there (lisp_decap's steps, for either inner version). */
+static __always_inline int decap_inner(struct __sk_buff *skb, const struct lisp_config *config,
+				       __u32 outer_len, __u32 rloc_flags)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be32 *lisp = data + ETH_HLEN + outer_len - LISP_HEADER_LEN;
+	__u8 *inner = data + ETH_HLEN + outer_len;
+	struct lisp_lpm_key key = {};
+	__u64 version_flag;
+
+	if ((void *)(inner + sizeof(struct iphdr)) > data_end) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	if (inner[0] >> 4 == 4) {
+		key.prefixlen = 96;
+		key.version = bpf_htonl(4);
+		__builtin_memcpy(key.addr, &((struct iphdr *)inner)->daddr, 4);
+		version_flag = ADJ_ROOM_DECAP_L3_IPV4;
+	} else if (inner[0] >> 4 == 6 && (void *)(inner + sizeof(struct ipv6hdr)) <= data_end) {
+		key.prefixlen = 192;
+		key.version = bpf_htonl(6);
+		__builtin_memcpy(key.addr, &((struct ipv6hdr *)inner)->daddr, 16);
+		version_flag = ADJ_ROOM_DECAP_L3_IPV6;
+	} else {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	__u32 flags = bpf_ntohl(lisp[0]) >> 24;
+	if (flags & FLAG_V) {
+		count(LISP_CTR_DECAP_PASS);  /* map-versions: the Python ETR checks them */
+		return TC_ACT_OK;
+	}
+	__u32 iid = (flags & FLAG_I) ? bpf_ntohl(lisp[1]) >> 8 : 0;
+	key.iid = bpf_htonl(iid);
+	struct lisp_eid_value *eid = bpf_map_lookup_elem(&lisp_local_eids, &key);
+	if (!eid || !(eid->flags & LISP_EID_DELIVER)) {
+		if (outer_len == OUTER4_LEN && version_flag == ADJ_ROOM_DECAP_L3_IPV4)
+			return decap_petr(skb, rloc_flags, iid, config->redirect);
+		count(LISP_CTR_DECAP_PASS);  /* not our EID: the Python ETR (or PETR) decides */
+		return TC_ACT_OK;
+	}
+	/* The version flag sets skb->protocol to the inner packet's. */
+	if (bpf_skb_adjust_room(skb, -(int)outer_len, BPF_ADJ_ROOM_MAC, version_flag)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	count(LISP_CTR_DECAP);
+	count_iid(iid, 1);
+	if (!config->redirect)
+		return TC_ACT_OK;
+	return bpf_redirect(eid->ifindex, BPF_F_INGRESS);
+}
+
+/* lisp_decap for an IPv6 outer header: UDP 4341 to one of our IPv6 RLOCs, without
+ * extension headers, whose UDP checksum is right. A zero or wrong checksum goes up
+ * the stack, whose rules apply (it drops both unless a socket opted in). */
+static __always_inline int decap_outer6(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct outer6 *outer = data + ETH_HLEN;
+	__u32 zero = 0;
+
+	if ((void *)(outer + 1) > data_end || outer->ip.version != 6 ||
+	    outer->ip.nexthdr != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT))
+		return TC_ACT_OK;
+	struct pseudo6 pseudo = {.saddr = outer->ip.saddr, .daddr = outer->ip.daddr};
+	__u32 *rloc = bpf_map_lookup_elem(&lisp_local_rlocs6, &pseudo.daddr);
+	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
+	if (!rloc || !(*rloc & LISP_RLOC_DECAP) || !config)
+		return TC_ACT_OK;
+	__u32 udp_len = bpf_ntohs(outer->udp.len);
+	if (!outer->udp.check || udp_len != bpf_ntohs(outer->ip.payload_len)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	pseudo.length = bpf_htonl(udp_len);
+	pseudo.next_header = bpf_htonl(IPPROTO_UDP);
+	__u32 headers = ETH_HLEN + OUTER6_LEN;
+	__s64 sum = bpf_csum_diff(0, 0, (__be32 *)&pseudo, sizeof(pseudo), 0);
+	__s64 outer_sum = packet_sum(skb, ETH_HLEN + sizeof(struct ipv6hdr), OUTER6_LEN -
+				     sizeof(struct ipv6hdr), sum < 0 ? 0 : sum);
+	__s64 inner = udp_len > OUTER6_LEN - sizeof(struct ipv6hdr) ?
+		inner_sum(skb, headers, udp_len - (OUTER6_LEN - sizeof(struct ipv6hdr)), 0) : -1;
+	if (sum < 0 || outer_sum < 0 || inner < 0 || csum_fold(outer_sum + inner)) {
+		count(LISP_CTR_DECAP_PASS);
+		return TC_ACT_OK;
+	}
+	return decap_inner(skb, config, OUTER6_LEN, *rloc);
+}
+
+/* Encapsulate the IPv4 or IPv6 packet at offset l2 (0 on a TUN device, 14 after an
  * Ethernet header); TC_ACT_OK hands it on unchanged to the TUN (the slow path). */
 static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct iphdr *ip = data + l2;
+	struct ipv6hdr *ip6 = data + l2;
 	__u32 zero = 0;
 
-	if ((void *)(ip + 1) > data_end || ip->version != 4) {
-		count(LISP_CTR_PUNT_OTHER);  /* IPv6 inner packets: the TUN path */
+	if ((void *)(ip + 1) > data_end) {
+		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
-	if (ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF_OFFSET))) {
-		count(LISP_CTR_PUNT_OTHER);  /* IP options, fragments */
+	int v6 = ip->version == 6;
+	if (v6 ? (void *)(ip6 + 1) > data_end || extension_header(ip6->nexthdr)
+	       : ip->version != 4 || ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF_OFFSET))) {
+		count(LISP_CTR_PUNT_OTHER);  /* IP options, fragments, IPv6 extension headers */
 		return TC_ACT_OK;
 	}
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
-	if (!config || !(config->families & 1)) {
+	if (!config || !config->families) {
 		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
@@ -381,12 +800,19 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
-	/* Only packets from one of the instance's EID prefixes. */
-	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(*tun_iid), .version = bpf_htonl(4)};
-	__builtin_memcpy(key.addr, &ip->saddr, 4);
+	/* Only packets from one of the instance's EID prefixes (or to a PITR's). */
+	struct lisp_lpm_key key = {
+		.prefixlen = v6 ? 192 : 96, .iid = bpf_htonl(*tun_iid), .version = bpf_htonl(v6 ? 6 : 4)};
+	if (v6)
+		__builtin_memcpy(key.addr, &ip6->saddr, 16);
+	else
+		__builtin_memcpy(key.addr, &ip->saddr, 4);
 	struct lisp_eid_value *source = bpf_map_lookup_elem(&lisp_local_eids, &key);
 	int proxied = !source || !(source->flags & LISP_EID_SOURCE);
-	__builtin_memcpy(key.addr, &ip->daddr, 4);
+	if (v6)
+		__builtin_memcpy(key.addr, &ip6->daddr, 16);
+	else
+		__builtin_memcpy(key.addr, &ip->daddr, 4);
 	if (proxied && !encap_pitr(&key)) {
 		count(LISP_CTR_PUNT_OTHER);  /* not an EID source, nor to a PITR's prefix: Python decides */
 		return TC_ACT_OK;
@@ -406,81 +832,28 @@ static __always_inline int encap(struct __sk_buff *skb, __u32 l2)
 	}
 	mark_used(entry->slot);
 
-	__u8 *l4 = (__u8 *)(ip + 1);
-	int has_ports = ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP ||
-			ip->protocol == IPPROTO_SCTP;
+	__u8 protocol = v6 ? ip6->nexthdr : ip->protocol;
+	__u8 *l4 = v6 ? (__u8 *)(ip6 + 1) : (__u8 *)(ip + 1);
+	int has_ports = protocol == IPPROTO_TCP || protocol == IPPROTO_UDP || protocol == IPPROTO_SCTP;
 	if (has_ports && (void *)(l4 + 4) > data_end) {
 		count(LISP_CTR_PUNT_OTHER);
 		return TC_ACT_OK;
 	}
-	__u32 hash = flow_hash4(ip, l4, has_ports);
+	__u32 hash = v6 ? flow_hash6(ip6, l4, has_ports) : flow_hash4(ip, l4, has_ports);
 	int chosen = choose_rloc(entry, hash, config->families);
-	if (chosen < 0 || entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)].version != 4) {
-		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC (Python counts the drop), IPv6 outer */
+	if (chosen < 0) {
+		count(LISP_CTR_PUNT_ACTION);  /* no usable RLOC: Python counts the drop */
 		return TC_ACT_OK;
 	}
 	const struct lisp_rloc *rloc = &entry->rlocs[chosen & (LISP_MAX_RLOCS - 1)];
-	__u16 inner_len = bpf_ntohs(ip->tot_len);
-	if (config->max_inner4 && inner_len > config->max_inner4) {
-		count(LISP_CTR_PUNT_OTHER);  /* too big: the TUN path fragments or sends ICMP */
-		return TC_ACT_OK;
-	}
+	__u32 inner_len = v6 ? sizeof(*ip6) + bpf_ntohs(ip6->payload_len) : bpf_ntohs(ip->tot_len);
 	__u32 iid = bpf_ntohl(key.iid);
-
-	struct outer4 outer = {};
-	outer.ip.version = 4;
-	outer.ip.ihl = 5;
-	outer.ip.tot_len = bpf_htons(inner_len + OUTER4_LEN);
-	outer.ip.frag_off = bpf_htons(IP_DF);
-	outer.ip.ttl = 64;
-	outer.ip.protocol = IPPROTO_UDP;
-	__builtin_memcpy(&outer.ip.saddr, config->rloc4, 4);
-	__builtin_memcpy(&outer.ip.daddr, rloc->addr, 4);
-	outer.ip.check = ipv4_checksum(&outer.ip);
-	outer.udp.source = bpf_htons(SOURCE_PORT_BASE + (hash & 0x3fff));
-	outer.udp.dest = bpf_htons(LISP_DATA_PORT);
-	outer.udp.len = bpf_htons(inner_len + sizeof(struct udphdr) + LISP_HEADER_LEN);
-	__u32 nonce = bpf_get_prandom_u32() & 0xffffff;
-	if (iid) {
-		outer.lisp[0] = bpf_htonl(((FLAG_N | FLAG_L | FLAG_I) << 24) | nonce);
-		outer.lisp[1] = bpf_htonl((iid << 8) | (entry->lsb & 0xff));
-	} else {
-		outer.lisp[0] = bpf_htonl(((FLAG_N | FLAG_L) << 24) | nonce);
-		outer.lisp[1] = bpf_htonl(entry->lsb);
-	}
-
-	struct bpf_fib_lookup fib = {};
-	if (config->redirect) {
-		fib.family = AF_INET;
-		fib.ipv4_src = outer.ip.saddr;
-		fib.ipv4_dst = outer.ip.daddr;
-		fib.tot_len = inner_len + OUTER4_LEN;
-		fib.ifindex = skb->ifindex;
-		/* The main table, not the rules: the outer packet is not the tenant's.
-		 * The kernel wants forwarding on at the TUN device for this (the engine sets it). */
-		if (bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT) !=
-		    BPF_FIB_LKUP_RET_SUCCESS) {
-			count(LISP_CTR_PUNT_ROUTE);  /* no neighbour yet, too big: the TUN path */
-			return TC_ACT_OK;
-		}
-	}
-	/* Room for the outer headers, and an Ethernet header in front of them. */
-	if (l2 ? bpf_skb_adjust_room(skb, OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)
-	       : bpf_skb_change_head(skb, ETH_HLEN + OUTER4_LEN, 0)) {
-		count(LISP_CTR_PUNT_OTHER);
-		return TC_ACT_OK;
-	}
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, &outer, sizeof(outer), 0))
-		return TC_ACT_SHOT;
-	count_encap(iid, proxied, entry->action == LISP_ACTION_PETR);
-	if (!config->redirect)
-		return TC_ACT_OK;
-	struct ethhdr eth = {.h_proto = bpf_htons(ETH_P_IP)};
-	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
-		return TC_ACT_SHOT;
-	return bpf_redirect(fib.ifindex, 0);
+	int to_petr = entry->action == LISP_ACTION_PETR;
+	if (rloc->version == 6)
+		return encap_outer6(skb, l2, config, rloc, entry->lsb, iid, hash, inner_len, proxied,
+				    to_petr);
+	return encap_outer4(skb, l2, config, rloc, entry->lsb, iid, hash, inner_len, proxied,
+			    to_petr);
 }
 
 SEC("tc")
@@ -495,9 +868,10 @@ int lisp_encap_eth(struct __sk_buff *skb)
 	return encap(skb, ETH_HLEN);
 }
 
-/* Decapsulate IPv4-in-IPv4 LISP to one of our RLOCs whose inner destination is a local
- * EID of its instance-id, into that instance's TUN device (TC_ACT_OK: the stack
- * has it, and the Python ETR on port 4341 if it is LISP). */
+/* Decapsulate LISP over IPv4 (IPv6 outer: decap_outer6) to one of our RLOCs whose inner
+ * destination is a local EID of its instance-id, into that instance's TUN device; a
+ * PETR's packets to non-LISP destinations: decap_petr (TC_ACT_OK: the stack has it, and
+ * the Python ETR or PETR on port 4341 if it is LISP). */
 SEC("tc")
 int lisp_decap(struct __sk_buff *skb)
 {
@@ -505,10 +879,13 @@ int lisp_decap(struct __sk_buff *skb)
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct outer4 *outer = data + ETH_HLEN;
-	struct iphdr *inner = (void *)(outer + 1);
 	__u32 zero = 0;
 
-	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > data_end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return decap_outer6(skb);
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
 	if ((void *)(outer + 1) > data_end || outer->ip.version != 4 || outer->ip.ihl != 5 ||
 	    outer->ip.protocol != IPPROTO_UDP || outer->udp.dest != bpf_htons(LISP_DATA_PORT) ||
@@ -521,30 +898,7 @@ int lisp_decap(struct __sk_buff *skb)
 	struct lisp_config *config = bpf_map_lookup_elem(&lisp_config, &zero);
 	if (!config)
 		return TC_ACT_OK;
-	if ((void *)(inner + 1) > data_end || inner->version != 4) {
-		count(LISP_CTR_DECAP_PASS);  /* IPv6 inside: the Python ETR */
-		return TC_ACT_OK;
-	}
-	__u32 flags = bpf_ntohl(outer->lisp[0]) >> 24;
-	if (flags & FLAG_V) {
-		count(LISP_CTR_DECAP_PASS);  /* map-versions (RFC 9302): the Python ETR checks them */
-		return TC_ACT_OK;
-	}
-	__u32 iid = (flags & FLAG_I) ? bpf_ntohl(outer->lisp[1]) >> 8 : 0;
-	struct lisp_lpm_key key = {.prefixlen = 96, .iid = bpf_htonl(iid), .version = bpf_htonl(4)};
-	__builtin_memcpy(key.addr, &inner->daddr, 4);
-	struct lisp_eid_value *eid = bpf_map_lookup_elem(&lisp_local_eids, &key);
-	if (!eid || !(eid->flags & LISP_EID_DELIVER))
-		return decap_petr(skb, *rloc, iid, config->redirect);
-	if (bpf_skb_adjust_room(skb, -(int)OUTER4_LEN, BPF_ADJ_ROOM_MAC, 0)) {
-		count(LISP_CTR_DECAP_PASS);
-		return TC_ACT_OK;
-	}
-	count(LISP_CTR_DECAP);
-	count_iid(iid, 1);
-	if (!config->redirect)
-		return TC_ACT_OK;
-	return bpf_redirect(eid->ifindex, BPF_F_INGRESS);
+	return decap_inner(skb, config, OUTER4_LEN, *rloc);
 }
 
 char LICENSE[] SEC("license") = "GPL";

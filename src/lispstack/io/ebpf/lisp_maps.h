@@ -73,7 +73,8 @@ struct lisp_eid_value {
 };
 
 /* Flags of a local RLOC (value of the lisp_local_rlocs hash, keyed by the IPv4
- * address as a big-endian __u32). */
+ * address as a big-endian __u32, and of lisp_local_rlocs6, keyed by the 16 bytes of
+ * the IPv6 address). */
 #define LISP_RLOC_DECAP   1   /* the ETR decapsulates packets to it */
 #define LISP_RLOC_PETR    2   /* the PETR decapsulates packets to it that are for no local
                                * EID (instance-id 0) and routes them natively (RFC 6832) */
@@ -88,6 +89,8 @@ struct lisp_config {
 	__u32 max_inner4;     /* the largest inner packet that fits rloc-path-mtu in an IPv4
 	                       * outer header (RFC 9300 7.1); bigger ones go to the TUN path,
 	                       * which fragments or answers ICMP; 0: no limit */
+	__u8 rloc6[16];       /* source of IPv6 outer headers */
+	__u32 max_inner6;     /* max_inner4 for an IPv6 outer header */
 };
 
 /* Per-CPU counters, by index; Python reads them into `show statistics`. */
@@ -95,7 +98,7 @@ enum lisp_counter {
 	LISP_CTR_ENCAP = 0,       /* ebpf.encap.packets */
 	LISP_CTR_MISS,            /* ebpf.punt.miss: no map-cache entry */
 	LISP_CTR_PUNT_ACTION,     /* ebpf.punt.entry: the entry's step is the ITR's */
-	LISP_CTR_PUNT_OTHER,      /* ebpf.punt.unhandled: fragment, options, IPv6, not ours */
+	LISP_CTR_PUNT_OTHER,      /* ebpf.punt.unhandled: fragment, options, extension headers, not ours */
 	LISP_CTR_PUNT_ROUTE,      /* ebpf.punt.route: no route/neighbour yet, or too big */
 	LISP_CTR_DROP,            /* ebpf.drop.map-cache-drop */
 	LISP_CTR_DECAP,           /* ebpf.decap.packets */
