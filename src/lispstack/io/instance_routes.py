@@ -10,16 +10,12 @@ add ... dev IF`) is copied, one removed there is removed from the copy. Routes
 of other tables, other interfaces or other types are ignored, so what we
 write ourselves never echoes back.
 
-The thread blocks in select() on the netlink socket and a pipe: `stop` ends it
-at once.
+The thread is a netlink_listener.NetlinkListener: `stop` ends it at once.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import select
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -31,6 +27,7 @@ from pyroute2.netlink.rtnl import RTM_DELROUTE, RTM_NEWROUTE, RTMGRP_IPV4_ROUTE,
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
 from lispstack.io.netlink import MAIN_TABLE, copied
+from lispstack.io.netlink_listener import NetlinkListener
 
 log = logging.getLogger("lispstack.routes")
 UNICAST = 1
@@ -50,19 +47,14 @@ def mirrored(message: Any, tables: Mapping[int, int]) -> tuple[str, dict[str, ob
     return ("replace" if kind == RTM_NEWROUTE else "del"), copied(message, tables[oif])
 
 
-class InstanceRouteMirror:
+class InstanceRouteMirror(NetlinkListener):
     """Started before the instances' tables are filled; `stop` before they are removed."""
 
     def __init__(self, tables: Mapping[int, int]) -> None:
         self._tables = dict(tables)
         self._lock = threading.Lock()
         self._tallies: Counter[str] = Counter()
-        self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BYTES)
-        self._socket.bind((0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))
-        self._wake_read, self._wake_write = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="instance-routes", daemon=True)
-        self._thread.start()
+        super().__init__(RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE, RECEIVE_BYTES, "instance-routes")
 
     def report(self, count: Callable[[str, int], None]) -> None:
         """Hand the tallies since the last report to `count` (name, amount):
@@ -72,22 +64,14 @@ class InstanceRouteMirror:
         for name, amount in tallies.items():
             count(name, amount)
 
-    def stop(self) -> None:
-        os.write(self._wake_write, b"x")
-        self._thread.join()
-        self._socket.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
-
     def _run(self) -> None:
         marshal = MarshalRtnl()
         with IPRoute() as ipr:
-            while True:
-                ready, _, _ = select.select([self._socket.fileno(), self._wake_read], [], [])
-                if self._wake_read in ready:
-                    return
+            while self._wait():
                 try:
                     data = self._socket.recv(RECEIVE_BYTES)
+                except BlockingIOError:
+                    continue
                 except OSError as error:  # ENOBUFS: notifications lost
                     self._tally("instance-routes.lost")
                     log.warning("instance routes: notifications lost (%s)", error)

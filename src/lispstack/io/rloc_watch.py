@@ -10,19 +10,14 @@ LocalRlocsChanged: the core never polls. The first reading, at start, is
 handed over the same way; the socket is bound before it, so no change is lost
 in between. Lost notifications (ENOBUFS) are harmless: the state is read whole.
 
-pyroute2's IPRoute never runs in the node's event loop: only in this thread.
-The thread blocks in select() on the netlink socket and a pipe: `stop` ends it
-at once.
+pyroute2's IPRoute never runs in the node's event loop: only in this thread,
+a netlink_listener.NetlinkListener (`stop` ends it at once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import select
-import socket
-import threading
 from collections.abc import Callable
 from ipaddress import ip_address
 
@@ -31,12 +26,13 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP
 
 from lispstack.core.events import IPAddress
 from lispstack.io.netlink import held_addresses, usable_addresses
+from lispstack.io.netlink_listener import NetlinkListener
 
 log = logging.getLogger("lispstack.rlocs")
 RECEIVE_BYTES = 1 << 18
 
 
-class LocalRlocWatch:
+class LocalRlocWatch(NetlinkListener):
     """Started inside the node's event loop; `stop` before the loop ends."""
 
     def __init__(
@@ -47,20 +43,8 @@ class LocalRlocWatch:
         """`report(usable, held)` runs in `loop`, at start and at each change."""
         self._report = report
         self._loop = loop
-        self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BYTES)
-        self._socket.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
-        self._socket.setblocking(False)
-        self._wake_read, self._wake_write = os.pipe()
-        self._thread = threading.Thread(target=self._run, name="rloc-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        os.write(self._wake_write, b"x")
-        self._thread.join()
-        self._socket.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+        super().__init__(groups, RECEIVE_BYTES, "rloc-watch")
 
     def _run(self) -> None:
         last: tuple[frozenset[IPAddress], frozenset[IPAddress]] | None = None
@@ -75,8 +59,7 @@ class LocalRlocWatch:
                     if (usable, held) != last:
                         self._loop.call_soon_threadsafe(self._report, usable, held)
                         last = usable, held
-                ready, _, _ = select.select([self._socket.fileno(), self._wake_read], [], [])
-                if self._wake_read in ready:
+                if not self._wait():
                     return
                 self._drain()
 
