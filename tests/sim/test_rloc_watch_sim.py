@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from helpers.multihomed_lab import LISP2
 from helpers.xtr_fixtures import build_xtr, datagram, icmp, lisp1_config
 from lispstack.config import load_config, parse_config
 from lispstack.core.build import build_node
@@ -21,23 +22,6 @@ from lispstack.wire.map_request import MapRequest
 
 MAP_SERVER_CONFIG = Path(__file__).parents[2] / "examples" / "mapserver.toml"
 LISP1, PRIMARY, BACKUP = "10.0.1.1", "10.0.2.2", "10.0.3.2"
-LISP2 = """
-[node]
-name = "lisp2"
-roles = ["itr", "etr"]
-[[database-mappings]]
-eid-prefix = "192.168.2.0/24"
-rlocs = [
-    { address = "10.0.2.2", priority = 1, weight = 100 },
-    { address = "10.0.3.2", priority = 2, weight = 100 },
-]
-[[map-servers]]
-address = "10.0.1.254"
-auth-key = "site-b-secret"
-want-map-notify = true
-[[map-resolvers]]
-address = "10.0.1.254"
-"""
 
 
 def is_smr(payload: bytes) -> bool:

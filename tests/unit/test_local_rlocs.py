@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, ip_address
 
+from helpers.multihomed_lab import LISP2
 from helpers.xtr_fixtures import build_xtr, datagram, icmp
 from lispstack.config import parse_config
 from lispstack.config.model import NodeConfig
@@ -27,27 +28,11 @@ from lispstack.wire.records import EidRecord, Locator, MappingRecord
 PRIMARY, BACKUP = ip_address("10.0.2.2"), ip_address("10.0.3.2")
 OTHER = ip_address("192.0.2.9")
 """An address of the node that is no RLOC."""
-MULTIHOMED = """
-[node]
-name = "lisp2"
-roles = ["itr", "etr"]
-[[database-mappings]]
-eid-prefix = "192.168.2.0/24"
-rlocs = [
-    { address = "10.0.2.2", priority = 1, weight = 100 },
-    { address = "10.0.3.2", priority = 2, weight = 100 },
-]
-[[map-servers]]
-address = "10.0.1.254"
-auth-key = "site-b-secret"
-[[map-resolvers]]
-address = "10.0.1.254"
-"""
 PEER_ITR = "10.0.1.1"
 
 
 def config() -> NodeConfig:
-    return parse_config(MULTIHOMED, "lisp2.toml")
+    return parse_config(LISP2, "lisp2.toml")
 
 
 def sent(actions: list[Action]) -> list[SendDatagram]:
