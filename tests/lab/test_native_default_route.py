@@ -7,7 +7,9 @@ Map-Reply for 0.0.0.0/0, natively-forward. Its TTL for that answer is the
 constant map_resolver.NO_SITE_TTL (15 minutes, no configuration key): this
 test runs the real Map-Server with that constant set to 1 minute, the
 shortest a Map-Reply can carry, and the real xTR with a TTL minute of
-10 seconds (xtr_cache.TTL_UNIT_S), so the entry expires after 10 s.
+10 seconds (xtr_cache.TTL_UNIT_S), so the entry expires after 10 s. On both
+data-plane engines (the kernel's map-cache must let the natively-forward entry's
+packets through to the main table, and take the base route back).
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ rlocs = [{{ address = "10.0.1.1", priority = 1, weight = 100 }}]
 
 [[map-resolvers]]
 address = "10.0.1.254"
+
+[data-plane]
+engine = "{engine}"
 """
 MAP_SERVER = """[node]
 name = "mapserver"
@@ -95,8 +100,8 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
+@pytest.fixture(params=["tun", "ebpf"])
+def lab(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Lab]:
     lab = Lab(f"nd{os.getpid() % 10000}", tmp_path, {})
     try:
         netns.create(lab.ns("xtr"))
@@ -105,7 +110,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             lab.ns("xtr"), "eth0", "10.0.1.1/24", lab.ns("mapserver"), "to-xtr", "10.0.1.254/24"
         )
         netns.add_address(lab.ns("xtr"), "lo", "192.168.1.1/32")
-        (tmp_path / "xtr.toml").write_text(XTR.format(directory=tmp_path))
+        (tmp_path / "xtr.toml").write_text(XTR.format(directory=tmp_path, engine=request.param))
         (tmp_path / "mapserver.toml").write_text(MAP_SERVER.format(directory=tmp_path))
         lab.processes["mapserver"] = netns.popen_in(
             lab.ns("mapserver"),

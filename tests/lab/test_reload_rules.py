@@ -1,5 +1,6 @@
 """A reload of an ITR in a namespace: the policy rules of its EID source prefixes follow
-its database mappings."""
+its database mappings, on both data-plane engines (the eBPF engine refills its maps on
+reload too)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ control-socket = "{directory}/reloaded.sock"
 
 [[map-resolvers]]
 address = "10.0.1.254"
+
+[data-plane]
+engine = "{engine}"
 """
 MAPPING = """
 [[database-mappings]]
@@ -47,14 +51,17 @@ def _rules(namespace: str) -> list[str]:
     return sorted(" ".join(line.split()[1:]) for line in lines if "434" in line)
 
 
-def _write(config: Path, *prefixes: str) -> None:
+def _write(config: Path, engine: str, *prefixes: str) -> None:
     mappings = "".join(MAPPING.format(prefix=prefix) for prefix in prefixes)
-    config.write_text(ITR.format(directory=config.parent) + mappings)
+    config.write_text(ITR.format(directory=config.parent, engine=engine) + mappings)
 
 
-def test_the_rules_of_the_eid_prefixes_follow_a_reload(namespace: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["tun", "ebpf"])
+def test_the_rules_of_the_eid_prefixes_follow_a_reload(
+    namespace: str, tmp_path: Path, engine: str
+) -> None:
     config = tmp_path / "reloaded.toml"
-    _write(config, "192.168.1.0/24")
+    _write(config, engine, "192.168.1.0/24")
     process = netns.popen_in(namespace, [LISPSTACK, "run", str(config)], f"{config}.log")
     try:
         deadline = time.monotonic() + 20
@@ -65,7 +72,7 @@ def test_the_rules_of_the_eid_prefixes_follow_a_reload(namespace: str, tmp_path:
             "from 192.168.1.0/24 lookup 4341",
             "from 192.168.1.0/24 lookup main suppress_prefixlength 0",
         ]
-        _write(config, "192.168.11.0/24")
+        _write(config, engine, "192.168.11.0/24")
         reload = [LISPSTACK, "reload", "--socket", str(config.with_suffix(".sock"))]
         answer = subprocess.run(reload, capture_output=True, text=True, timeout=30, check=False)
         assert answer.returncode == 0, answer.stderr
