@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lispstack.config import ConfigError, NodeRole, parse_config
+from lispstack.io.ebpf_engine import open_engine
 
 NODE = '[node]\nname = "n1"\nroles = [{roles}]\n'
 MAPPING = '[[database-mappings]]\neid-prefix = "10.1.0.0/16"\nrlocs = [{ address = "192.0.2.1" }]\n'
@@ -192,3 +193,13 @@ def test_subscribe_needs_an_etr_registering_with_a_map_server() -> None:
         node("itr", "etr") + MAPPING + RESOLVER + server + "[itr]\nsubscribe = true\n", "n1.toml"
     )
     assert config.itr.subscribe
+
+
+def test_echo_nonce_needs_the_data_packets_in_python() -> None:
+    """Echo-nonce reads every data packet's nonce: the eBPF engine, which carries them in
+    the kernel, is refused; "auto" picks the TUN engine then (io/ebpf_engine.open_engine)."""
+    itr = node("itr") + MAPPING + RESOLVER + "[itr]\necho-nonce = true\n"
+    message = error_of(itr + '[data-plane]\nengine = "ebpf"\n')
+    assert message.startswith("n1.toml: itr.echo-nonce: true, but echo-nonce reads the nonce")
+    auto = parse_config(itr, "n1.toml")
+    assert open_engine(auto, {0: 1}, ()) is None  # before any kernel call: no root needed

@@ -120,6 +120,7 @@ bits must be clear.
                         confirms the RLOC as an answered probe would, none
                         within 3 s makes the ITR probe it; the ETR side
                         echoes the nonces other ITRs ask for; default false.
+                        Needs the TUN engine (refused with engine "ebpf").
     ``subscribe``       publish/subscribe (RFC 9437): Map-Requests carry the N
                         bit and the node's xTR-ID, and the Map-Server sends a
                         signed Map-Notify with the new mapping whenever it

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from lispstack.config.errors import ConfigError
-from lispstack.config.model import NodeConfig, NodeRole
+from lispstack.config.model import Engine, NodeConfig, NodeRole
 
 DATA_PLANE = (NodeRole.ITR, NodeRole.ETR, NodeRole.PITR, NodeRole.PETR)
 
@@ -80,6 +80,14 @@ def check_required(config: NodeConfig, present: Collection[str]) -> None:
             "itr.subscribe",
             "true, but a subscriber needs role etr and [[map-servers]]"
             " (the Map-Server knows it by the xTR-ID it registers with, and its key)",
+        )
+    if config.itr.echo_nonce and config.data_plane.engine is Engine.EBPF:
+        raise ConfigError(
+            config.source,
+            "itr.echo-nonce",
+            "true, but echo-nonce reads the nonce of every data packet, which the eBPF"
+            ' engine carries in the kernel: [data-plane] engine = "tun" (or "auto",'
+            " which then picks tun)",
         )
     if config.has_role(NodeRole.MAP_SERVER) and not config.sites:
         raise missing("sites", NodeRole.MAP_SERVER, "at least one [[sites]]")

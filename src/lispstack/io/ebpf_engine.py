@@ -284,9 +284,13 @@ def open_engine(
 ) -> EbpfEngine | None:
     """The eBPF engine `[data-plane] engine` asks for, or None for the TUN engine.
 
-    "auto" falls back to TUN with one log line saying why; "ebpf" raises OSError.
+    "auto" falls back to TUN with one log line saying why (also when `[itr] echo-nonce`
+    needs every data packet in Python); "ebpf" raises OSError.
     """
     if config.data_plane.engine is Engine.TUN:
+        return None
+    if config.itr.echo_nonce:  # config checks refuse it with "ebpf": this is "auto"
+        log.info("data plane engine: tun ([itr] echo-nonce reads every data packet)")
         return None
     try:
         interfaces = interfaces_holding(rlocs)
