@@ -29,8 +29,21 @@ instead: the same namespaces, RLOCs and EID prefixes, registering with the
 same lispstack Map-Server and asking its Map-Resolver; the lab holds lisp1
 and lisp2 as plain routers (with the default route OOR wants on its RLOC
 interface) and the benchmark starts OOR in them. --engine may be given
-several times: each engine gets a lab of its own, its LISP and VXLAN
-measurements, and a summary line (with TUN / OOR when both ran).
+several times: each engine gets a lab of its own, its VXLAN measurement
+(first: OOR's raw UDP data socket takes a copy of every datagram to lisp2,
+VXLAN's too) and its LISP one, and a summary line (TUN / OOR when both ran).
+
+Measured on 2 December 2026, nothing else running, --xtr-cpu 1, lossless
+(unpaced, delivered) packets/s; docs/performance.md has the whole table:
+
+    tun, oor alternated (4 labs each)
+                                    TUN 24,376-30,000 (23,774-32,552)
+                                    OOR 24,376-39,964 (34,044-36,224)
+                                    TUN / OOR 0.70-1.15 x, medians 0.78 x
+                                    (goal 1.0 x not met: ~9-10 us of Python
+                                    per packet and xTR against ~2 us of C)
+    --engine ebpf                   92,504 (86,624), kernel VXLAN 74,624:
+                                    1.24 x (goal 0.8 x)
 """
 
 from __future__ import annotations
