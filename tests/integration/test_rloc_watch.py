@@ -1,4 +1,4 @@
-"""The watch of a node's own addresses (io/rloc_watch.py, io/netlink.usable_addresses) in a
+"""The watch of a node's own addresses (io/rloc_watch.py, io/netlink.node_addresses) in a
 namespace of its own (root): a link set down, a carrier lost (the veth peer down), an
 address removed and one added are each reported at once, as the whole usable set and the
 whole set held (an address on a link that is down is held, not usable)."""

@@ -275,23 +275,26 @@ def held_addresses(ipr: IPRoute | None = None) -> list[tuple[str, int]]:
     return [(_local_address(m), m["index"]) for m in ipr.get_addr()]
 
 
-def usable_addresses(ipr: IPRoute | None = None) -> frozenset[IPv4Address | IPv6Address]:
-    """The addresses this node can send from and receive on: those of interfaces that are
-    up, administratively and with a carrier (CARRIER_STATES), IPv6 ones past duplicate
-    address detection."""
-    if ipr is None:
-        with IPRoute() as own:
-            return usable_addresses(own)
+def node_addresses(
+    ipr: IPRoute,
+) -> tuple[frozenset[IPv4Address | IPv6Address], frozenset[IPv4Address | IPv6Address]]:
+    """(usable, held), from one reading of the addresses: usable, those this node can send
+    from and receive on (of interfaces that are up, administratively and with a carrier,
+    CARRIER_STATES; IPv6 ones past duplicate address detection); held, every one."""
     up = {
         link["index"]
         for link in ipr.get_links()
         if link["flags"] & IFF_UP and link.get_attr("IFLA_OPERSTATE") in CARRIER_STATES
     }
-    return frozenset(
-        ip_address(_local_address(m))
-        for m in ipr.get_addr()
-        if m["index"] in up and not (m.get_attr("IFA_FLAGS") or m["flags"]) & IFA_F_UNUSABLE
-    )
+    usable: set[IPv4Address | IPv6Address] = set()
+    held: set[IPv4Address | IPv6Address] = set()
+    for message in ipr.get_addr():
+        address = ip_address(_local_address(message))
+        held.add(address)
+        flags = message.get_attr("IFA_FLAGS") or message["flags"]
+        if message["index"] in up and not flags & IFA_F_UNUSABLE:
+            usable.add(address)
+    return frozenset(usable), frozenset(held)
 
 
 def _local_address(message: Any) -> str:

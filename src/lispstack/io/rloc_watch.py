@@ -3,8 +3,9 @@
 A thread listens to the kernel's address and link notifications
 (RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK: `ip addr add/del`,
 `ip link set up/down`, a carrier lost). After each batch of notifications it
-reads the addresses usable now (netlink.usable_addresses: held by an
-interface that is up and has a carrier) and, when they changed, hands them to
+reads the addresses usable now (held by an interface that is up and has a
+carrier) and every one held, in one reading (netlink.node_addresses), and, when
+they changed, hands them to
 the node's event loop (`call_soon_threadsafe`), which feeds the core a
 LocalRlocsChanged: the core never polls. The first reading, at start, is
 handed over the same way; the socket is bound before it, so no change is lost
@@ -19,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from ipaddress import ip_address
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
 from lispstack.core.events import IPAddress
-from lispstack.io.netlink import held_addresses, usable_addresses
+from lispstack.io.netlink import node_addresses
 from lispstack.io.netlink_listener import NetlinkListener
 
 log = logging.getLogger("lispstack.rlocs")
@@ -51,8 +51,7 @@ class LocalRlocWatch(NetlinkListener):
         with IPRoute() as ipr:
             while True:
                 try:
-                    usable = usable_addresses(ipr)
-                    held = frozenset(ip_address(a) for a, _ in held_addresses(ipr))
+                    usable, held = node_addresses(ipr)
                 except OSError as error:  # read again at the next notification
                     log.warning("cannot read the addresses of this node: %s", error)
                 else:
